@@ -1,0 +1,387 @@
+"""Classic mode: Gatys et al. (2015) image optimisation, made fast.
+
+The result's pixels are optimised so its VGG features match the content photo (content
+loss), its Gram matrices match the style image(s) (style loss), and it stays smooth (total
+variation). Against the seed's recipe (Adam, one scale, float32) this engine
+  - uses L-BFGS by default: one evaluation per step like Adam, but far fewer steps;
+  - optimises coarse-to-fine: most steps at 1/4 and 1/2 scale, where they cost 1/16 and 1/4;
+  - runs the network's convolutions in bfloat16 where the CPU has it (losses stay float32);
+  - stops the network at the deepest layer a loss uses.
+The user's epochs and steps mean what the UI says: epochs x steps_per_epoch steps in all,
+a preview after each epoch.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from . import color
+from .checkpoint import Checkpoint, inputs_digest
+from .classic_params import ClassicParams, normalised
+from .device import describe_device, resolve_precision
+from .errors import Cancelled, ImageError, ParameterError
+from .history import LossHistory, LossRow
+from .optimizers import make_optimizer
+from .vgg import FeatureNet, features, get_feature_net
+
+# The weights the user sets are relative to these, so the seed's default weights
+# (content 1e4, style 1e-2, TV 30) give a balanced picture on the normalised terms.
+CONTENT_UNIT, STYLE_UNIT, TV_UNIT = 1e4, 1e-2, 30.0
+STYLE_GAIN = 10.0   # relative Gram errors are ~10x smaller than content errors at a good balance
+TV_GAIN = 1.0
+
+MIN_COARSE_SIDE = 128      # below this VGG's deep layers see too little to be worth a level
+MAX_ROLLBACKS = 5          # NaN/inf roll-backs before the run stops with its last good image
+_LEVEL_SHARES = {1: (1.0,), 2: (0.6, 0.4), 3: (0.5, 0.3, 0.2)}
+
+
+@dataclass
+class StepReport:
+    step: int
+    total_steps: int
+    epoch: int
+    epochs: int
+    row: LossRow
+
+
+@dataclass
+class EpochReport:
+    epoch: int
+    epochs: int
+    step: int
+    total_steps: int
+    scale: int                 # longest side the image currently has
+    image: np.ndarray          # uint8 preview, at the current scale
+    history: LossHistory
+    seconds: float             # elapsed optimisation time
+    eta_seconds: float         # estimate for the remaining steps
+    make_checkpoint: Callable[[], Checkpoint] = field(repr=False)
+
+    def checkpoint(self) -> Checkpoint:
+        """The full state after this epoch (built on demand: it copies the optimiser state)."""
+        return self.make_checkpoint()
+
+
+@dataclass
+class ClassicResult:
+    image: np.ndarray          # uint8 [H, W, 3]
+    history: LossHistory
+    params: ClassicParams
+    network: str
+    device: str
+    precision: str
+    steps: int
+    seconds: float
+
+
+def scale_plan(size: int, total_steps: int, multiscale: bool) -> list[tuple[int, int]]:
+    """[(longest side, steps), ...] from coarse to fine; the steps add up to total_steps."""
+    sides = [size]
+    while multiscale and len(sides) < 3 and sides[0] // 2 >= MIN_COARSE_SIDE:
+        sides.insert(0, sides[0] // 2)
+    while len(sides) > max(1, total_steps):  # each level needs a step
+        sides.pop(0)
+    shares = _LEVEL_SHARES[len(sides)]
+    steps = [int(total_steps * s) for s in shares[:-1]]
+    steps.append(total_steps - sum(steps))
+    return list(zip(sides, steps))
+
+
+def fit_dims(shape: Sequence[int], side: int) -> tuple[int, int]:
+    h, w = shape[0], shape[1]
+    scale = side / max(h, w)
+    return max(1, round(h * scale)), max(1, round(w * scale))
+
+
+def resize(image: np.ndarray, dims: tuple[int, int]) -> np.ndarray:
+    import tensorflow as tf
+
+    if image.shape[:2] == dims:
+        return image.astype(np.float32)
+    out = tf.image.resize(image[None], dims, method="bilinear", antialias=True)[0]
+    return np.clip(out.numpy(), 0.0, 1.0).astype(np.float32)
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)
+
+
+@lru_cache(maxsize=8)
+def _loss_and_grad_fn(net: FeatureNet, content_layers: tuple, style_layers: tuple, precision: str):
+    """One tf.function per (network, layers, precision), shared by every run in the process:
+    targets and weights are arguments, so a second job of the same size reuses the trace."""
+    import tensorflow as tf
+
+    from .losses import content_loss, style_loss, total_variation
+
+    wanted = tuple(dict.fromkeys(content_layers + style_layers))
+
+    @tf.function(reduce_retracing=True)
+    def loss_and_grad(x, content_targets, style_grams, layer_weights, weights):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            feats = features(net, x, wanted, precision)
+            terms = tf.stack([
+                content_loss(feats, content_targets),
+                style_loss(feats, style_grams, layer_weights),
+                total_variation(x),
+            ]) * weights
+            total = tf.reduce_sum(terms)
+        return total, terms, tape.gradient(total, x)
+
+    return loss_and_grad
+
+
+class _Level:
+    """Everything that depends on the current scale: image size, targets, preview content."""
+
+    def __init__(self, run: _ClassicRun, index: int):
+        import tensorflow as tf
+
+        p = run.params
+        self.index, (self.side, self.steps) = index, run.plan[index]
+        self.dims = fit_dims(run.content.shape, self.side)
+        self.content = resize(run.content, self.dims)          # for colour preservation
+        net_content = resize(run.net_content, self.dims)
+        feats = features(run.net, tf.constant(net_content[None]), p.content_layers, run.precision)
+        self.content_targets = {n: feats[n] for n in p.content_layers}
+        self.style_grams = run.style_targets(self.side)
+        self.net_content = net_content
+
+
+class _ClassicRun:
+    def __init__(self, content, styles, params: ClassicParams, net: FeatureNet, precision: str,
+                 on_step, on_epoch, should_cancel):
+        self.params, self.net, self.precision = params, net, precision
+        self.on_step, self.on_epoch, self.should_cancel = on_step, on_epoch, should_cancel
+        self.content = resize(content, fit_dims(content.shape, params.size))
+        self.styles = [s.astype(np.float32) for s in styles]
+        self.digest = inputs_digest(content, styles)
+        if params.preserve_colors:  # luminance-only transfer
+            self.net_content = color.luminance_as_rgb(self.content)
+            self.net_styles = [color.match_luminance(s, self.content) for s in self.styles]
+        else:
+            self.net_content, self.net_styles = self.content, self.styles
+        self.style_mix = normalised(params.style_weights, len(styles))
+        n_layers = len(params.style_layers)
+        self.layer_weights = dict(zip(params.style_layers, normalised(params.style_layer_weights, n_layers)))
+        self.plan = scale_plan(params.size, params.total_steps, params.multiscale)
+        self.loss_and_grad = _loss_and_grad_fn(net, params.content_layers, params.style_layers, precision)
+        self.weights = np.array([
+            params.content_weight / CONTENT_UNIT,
+            params.style_weight / STYLE_UNIT * STYLE_GAIN,
+            params.tv_weight / TV_UNIT * TV_GAIN,
+        ], np.float32)
+        self.optimizer = make_optimizer(params.optimizer, params.learning_rate)
+        self.history = LossHistory()
+        self.step, self.lr_scale, self.rollbacks, self.elapsed = 0, 1.0, 0, 0.0
+        self.step_seconds: list[float] = []
+
+    # --- targets and levels -------------------------------------------------------------
+    def style_targets(self, side: int) -> dict:
+        """Gram targets at this scale, the styles mixed by weight. Mixing the Gram matrices is
+        what the sum of per-style losses converges to, for a single loss's cost."""
+        import tensorflow as tf
+
+        from .losses import gram_matrix
+
+        mixed = {}
+        for style, share in zip(self.net_styles, self.style_mix):
+            if share == 0:
+                continue
+            s = resize(style, fit_dims(style.shape, side))
+            feats = features(self.net, tf.constant(s[None]), self.params.style_layers, self.precision)
+            for name in self.params.style_layers:
+                g = share * gram_matrix(feats[name])
+                mixed[name] = g if name not in mixed else mixed[name] + g
+        return mixed
+
+    def level_of(self, step: int) -> int:
+        done = 0
+        for i, (_, steps) in enumerate(self.plan):
+            done += steps
+            if step < done:
+                return i
+        return len(self.plan) - 1
+
+    def initial_image(self, level: _Level) -> np.ndarray:
+        p = self.params
+        if p.init == "content":
+            return level.net_content.copy()
+        noise = np.random.default_rng(p.seed).uniform(0.0, 1.0, level.net_content.shape).astype(np.float32)
+        if p.init == "noise":
+            return noise
+        return ((1 - p.init_noise) * level.net_content + p.init_noise * noise).astype(np.float32)
+
+    # --- the loop -----------------------------------------------------------------------
+    def execute(self, resume: Checkpoint | None) -> np.ndarray:
+        if resume is None:
+            self.level = _Level(self, 0)
+            self.x = self.initial_image(self.level)
+        else:
+            self.restore(resume)
+        self.last_good = self.x
+        total = self.params.total_steps
+        while self.step < total:
+            if self.should_cancel is not None and self.should_cancel():
+                raise self.cancelled()
+            if self.level_of(self.step) != self.level.index:
+                self.next_level()
+            if not self.one_step():
+                break
+        return self.last_good if not np.isfinite(self.x).all() else self.x
+
+    def one_step(self) -> bool:
+        """Evaluate, record, update. False when the run must stop early."""
+        import tensorflow as tf
+
+        started = time.perf_counter()
+        lv = self.level
+        total, terms, grad = self.loss_and_grad(
+            tf.constant(self.x[None]), lv.content_targets, lv.style_grams, self.layer_weights, self.weights
+        )
+        total, terms, grad = float(total), terms.numpy(), grad.numpy()[0]
+        if not (np.isfinite(total) and np.isfinite(grad).all()):
+            return self.roll_back("the loss or its gradient was not a finite number")
+        self.last_good = self.x
+        new_x = self.optimizer.step(self.x, grad, self.lr_scale)
+        if not np.isfinite(new_x).all():
+            return self.roll_back("the optimiser produced non-finite pixels")
+        self.x = new_x
+        self.step += 1
+        spent = time.perf_counter() - started
+        self.elapsed += spent
+        self.step_seconds = (self.step_seconds + [spent])[-10:]
+        self.record(total, terms)
+        return True
+
+    def record(self, total: float, terms: np.ndarray) -> None:
+        p = self.params
+        epoch = (self.step - 1) // p.steps_per_epoch + 1
+        row = LossRow(self.step, epoch, self.level.side, float(terms[0]), float(terms[1]), float(terms[2]),
+                      total, round(self.elapsed, 4))
+        self.history.append(row)
+        if self.on_step is not None:
+            self.on_step(StepReport(self.step, p.total_steps, epoch, p.epochs, row))
+        if self.step % p.steps_per_epoch == 0 and self.on_epoch is not None:
+            self.on_epoch(EpochReport(
+                epoch, p.epochs, self.step, p.total_steps, self.level.side, to_uint8(self.display_image()),
+                self.history, self.elapsed, self.eta(), self.checkpoint,
+            ))
+
+    def roll_back(self, reason: str) -> bool:
+        """Black images in the seed came from NaNs propagating into the pixels. Go back to the
+        last image whose loss was finite, forget the optimiser's (poisoned) memory, halve the
+        step size and go on; after MAX_ROLLBACKS, stop and keep the last good image."""
+        self.rollbacks += 1
+        self.x = self.last_good
+        self.optimizer.reset()
+        self.lr_scale *= 0.5
+        self.history.events.append(
+            f"Step {self.step + 1}: {reason}; rolled back to the last good image and halved the step size."
+        )
+        if self.rollbacks > MAX_ROLLBACKS:
+            self.history.events.append(
+                f"Stopped after step {self.step}: repeated numerical failures. The result is the last good image."
+            )
+            return False
+        return True
+
+    def next_level(self) -> None:
+        """Upsample the current image as the start of the next, finer level."""
+        index = self.level.index + 1
+        self.level = _Level(self, index)
+        self.x = resize(self.x, self.level.dims)
+        self.last_good = self.x
+        self.optimizer.reset()  # its memory is of vectors of the old size
+
+    def display_image(self) -> np.ndarray:
+        if self.params.preserve_colors:
+            return color.keep_content_colors(self.x, self.level.content)
+        return self.x
+
+    def eta(self) -> float:
+        """Remaining steps, each costed from recent step times scaled by its level's pixels."""
+        if not self.step_seconds:
+            return 0.0
+        per_pixel = float(np.median(self.step_seconds)) / (self.level.dims[0] * self.level.dims[1])
+        remaining, done = 0.0, 0
+        for side, steps in self.plan:
+            h, w = fit_dims(self.content.shape, side)
+            todo = max(0, min(steps, done + steps - self.step))
+            remaining += todo * per_pixel * h * w
+            done += steps
+        return remaining
+
+    # --- checkpoints --------------------------------------------------------------------
+    def checkpoint(self) -> Checkpoint:
+        state = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in self.optimizer.state().items()}
+        return Checkpoint(
+            params=self.params.to_dict(), inputs_digest=self.digest, step=self.step,
+            level=self.level.index, image=self.x.copy(), optimizer=state, lr_scale=self.lr_scale,
+            history=self.history.to_dict(), elapsed=self.elapsed,
+        )
+
+    def restore(self, ck: Checkpoint) -> None:
+        if ClassicParams.from_dict(ck.params) != self.params:
+            raise ParameterError("The checkpoint was made with other parameters; resume with the same ones.")
+        if ck.inputs_digest != self.digest:
+            raise ParameterError("The checkpoint was made with other images; resume with the same ones.")
+        self.level = _Level(self, ck.level)
+        self.x = ck.image.astype(np.float32)
+        self.optimizer.load_state(ck.optimizer)
+        self.step, self.lr_scale, self.elapsed = ck.step, ck.lr_scale, ck.elapsed
+        self.history = LossHistory.from_dict(ck.history)
+
+    def cancelled(self) -> Cancelled:
+        exc = Cancelled(f"Cancelled after step {self.step} of {self.params.total_steps}.")
+        exc.checkpoint = self.checkpoint()
+        return exc
+
+
+def _check_image(name: str, image: np.ndarray) -> None:
+    if image.ndim != 3 or image.shape[2] != 3 or min(image.shape[:2]) < 1:
+        raise ImageError(f"The {name} must be an RGB image array of shape (H, W, 3), got {image.shape}.")
+    if not np.isfinite(image).all():
+        raise ImageError(f"The {name} contains non-finite values.")
+
+
+def stylize_classic(
+    content: np.ndarray,
+    styles: Sequence[np.ndarray],
+    params: ClassicParams | None = None,
+    *,
+    model_dir=None,
+    on_step: Callable[[StepReport], None] | None = None,
+    on_epoch: Callable[[EpochReport], None] | None = None,
+    should_cancel: Callable[[], bool] | None = None,
+    resume_from: Checkpoint | None = None,
+) -> ClassicResult:
+    """Paint `content` in the style of `styles` (RGB float arrays in [0, 1], any size; the
+    content is resized to params.size on its longest side).
+
+    on_step gets every step's losses (keep it cheap); on_epoch gets a preview, the history,
+    an ETA and a checkpoint factory; should_cancel is polled before every step and ends the
+    run with Cancelled (carrying a checkpoint). resume_from continues a checkpointed run.
+    """
+    params = params or ClassicParams()
+    params.validate(len(styles))
+    _check_image("content image", content)
+    for i, style in enumerate(styles, 1):
+        _check_image(f"style image {i}", style)
+    net = get_feature_net(params.network, model_dir)
+    net.check_layers(tuple(params.content_layers) + tuple(params.style_layers))
+    precision = resolve_precision(params.precision)
+    run = _ClassicRun(content, styles, params, net, precision, on_step, on_epoch, should_cancel)
+    final = run.execute(resume_from)
+    if params.preserve_colors:
+        final = color.keep_content_colors(final, run.level.content)
+    return ClassicResult(
+        image=to_uint8(final), history=run.history, params=params, network=params.network,
+        device=describe_device(), precision=precision, steps=run.step, seconds=run.elapsed,
+    )

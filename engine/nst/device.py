@@ -1,0 +1,51 @@
+"""Which device TensorFlow computes on, and which precision pays there."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+
+def _cpu_info() -> tuple[str, set[str]]:
+    name, flags = "CPU", set()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name") and name == "CPU":
+                    name = line.split(":", 1)[1].strip()
+                elif line.startswith("flags") and not flags:
+                    flags = set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return name, flags
+
+
+@lru_cache(maxsize=1)
+def describe_device() -> str:
+    """'GPU: <name>' when TensorFlow sees a GPU, else 'CPU: <model>, <n> cores'."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        details = tf.config.experimental.get_device_details(gpus[0])
+        return f"GPU: {details.get('device_name', gpus[0].name)}"
+    name, _ = _cpu_info()
+    return f"CPU: {name}, {os.cpu_count()} cores"
+
+
+@lru_cache(maxsize=1)
+def fast_bfloat16() -> bool:
+    """bfloat16 convolutions are only faster where the CPU computes them natively
+    (AVX512-BF16 or AMX); elsewhere TensorFlow emulates them, slower than float32."""
+    import tensorflow as tf
+
+    if tf.config.list_physical_devices("GPU"):
+        return False
+    _, flags = _cpu_info()
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
+
+
+def resolve_precision(requested: str) -> str:
+    if requested == "auto":
+        return "bfloat16" if fast_bfloat16() else "float32"
+    return requested

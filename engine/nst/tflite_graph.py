@@ -1,0 +1,318 @@
+"""Read a float TFLite graph and run it as ordinary TensorFlow ops, at any input size.
+
+Why this exists: the Magenta transformer is published as a TFLite file whose input is fixed at
+384x384, and TFLite runs only on the CPU. Fast mode needs arbitrary sizes (and a GPU when there is
+one), so we turn the file back into TensorFlow.
+
+Why a generic op-by-op translation and not a hand-written Keras model: the file *is* the
+architecture. Walking its op list and mapping each op onto the equivalent ``tf`` op reproduces it
+exactly — paddings, strides, fused activations, the order of the instance-norm arithmetic —
+without us re-deriving Magenta's layer layout and matching 88 weight tensors to layers by name
+(where one transposed kernel or swapped gamma/beta gives plausible-looking but wrong images).
+The translation is small because the graph uses only eleven op kinds; any other op raises
+``NotImplementedError`` naming it, instead of silently computing something else.
+
+What changes relative to the file:
+
+* constants are read once, at load time; float16 (and int8 with scales) weights are
+  dequantised to float32 then, so the ``DEQUANTIZE`` ops cost nothing at run time;
+* conv kernels are transposed once from TFLite's OHWI to TensorFlow's HWIO layout;
+* the only shape-dependent constants — ``RESIZE_NEAREST_NEIGHBOR`` target sizes — become a scale
+  factor (target / traced input size) applied to the dynamic input shape, so 2x upsampling stays
+  2x at every size. A scale of exactly 1 becomes the identity.
+
+The flatbuffer is parsed with the schema module that ships inside TensorFlow
+(``tensorflow.lite.python.schema_py_generated``), because ``tf.lite.Interpreter`` does not expose
+op options (strides, padding, fused activation). That module is not a documented API; the
+fast-mode tests compare the result with the TFLite interpreter, so a change would be caught.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# TFLite TensorType codes -> numpy dtypes (only the ones a float graph plausibly holds).
+_NUMPY_DTYPES = {
+    0: np.float32,
+    1: np.float16,
+    2: np.int32,
+    4: np.int64,
+    9: np.int8,
+    3: np.uint8,
+}
+# TFLite ActivationFunctionType codes.
+_ACT_NONE, _ACT_RELU, _ACT_RELU6 = 0, 1, 3
+
+
+@dataclass(frozen=True)
+class Tensor:
+    name: str
+    shape: tuple[int, ...]
+    dtype: type
+
+
+@dataclass(frozen=True)
+class Op:
+    kind: str  # builtin operator name, e.g. "CONV_2D"
+    inputs: tuple[int, ...]  # tensor indices; -1 means "optional input not given"
+    outputs: tuple[int, ...]
+    options: Any  # the flatbuffer's XxxOptionsT object, or None
+
+
+@dataclass
+class Graph:
+    """One TFLite subgraph: tensors, ops in execution order, and constant tensor values."""
+
+    tensors: list[Tensor]
+    ops: list[Op]
+    inputs: tuple[int, ...]
+    outputs: tuple[int, ...]
+    constants: dict[int, np.ndarray] = field(default_factory=dict)
+
+    def input_index(self, name: str) -> int:
+        for index in self.inputs:
+            if self.tensors[index].name == name:
+                return index
+        names = [self.tensors[i].name for i in self.inputs]
+        raise KeyError(f"graph has no input named {name!r}; inputs are {names}")
+
+    def op_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for op in self.ops:
+            counts[op.kind] = counts.get(op.kind, 0) + 1
+        return counts
+
+
+def read_graph(path: Path | str) -> Graph:
+    """Parse a .tflite file into a Graph (first subgraph) with constants as numpy arrays."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromPackedBuf(Path(path).read_bytes(), 0)
+    builtin_names = {
+        v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")
+    }
+    subgraph = model.subgraphs[0]
+
+    tensors, constants = [], {}
+    for index, t in enumerate(subgraph.tensors):
+        name = t.name.decode() if isinstance(t.name, bytes) else str(t.name)
+        dtype = _NUMPY_DTYPES.get(t.type)
+        shape = tuple(int(s) for s in (t.shape if t.shape is not None else ()))
+        tensors.append(Tensor(name, shape, dtype))
+        data = model.buffers[t.buffer].data if t.buffer > 0 else None
+        if data is not None and len(data):
+            if dtype is None:
+                raise NotImplementedError(
+                    f"constant tensor {name} has unsupported TFLite type {t.type}"
+                )
+            value = np.frombuffer(
+                np.asarray(data, dtype=np.uint8).tobytes(), dtype=dtype
+            ).reshape(shape)
+            constants[index] = _dequantise_if_scaled(value, t.quantization)
+
+    ops = []
+    for o in subgraph.operators:
+        code = model.operatorCodes[o.opcodeIndex]
+        # Builtin codes above 127 live in `builtinCode`; older files only fill the deprecated byte.
+        kind = builtin_names[max(code.builtinCode, code.deprecatedBuiltinCode)]
+        ops.append(Op(kind, tuple(o.inputs), tuple(o.outputs), o.builtinOptions))
+    return Graph(
+        tensors, ops, tuple(subgraph.inputs), tuple(subgraph.outputs), constants
+    )
+
+
+def _dequantise_if_scaled(value: np.ndarray, quantization: Any) -> np.ndarray:
+    """int8 weights with per-tensor or per-channel scales -> float32; anything else unchanged."""
+    if (
+        quantization is None
+        or quantization.scale is None
+        or not np.issubdtype(value.dtype, np.integer)
+    ):
+        return value
+    scale = np.asarray(quantization.scale, np.float32)
+    zero = np.asarray(
+        quantization.zeroPoint if quantization.zeroPoint is not None else 0, np.float32
+    )
+    if scale.size > 1:  # per-channel: broadcast along the quantised dimension
+        shape = [1] * value.ndim
+        shape[quantization.quantizedDimension] = -1
+        scale, zero = (
+            scale.reshape(shape),
+            zero.reshape(shape) if zero.size > 1 else zero,
+        )
+    return ((value.astype(np.float32) - zero) * scale).astype(np.float32)
+
+
+def fold_constants(graph: Graph) -> Graph:
+    """Run the load-time work once: DEQUANTIZE of constants becomes a float32 constant, and
+    conv kernels are stored in TensorFlow's HWIO layout. Returns a new Graph without those ops."""
+    constants = dict(graph.constants)
+    ops = []
+    for op in graph.ops:
+        if op.kind == "DEQUANTIZE" and op.inputs[0] in constants:
+            constants[op.outputs[0]] = constants[op.inputs[0]].astype(np.float32)
+        else:
+            ops.append(op)
+    # A filter may be shared by several convs: transpose each tensor once, not once per use.
+    filters = {
+        op.inputs[1] for op in ops if op.kind == "CONV_2D" and op.inputs[1] in constants
+    }
+    for index in filters:
+        constants[index] = np.ascontiguousarray(constants[index].transpose(1, 2, 3, 0))
+    return Graph(graph.tensors, ops, graph.inputs, graph.outputs, constants)
+
+
+# ---------------------------------------------------------------------------------------------
+# Op translations. Each takes (op, args, graph) where args are tf tensors or numpy constants,
+# and returns the op's single output.
+
+
+def _activation(x: Any, code: int) -> Any:
+    import tensorflow as tf
+
+    if code == _ACT_NONE:
+        return x
+    if code == _ACT_RELU:
+        return tf.nn.relu(x)
+    if code == _ACT_RELU6:
+        return tf.nn.relu6(x)
+    raise NotImplementedError(f"fused activation code {code}")
+
+
+def _conv_2d(op: Op, args: list, graph: Graph) -> Any:
+    import tensorflow as tf
+
+    o = op.options
+    x, kernel = args[0], args[1]
+    dilations = [1, o.dilationHFactor or 1, o.dilationWFactor or 1, 1]
+    y = tf.nn.conv2d(
+        x,
+        kernel,
+        strides=[1, o.strideH, o.strideW, 1],
+        padding="SAME" if o.padding == 0 else "VALID",
+        dilations=dilations,
+    )
+    if len(args) > 2 and args[2] is not None:
+        y = tf.nn.bias_add(y, args[2])
+    return _activation(y, o.fusedActivationFunction)
+
+
+def _binary(fn_name: str) -> Callable:
+    def translate(op: Op, args: list, graph: Graph) -> Any:
+        import tensorflow as tf
+
+        y = getattr(tf.math, fn_name)(args[0], args[1])
+        fused = (
+            getattr(op.options, "fusedActivationFunction", _ACT_NONE)
+            if op.options
+            else _ACT_NONE
+        )
+        return _activation(y, fused)
+
+    return translate
+
+
+def _mean(op: Op, args: list, graph: Graph) -> Any:
+    import tensorflow as tf
+
+    keep = bool(op.options.keepDims) if op.options is not None else False
+    return tf.reduce_mean(
+        args[0], axis=[int(a) for a in np.ravel(args[1])], keepdims=keep
+    )
+
+
+def _mirror_pad(op: Op, args: list, graph: Graph) -> Any:
+    import tensorflow as tf
+
+    mode = "SYMMETRIC" if op.options is not None and op.options.mode == 1 else "REFLECT"
+    return tf.pad(args[0], np.asarray(args[1]), mode=mode)
+
+
+def _resize_nearest(op: Op, args: list, graph: Graph) -> Any:
+    """The file's target size was computed for the traced input; keep its ratio instead."""
+    import tensorflow as tf
+
+    x = args[0]
+    traced_in = graph.tensors[op.inputs[0]].shape[1:3]
+    target = np.ravel(args[1])
+    scale = [int(t) // int(s) for t, s in zip(target, traced_in)]
+    if any(int(t) != k * int(s) for t, k, s in zip(target, scale, traced_in)):
+        raise NotImplementedError(
+            f"non-integer resize {tuple(traced_in)} -> {tuple(target)}"
+        )
+    if scale == [1, 1]:
+        return x
+    size = tf.shape(x)[1:3] * tf.constant(scale, tf.int32)
+    o = op.options
+    return tf.raw_ops.ResizeNearestNeighbor(
+        images=x,
+        size=size,
+        align_corners=bool(o.alignCorners) if o else False,
+        half_pixel_centers=bool(o.halfPixelCenters) if o else False,
+    )
+
+
+def _unary(fn_name: str) -> Callable:
+    def translate(op: Op, args: list, graph: Graph) -> Any:
+        import tensorflow as tf
+
+        return getattr(tf.math, fn_name)(args[0])
+
+    return translate
+
+
+TRANSLATIONS: dict[str, Callable] = {
+    "CONV_2D": _conv_2d,
+    "ADD": _binary("add"),
+    "SUB": _binary("subtract"),
+    "MUL": _binary("multiply"),
+    "SQUARED_DIFFERENCE": _binary("squared_difference"),
+    "MEAN": _mean,
+    "RSQRT": _unary("rsqrt"),
+    "LOGISTIC": _unary("sigmoid"),
+    "MIRROR_PAD": _mirror_pad,
+    "RESIZE_NEAREST_NEIGHBOR": _resize_nearest,
+}
+
+
+def check_supported(graph: Graph) -> None:
+    unknown = sorted({op.kind for op in graph.ops} - set(TRANSLATIONS))
+    if unknown:
+        raise NotImplementedError(
+            f"TFLite ops without a TensorFlow translation: {', '.join(unknown)}"
+        )
+
+
+def run_graph(graph: Graph, feeds: dict[int, Any]) -> list[Any]:
+    """Evaluate the (constant-folded) graph on `feeds` {input tensor index: tf tensor}.
+    Meant to be called inside a tf.function, so it runs once per trace, not per image."""
+    values: dict[int, Any] = dict(feeds)
+
+    def arg(index: int) -> Any:
+        if index < 0:
+            return None
+        if index in values:
+            return values[index]
+        if index in graph.constants:
+            return graph.constants[index]
+        raise KeyError(
+            f"tensor {graph.tensors[index].name} is used before it is computed"
+        )
+
+    for op in graph.ops:
+        values[op.outputs[0]] = TRANSLATIONS[op.kind](
+            op, [arg(i) for i in op.inputs], graph
+        )
+    return [values[i] for i in graph.outputs]
+
+
+def load(path: Path | str, input_names: Sequence[str]) -> tuple[Graph, list[int]]:
+    """Read, fold and check a graph; return it with the tensor indices of `input_names`."""
+    graph = fold_constants(read_graph(path))
+    check_supported(graph)
+    return graph, [graph.input_index(n) for n in input_names]
