@@ -1,0 +1,24 @@
+"""The nstsite stylisation engine: TensorFlow + NumPy + Pillow, no Django.
+
+Importing this package is cheap (TensorFlow loads on first use). The public face:
+
+    from engine.nst import ClassicParams, stylize_classic, FastParams, get_fast_stylizer, images
+    content = images.load_array("photo.jpg", 512)
+    style = images.load_array("painting.jpg", 512)
+    result = stylize_classic(content, [style], ClassicParams(size=512), on_epoch=print)
+    images.save_png(result.image, "out.png"); result.history.save("out")
+"""
+
+from . import images
+from .checkpoint import Checkpoint
+from .classic import ClassicResult, EpochReport, StepReport, stylize_classic
+from .classic_params import ClassicParams
+from .errors import Cancelled, EngineError, ImageError, ModelFileError, ParameterError
+from .fast import FastParams, FastResult, FastStylizer, get_fast_stylizer
+from .history import LossHistory, LossRow
+
+__all__ = [
+    "Cancelled", "Checkpoint", "ClassicParams", "ClassicResult", "EngineError", "EpochReport", "FastParams",
+    "FastResult", "FastStylizer", "ImageError", "LossHistory", "LossRow", "ModelFileError", "ParameterError",
+    "StepReport", "get_fast_stylizer", "images", "stylize_classic",
+]
