@@ -1,0 +1,9 @@
+"""ASGI entry point (daphne). Websocket routing through Channels is added with the platform issue."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nstsite.settings")
+
+application = get_asgi_application()
