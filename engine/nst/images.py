@@ -45,6 +45,7 @@ from .errors import ImageError, ParameterError
 MAX_PIXELS = 50_000_000
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP")
 ACCEPTED_TEXT = "JPEG, PNG or WebP"
+_FORMAT_NAMES = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "WEBP": "WebP"}
 
 ImageSource = str | os.PathLike | bytes | bytearray | memoryview | BinaryIO
 
@@ -85,6 +86,12 @@ def _sniff(prefix: bytes) -> str | None:
     if text.startswith((b"<!doctype", b"<html")):
         return "HTML"
     return None
+
+
+def _damaged(kind: str, *, starts_like: bool = False) -> ImageError:
+    what = f"file starts like a {kind} image but" if starts_like else f"{kind} file"
+    return ImageError(f"The {what} is damaged or incomplete, so it cannot be read. "
+                      "Please upload it again, or open and re-save it in an image editor.")
 
 
 def _megapixels(pixels: int) -> str:
@@ -138,10 +145,7 @@ def open_image(source: ImageSource, *, max_pixels: int = MAX_PIXELS) -> Image.Im
             except Image.DecompressionBombError as exc:
                 raise _bomb_error(exc, img.size, max_pixels) from None
             except _DECODE_ERRORS as exc:
-                raise ImageError(
-                    f"The {img.format or 'image'} file is damaged or incomplete and cannot be read "
-                    f"({exc}). Please upload it again or export it afresh."
-                ) from None
+                raise _damaged(_FORMAT_NAMES.get(img.format or "", "image")) from exc
             return to_rgb(_upright(img))
     finally:
         if owned:
@@ -158,16 +162,13 @@ def _open_checked(stream: BinaryIO, prefix: bytes, max_pixels: int) -> Image.Ima
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
             raise _bomb_error(exc, None, max_pixels) from None
         except UnidentifiedImageError:
-            if kind in ("JPEG", "PNG", "WebP"):
-                raise ImageError(
-                    f"The file starts like a {kind} image but is damaged or incomplete. "
-                    "Please upload it again or export it afresh."
-                ) from None
+            if kind in _FORMAT_NAMES.values():
+                raise _damaged(kind, starts_like=True) from None
             what = f" (it looks like {kind})" if kind else ""
             raise ImageError(f"The file is not a {ACCEPTED_TEXT} image{what}. "
                              f"Please convert it to one of those formats.") from None
         except _DECODE_ERRORS as exc:
-            raise ImageError(f"The {kind or 'image'} file is damaged and cannot be read ({exc}).") from None
+            raise _damaged(kind or "image") from exc
     width, height = img.size
     if width < 1 or height < 1:
         img.close()
@@ -188,6 +189,8 @@ def _upright(img: Image.Image) -> Image.Image:
 
 
 def _bomb_error(exc: Exception, size: tuple[int, int] | None, max_pixels: int) -> ImageError:
+    """Pillow's guard fired: its own limit was the one that counted, so that is the one to quote."""
+    max_pixels = min(max_pixels, Image.MAX_IMAGE_PIXELS or max_pixels)
     if size is not None:
         return _too_large(size[0], size[1], max_pixels)
     match = re.search(r"\((\d+) pixels\)", str(exc))
@@ -299,7 +302,8 @@ def encode_png(arr_or_img: np.ndarray | Image.Image) -> bytes:
     return buf.getvalue()
 
 
-def encode_jpeg(arr_or_img: np.ndarray | Image.Image, quality: int = 85, max_side: int | None = None) -> bytes:
+def encode_jpeg(arr_or_img: np.ndarray | Image.Image, quality: int = 85,
+                max_side: int | None = None) -> bytes:
     """JPEG bytes without metadata, for previews. With max_side, images larger than that are
     shrunk so their longest side is max_side; smaller ones are never enlarged."""
     img = _as_rgb_image(arr_or_img)
