@@ -40,7 +40,7 @@ import threading
 import time
 import warnings
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -50,19 +50,18 @@ import numpy as np
 
 from . import model_files, tflite_graph
 from .color import keep_content_colors
+from .device import describe_device
 from .errors import ImageError, ParameterError
 
 NETWORK = "magenta-v1-256-fp16"
 MIN_SIZE, MAX_SIZE = 64, 2048
 STYLE_SIZE = 256  # the predictor's fixed input size
 SIZE_MULTIPLE = 4  # the transformer downsamples twice by 2
-MIN_SIDE = (
-    16  # below this the 1/4-resolution feature maps are too small to mean anything
-)
+# Below this the 1/4-resolution feature maps are too small to mean anything.
+MIN_SIDE = 16
 STYLE_VECTOR_LEN = 100
-STYLE_CACHE_ENTRIES = (
-    64  # 64 vectors of 100 floats: the bound is about growth, not memory
-)
+# 64 vectors of 100 floats: the bound is about a long-lived worker's growth, not memory.
+STYLE_CACHE_ENTRIES = 64
 
 _CONTENT_INPUT = "content_image"
 _STYLE_INPUT = "mobilenet_conv/Conv/BiasAdd"  # the transformer's style-vector input
@@ -70,41 +69,35 @@ _STYLE_INPUT = "mobilenet_conv/Conv/BiasAdd"  # the transformer's style-vector i
 
 @dataclass(frozen=True)
 class FastParams:
-    size: int = 512  # longest side of the output, in pixels
-    strength: float = (
-        1.0  # 0 = content's own style (nearly the content), 1 = full style
-    )
-    style_weights: tuple[float, ...] = ()  # one per style image; empty = equal weights
-    preserve_colors: bool = (
-        False  # keep the content's colours, take only luminance from the style
-    )
+    """What a fast-mode job asks for.
+
+    size: longest side of the output in pixels (64..2048).
+    strength: 0..1; 1 = the style's vector, 0 = the content's own vector (nearly the content).
+    style_weights: one non-negative weight per style image; empty = equal weights.
+    preserve_colors: keep the content's colours, take only luminance from the stylisation.
+    """
+
+    size: int = 512
+    strength: float = 1.0
+    style_weights: tuple[float, ...] = ()
+    preserve_colors: bool = False
 
     def validate(self, n_styles: int) -> None:
         """Raise ParameterError for anything the stylizer cannot honour."""
         if isinstance(self.size, bool) or not isinstance(self.size, (int, np.integer)):
-            raise ParameterError(
-                f"size must be a whole number of pixels, not {self.size!r}."
-            )
+            raise ParameterError(f"size must be a whole number of pixels, not {self.size!r}.")
         if not MIN_SIZE <= self.size <= MAX_SIZE:
-            raise ParameterError(
-                f"size must be between {MIN_SIZE} and {MAX_SIZE} pixels, not {self.size}."
-            )
+            raise ParameterError(f"size must be between {MIN_SIZE} and {MAX_SIZE} pixels, not {self.size}.")
         if not _is_number(self.strength) or not 0.0 <= self.strength <= 1.0:
-            raise ParameterError(
-                f"strength must be a number between 0 and 1, not {self.strength!r}."
-            )
+            raise ParameterError(f"strength must be a number between 0 and 1, not {self.strength!r}.")
         if n_styles < 1:
             raise ParameterError("Fast mode needs at least one style image.")
         weights = self.style_weights
         if weights:
             if len(weights) != n_styles:
-                raise ParameterError(
-                    f"{len(weights)} style weights given for {n_styles} style images."
-                )
+                raise ParameterError(f"{len(weights)} style weights given for {n_styles} style images.")
             if not all(_is_number(w) and w >= 0 for w in weights):
-                raise ParameterError(
-                    f"Style weights must be non-negative numbers, not {weights!r}."
-                )
+                raise ParameterError(f"Style weights must be non-negative numbers, not {weights!r}.")
             if sum(weights) <= 0:
                 raise ParameterError("At least one style weight must be above zero.")
 
@@ -123,12 +116,14 @@ def _is_number(value: Any) -> bool:
 
 @dataclass(frozen=True)
 class FastResult:
-    image: np.ndarray  # HxWx3 uint8
-    style_vector: (
-        np.ndarray
-    )  # (100,) float32: the blended vector the transformer received
-    seconds: dict[str, float]  # "prepare" (resize), "predict", "transfer", "total"
-    device: str  # "CPU" or the GPU's name
+    """image: HxWx3 uint8. style_vector: (100,) float32, the blended vector the transformer
+    received. seconds: "prepare" (resize), "predict", "transfer", "total". device: where the
+    transformer ran ("CPU: <model>, <n> cores" or "GPU: <name>", from engine.nst.device)."""
+
+    image: np.ndarray
+    style_vector: np.ndarray
+    seconds: dict[str, float]
+    device: str
     network: str = NETWORK
 
 
@@ -146,13 +141,9 @@ def as_image(array: np.ndarray, what: str) -> np.ndarray:
     """Check an HxWx3 image in [0, 1] and return it as contiguous float32."""
     image = np.asarray(array)
     if image.ndim != 3 or image.shape[-1] != 3 or min(image.shape[:2]) < 1:
-        raise ImageError(
-            f"The {what} image must be an HxWx3 RGB array, got shape {image.shape}."
-        )
+        raise ImageError(f"The {what} image must be an HxWx3 RGB array, got shape {image.shape}.")
     if not np.issubdtype(image.dtype, np.floating):
-        raise ImageError(
-            f"The {what} image must hold floats in [0, 1], got {image.dtype}."
-        )
+        raise ImageError(f"The {what} image must hold floats in [0, 1], got {image.dtype}.")
     return np.ascontiguousarray(np.clip(image, 0.0, 1.0), dtype=np.float32)
 
 
@@ -178,17 +169,6 @@ def image_key(image: np.ndarray) -> str:
     return digest.hexdigest()
 
 
-def device_name() -> str:
-    """Where the transformer runs: the first GPU TensorFlow sees, else "CPU"."""
-    import tensorflow as tf
-
-    gpus = tf.config.list_physical_devices("GPU")
-    if not gpus:
-        return "CPU"
-    details = tf.config.experimental.get_device_details(gpus[0])
-    return f"GPU {details.get('device_name', gpus[0].name)}"
-
-
 # ---------------------------------------------------------------------------------------------
 # The two networks.
 
@@ -202,9 +182,7 @@ class StylePredictor:
         with warnings.catch_warnings():
             # tf.lite.Interpreter is deprecated in favour of ai_edge_litert, which is not a
             # dependency here; it still works in TF 2.21, so the warning is only noise.
-            warnings.filterwarnings(
-                "ignore", message=".*tf.lite.Interpreter is deprecated"
-            )
+            warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
             self._interpreter = tf.lite.Interpreter(model_path=str(path))
         self._interpreter.allocate_tensors()
         self._input = self._interpreter.get_input_details()[0]["index"]
@@ -224,29 +202,29 @@ class StylePredictor:
 class Transformer:
     """The fp16 TFLite transformer rebuilt as a TensorFlow function over any image size."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self, path: Path, *, jit_compile: bool = False, translations: Mapping[str, Callable] | None = None
+    ) -> None:
+        """`jit_compile` and `translations` exist for bench/bench_fast.py; the defaults are the
+        fastest exact setting measured on CPU."""
         import tensorflow as tf
 
-        graph, (content_index, style_index) = tflite_graph.load(
-            path, [_CONTENT_INPUT, _STYLE_INPUT]
-        )
+        graph, (content_index, style_index) = tflite_graph.load(path, [_CONTENT_INPUT, _STYLE_INPUT])
 
         def padded_transform(content: Any, style: Any) -> Any:
             # Pad bottom/right to a multiple of 4 by reflection, run, crop back to the input size.
             height, width = tf.shape(content)[1], tf.shape(content)[2]
             pad_h, pad_w = (-height) % SIZE_MULTIPLE, (-width) % SIZE_MULTIPLE
-            padded = tf.pad(
-                content, [[0, 0], [0, pad_h], [0, pad_w], [0, 0]], mode="REFLECT"
-            )
-            out = tflite_graph.run_graph(
-                graph, {content_index: padded, style_index: style}
-            )[0]
+            padded = tf.pad(content, [[0, 0], [0, pad_h], [0, pad_w], [0, 0]], mode="REFLECT")
+            feeds = {content_index: padded, style_index: style}
+            out = tflite_graph.run_graph(graph, feeds, translations)[0]
             return out[:, :height, :width, :]
 
         # One signature with unknown H and W: traced once, never retraced per image size.
         # (XLA jit_compile was slower on CPU and recompiles for every new size: see benchmarks.)
         self._fn = tf.function(
             padded_transform,
+            jit_compile=jit_compile,
             input_signature=[
                 tf.TensorSpec([1, None, None, 3], tf.float32),
                 tf.TensorSpec([1, 1, 1, STYLE_VECTOR_LEN], tf.float32),
@@ -271,7 +249,7 @@ class FastStylizer:
         transfer_path = model_files.require(model_dir, model_files.MAGENTA_TRANSFER)
         self.predictor = StylePredictor(predictor_path)
         self.transformer = Transformer(transfer_path)
-        self.device = device_name()
+        self.device = describe_device()
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
 
@@ -284,9 +262,7 @@ class FastStylizer:
                 self._vectors.move_to_end(key)
                 return self._vectors[key]
         vector = self.predictor(image)
-        vector.setflags(
-            write=False
-        )  # shared between jobs: nobody may change it in place
+        vector.setflags(write=False)  # shared between jobs: nobody may change it in place
         with self._cache_lock:
             self._vectors[key] = vector
             while len(self._vectors) > STYLE_CACHE_ENTRIES:
@@ -299,16 +275,12 @@ class FastStylizer:
         """Weighted mix of the styles' vectors, then pulled towards the content's own vector
         by (1 - strength)."""
         weights = params.normalised_weights(len(styles))
-        mixed = sum(w * self.style_vector(s) for w, s in zip(weights, styles))
+        mixed = sum(w * self.style_vector(s) for w, s in zip(weights, styles, strict=True))
         if params.strength < 1.0:
-            mixed = params.strength * mixed + (
-                1.0 - params.strength
-            ) * self.style_vector(content)
+            mixed = params.strength * mixed + (1.0 - params.strength) * self.style_vector(content)
         return np.asarray(mixed, np.float32)
 
-    def stylize(
-        self, content: np.ndarray, styles: Sequence[np.ndarray], params: FastParams
-    ) -> FastResult:
+    def stylize(self, content: np.ndarray, styles: Sequence[np.ndarray], params: FastParams) -> FastResult:
         """Stylise `content` (HxWx3 floats in [0, 1]) with `styles`; the output's longest side is
         params.size (the content is resized here when it is not already that size)."""
         params.validate(len(styles))
@@ -316,9 +288,7 @@ class FastStylizer:
         content = as_image(content, "content")
         height, width = output_shape(*content.shape[:2], params.size)
         if min(height, width) < MIN_SIDE:
-            raise ImageError(
-                f"The content image is too narrow: {width}x{height} px at size {params.size}."
-            )
+            raise ImageError(f"The content image is too narrow: {width}x{height} px at size {params.size}.")
         content = resize(content, height, width)
 
         prepared = time.perf_counter()
@@ -335,9 +305,7 @@ class FastStylizer:
             "transfer": done - predicted,
             "total": done - started,
         }
-        return FastResult(
-            image=image, style_vector=vector, seconds=seconds, device=self.device
-        )
+        return FastResult(image=image, style_vector=vector, seconds=seconds, device=self.device)
 
 
 _LOAD_LOCK = threading.Lock()

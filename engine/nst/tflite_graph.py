@@ -29,7 +29,7 @@ fast-mode tests compare the result with the TFLite interpreter, so a change woul
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,9 +93,7 @@ def read_graph(path: Path | str) -> Graph:
     from tensorflow.lite.python import schema_py_generated as schema
 
     model = schema.ModelT.InitFromPackedBuf(Path(path).read_bytes(), 0)
-    builtin_names = {
-        v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")
-    }
+    builtin_names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
     subgraph = model.subgraphs[0]
 
     tensors, constants = [], {}
@@ -107,12 +105,8 @@ def read_graph(path: Path | str) -> Graph:
         data = model.buffers[t.buffer].data if t.buffer > 0 else None
         if data is not None and len(data):
             if dtype is None:
-                raise NotImplementedError(
-                    f"constant tensor {name} has unsupported TFLite type {t.type}"
-                )
-            value = np.frombuffer(
-                np.asarray(data, dtype=np.uint8).tobytes(), dtype=dtype
-            ).reshape(shape)
+                raise NotImplementedError(f"constant tensor {name} has unsupported TFLite type {t.type}")
+            value = np.frombuffer(np.asarray(data, dtype=np.uint8).tobytes(), dtype=dtype).reshape(shape)
             constants[index] = _dequantise_if_scaled(value, t.quantization)
 
     ops = []
@@ -121,23 +115,15 @@ def read_graph(path: Path | str) -> Graph:
         # Builtin codes above 127 live in `builtinCode`; older files only fill the deprecated byte.
         kind = builtin_names[max(code.builtinCode, code.deprecatedBuiltinCode)]
         ops.append(Op(kind, tuple(o.inputs), tuple(o.outputs), o.builtinOptions))
-    return Graph(
-        tensors, ops, tuple(subgraph.inputs), tuple(subgraph.outputs), constants
-    )
+    return Graph(tensors, ops, tuple(subgraph.inputs), tuple(subgraph.outputs), constants)
 
 
 def _dequantise_if_scaled(value: np.ndarray, quantization: Any) -> np.ndarray:
     """int8 weights with per-tensor or per-channel scales -> float32; anything else unchanged."""
-    if (
-        quantization is None
-        or quantization.scale is None
-        or not np.issubdtype(value.dtype, np.integer)
-    ):
+    if quantization is None or quantization.scale is None or not np.issubdtype(value.dtype, np.integer):
         return value
     scale = np.asarray(quantization.scale, np.float32)
-    zero = np.asarray(
-        quantization.zeroPoint if quantization.zeroPoint is not None else 0, np.float32
-    )
+    zero = np.asarray(quantization.zeroPoint if quantization.zeroPoint is not None else 0, np.float32)
     if scale.size > 1:  # per-channel: broadcast along the quantised dimension
         shape = [1] * value.ndim
         shape[quantization.quantizedDimension] = -1
@@ -159,9 +145,7 @@ def fold_constants(graph: Graph) -> Graph:
         else:
             ops.append(op)
     # A filter may be shared by several convs: transpose each tensor once, not once per use.
-    filters = {
-        op.inputs[1] for op in ops if op.kind == "CONV_2D" and op.inputs[1] in constants
-    }
+    filters = {op.inputs[1] for op in ops if op.kind == "CONV_2D" and op.inputs[1] in constants}
     for index in filters:
         constants[index] = np.ascontiguousarray(constants[index].transpose(1, 2, 3, 0))
     return Graph(graph.tensors, ops, graph.inputs, graph.outputs, constants)
@@ -207,11 +191,7 @@ def _binary(fn_name: str) -> Callable:
         import tensorflow as tf
 
         y = getattr(tf.math, fn_name)(args[0], args[1])
-        fused = (
-            getattr(op.options, "fusedActivationFunction", _ACT_NONE)
-            if op.options
-            else _ACT_NONE
-        )
+        fused = getattr(op.options, "fusedActivationFunction", _ACT_NONE) if op.options else _ACT_NONE
         return _activation(y, fused)
 
     return translate
@@ -221,9 +201,7 @@ def _mean(op: Op, args: list, graph: Graph) -> Any:
     import tensorflow as tf
 
     keep = bool(op.options.keepDims) if op.options is not None else False
-    return tf.reduce_mean(
-        args[0], axis=[int(a) for a in np.ravel(args[1])], keepdims=keep
-    )
+    return tf.reduce_mean(args[0], axis=[int(a) for a in np.ravel(args[1])], keepdims=keep)
 
 
 def _mirror_pad(op: Op, args: list, graph: Graph) -> Any:
@@ -240,11 +218,9 @@ def _resize_nearest(op: Op, args: list, graph: Graph) -> Any:
     x = args[0]
     traced_in = graph.tensors[op.inputs[0]].shape[1:3]
     target = np.ravel(args[1])
-    scale = [int(t) // int(s) for t, s in zip(target, traced_in)]
-    if any(int(t) != k * int(s) for t, k, s in zip(target, scale, traced_in)):
-        raise NotImplementedError(
-            f"non-integer resize {tuple(traced_in)} -> {tuple(target)}"
-        )
+    scale = [int(t) // int(s) for t, s in zip(target, traced_in, strict=True)]
+    if any(int(t) != k * int(s) for t, k, s in zip(target, scale, traced_in, strict=True)):
+        raise NotImplementedError(f"non-integer resize {tuple(traced_in)} -> {tuple(target)}")
     if scale == [1, 1]:
         return x
     size = tf.shape(x)[1:3] * tf.constant(scale, tf.int32)
@@ -283,14 +259,16 @@ TRANSLATIONS: dict[str, Callable] = {
 def check_supported(graph: Graph) -> None:
     unknown = sorted({op.kind for op in graph.ops} - set(TRANSLATIONS))
     if unknown:
-        raise NotImplementedError(
-            f"TFLite ops without a TensorFlow translation: {', '.join(unknown)}"
-        )
+        raise NotImplementedError(f"TFLite ops without a TensorFlow translation: {', '.join(unknown)}")
 
 
-def run_graph(graph: Graph, feeds: dict[int, Any]) -> list[Any]:
+def run_graph(
+    graph: Graph, feeds: dict[int, Any], translations: Mapping[str, Callable] | None = None
+) -> list[Any]:
     """Evaluate the (constant-folded) graph on `feeds` {input tensor index: tf tensor}.
-    Meant to be called inside a tf.function, so it runs once per trace, not per image."""
+    Meant to be called inside a tf.function, so it runs once per trace, not per image.
+    `translations` replaces TRANSLATIONS (benchmarks use it to try e.g. bfloat16 convs)."""
+    translations = TRANSLATIONS if translations is None else translations
     values: dict[int, Any] = dict(feeds)
 
     def arg(index: int) -> Any:
@@ -300,14 +278,10 @@ def run_graph(graph: Graph, feeds: dict[int, Any]) -> list[Any]:
             return values[index]
         if index in graph.constants:
             return graph.constants[index]
-        raise KeyError(
-            f"tensor {graph.tensors[index].name} is used before it is computed"
-        )
+        raise KeyError(f"tensor {graph.tensors[index].name} is used before it is computed")
 
     for op in graph.ops:
-        values[op.outputs[0]] = TRANSLATIONS[op.kind](
-            op, [arg(i) for i in op.inputs], graph
-        )
+        values[op.outputs[0]] = translations[op.kind](op, [arg(i) for i in op.inputs], graph)
     return [values[i] for i in graph.outputs]
 
 
