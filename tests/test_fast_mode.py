@@ -91,6 +91,13 @@ def test_rebuilt_transformer_matches_tflite_at_384(stylizer, model_dir, image, s
     assert np.abs(ours - reference).max() <= 2e-3
 
 
+def test_a_graph_with_untranslated_ops_is_refused(model_dir):
+    # The int8 transfer file quantises activations (QUANTIZE ops): refuse it, don't approximate.
+    path = model_files.require(model_dir, model_files.MAGENTA_TRANSFER_INT8)
+    with pytest.raises(NotImplementedError, match="QUANTIZE"):
+        fast.Transformer(path)
+
+
 @pytest.mark.parametrize(
     ("shape", "size", "expected"),
     [

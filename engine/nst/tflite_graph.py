@@ -10,12 +10,16 @@ exactly — paddings, strides, fused activations, the order of the instance-norm
 without us re-deriving Magenta's layer layout and matching 88 weight tensors to layers by name
 (where one transposed kernel or swapped gamma/beta gives plausible-looking but wrong images).
 The translation is small because the graph uses only eleven op kinds; any other op raises
-``NotImplementedError`` naming it, instead of silently computing something else.
+``NotImplementedError`` naming it, instead of silently computing something else. A hand-written
+model could fuse the instance-norm arithmetic by hand, but TensorFlow's graph optimiser already
+fuses conv + bias + ReLU, and the result is well inside fast mode's time budget (see
+docs/benchmarks.md, "Fast mode").
 
 What changes relative to the file:
 
-* constants are read once, at load time; float16 (and int8 with scales) weights are
-  dequantised to float32 then, so the ``DEQUANTIZE`` ops cost nothing at run time;
+* constants are read once, at load time; float16 weights are converted to float32 then, so
+  the ``DEQUANTIZE`` ops cost nothing at run time (int8 graphs, which also quantise
+  activations, are refused rather than approximated);
 * conv kernels are transposed once from TFLite's OHWI to TensorFlow's HWIO layout;
 * the only shape-dependent constants — ``RESIZE_NEAREST_NEIGHBOR`` target sizes — become a scale
   factor (target / traced input size) applied to the dynamic input shape, so 2x upsampling stays
@@ -107,7 +111,7 @@ def read_graph(path: Path | str) -> Graph:
             if dtype is None:
                 raise NotImplementedError(f"constant tensor {name} has unsupported TFLite type {t.type}")
             value = np.frombuffer(np.asarray(data, dtype=np.uint8).tobytes(), dtype=dtype).reshape(shape)
-            constants[index] = _dequantise_if_scaled(value, t.quantization)
+            constants[index] = value
 
     ops = []
     for o in subgraph.operators:
@@ -118,30 +122,17 @@ def read_graph(path: Path | str) -> Graph:
     return Graph(tensors, ops, tuple(subgraph.inputs), tuple(subgraph.outputs), constants)
 
 
-def _dequantise_if_scaled(value: np.ndarray, quantization: Any) -> np.ndarray:
-    """int8 weights with per-tensor or per-channel scales -> float32; anything else unchanged."""
-    if quantization is None or quantization.scale is None or not np.issubdtype(value.dtype, np.integer):
-        return value
-    scale = np.asarray(quantization.scale, np.float32)
-    zero = np.asarray(quantization.zeroPoint if quantization.zeroPoint is not None else 0, np.float32)
-    if scale.size > 1:  # per-channel: broadcast along the quantised dimension
-        shape = [1] * value.ndim
-        shape[quantization.quantizedDimension] = -1
-        scale, zero = (
-            scale.reshape(shape),
-            zero.reshape(shape) if zero.size > 1 else zero,
-        )
-    return ((value.astype(np.float32) - zero) * scale).astype(np.float32)
-
-
 def fold_constants(graph: Graph) -> Graph:
-    """Run the load-time work once: DEQUANTIZE of constants becomes a float32 constant, and
+    """Run the load-time work once: DEQUANTIZE of fp16 constants becomes a float32 constant, and
     conv kernels are stored in TensorFlow's HWIO layout. Returns a new Graph without those ops."""
     constants = dict(graph.constants)
     ops = []
     for op in graph.ops:
-        if op.kind == "DEQUANTIZE" and op.inputs[0] in constants:
-            constants[op.outputs[0]] = constants[op.inputs[0]].astype(np.float32)
+        source = constants.get(op.inputs[0]) if op.kind == "DEQUANTIZE" else None
+        if source is not None and source.dtype == np.float16:
+            # float16 -> float32 is exact, and is all TFLite's DEQUANTIZE does for fp16 weights.
+            # (int8 graphs also quantise activations; they are left unfolded and refused.)
+            constants[op.outputs[0]] = source.astype(np.float32)
         else:
             ops.append(op)
     # A filter may be shared by several convs: transpose each tensor once, not once per use.
