@@ -32,10 +32,10 @@ from .vgg import FeatureNet, features, get_feature_net
 # The weights the user sets are relative to these, so the seed's default weights
 # (content 1e4, style 1e-2, TV 30) give a balanced picture on the normalised terms.
 CONTENT_UNIT, STYLE_UNIT, TV_UNIT = 1e4, 1e-2, 30.0
-STYLE_GAIN = 10.0   # relative Gram errors are ~10x smaller than content errors at a good balance
+STYLE_GAIN = 3.0    # relative Gram errors run ~3x smaller than content errors at a good balance
 TV_GAIN = 1.0
 
-MIN_COARSE_SIDE = 128      # below this VGG's deep layers see too little to be worth a level
+MIN_COARSE_SIDE = 256      # below this block5 sees a handful of positions: the content would dissolve
 MAX_ROLLBACKS = 5          # NaN/inf roll-backs before the run stops with its last good image
 _LEVEL_SHARES = {1: (1.0,), 2: (0.6, 0.4), 3: (0.5, 0.3, 0.2)}
 
@@ -342,6 +342,37 @@ class _ClassicRun:
         exc = Cancelled(f"Cancelled after step {self.step} of {self.params.total_steps}.")
         exc.checkpoint = self.checkpoint()
         return exc
+
+
+@dataclass
+class Objective:
+    """The engine's objective for given images and params at the final size, single scale:
+    what benchmarks compare different optimisation recipes on."""
+
+    dims: tuple[int, int]
+    content: np.ndarray               # the content at that size (a natural starting image)
+    loss_and_grad: Callable
+    targets: tuple                    # (content_targets, style_grams, layer_weights, weights)
+
+    def __call__(self, x: np.ndarray):
+        """(total, [content, style, tv] terms, gradient) at image x [H, W, 3]."""
+        import tensorflow as tf
+
+        total, terms, grad = self.loss_and_grad(tf.constant(x[None]), *self.targets)
+        return float(total), terms.numpy(), grad.numpy()[0]
+
+
+def objective(content: np.ndarray, styles: Sequence[np.ndarray], params: ClassicParams | None = None,
+              *, precision: str = "float32", model_dir=None) -> Objective:
+    from dataclasses import replace
+
+    params = replace(params or ClassicParams(), multiscale=False, precision=precision)
+    params.validate(len(styles))
+    net = get_feature_net(params.network, model_dir)
+    run = _ClassicRun(content, styles, params, net, precision, None, None, None)
+    level = _Level(run, 0)
+    return Objective(level.dims, run.content, run.loss_and_grad,
+                     (level.content_targets, level.style_grams, run.layer_weights, run.weights))
 
 
 def _check_image(name: str, image: np.ndarray) -> None:
