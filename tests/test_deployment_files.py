@@ -1,0 +1,269 @@
+"""The ways to run the platform: scripts/run (command 1), docker-compose.yml + Dockerfile, the shell
+scripts. No Docker engine runs here, so the compose file is read with PyYAML and checked for what it
+must name; scripts/run is started for real and stopped the way a terminal's Ctrl-C stops it."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import dj_database_url
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+LONG_RUNNING = ("web", "worker", "redis", "postgres")
+
+
+def interpolate(value: str, env: dict[str, str]) -> str:
+    """Compose's variable syntax: ${VAR}, ${VAR:-default}, ${VAR:?error}, $$."""
+    def one(match: re.Match[str]) -> str:
+        if match.group(0) == "$$":
+            return "$"
+        name, op, arg = match.group(1), match.group(2), match.group(3) or ""
+        if env.get(name):
+            return env[name]
+        if op == ":?":
+            raise ValueError(f"{name}: {arg}")
+        return arg if op == ":-" else ""
+    return re.sub(r"\$\$|\$\{(\w+)(?:(:-|:\?)([^}]*))?\}", one, value)
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    return yaml.safe_load((REPO / "docker-compose.yml").read_text())
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict) -> dict:
+    return compose["services"]
+
+
+def app_env(service: dict, env: dict[str, str]) -> dict[str, str]:
+    return {key: interpolate(str(value), env) for key, value in service["environment"].items()}
+
+
+def run_commands(**env: str) -> dict[str, list[str]]:
+    out = subprocess.run(["bash", "scripts/run", "--print-commands"], cwd=REPO, check=True, text=True,
+                         capture_output=True, env={**os.environ, **env}).stdout
+    return {name: cmd.split() for name, cmd in (line.split(": ", 1) for line in out.splitlines())}
+
+
+# --- docker-compose.yml -----------------------------------------------------------------------------
+
+def test_compose_names_the_services_and_their_volumes(compose: dict, services: dict) -> None:
+    assert set(LONG_RUNNING) <= set(services)
+    assert {"media", "models", "redis-data", "postgres-data"} <= set(compose["volumes"])
+    for name in ("web", "worker"):
+        assert {"media:/data/media", "models:/data/models"} <= set(services[name]["volumes"])
+        assert services[name]["image"] == services["init"]["image"]   # one image for all
+    assert "redis-data:/data" in services["redis"]["volumes"]
+    assert "postgres-data:/var/lib/postgresql/data" in services["postgres"]["volumes"]
+
+
+def test_every_long_running_service_has_a_healthcheck_and_restarts(services: dict) -> None:
+    for name in LONG_RUNNING:
+        check = services[name].get("healthcheck")
+        assert check and check["test"][0] in ("CMD", "CMD-SHELL"), name
+        assert services[name]["restart"] == "unless-stopped", name
+
+
+def test_the_web_and_worker_run_what_scripts_run_runs(services: dict) -> None:
+    # scripts/run reads its commands from scripts/lib/processes; in a container the web server
+    # listens on every interface, port 8000.
+    commands = run_commands(NST_HOST="0.0.0.0", PORT="8000")
+    assert set(commands) == {"web", "worker"}
+    assert services["web"]["command"] == commands["web"]
+    assert services["worker"]["command"] == commands["worker"]
+    assert commands["worker"] == ["python", "manage.py", "rqworker", "--worker-class",
+                                  "rq.worker.SimpleWorker", "high", "default"]
+    assert commands["web"][0] == "daphne" and commands["web"][-1] == "nstsite.asgi:application"
+    local = run_commands(NST_HOST="127.0.0.1", PORT="8123")["web"]
+    assert local[local.index("--bind") + 1] == "127.0.0.1" and local[local.index("--port") + 1] == "8123"
+
+
+def test_the_worker_reserves_an_nvidia_gpu(services: dict) -> None:
+    devices = services["worker"]["deploy"]["resources"]["reservations"]["devices"]
+    assert any(d["driver"] == "nvidia" and "gpu" in d["capabilities"] for d in devices)
+
+
+def test_redis_keeps_an_append_only_file(services: dict) -> None:
+    command = services["redis"]["command"]
+    assert command[0] == "redis-server"
+    assert command[command.index("--appendonly") + 1] == "yes"
+
+
+def test_the_app_talks_to_the_compose_postgres_and_redis(services: dict) -> None:
+    pg = services["postgres"]["environment"]
+    for name in ("init", "web", "worker"):
+        env = app_env(services[name], {"DJANGO_SECRET_KEY": "x", "POSTGRES_PASSWORD": "s3cret"})
+        db = dj_database_url.parse(env["DATABASE_URL"])
+        assert db["ENGINE"] == "django.db.backends.postgresql"
+        assert (db["HOST"], db["PORT"], db["NAME"], db["USER"], db["PASSWORD"]) == (
+            "postgres", 5432, pg["POSTGRES_DB"], pg["POSTGRES_USER"], "s3cret")
+        assert interpolate(pg["POSTGRES_PASSWORD"], {"POSTGRES_PASSWORD": "s3cret"}) == "s3cret"
+        assert urlsplit(env["REDIS_URL"]).hostname == "redis"
+        assert (urlsplit(env["REDIS_URL"]).port or 6379) == 6379
+
+
+def test_compose_refuses_to_start_without_a_secret_key(services: dict) -> None:
+    with pytest.raises(ValueError, match="DJANGO_SECRET_KEY"):
+        app_env(services["web"], {})
+
+
+def test_init_migrates_and_fetches_models_before_web_and_worker(services: dict) -> None:
+    script = " ".join(services["init"]["command"])
+    assert "manage.py migrate" in script and "manage.py fetch_models" in script
+    assert "restart" not in services["init"] or services["init"]["restart"] == "no"
+    for name in ("web", "worker"):
+        needs = services[name]["depends_on"]
+        assert needs["init"]["condition"] == "service_completed_successfully"
+        assert needs["redis"]["condition"] == needs["postgres"]["condition"] == "service_healthy"
+
+
+def test_the_compose_environment_passes_check_deploy(services: dict, tmp_path: Path) -> None:
+    env = app_env(services["web"], {"DJANGO_SECRET_KEY": secrets.token_urlsafe(50), "DJANGO_HTTPS": "1",
+                                    "DJANGO_ALLOWED_HOSTS": "nst.example.org"})
+    env["NST_MODEL_DIR"], env["DJANGO_MEDIA_ROOT"] = str(tmp_path / "models"), str(tmp_path / "media")
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TF_CPP_MIN_LOG_LEVEL")}
+    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy"],
+                            cwd=REPO, env={**keep, **env}, capture_output=True, text=True, timeout=300)
+    report = result.stdout + result.stderr
+    assert result.returncode == 0, report
+    # Left: only HSTS for subdomains and preloading (W005, W021), which a site opts into knowingly.
+    assert set(re.findall(r"security\.W\d+", report)) <= {"security.W005", "security.W021"}, report
+
+
+# --- Dockerfile, .dockerignore --------------------------------------------------------------------
+
+def test_the_image_installs_the_requirements_and_keeps_no_secret() -> None:
+    text = (REPO / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.11", text, re.M)
+    assert "pip install -r requirements.txt" in text
+    assert "collectstatic" in text
+    env_lines = " ".join(re.findall(r"^ENV .*(?:\\\n.*)*", text, re.M))
+    assert "DJANGO_SECRET_KEY" not in env_lines and "DJANGO_DEBUG" not in env_lines
+    assert re.search(r"^USER (?!root)\w+", text, re.M)
+
+
+def test_the_image_leaves_out_local_state() -> None:
+    ignored = set((REPO / ".dockerignore").read_text().split())
+    assert {".git", ".venv", "models", "var", ".env"} <= ignored
+
+
+# --- shell scripts ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("script", ["scripts/run", "scripts/test", ".ci/run",
+                                    "scripts/lib/venv.sh", "scripts/lib/apt.sh"])
+def test_the_shell_scripts_parse(script: str) -> None:
+    result = subprocess.run(["bash", "-n", script], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+# --- scripts/run, for real --------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def session_members(sid: int) -> list[str]:
+    """Living processes of a session: what a run left behind, even if re-parented."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        except OSError:
+            continue
+        if int(fields[3]) == sid and fields[0] not in ("Z", "X"):
+            found.append(f"{entry.name} {cmdline}")
+    return found
+
+
+class Run:
+    """scripts/run in a session of its own, as in a terminal, on ports and folders of its own."""
+
+    def __init__(self, tmp: Path) -> None:
+        if not shutil.which("redis-server"):
+            pytest.fail("redis-server is not installed (apt-get install redis-server); scripts/run "
+                        "would install it itself, but a test must not.", pytrace=False)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.log = tmp / "run.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "DJANGO_", "DATABASE_"))}
+        env.update(PORT=str(self.port), NST_REDIS_PORT=str(free_port()), NST_REDIS_DIR=str(tmp / "redis"),
+                   DATABASE_URL=f"sqlite:///{tmp / 'db.sqlite3'}", DJANGO_MEDIA_ROOT=str(tmp / "media"),
+                   DJANGO_STATIC_ROOT=str(tmp / "static"), NST_STOP_GRACE="6")
+        self.proc = subprocess.Popen(
+            ["scripts/run"], cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=self.log.open("wb"),
+            stderr=subprocess.STDOUT, start_new_session=True,
+            # A shell cannot trap a signal it was started ignoring; a terminal's shell does not ignore it.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        self.sid = self.proc.pid
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_until_running(self, timeout: float = 300) -> None:
+        deadline = time.monotonic() + timeout
+        while "is running at" not in self.output():
+            assert self.proc.poll() is None, f"scripts/run ended early:\n{self.output()}"
+            assert time.monotonic() < deadline, f"scripts/run did not start in {timeout}s:\n{self.output()}"
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.sid, signal.SIGKILL)
+        self.proc.wait()
+
+
+@pytest.fixture
+def run(tmp_path: Path):
+    started = Run(tmp_path)
+    yield started
+    started.stop()
+
+
+def test_scripts_run_serves_the_site_and_ctrl_c_stops_everything(run: Run) -> None:
+    run.wait_until_running()
+    assert run.url in run.output()
+    with urllib.request.urlopen(run.url, timeout=10) as response:
+        assert response.status == 200
+    running = session_members(run.sid)
+    assert any("redis-server" in p for p in running), running
+    assert any("daphne" in p for p in running), running
+    assert any("rqworker" in p for p in running), running
+    key = REPO / "var" / "secret_key"
+    assert key.is_file() and stat.S_IMODE(key.stat().st_mode) == 0o600
+
+    os.killpg(run.sid, signal.SIGINT)           # Ctrl-C: the terminal signals the whole group
+    assert run.proc.wait(timeout=30) == 130
+    time.sleep(0.5)
+    assert session_members(run.sid) == []
+    assert "stopping" in run.output()
+
+
+def test_scripts_run_stops_the_rest_when_a_process_dies(run: Run) -> None:
+    run.wait_until_running()
+    web = next(int(p.split()[0]) for p in session_members(run.sid) if "daphne" in p)
+    os.kill(web, signal.SIGKILL)
+    assert run.proc.wait(timeout=30) == 1
+    time.sleep(0.5)
+    assert session_members(run.sid) == []
+    assert "a process ended" in run.output()
