@@ -1,0 +1,60 @@
+"""Headless Chromium for browser tests: Playwright (sync API) driving Debian's /usr/bin/chromium.
+
+Playwright cannot download its own browser here (no internet), so it always starts the system
+one. A missing browser or Playwright fails the test that asks for it, naming the package to
+install; it is never a skip, because a skipped browser test passes on a machine set up wrongly.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+CHROMIUM = os.environ.get("NST_CHROMIUM") or "/usr/bin/chromium"
+# Without the background-networking flags Chromium keeps trying to reach Google's servers, which
+# this machine's closed network refuses, many connections at a time.
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+ARTIFACTS = REPO / "test-artifacts"
+
+
+def require_chromium() -> str:
+    path = shutil.which(CHROMIUM)
+    if path is None:
+        pytest.fail(f"Chromium is not installed at {CHROMIUM}; the browser tests need it "
+                    "(Debian: apt-get install chromium; or set NST_CHROMIUM to its path).", pytrace=False)
+    return path
+
+
+@contextmanager
+def chromium_context(user_data_dir: Path) -> Iterator:
+    """A Playwright BrowserContext in a fresh headless Chromium with its own, empty profile."""
+    executable = require_chromium()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError as exc:
+        pytest.fail(f"Playwright is not installed ({exc}); scripts/test installs requirements-dev.txt.",
+                    pytrace=False)
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(user_data_dir), executable_path=executable, headless=True, args=CHROMIUM_ARGS,
+            viewport={"width": 1280, "height": 900})
+        context.set_default_timeout(30_000)
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+def artifact_path(name: str) -> Path:
+    """Where a test keeps a screenshot: test-artifacts/ (git ignores it)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS / name
