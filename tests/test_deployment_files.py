@@ -180,9 +180,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def session_members(sid: int) -> list[str]:
-    """Living processes of a session: what a run left behind, even if re-parented."""
-    found = []
+def processes() -> dict[int, tuple[int, int, str, str]]:
+    """pid -> (parent pid, session id, state, command line) of every process."""
+    found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -191,9 +191,34 @@ def session_members(sid: int) -> list[str]:
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
         except OSError:
             continue
-        if int(fields[3]) == sid and fields[0] not in ("Z", "X"):
-            found.append(f"{entry.name} {cmdline}")
+        found[int(entry.name)] = (int(fields[1]), int(fields[3]), fields[0], cmdline)
     return found
+
+
+def started_by(pid: int) -> list[str]:
+    """The living descendants of a process, and the processes left in its session (which keep
+    the session when re-parented): what a run started, and what it might leave behind."""
+    table = processes()
+    tree, grew = {pid}, True
+    while grew:
+        more = {p for p, (parent, *_) in table.items() if parent in tree} - tree
+        tree |= more
+        grew = bool(more)
+    return [f"{p} {table[p][3]}" for p in sorted(table)
+            if (p in tree or table[p][1] == pid) and p != pid and table[p][2] not in ("Z", "X")]
+
+
+def still_running(listed: list[str], timeout: float = 5.0) -> list[str]:
+    """Those of `listed` ("pid command" lines) still running (not exited, not a zombie) after up
+    to `timeout` seconds: an exited pipe reader, re-parented to init, is reaped by it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        table = processes()
+        left = [line for line in listed
+                if int(line.split()[0]) in table and table[int(line.split()[0])][2] not in ("Z", "X")]
+        if not left or time.monotonic() > deadline:
+            return left
+        time.sleep(0.1)
 
 
 class Run:
@@ -229,6 +254,8 @@ class Run:
 
     def stop(self) -> None:
         if self.proc.poll() is None:
+            for line in started_by(self.sid):
+                os.kill(int(line.split()[0]), signal.SIGKILL)
             os.killpg(self.sid, signal.SIGKILL)
         self.proc.wait()
 
@@ -245,7 +272,7 @@ def test_scripts_run_serves_the_site_and_ctrl_c_stops_everything(run: Run) -> No
     assert run.url in run.output()
     with urllib.request.urlopen(run.url, timeout=10) as response:
         assert response.status == 200
-    running = session_members(run.sid)
+    running = started_by(run.sid)
     assert any("redis-server" in p for p in running), running
     assert any("daphne" in p for p in running), running
     assert any("rqworker" in p for p in running), running
@@ -254,16 +281,16 @@ def test_scripts_run_serves_the_site_and_ctrl_c_stops_everything(run: Run) -> No
 
     os.killpg(run.sid, signal.SIGINT)           # Ctrl-C: the terminal signals the whole group
     assert run.proc.wait(timeout=30) == 130
-    time.sleep(0.5)
-    assert session_members(run.sid) == []
+    assert still_running(running) == []
+    assert started_by(run.sid) == []
     assert "stopping" in run.output()
 
 
 def test_scripts_run_stops_the_rest_when_a_process_dies(run: Run) -> None:
     run.wait_until_running()
-    web = next(int(p.split()[0]) for p in session_members(run.sid) if "daphne" in p)
+    running = started_by(run.sid)
+    web = next(int(p.split()[0]) for p in running if "daphne" in p)
     os.kill(web, signal.SIGKILL)
     assert run.proc.wait(timeout=30) == 1
-    time.sleep(0.5)
-    assert session_members(run.sid) == []
+    assert still_running(running) == []
     assert "a process ended" in run.output()
