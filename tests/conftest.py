@@ -78,3 +78,217 @@ def load_test_image(images_dir: Path) -> Callable[[str, int], np.ndarray]:
         return cached(name, max_side).copy()
 
     return load
+
+
+# --- the web platform: three users, a real Redis, a real RQ worker, job media -------------------
+
+PASSWORD = "correct-Horse-battery-9"
+
+
+@pytest.fixture
+def owner(django_user_model):
+    """The user whose jobs a test is about."""
+    return django_user_model.objects.create_user("olivia", "olivia@example.org", PASSWORD)
+
+
+@pytest.fixture
+def other_user(django_user_model):
+    """Someone else: must not see or touch the owner's private jobs."""
+    return django_user_model.objects.create_user("oscar", "oscar@example.org", PASSWORD)
+
+
+@pytest.fixture
+def staff_user(django_user_model):
+    return django_user_model.objects.create_user("stella", "stella@example.org", PASSWORD, is_staff=True)
+
+
+def _logged_in_client(user):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def owner_client(owner):
+    return _logged_in_client(owner)
+
+
+@pytest.fixture
+def other_client(other_user):
+    return _logged_in_client(other_user)
+
+
+@pytest.fixture
+def staff_client(staff_user):
+    return _logged_in_client(staff_user)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory) -> str:
+    """A private redis-server for the whole test session (no persistence); yields its URL.
+    Fails, never skips, when redis-server is not installed."""
+    import shutil
+    import subprocess
+    import time
+
+    import redis
+
+    exe = shutil.which("redis-server")
+    if exe is None:
+        pytest.fail("redis-server is not installed; the platform tests need a real Redis "
+                    "(Debian: apt-get install redis-server).", pytrace=False)
+    port = _free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.exceptions.ConnectionError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"redis-server did not start on port {port}: "
+                            f"{proc.stderr.read().decode(errors='replace')}", pytrace=False)
+            time.sleep(0.05)
+    client.close()
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture
+def rq_redis(redis_server, settings):
+    """Points RQ_QUEUES and REDIS_URL at the test Redis, emptied for this test; yields a client."""
+    import redis
+
+    settings.REDIS_URL = redis_server
+    settings.RQ_QUEUES = {name: {**config, "URL": redis_server}
+                          for name, config in settings.RQ_QUEUES.items()}
+    client = redis.Redis.from_url(redis_server)
+    client.flushdb()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def media_root(settings, tmp_path):
+    """Job files go to a temporary MEDIA_ROOT, never into var/media."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def burst_worker(rq_redis, media_root, settings, model_dir):
+    """run() empties the queues with a real RQ SimpleWorker in this process (burst mode), running
+    the real engine with the test model files; returns the worker."""
+    import signal
+
+    import django_rq
+
+    settings.NST_MODEL_DIR = model_dir
+
+    def run():
+        handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+        worker = django_rq.get_worker("high", "default", worker_class="rq.worker.SimpleWorker")
+        try:
+            worker.work(burst=True)
+        finally:
+            for sig, handler in handlers.items():  # RQ installs its own; give pytest its back
+                signal.signal(sig, handler)
+        return worker
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def image_bytes(images_dir) -> Callable[..., bytes]:
+    """image_bytes("tubingen.jpg", 96) -> JPEG bytes of a test photo, longest side 96 (cached)."""
+    import io
+
+    from PIL import Image
+
+    @lru_cache(maxsize=32)
+    def make(name: str, side: int = 96, fmt: str = "JPEG") -> bytes:
+        with Image.open(images_dir / name) as img:
+            img = img.convert("RGB")
+            img.thumbnail((side, side))
+            buf = io.BytesIO()
+            img.save(buf, format=fmt)
+            return buf.getvalue()
+
+    return make
+
+
+@pytest.fixture
+def make_job(owner, media_root, image_bytes):
+    """make_job(mode="classic", size=64, styles=("starry_night.jpg",), **params) -> a queued StyleJob
+    created directly on the model (no form: sizes below the form's 256 px are allowed here)."""
+    from django.core.files.base import ContentFile
+
+    from engine.models import StyleImage, StyleJob, params_dict
+    from engine.nst import ClassicParams, FastParams, images
+
+    def make(mode: str = "classic", size: int = 64, styles=("starry_night.jpg",), user=None,
+             content: bytes | None = None, visibility: str = "private", queue: str = "default", **params):
+        if mode == "classic":
+            p = ClassicParams(size=size, **{"epochs": 1, "steps_per_epoch": 5, **params})
+            epochs, total = p.epochs, p.total_steps
+        else:
+            p = FastParams(size=size, **params)
+            epochs, total = 1, 1
+        job = StyleJob(owner=user or owner, mode=mode, params=params_dict(p), size=size, epochs=epochs,
+                       total_steps=total, visibility=visibility, queue=queue)
+        if content is None:
+            content = images.encode_png(images.open_image(image_bytes("tubingen.jpg")))
+        job.content.save("content.png", ContentFile(content), save=False)
+        job.save()
+        for position, name in enumerate(styles, 1):
+            style = StyleImage(job=job, position=position, weight=1.0)
+            style.image.save(f"style-{position}.png", ContentFile(image_bytes(name, fmt="PNG")), save=False)
+            style.save()
+        return job
+
+    return make
+
+
+@pytest.fixture
+def job_form_data(image_bytes):
+    """job_form_data(mode="classic", **overrides) -> POST data for /jobs/new/: a small content photo,
+    one style image, and the quickest settings the form allows (256 px, 1 epoch of 10 steps).
+    Pass style_1=None to leave a field out."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    def make(mode: str = "classic", **overrides):
+        data = {
+            "mode": mode, "preset": "custom", "visibility": "private",
+            "content": SimpleUploadedFile("photo.jpg", image_bytes("tubingen.jpg", 320), "image/jpeg"),
+            "style_1": SimpleUploadedFile("style.jpg", image_bytes("starry_night.jpg", 256), "image/jpeg"),
+            "style_1_weight": "1", "style_2_weight": "1", "style_3_weight": "1",
+            "size": "256", "epochs": "1", "steps_per_epoch": "10", "content_weight": "10000",
+            "style_weight": "0.01", "tv_weight": "30", "optimizer": "lbfgs", "network": "vgg16",
+            "init": "content", "seed": "0", "strength": "1",
+        }
+        data.update(overrides)
+        return {k: v for k, v in data.items() if v is not None}
+
+    return make

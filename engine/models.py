@@ -1,0 +1,290 @@
+"""Style jobs: what a user asked for, where it is in its life, and what it produced.
+
+The life cycle is a set of methods on the model (NetBox's Job.start()/terminate()):
+
+    queued --start()--> running --finish()--> succeeded
+       |                   |----fail()-----> failed
+       |----fail()--------------------------> failed     (e.g. the queue was unreachable)
+       '----cancel()----------------------->  cancelled  (also from running)
+
+Each transition is ONE conditional UPDATE ... WHERE id = ... AND status IN (...): two workers, or a
+worker and the owner's cancel request, cannot both win. A method returns False when the job was no
+longer in a state it may leave (the caller then stops: e.g. a worker that loses the race to a
+cancel does not run the job). Files (result, history, previews, checkpoint) are written before
+the UPDATE that makes them visible, under one folder per job named by a random UUID.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+if TYPE_CHECKING:
+    from engine.nst import ClassicParams, FastParams, LossHistory
+
+
+class Mode(models.TextChoices):
+    CLASSIC = "classic", "Classic (best quality, slow)"
+    FAST = "fast", "Fast (one pass, seconds)"
+
+
+class Status(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Visibility(models.TextChoices):
+    PRIVATE = "private", "Private (only you)"
+    PUBLIC = "public", "Public (anyone with the link)"
+
+
+ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
+FINAL_STATUSES = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+QUEUE_NAMES = ("high", "default")
+
+
+def job_file_name(job: StyleJob, filename: str) -> str:
+    """Every file of a job lives in jobs/<uuid>/: not guessable, and easy to remove together."""
+    return f"jobs/{job.uuid.hex}/{filename}"
+
+
+def _content_upload_to(instance: StyleJob, filename: str) -> str:
+    return job_file_name(instance, filename)
+
+
+def _style_upload_to(instance: StyleImage, filename: str) -> str:
+    return job_file_name(instance.job, filename)
+
+
+class StyleJobQuerySet(models.QuerySet):
+    def for_user(self, user) -> StyleJobQuerySet:
+        """The user's own jobs."""
+        return self.filter(owner=user) if user.is_authenticated else self.none()
+
+    def public(self) -> StyleJobQuerySet:
+        return self.filter(visibility=Visibility.PUBLIC)
+
+    def visible_to(self, user) -> StyleJobQuerySet:
+        """What `user` may look at: public jobs, their own, and everything for staff."""
+        if user.is_authenticated and user.is_staff:
+            return self.all()
+        if user.is_authenticated:
+            return self.filter(Q(owner=user) | Q(visibility=Visibility.PUBLIC))
+        return self.public()
+
+    def active(self) -> StyleJobQuerySet:
+        return self.filter(status__in=ACTIVE_STATUSES)
+
+
+class StyleJob(models.Model):
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="style_jobs")
+    mode = models.CharField(max_length=16, choices=Mode.choices)
+    # The engine's parameters, validated: ClassicParams.to_dict() or FastParams as a dict.
+    params = models.JSONField(default=dict)
+    # Copied out of params for queries (queue estimates look for runs of a similar size).
+    size = models.PositiveIntegerField()
+    content = models.FileField(upload_to=_content_upload_to, max_length=255)
+    visibility = models.CharField(max_length=16, choices=Visibility.choices, default=Visibility.PRIVATE)
+    queue = models.CharField(max_length=32, default="default")
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    epoch = models.PositiveIntegerField(default=0)
+    epochs = models.PositiveIntegerField(default=1)
+    step = models.PositiveIntegerField(default=0)
+    total_steps = models.PositiveIntegerField(default=1)
+    eta_seconds = models.FloatField(null=True, blank=True, help_text="The engine's estimate while running.")
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    progress_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    run_seconds = models.FloatField(null=True, blank=True, help_text="Wall time of a successful run.")
+
+    worker = models.CharField(max_length=200, blank=True)
+    device = models.CharField(max_length=200, blank=True)
+    network = models.CharField(max_length=64, blank=True)
+
+    result = models.FileField(max_length=255, blank=True)
+    history = models.FileField(max_length=255, blank=True, help_text="Loss history, JSON.")
+    plot = models.FileField(max_length=255, blank=True, help_text="Loss plot, PNG.")
+    preview = models.FileField(max_length=255, blank=True, help_text="Latest epoch preview, JPEG.")
+    checkpoint = models.FileField(max_length=255, blank=True, help_text="Latest classic checkpoint.")
+    error = models.TextField(blank=True, help_text="Shown to the user.")
+
+    objects = StyleJobQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        indexes = [
+            models.Index(fields=("owner", "-created_at"), name="stylejob_owner_created"),
+            models.Index(fields=("status", "queue"), name="stylejob_status_queue"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Job {self.pk} ({self.mode}, {self.status})"
+
+    # --- life cycle ---------------------------------------------------------------------------
+
+    def _transition(self, allowed: tuple[str, ...], **changes) -> bool:
+        """One conditional UPDATE; on success the instance takes the new values too."""
+        updated = type(self).objects.filter(pk=self.pk, status__in=allowed).update(**changes)
+        if updated:
+            for name, value in changes.items():
+                setattr(self, name, value)
+        else:
+            self.refresh_from_db(fields=["status"])
+        return bool(updated)
+
+    def start(self, worker: str = "") -> bool:
+        """queued -> running. False if the job was cancelled (or taken) meanwhile: do not run it."""
+        now = timezone.now()
+        return self._transition((Status.QUEUED,), status=Status.RUNNING, started_at=now, progress_at=now,
+                                worker=worker[:200], error="")
+
+    def report_progress(self, *, epoch: int, step: int, eta_seconds: float | None = None,
+                        preview: bytes | None = None, checkpoint: bytes | None = None) -> bool:
+        """Record progress of a running job, with an epoch's preview JPEG and checkpoint when given.
+        False when the job is no longer running (cancelled): the caller should stop."""
+        changes: dict = {"epoch": epoch, "step": step, "eta_seconds": eta_seconds,
+                         "progress_at": timezone.now()}
+        old_checkpoint = self.checkpoint.name if checkpoint is not None else ""
+        if preview is not None:
+            changes["preview"] = write_job_file(self, f"preview-e{epoch:02d}.jpg", preview)
+        if checkpoint is not None:
+            # A new name per epoch, the old file removed only once the row points at the new one:
+            # a crash mid-write never leaves the job without a usable checkpoint.
+            changes["checkpoint"] = write_job_file(self, f"checkpoint-e{epoch:02d}.npz", checkpoint)
+        ok = self._transition((Status.RUNNING,), **changes)
+        if ok and old_checkpoint and old_checkpoint != self.checkpoint.name:
+            default_storage.delete(old_checkpoint)
+        return ok
+
+    def finish(self, *, image_png: bytes, history: LossHistory | None, device: str, network: str,
+               seconds: float) -> bool:
+        """running -> succeeded, with the result PNG and (classic) the loss history and its plot.
+        False when the job was cancelled meanwhile: its result is then not shown. A finished run
+        needs no checkpoint (the engine resumes only with the same parameters): its file goes."""
+        old_checkpoint = self.checkpoint.name
+        changes: dict = {
+            "checkpoint": "",
+            "status": Status.SUCCEEDED, "finished_at": timezone.now(), "run_seconds": seconds,
+            "step": self.total_steps, "epoch": self.epochs, "eta_seconds": None,
+            "device": device[:200], "network": network[:64],
+            "result": write_job_file(self, "result.png", image_png),
+        }
+        if history is not None:
+            changes["history"] = write_job_file(self, "history.json", history.to_json().encode())
+            if history.rows:
+                plot = history.plot_png(f"Job {self.pk}: loss per step")
+                changes["plot"] = write_job_file(self, "loss.png", plot)
+        ok = self._transition((Status.RUNNING,), **changes)
+        if ok and old_checkpoint:
+            default_storage.delete(old_checkpoint)
+        return ok
+
+    def fail(self, error: str) -> bool:
+        """queued/running -> failed, with a message for the user (never a traceback)."""
+        return self._transition(ACTIVE_STATUSES, status=Status.FAILED, error=error,
+                                finished_at=timezone.now(), eta_seconds=None)
+
+    def cancel(self) -> bool:
+        """queued/running -> cancelled. Only the database: engine.queue.cancel_job() also takes
+        the job off the RQ queue and tells a running worker to stop."""
+        return self._transition(ACTIVE_STATUSES, status=Status.CANCELLED, finished_at=timezone.now(),
+                                eta_seconds=None)
+
+    def record_stop(self, *, epoch: int, step: int, checkpoint: bytes | None) -> bool:
+        """Where a cancelled run stopped, with the engine's checkpoint so a later issue can resume."""
+        changes: dict = {"epoch": epoch, "step": step}
+        if checkpoint is not None:
+            changes["checkpoint"] = write_job_file(self, f"checkpoint-s{step:05d}.npz", checkpoint)
+        old = self.checkpoint.name
+        ok = self._transition((Status.CANCELLED,), **changes)
+        if ok and checkpoint is not None and old and old != self.checkpoint.name:
+            default_storage.delete(old)
+        return ok
+
+    # --- reading ------------------------------------------------------------------------------
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def progress_percent(self) -> int:
+        if self.status == Status.SUCCEEDED:
+            return 100
+        return min(100, round(100 * self.step / self.total_steps)) if self.total_steps else 0
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at is None:
+            return None
+        return ((self.finished_at or timezone.now()) - self.started_at).total_seconds()
+
+    @property
+    def rq_job_id(self) -> str:
+        return f"nst-{self.uuid.hex}"
+
+    def engine_params(self) -> ClassicParams | FastParams:
+        from engine.nst import ClassicParams, FastParams
+
+        if self.mode == Mode.CLASSIC:
+            return ClassicParams.from_dict(self.params)
+        data = dict(self.params)
+        data["style_weights"] = tuple(data.get("style_weights", ()))
+        return FastParams(**data)
+
+    def is_visible_to(self, user) -> bool:
+        return (self.visibility == Visibility.PUBLIC
+                or (user.is_authenticated and (user.pk == self.owner_id or user.is_staff)))
+
+    def can_cancel(self, user) -> bool:
+        return self.is_active and user.is_authenticated and (user.pk == self.owner_id or user.is_staff)
+
+
+class StyleImage(models.Model):
+    """One of a job's 1-3 style images, with its mixing weight."""
+
+    job = models.ForeignKey(StyleJob, on_delete=models.CASCADE, related_name="styles")
+    position = models.PositiveSmallIntegerField()  # 1..3, as on the form
+    image = models.FileField(upload_to=_style_upload_to, max_length=255)
+    weight = models.FloatField(default=1.0)
+
+    class Meta:
+        ordering = ("position",)
+        constraints = [models.UniqueConstraint(fields=("job", "position"), name="styleimage_job_position")]
+
+    def __str__(self) -> str:
+        return f"Style {self.position} of job {self.job_id}"
+
+    @property
+    def download_kind(self) -> str:
+        """Its `kind` in the engine:download URL."""
+        return f"style-{self.position}"
+
+
+def params_dict(params: ClassicParams | FastParams) -> dict:
+    """The dict stored in StyleJob.params (tuples become lists in JSON anyway)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(params).items()}
+
+
+def write_job_file(job: StyleJob, filename: str, data: bytes) -> str:
+    """Store bytes as jobs/<uuid>/<filename> (replacing an older file of that name); returns the
+    storage name to put into a FileField."""
+    name = job_file_name(job, filename)
+    if default_storage.exists(name):
+        default_storage.delete(name)
+    return default_storage.save(name, ContentFile(data))
