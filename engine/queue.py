@@ -1,0 +1,188 @@
+"""Everything between a StyleJob row and RQ/Redis: enqueueing after commit, cancelling, the
+cheap per-step cancel flag, and the queue position/ETA a queued job shows.
+
+The database is the truth about a job's status; Redis only carries the RQ queue and a
+"please stop" flag per job (`nst:cancel:<uuid>`), which the worker polls before every engine
+step with one EXISTS (a fraction of a millisecond, against a step of 10 ms or more).
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import django_rq
+from django.db.models import Count, Q
+from django.utils import timezone
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Worker
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+
+from .models import Mode, Status, StyleJob
+
+logger = logging.getLogger(__name__)
+
+CANCEL_KEY_TTL = 24 * 3600  # longer than any run; the worker deletes the key when it is done
+QUEUE_UNAVAILABLE = ("The job queue cannot be reached right now, so the job was not started. "
+                     "Please submit it again in a few minutes.")
+
+
+def redis_connection() -> Redis:
+    """The Redis the queues use (settings.RQ_QUEUES), so tests that move the queues move this too."""
+    return django_rq.get_connection("default")
+
+
+def cancel_key(job: StyleJob) -> str:
+    return f"nst:cancel:{job.uuid.hex}"
+
+
+def queue_for(user) -> str:
+    """Staff jobs go to the "high" queue, which workers empty first."""
+    return "high" if user.is_staff else "default"
+
+
+# --- enqueue and cancel -------------------------------------------------------------------------
+
+def enqueue_job(job: StyleJob) -> None:
+    """Put the job on its RQ queue. Call it from transaction.on_commit, so a worker never picks up
+    a job whose row it cannot see yet. A Redis failure fails the job with a message that says so."""
+    from .tasks import run_style_job
+
+    try:
+        # commit_mode="auto": we are already after the commit; django-rq must not defer again.
+        queue = django_rq.get_queue(job.queue, commit_mode="auto")
+        queue.enqueue(run_style_job, job.pk, job_id=job.rq_job_id,
+                      description=f"style job {job.pk} ({job.mode}, {job.size} px)")
+    except RedisError:
+        logger.exception("Could not enqueue style job %s", job.pk)
+        job.fail(QUEUE_UNAVAILABLE)
+
+
+def cancel_job(job: StyleJob) -> bool:
+    """Cancel a queued or running job: the row first (the truth, and what a worker checks before
+    it starts), then the RQ queue entry, then the flag a running engine polls every step.
+    False when the job had already finished."""
+    if not job.cancel():
+        return False
+    try:
+        connection = redis_connection()
+        connection.set(cancel_key(job), 1, ex=CANCEL_KEY_TTL)
+        queue = django_rq.get_queue(job.queue, commit_mode="auto")
+        if queue.remove(job.rq_job_id):
+            # It had not been picked up yet: drop RQ's copy too (a worker would refuse it anyway).
+            try:
+                Job.fetch(job.rq_job_id, connection=connection).delete(remove_from_queue=False)
+            except NoSuchJobError:
+                pass
+    except RedisError:
+        # The row says cancelled: a worker that has not started will not start it, and a running
+        # one stops at its next progress report (about a second later).
+        logger.warning("Redis unreachable while cancelling style job %s", job.pk, exc_info=True)
+    return True
+
+
+def cancel_requested(connection: Redis, job: StyleJob) -> bool:
+    return bool(connection.exists(cancel_key(job)))
+
+
+def clear_cancel_flag(job: StyleJob) -> None:
+    try:
+        redis_connection().delete(cancel_key(job))
+    except RedisError:
+        pass  # it expires by itself
+
+
+def worker_count() -> int | None:
+    """Workers alive (registered in Redis), or None when Redis cannot be asked."""
+    try:
+        return Worker.count(connection=redis_connection())
+    except RedisError:
+        return None
+
+
+# --- queue position and ETA ---------------------------------------------------------------------
+
+# Fallback costs when no similar job has run yet: seconds per (pixel x step), and a fixed part
+# (loading images and networks, writing files). Measured on a 2-core CPU, rounded up.
+DEFAULT_SECONDS_PER_PIXEL_STEP = {Mode.CLASSIC: 7e-6, Mode.FAST: 4e-6}
+FIXED_SECONDS = 3.0
+RECENT_RUNS = 200
+
+
+def _work(size: int, steps: int) -> float:
+    return float(size * size * max(1, steps))
+
+
+class RunTimeEstimator:
+    """Run time of a job from recent successful runs: the median of runs with the same mode,
+    size and steps; else the median rate (seconds per pixel-step) of the mode; else a default."""
+
+    def __init__(self, recent: Iterable[tuple[str, int, int, float]]):
+        self.exact: dict[tuple, list[float]] = defaultdict(list)
+        self.rates: dict[str, list[float]] = defaultdict(list)
+        for mode, size, steps, seconds in recent:
+            self.exact[(mode, size, steps)].append(seconds)
+            self.rates[mode].append(max(0.0, seconds - FIXED_SECONDS) / _work(size, steps))
+
+    @classmethod
+    def from_db(cls) -> RunTimeEstimator:
+        recent = (StyleJob.objects.filter(status=Status.SUCCEEDED, run_seconds__isnull=False)
+                  .order_by("-finished_at")
+                  .values_list("mode", "size", "total_steps", "run_seconds")[:RECENT_RUNS])
+        return cls(list(recent))
+
+    def estimate(self, mode: str, size: int, steps: int) -> float:
+        if self.exact.get((mode, size, steps)):
+            return statistics.median(self.exact[(mode, size, steps)])
+        rate = (statistics.median(self.rates[mode]) if self.rates.get(mode)
+                else DEFAULT_SECONDS_PER_PIXEL_STEP.get(mode, DEFAULT_SECONDS_PER_PIXEL_STEP[Mode.CLASSIC]))
+        return FIXED_SECONDS + rate * _work(size, steps)
+
+
+@dataclass
+class QueueEstimate:
+    position: int                  # queued jobs a worker takes before this one (0: next)
+    workers: int | None            # None: Redis could not be asked
+    wait_seconds: float | None     # until it starts; None without workers
+    run_seconds: float             # its own expected run time
+
+    @property
+    def finish_seconds(self) -> float | None:
+        return None if self.wait_seconds is None else self.wait_seconds + self.run_seconds
+
+
+def jobs_ahead(job: StyleJob):
+    """Queued jobs a worker picks before this one: workers empty "high" first, each queue in order."""
+    queued = StyleJob.objects.filter(status=Status.QUEUED)
+    if job.queue == "high":
+        return queued.filter(queue="high", pk__lt=job.pk)
+    return queued.filter(Q(queue="high") | Q(pk__lt=job.pk))
+
+
+def estimate_queue(job: StyleJob) -> QueueEstimate:
+    """Position and ETA of a queued job: three queries and one Redis call, whatever the queue length."""
+    estimator = RunTimeEstimator.from_db()
+    ahead = list(jobs_ahead(job).values("mode", "size", "total_steps").annotate(n=Count("id")).order_by())
+    running = StyleJob.objects.filter(status=Status.RUNNING).values_list(
+        "mode", "size", "total_steps", "started_at", "eta_seconds")
+    now = timezone.now()
+    busy = 0.0
+    for mode, size, steps, started_at, eta in running:
+        if eta is not None:
+            busy += eta
+        else:
+            elapsed = (now - started_at).total_seconds() if started_at else 0.0
+            busy += max(0.0, estimator.estimate(mode, size, steps) - elapsed)
+    waiting = sum(row["n"] * estimator.estimate(row["mode"], row["size"], row["total_steps"])
+                  for row in ahead)
+    workers = worker_count()
+    wait = (busy + waiting) / workers if workers else None
+    return QueueEstimate(
+        position=sum(row["n"] for row in ahead), workers=workers, wait_seconds=wait,
+        run_seconds=estimator.estimate(job.mode, job.size, job.total_steps),
+    )

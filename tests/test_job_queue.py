@@ -1,0 +1,90 @@
+"""Queue position and ETA of a queued job, estimated from recent runs of similar jobs, with a
+fixed number of queries however long the queue is."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from rq import Worker
+
+from engine import queue
+from engine.models import Status, StyleJob
+
+pytestmark = pytest.mark.django_db
+
+
+def _succeeded(make_job, seconds: float, **kwargs) -> StyleJob:
+    job = make_job(**kwargs)
+    StyleJob.objects.filter(pk=job.pk).update(status=Status.SUCCEEDED, run_seconds=seconds,
+                                              finished_at=timezone.now())
+    return job
+
+
+def test_run_time_comes_from_similar_recent_jobs():
+    estimator = queue.RunTimeEstimator([("classic", 512, 300, 100.0), ("classic", 512, 300, 120.0),
+                                        ("classic", 512, 300, 500.0), ("fast", 512, 1, 2.0)])
+    assert estimator.estimate("classic", 512, 300) == 120.0  # the median: one slow run does not count much
+    # Unseen size: the mode's rate per pixel-step, scaled.
+    bigger = estimator.estimate("classic", 1024, 300)
+    assert 4 * 100 < bigger < 4 * 500
+    # Nothing known about the mode at all: a default that grows with the work.
+    empty = queue.RunTimeEstimator([])
+    assert empty.estimate("classic", 1024, 500) > empty.estimate("classic", 256, 30) > 0
+
+
+def test_position_counts_the_jobs_a_worker_takes_first(make_job, staff_user):
+    first, second = make_job(), make_job()
+    urgent = make_job(user=staff_user, queue="high")
+    mine = make_job()
+    assert queue.estimate_queue(first).position == 1      # the staff job goes first
+    assert queue.estimate_queue(second).position == 2
+    assert queue.estimate_queue(urgent).position == 0
+    assert queue.estimate_queue(mine).position == 3
+    first.cancel()
+    assert queue.estimate_queue(mine).position == 2
+
+
+def test_eta_adds_up_the_jobs_ahead_and_the_running_ones_per_worker(make_job, rq_redis,
+                                                                     django_assert_max_num_queries):
+    for seconds in (40.0, 60.0, 50.0):
+        _succeeded(make_job, seconds, size=256, epochs=3, steps_per_epoch=10)
+    running = make_job(size=256, epochs=3, steps_per_epoch=10)
+    running.start()
+    StyleJob.objects.filter(pk=running.pk).update(started_at=timezone.now() - timedelta(seconds=20))
+    ahead = [make_job(size=256, epochs=3, steps_per_epoch=10) for _ in range(5)]
+    mine = make_job(size=256, epochs=3, steps_per_epoch=10)
+
+    worker = Worker(["default"], connection=rq_redis, name="test-worker")
+    worker.register_birth()
+    try:
+        with django_assert_max_num_queries(3):  # however many jobs are queued or running
+            estimate = queue.estimate_queue(mine)
+    finally:
+        worker.register_death()
+    assert estimate.position == len(ahead)
+    assert estimate.workers == 1
+    assert estimate.run_seconds == 50.0
+    assert estimate.wait_seconds == pytest.approx(30.0 + 5 * 50.0, abs=2)  # 50 - 20 s left, then 5 jobs
+    assert estimate.finish_seconds == pytest.approx(estimate.wait_seconds + 50.0)
+
+
+def test_without_workers_the_page_says_so(owner_client, make_job, rq_redis):
+    make_job()
+    job = make_job()
+    html = owner_client.get(reverse("engine:detail", args=[job.pk])).content.decode()
+    assert 'id="queue-position">2<' in html
+    assert "No worker is running right now" in html
+
+
+def test_the_page_shows_an_eta_when_a_worker_runs(owner_client, make_job, rq_redis):
+    job = make_job()
+    worker = Worker(["default"], connection=rq_redis, name="test-worker-2")
+    worker.register_birth()
+    try:
+        html = owner_client.get(reverse("engine:detail", args=[job.pk])).content.decode()
+    finally:
+        worker.register_death()
+    assert 'id="queue-eta"' in html
