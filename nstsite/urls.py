@@ -1,17 +1,15 @@
-"""URL routes. The platform's pages arrive with the platform issue; for now the admin and a
-plain home page that says what is running."""
+"""URL routes: the home page, style jobs under /jobs/ (namespace "engine"), accounts under
+/accounts/ (django.contrib.auth's views plus sign-up) and the admin."""
 
 from django.contrib import admin
-from django.http import HttpRequest, HttpResponse
-from django.urls import path
+from django.urls import include, path
 
-
-def home(request: HttpRequest) -> HttpResponse:
-    return HttpResponse("nstsite: neural style transfer. The web platform is not built yet; "
-                        "see README.md for the command line.", content_type="text/plain")
-
+from engine import accounts, views
 
 urlpatterns = [
-    path("", home, name="home"),
+    path("", views.home, name="home"),
+    path("jobs/", include("engine.urls")),
+    path("accounts/signup/", accounts.signup, name="signup"),
+    path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]

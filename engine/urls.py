@@ -1,0 +1,15 @@
+"""/jobs/...: the style job pages (namespace "engine")."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "engine"
+
+urlpatterns = [
+    path("", views.my_jobs, name="my_jobs"),
+    path("new/", views.submit, name="submit"),
+    path("<int:pk>/", views.detail, name="detail"),
+    path("<int:pk>/cancel/", views.cancel, name="cancel"),
+    path("<int:pk>/download/<slug:kind>/", views.download, name="download"),
+]

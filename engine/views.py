@@ -1,0 +1,187 @@
+"""Pages for style jobs: submit, my jobs, a job's page, cancel, downloads; and the home page.
+
+Short functions and one access helper: `_get_job_for_user` gives 404 for a job the user may not
+see (someone else's private job), so a job's existence is not revealed either.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import partial
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from engine import presets
+from engine.nst import LossHistory
+
+from . import queue
+from .forms import StyleJobForm
+from .models import Mode, Status, StyleJob
+
+JOBS_PER_PAGE = 20
+
+
+def _get_job_for_user(request: HttpRequest, pk: int, *, manage: bool = False) -> StyleJob:
+    """The job if `request.user` may see it (or, with manage=True, change it), else 404."""
+    jobs = StyleJob.objects.visible_to(request.user)
+    if manage and not request.user.is_staff:
+        jobs = jobs.for_user(request.user)
+    return get_object_or_404(jobs.select_related("owner"), pk=pk)
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    recent = StyleJob.objects.for_user(request.user)[:5] if request.user.is_authenticated else []
+    public = StyleJob.objects.public().filter(status=Status.SUCCEEDED).select_related("owner")[:6]
+    return render(request, "home.html", {"recent_jobs": recent, "public_jobs": public})
+
+
+@login_required
+def submit(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = StyleJobForm(request.POST, request.FILES)
+        if form.is_valid():
+            with transaction.atomic():
+                job = form.create_job(request.user, queue.queue_for(request.user))
+                # The worker must find the row: enqueue only once it is committed.
+                transaction.on_commit(partial(queue.enqueue_job, job))
+            messages.success(request, f"Job {job.pk} is queued.")
+            return redirect("engine:detail", pk=job.pk)
+    else:
+        form = StyleJobForm(initial=_initial_from_query(request))
+    return render(request, "engine/submit.html", {"form": form, "presets": presets.as_json()})
+
+
+def _initial_from_query(request: HttpRequest) -> dict:
+    """/jobs/new/?preset=quick&mode=fast fills the form in (links on the home page)."""
+    mode = request.GET.get("mode") if request.GET.get("mode") in Mode.values else Mode.CLASSIC
+    preset = request.GET.get("preset", presets.CUSTOM)
+    initial = {"mode": mode, **presets.values(preset, mode)}
+    if preset in presets.PRESETS:
+        initial["preset"] = preset
+    return initial
+
+
+@login_required
+def my_jobs(request: HttpRequest) -> HttpResponse:
+    jobs = StyleJob.objects.for_user(request.user)
+    status = request.GET.get("status")
+    if status in Status.values:
+        jobs = jobs.filter(status=status)
+    page = Paginator(jobs, JOBS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {"page": page, "status": status, "statuses": Status.choices}
+    return render(request, "engine/my_jobs.html", context)
+
+
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    job = _get_job_for_user(request, pk)
+    context = {
+        "job": job,
+        "styles": list(job.styles.all()),
+        "params": _param_rows(job),
+        "can_cancel": job.can_cancel(request.user),
+        "is_owner": request.user.is_authenticated and request.user.pk == job.owner_id,
+        "estimate": queue.estimate_queue(job) if job.status == Status.QUEUED else None,
+        "downloads": _downloads(job),
+    }
+    return render(request, "engine/detail.html", context)
+
+
+@login_required
+@require_POST
+def cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    job = _get_job_for_user(request, pk, manage=True)
+    if queue.cancel_job(job):
+        messages.success(request, f"Job {job.pk} is cancelled.")
+    else:
+        status = job.get_status_display().lower()
+        messages.info(request, f"Job {job.pk} had already {status}; nothing to cancel.")
+    return redirect("engine:detail", pk=job.pk)
+
+
+# --- downloads ----------------------------------------------------------------------------------
+
+# kind -> (job attribute, content type, download name suffix, attachment by default)
+DOWNLOADS = {
+    "png": ("result", "image/png", ".png", True),
+    "plot": ("plot", "image/png", "-loss.png", True),
+    "csv": ("history", "text/csv", "-loss.csv", True),
+    "json": ("history", "application/json", "-history.json", True),
+    "preview": ("preview", "image/jpeg", "-preview.jpg", False),
+    "content": ("content", "image/png", "-content.png", False),
+}
+
+
+def download(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
+    """A job's files, through this view (never a public /media/ URL): private jobs stay private.
+    ?inline=1 shows the file in the browser instead of saving it."""
+    job = _get_job_for_user(request, pk)
+    field = _file_for(job, kind)
+    if not field:
+        raise Http404("This job has no such file (yet).")
+    _, content_type, suffix, attachment = DOWNLOADS.get(kind, (None, "image/png", f"-{kind}.png", False))
+    as_attachment = attachment and request.GET.get("inline") != "1"
+    filename = f"nst-job-{job.pk}{suffix}"
+    if kind == "csv":
+        response = HttpResponse(_history_csv(field), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    else:
+        response = FileResponse(field.open("rb"), as_attachment=as_attachment, filename=filename,
+                                content_type=content_type)
+    response["Cache-Control"] = "private, no-cache"
+    return response
+
+
+def _file_for(job: StyleJob, kind: str):
+    if kind == "csv" and not job.plot:
+        return None  # no losses (fast mode): the history holds only timings, no CSV to give
+    if kind in DOWNLOADS:
+        return getattr(job, DOWNLOADS[kind][0])
+    if kind.startswith("style-") and kind[6:].isdigit():
+        style = job.styles.filter(position=int(kind[6:])).first()
+        return style.image if style else None
+    return None
+
+
+def _history_csv(field) -> str:
+    with field.open("rb") as fh:
+        return LossHistory.from_dict(json.loads(fh.read())).to_csv()
+
+
+def _downloads(job: StyleJob) -> list[tuple[str, str]]:
+    """(kind, label) of the files this job has, for the page's download links."""
+    out = []
+    if job.result:
+        out.append(("png", "Result (PNG)"))
+    if job.plot:
+        out.append(("plot", "Loss plot (PNG)"))
+        out.append(("csv", "Loss history (CSV)"))
+    if job.history:
+        out.append(("json", "History (JSON)"))
+    return out
+
+
+def _param_rows(job: StyleJob) -> list[tuple[str, str]]:
+    p = job.params
+    rows = [("Mode", job.get_mode_display()), ("Size", f"{p.get('size')} px")]
+    if job.mode == Mode.CLASSIC:
+        rows += [
+            ("Epochs × steps", f"{p.get('epochs')} × {p.get('steps_per_epoch')}"),
+            ("Content weight", f"{p.get('content_weight'):g}"),
+            ("Style weight", f"{p.get('style_weight'):g}"),
+            ("Smoothness (TV) weight", f"{p.get('tv_weight'):g}"),
+            ("Optimiser", p.get("optimizer")),
+            ("Feature network", p.get("network")),
+            ("Coarse-to-fine", "yes" if p.get("multiscale") else "no"),
+            ("Start from", p.get("init")),
+            ("Seed", str(p.get("seed"))),
+        ]
+    else:
+        rows.append(("Style strength", f"{p.get('strength'):g}"))
+    rows.append(("Keep the content's colours", "yes" if p.get("preserve_colors") else "no"))
+    return rows

@@ -1,0 +1,121 @@
+"""Accounts: sign up, log in, log out, change and reset a password."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core import mail
+from django.urls import reverse
+
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+NEW_PASSWORD = "another-Long-passphrase-7"
+
+
+def signup(client, **overrides):
+    data = {"username": "newbie", "email": "newbie@example.org", "password1": PASSWORD, "password2": PASSWORD}
+    data.update(overrides)
+    return client.post(reverse("signup"), data)
+
+
+def test_signing_up_creates_the_account_and_logs_in(client):
+    response = signup(client)
+    assert response.status_code == 302 and response["Location"] == reverse("engine:submit")
+    user = get_user_model().objects.get(username="newbie")
+    assert user.email == "newbie@example.org" and user.check_password(PASSWORD)
+    assert "Welcome, newbie" in client.get(response["Location"]).content.decode()
+    assert client.get(reverse("engine:my_jobs")).status_code == 200
+
+
+def test_signing_up_returns_to_the_page_that_asked_for_it(client):
+    response = signup(client, next=reverse("engine:my_jobs"))
+    assert response["Location"] == reverse("engine:my_jobs")
+    response = signup(client.__class__(), username="x2", email="x2@example.org", next="https://evil.example/")
+    assert response["Location"] == reverse("engine:submit")
+
+
+@pytest.mark.parametrize("password, message", [
+    ("short", "too short"),
+    ("password123", "too common"),
+    ("38475619203847", "entirely numeric"),
+    ("newbie2024", "too similar"),
+])
+def test_weak_passwords_are_refused_by_djangos_validators(client, password, message):
+    response = signup(client, password1=password, password2=password)
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not get_user_model().objects.filter(username="newbie").exists()
+
+
+def test_sign_up_needs_a_valid_unique_email_and_username(client, owner):
+    assert "Enter a valid email address" in signup(client, email="not-an-address").content.decode()
+    assert "exists already" in signup(client, email=owner.email.upper()).content.decode()
+    assert "already exists" in signup(client, username=owner.username).content.decode()
+
+
+def test_the_signup_and_login_pages_render(client):
+    for name in ("signup", "login", "password_reset"):
+        response = client.get(reverse(name))
+        assert response.status_code == 200
+        assert 'name="csrfmiddlewaretoken"' in response.content.decode()
+
+
+def test_log_in_and_out(client, owner):
+    response = client.post(reverse("login"), {"username": owner.username, "password": PASSWORD})
+    assert response.status_code == 302 and response["Location"] == reverse("home")
+    assert owner.username in client.get(reverse("home")).content.decode()
+    response = client.post(reverse("logout"))
+    assert response.status_code == 302
+    assert client.get(reverse("engine:my_jobs")).status_code == 302  # back to the login page
+
+
+def test_a_wrong_password_is_refused(client, owner):
+    response = client.post(reverse("login"), {"username": owner.username, "password": "wrong"})
+    assert response.status_code == 200
+    assert "Please enter a correct username and password" in response.content.decode()
+
+
+def test_login_returns_to_the_page_that_asked_for_it(client, owner):
+    page = client.get(reverse("engine:my_jobs"))
+    assert page["Location"] == f"{reverse('login')}?next={reverse('engine:my_jobs')}"
+    response = client.post(page["Location"], {"username": owner.username, "password": PASSWORD,
+                                              "next": reverse("engine:my_jobs")})
+    assert response["Location"] == reverse("engine:my_jobs")
+
+
+def test_the_logged_in_menu_offers_log_out_as_a_form(owner_client):
+    html = owner_client.get(reverse("home")).content.decode()
+    assert re.search(r'<form method="post" action="/accounts/logout/"', html)
+    assert reverse("engine:my_jobs") in html
+
+
+def test_password_change(owner_client, owner):
+    response = owner_client.post(reverse("password_change"), {
+        "old_password": PASSWORD, "new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
+    assert response["Location"] == reverse("password_change_done")
+    owner.refresh_from_db()
+    assert owner.check_password(NEW_PASSWORD)
+
+
+def test_password_reset_by_email(client, owner):
+    response = client.post(reverse("password_reset"), {"email": owner.email})
+    assert response["Location"] == reverse("password_reset_done")
+    assert len(mail.outbox) == 1
+    link = re.search(r"https?://[^/]+(/accounts/reset/\S+)", mail.outbox[0].body).group(1)
+    form_url = client.get(link)["Location"]  # Django swaps the token for a session key
+    page = client.get(form_url)
+    assert "Choose a new password" in page.content.decode()
+    response = client.post(form_url, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
+    assert response["Location"] == reverse("password_reset_complete")
+    owner.refresh_from_db()
+    assert owner.check_password(NEW_PASSWORD)
+
+
+def test_password_reset_does_not_reveal_unknown_addresses(client):
+    response = client.post(reverse("password_reset"), {"email": "nobody@example.org"})
+    assert response["Location"] == reverse("password_reset_done")
+    assert mail.outbox == []

@@ -1,0 +1,293 @@
+"""The submission form and the job pages: what is accepted, what is refused (with the message next
+to the field), who sees what, and what is stored."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import django_rq
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from PIL import Image
+
+from engine.models import Status, StyleJob
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
+
+
+def field_errors(response, name: str) -> str:
+    """The text of the errors shown inside the field's own block on the page."""
+    html = response.content.decode()
+    match = re.search(rf'<div class="field[^"]*" id="field-{name}">(.*?)</div>', html, re.S)
+    assert match, f"field {name} is not on the page"
+    errors = re.search(r'<ul class="errorlist"[^>]*>(.*?)</ul>', match.group(1), re.S)
+    return re.sub(r"<[^>]+>", " ", errors.group(1)).strip() if errors else ""
+
+
+def post(client, data, capture=None):
+    if capture is None:
+        return client.post(reverse("engine:submit"), data)
+    with capture(execute=True):
+        return client.post(reverse("engine:submit"), data)
+
+
+# --- the form page ---------------------------------------------------------------------------------
+
+def test_the_submit_page_needs_a_login(client):
+    response = client.get(reverse("engine:submit"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_the_submit_page_has_the_stable_inputs(owner_client):
+    html = owner_client.get(reverse("engine:submit")).content.decode()
+    for name in ("content", "style_1", "style_2", "style_3"):
+        assert re.search(rf'<input type="file" name="{name}"[^>]*id="id_{name}"', html), name
+    assert re.search(r'<select name="mode"[^>]*id="id_mode"', html)
+    assert re.search(r'<select name="preset"[^>]*id="id_preset"', html)
+    assert 'min="256"' in html and 'max="1024"' in html
+    assert 'id="preset-data"' in html
+
+
+def test_a_preset_link_fills_the_form_in(owner_client):
+    html = owner_client.get(reverse("engine:submit") + "?preset=quick&mode=fast").content.decode()
+    assert re.search(r'<option value="fast" selected>', html)
+    assert re.search(r'name="size" value="256"', html)
+
+
+# --- valid submissions -----------------------------------------------------------------------------
+
+def test_a_valid_submission_creates_a_queued_job_and_enqueues_it_after_commit(
+        owner_client, owner, job_form_data, rq_redis, django_capture_on_commit_callbacks):
+    queue = django_rq.get_queue("default")
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        response = owner_client.post(reverse("engine:submit"), job_form_data("classic"))
+    job = StyleJob.objects.get()
+    assert response.status_code == 302 and response["Location"] == reverse("engine:detail", args=[job.pk])
+    assert queue.count == 0  # not before the commit
+    assert len(callbacks) == 1
+    callbacks[0]()
+    assert queue.job_ids == [job.rq_job_id]
+    assert (job.owner, job.status, job.mode, job.size) == (owner, Status.QUEUED, "classic", 256)
+    assert job.queue == "default"
+    assert (job.epochs, job.total_steps) == (1, 10)
+    assert job.params["steps_per_epoch"] == 10 and job.params["network"] == "vgg16"
+
+
+def test_staff_jobs_go_to_the_high_queue(staff_client, job_form_data, rq_redis,
+                                         django_capture_on_commit_callbacks):
+    post(staff_client, job_form_data("fast"), django_capture_on_commit_callbacks)
+    assert StyleJob.objects.get().queue == "high"
+    assert django_rq.get_queue("high").count == 1
+
+
+def test_uploads_are_stored_as_png_without_metadata(owner_client, job_form_data, rq_redis,
+                                                    django_capture_on_commit_callbacks):
+    photo = Image.new("RGB", (300, 200), (200, 30, 30))
+    exif = Image.Exif()
+    exif[0x010F] = "SecretCam"  # Make
+    exif[0x8825] = {2: (51.0, 30.0, 0.0)}  # GPS
+    buf = io.BytesIO()
+    photo.save(buf, format="JPEG", exif=exif, comment=b"private note")
+    assert b"SecretCam" in buf.getvalue()
+    data = job_form_data("fast", content=SimpleUploadedFile("me.jpg", buf.getvalue(), "image/jpeg"))
+    post(owner_client, data, django_capture_on_commit_callbacks)
+    job = StyleJob.objects.get()
+    stored = job.content.read()
+    assert stored.startswith(b"\x89PNG") and b"SecretCam" not in stored and b"private note" not in stored
+    with Image.open(io.BytesIO(stored)) as img:
+        assert img.size == (300, 200) and not img.getexif() and "icc_profile" not in img.info
+    assert job.styles.get().image.read().startswith(b"\x89PNG")
+
+
+def test_several_styles_keep_their_slots_and_weights(owner_client, job_form_data, image_bytes, rq_redis,
+                                                     django_capture_on_commit_callbacks):
+    data = job_form_data(
+        "fast", style_3=SimpleUploadedFile("s3.png", image_bytes("shipwreck.jpg", 128, "PNG"), "image/png"),
+        style_1_weight="2", style_3_weight="0.5",
+    )
+    post(owner_client, data, django_capture_on_commit_callbacks)
+    job = StyleJob.objects.get()
+    assert [(s.position, s.weight) for s in job.styles.all()] == [(1, 2.0), (3, 0.5)]
+    assert job.params["style_weights"] == [2.0, 0.5]
+
+
+def test_a_preset_replaces_the_values_it_covers(owner_client, job_form_data, rq_redis,
+                                                django_capture_on_commit_callbacks):
+    # size 5000 is out of range, but the preset replaces it, so it is not an error.
+    data = job_form_data("classic", preset="quick", size="5000", epochs="7", tv_weight="12")
+    response = post(owner_client, data, django_capture_on_commit_callbacks)
+    assert response.status_code == 302
+    job = StyleJob.objects.get()
+    assert (job.size, job.params["epochs"], job.params["steps_per_epoch"]) == (256, 3, 10)
+    assert job.params["tv_weight"] == 12  # not covered by the preset: the user's value
+
+
+def test_fast_mode_ignores_the_classic_fields(owner_client, job_form_data, rq_redis,
+                                              django_capture_on_commit_callbacks):
+    data = job_form_data("fast", epochs="999", style_weight="", optimizer="nonsense")
+    assert post(owner_client, data, django_capture_on_commit_callbacks).status_code == 302
+    job = StyleJob.objects.get()
+    assert job.mode == "fast" and set(job.params) == {"size", "strength", "style_weights", "preserve_colors"}
+
+
+# --- refused submissions -----------------------------------------------------------------------------
+
+def test_a_file_that_is_not_an_image_is_refused_next_to_its_field(owner_client, job_form_data):
+    data = job_form_data(content=SimpleUploadedFile("photo.jpg", b"GIF89a not what it claims", "image/jpeg"))
+    response = post(owner_client, data)
+    assert response.status_code == 200
+    assert "not a JPEG, PNG or WebP image" in field_errors(response, "content")
+    assert "GIF" in field_errors(response, "content")
+    assert not StyleJob.objects.exists()
+
+
+def test_a_too_large_upload_is_refused_with_the_limit(owner_client, job_form_data, image_bytes, settings):
+    settings.NST_MAX_UPLOAD_BYTES = 10_000
+    big = image_bytes("golden_gate.jpg", 600)
+    assert len(big) > 10_000
+    response = post(owner_client, job_form_data(style_1=SimpleUploadedFile("big.jpg", big, "image/jpeg")))
+    message = field_errors(response, "style_1")
+    assert "largest file you can upload is" in message and "MB" in message
+    assert not StyleJob.objects.exists()
+
+
+def test_out_of_range_values_are_refused_next_to_their_fields(owner_client, job_form_data):
+    data = job_form_data(size="100", epochs="21", steps_per_epoch="501", content_weight="0.5",
+                         style_weight="1", tv_weight="-1")
+    response = post(owner_client, data)
+    assert response.status_code == 200
+    assert field_errors(response, "size") == "Size must be between 256 and 1024 px."
+    assert field_errors(response, "epochs") == "Epochs must be between 1 and 20."
+    assert "between 10 and 500" in field_errors(response, "steps_per_epoch")
+    assert "between 1 and 100000" in field_errors(response, "content_weight")
+    assert "between 0.0001 and 0.1" in field_errors(response, "style_weight")
+    assert "between 0 and 100" in field_errors(response, "tv_weight")
+    assert field_errors(response, "seed") == ""
+    assert not StyleJob.objects.exists()
+
+
+def test_fast_strength_must_be_between_0_and_1(owner_client, job_form_data):
+    response = post(owner_client, job_form_data("fast", strength="1.5"))
+    assert field_errors(response, "strength") == "Style strength must be between 0 and 1."
+
+
+def test_a_job_needs_a_style_image(owner_client, job_form_data):
+    response = post(owner_client, job_form_data(style_1=None))
+    assert field_errors(response, "style_1") == "Add at least one style image."
+    assert not StyleJob.objects.exists()
+
+
+def test_a_job_needs_a_content_image(owner_client, job_form_data):
+    response = post(owner_client, job_form_data(content=None))
+    assert field_errors(response, "content") == "Choose the content image."
+
+
+def test_style_weights_cannot_all_be_zero(owner_client, job_form_data):
+    response = post(owner_client, job_form_data(style_1_weight="0"))
+    assert "above zero" in field_errors(response, "style_1_weight")
+
+
+def test_the_form_keeps_the_users_values_after_an_error(owner_client, job_form_data):
+    response = post(owner_client, job_form_data(size="100", tv_weight="42"))
+    assert 'name="tv_weight" value="42"' in response.content.decode()
+
+
+# --- job pages and access ---------------------------------------------------------------------------
+
+def test_the_job_page_shows_status_parameters_and_queue_position(owner_client, make_job, rq_redis):
+    job = make_job(epochs=2, steps_per_epoch=7)
+    html = owner_client.get(reverse("engine:detail", args=[job.pk])).content.decode()
+    assert re.search(r'id="job-status"[^>]*>Queued<', html)
+    assert "2 × 7" in html
+    assert "next in the queue" in html
+    assert 'http-equiv="refresh"' in html  # follows progress without JavaScript
+    assert 'id="cancel-job"' in html
+
+
+def test_it_hides_private_jobs_from_others(other_client, client, make_job, rq_redis):
+    job = make_job()
+    urls = [reverse("engine:detail", args=[job.pk]), reverse("engine:download", args=[job.pk, "content"]),
+            reverse("engine:download", args=[job.pk, "style-1"])]
+    for url in urls:
+        assert other_client.get(url).status_code == 404, url
+        assert client.get(url).status_code == 404, url
+
+
+def test_others_cannot_cancel_a_job_even_a_public_one(other_client, make_job, rq_redis):
+    for visibility in ("private", "public"):
+        job = make_job(visibility=visibility)
+        assert other_client.post(reverse("engine:cancel", args=[job.pk])).status_code == 404
+        job.refresh_from_db()
+        assert job.status == Status.QUEUED
+
+
+def test_public_jobs_are_visible_to_everyone(client, other_client, make_job, rq_redis):
+    job = make_job(visibility="public")
+    assert client.get(reverse("engine:detail", args=[job.pk])).status_code == 200
+    page = other_client.get(reverse("engine:detail", args=[job.pk])).content.decode()
+    assert 'id="cancel-job"' not in page
+
+
+def test_staff_can_see_and_cancel_any_job(staff_client, make_job, rq_redis):
+    job = make_job()
+    assert staff_client.get(reverse("engine:detail", args=[job.pk])).status_code == 200
+    assert staff_client.post(reverse("engine:cancel", args=[job.pk])).status_code == 302
+    job.refresh_from_db()
+    assert job.status == Status.CANCELLED
+
+
+def test_cancel_needs_post(owner_client, make_job):
+    job = make_job()
+    assert owner_client.get(reverse("engine:cancel", args=[job.pk])).status_code == 405
+
+
+def test_cancelling_a_finished_job_changes_nothing(owner_client, make_job, rq_redis):
+    job = make_job()
+    job.fail("It broke.")
+    response = owner_client.post(reverse("engine:cancel", args=[job.pk]), follow=True)
+    assert "nothing to cancel" in response.content.decode()
+    job.refresh_from_db()
+    assert job.status == Status.FAILED
+
+
+def test_a_failed_job_shows_its_message(owner_client, make_job):
+    job = make_job()
+    job.fail("The content image is damaged or incomplete.")
+    html = owner_client.get(reverse("engine:detail", args=[job.pk])).content.decode()
+    assert re.search(r'id="job-status"[^>]*>Failed<', html)
+    assert "The content image is damaged or incomplete." in html
+
+
+def test_downloads_of_a_job_without_results_are_404(owner_client, make_job):
+    job = make_job()
+    for kind in ("png", "plot", "csv", "json", "preview", "nonsense", "style-9"):
+        assert owner_client.get(reverse("engine:download", args=[job.pk, kind])).status_code == 404, kind
+
+
+def test_my_jobs_lists_only_my_jobs(owner_client, make_job, other_user):
+    mine = make_job()
+    theirs = make_job(user=other_user)
+    html = owner_client.get(reverse("engine:my_jobs")).content.decode()
+    assert f'data-job-id="{mine.pk}"' in html
+    assert f'data-job-id="{theirs.pk}"' not in html
+
+
+def test_my_jobs_filters_by_status(owner_client, make_job):
+    queued, failed = make_job(), make_job()
+    failed.fail("x")
+    html = owner_client.get(reverse("engine:my_jobs") + "?status=failed").content.decode()
+    assert f'data-job-id="{failed.pk}"' in html and f'data-job-id="{queued.pk}"' not in html
+
+
+def test_my_jobs_needs_a_login(client):
+    assert client.get(reverse("engine:my_jobs"))["Location"].startswith(reverse("login"))
+
+
+def test_the_home_page_works_for_everyone(client, owner_client, make_job):
+    make_job()
+    assert client.get(reverse("home")).status_code == 200
+    html = owner_client.get(reverse("home")).content.decode()
+    assert "Your recent jobs" in html
