@@ -21,7 +21,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq import Worker
 from rq.exceptions import NoSuchJobError
-from rq.job import Job
+from rq.job import Callback, Job
 
 from .models import Mode, Status, StyleJob
 
@@ -51,13 +51,14 @@ def queue_for(user) -> str:
 def enqueue_job(job: StyleJob) -> None:
     """Put the job on its RQ queue. Call it from transaction.on_commit, so a worker never picks up
     a job whose row it cannot see yet. A Redis failure fails the job with a message that says so."""
-    from .tasks import run_style_job
+    from .tasks import on_rq_failure, run_style_job
 
     try:
         # commit_mode="auto": we are already after the commit; django-rq must not defer again.
         queue = django_rq.get_queue(job.queue, commit_mode="auto")
         queue.enqueue(run_style_job, job.pk, job_id=job.rq_job_id,
-                      description=f"style job {job.pk} ({job.mode}, {job.size} px)")
+                      description=f"style job {job.pk} ({job.mode}, {job.size} px)",
+                      on_failure=Callback(on_rq_failure))
     except RedisError:
         logger.exception("Could not enqueue style job %s", job.pk)
         job.fail(QUEUE_UNAVAILABLE)

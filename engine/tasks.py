@@ -25,6 +25,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 from redis.exceptions import RedisError
 from rq import get_current_job
+from rq.exceptions import AbandonedJobError
 from rq.timeouts import JobTimeoutException
 
 from engine.nst import (
@@ -51,6 +52,8 @@ PREVIEW_QUALITY = 80
 MIN_STYLE_SIDE = 256
 GENERIC_ERROR = ("Something went wrong on our side while running this job. It has been logged; "
                  "please try again later, or with other images or settings.")
+WORKER_LOST_ERROR = ("The worker running this job stopped unexpectedly (for example, it ran out of memory). "
+                     "Please submit the job again, perhaps at a smaller size.")
 TIMEOUT_ERROR = ("The job ran longer than the time limit and was stopped. Try a smaller size, "
                  "fewer epochs or fewer steps per epoch.")
 
@@ -86,6 +89,15 @@ def run_style_job(job_id: int) -> str:
         queue.clear_cancel_flag(job)
         _close_stale_connections()
     return job.status
+
+
+def on_rq_failure(rq_job, connection, exc_type, exc_value, tb) -> None:
+    """RQ's failure callback (set by engine.queue.enqueue_job). The task itself marks the jobs it
+    sees fail; this catches the one it cannot: a worker that died mid-job (killed, out of memory),
+    which RQ reports when it cleans up the abandoned job. Without it the row would stay "running"."""
+    job = StyleJob.objects.filter(pk=rq_job.args[0]).first() if rq_job.args else None
+    if job is not None and job.is_active:
+        job.fail(WORKER_LOST_ERROR if exc_type is AbandonedJobError else GENERIC_ERROR)
 
 
 class _Run:

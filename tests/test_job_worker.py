@@ -223,3 +223,23 @@ def test_cancelling_a_running_job_stops_the_engine_within_a_step_and_keeps_a_che
     assert checkpoint.step == job.step
     assert not job.result
     assert not queue.redis_connection().exists(queue.cancel_key(job))  # the worker cleaned up
+
+
+@pytest.mark.django_db
+def test_a_job_whose_worker_died_is_failed_when_rq_cleans_it_up(make_job, rq_redis):
+    """A worker killed mid-job (e.g. out of memory) cannot mark its job; RQ finds the abandoned job
+    in its started registry and calls the failure callback the job was enqueued with."""
+    from rq.registry import StartedJobRegistry, clean_registries
+
+    from engine import queue
+
+    job = make_job()
+    queue.enqueue_job(job)
+    rq_queue = django_rq.get_queue("default")
+    assert rq_queue.remove(job.rq_job_id) == 1  # a worker took it ...
+    job.start(worker="doomed")                  # ... started it, and died: nothing more happened
+    registry = StartedJobRegistry(queue=rq_queue)
+    rq_redis.zadd(registry.key, {f"{job.rq_job_id}:lost-execution": 1})  # expired long ago
+    clean_registries(rq_queue)
+    job.refresh_from_db()
+    assert (job.status, job.error) == (Status.FAILED, tasks.WORKER_LOST_ERROR)
