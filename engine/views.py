@@ -127,8 +127,14 @@ def download(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
     _, content_type, suffix, attachment = DOWNLOADS.get(kind, (None, "image/png", f"-{kind}.png", False))
     as_attachment = attachment and request.GET.get("inline") != "1"
     filename = f"nst-job-{job.pk}{suffix}"
-    if kind == "csv":
-        response = HttpResponse(_history_csv(field), content_type="text/csv; charset=utf-8")
+    if kind in ("csv", "json"):
+        with field.open("rb") as fh:
+            history = json.loads(fh.read())
+        if kind == "csv":
+            body, content_type = LossHistory.from_dict(history).to_csv(), "text/csv; charset=utf-8"
+        else:
+            body = json.dumps(_run_metadata(job) | history, indent=1)
+        response = HttpResponse(body, content_type=content_type)
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
     else:
         response = FileResponse(field.open("rb"), as_attachment=as_attachment, filename=filename,
@@ -148,9 +154,13 @@ def _file_for(job: StyleJob, kind: str):
     return None
 
 
-def _history_csv(field) -> str:
-    with field.open("rb") as fh:
-        return LossHistory.from_dict(json.loads(fh.read())).to_csv()
+def _run_metadata(job: StyleJob) -> dict:
+    """What the JSON download says about the run besides its losses (as the CLI's JSON does)."""
+    return {
+        "job": job.pk, "mode": job.mode, "params": job.params, "network": job.network, "device": job.device,
+        "seconds": job.run_seconds,
+        "styles": [{"position": s.position, "weight": s.weight} for s in job.styles.all()],
+    }
 
 
 def _downloads(job: StyleJob) -> list[tuple[str, str]]:

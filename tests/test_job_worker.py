@@ -51,6 +51,9 @@ def test_a_classic_job_from_the_form_runs_on_a_worker_and_succeeds(
     csv = owner_client.get(reverse("engine:download", args=[job.pk, "csv"])).content.decode()
     assert csv.splitlines()[0] == "step,epoch,scale,content,style,tv,total,seconds"
     assert len(csv.splitlines()) == 11
+    data = owner_client.get(reverse("engine:download", args=[job.pk, "json"])).json()
+    assert (data["mode"], data["network"], data["params"]["epochs"]) == ("classic", "vgg16", 1)
+    assert len(data["rows"]) == 10 and data["columns"][0] == "step"
 
 
 @pytest.mark.django_db

@@ -291,3 +291,15 @@ def test_the_home_page_works_for_everyone(client, owner_client, make_job):
     assert client.get(reverse("home")).status_code == 200
     html = owner_client.get(reverse("home")).content.decode()
     assert "Your recent jobs" in html
+
+
+def test_an_unreachable_queue_fails_the_job_with_a_clear_message(owner_client, job_form_data, settings,
+                                                                  django_capture_on_commit_callbacks):
+    closed = "redis://127.0.0.1:9/0"  # the discard port: nothing listens there
+    settings.RQ_QUEUES = {name: {**config, "URL": closed} for name, config in settings.RQ_QUEUES.items()}
+    response = post(owner_client, job_form_data("fast"), django_capture_on_commit_callbacks)
+    job = StyleJob.objects.get()
+    assert response.status_code == 302
+    assert job.status == Status.FAILED and "queue cannot be reached" in job.error
+    page = owner_client.get(reverse("engine:detail", args=[job.pk])).content.decode()
+    assert "queue cannot be reached" in page
