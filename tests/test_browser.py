@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from django.db import connections
 from django.urls import reverse
 
 from tests.browser import artifact_path, chromium_context
@@ -21,7 +22,12 @@ def page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     # synchronous code, so the guard is lifted for this test only.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with chromium_context(tmp_path / "chromium-profile") as context:
-        yield context.new_page()
+        try:
+            yield context.new_page()
+        finally:
+            # Django keeps connections per context, and the ORM calls made while Playwright runs
+            # get connections of their own: close them, or the test database cannot be dropped.
+            connections.close_all()
 
 
 def test_a_visitor_signs_up_submits_a_fast_job_and_sees_the_result(
