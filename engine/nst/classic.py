@@ -121,7 +121,7 @@ def _loss_and_grad_fn(net: FeatureNet, content_layers: tuple, style_layers: tupl
 
     wanted = tuple(dict.fromkeys(content_layers + style_layers))
 
-    @tf.function(reduce_retracing=True)
+    @tf.function  # traced once per image size; a later job of the same size reuses the trace
     def loss_and_grad(x, content_targets, style_grams, layer_weights, weights):
         with tf.GradientTape() as tape:
             tape.watch(x)
