@@ -14,6 +14,14 @@ from engine.nst.optimizers import LBFGS
 TINY = dict(size=64, epochs=2, steps_per_epoch=8, multiscale=False)
 
 
+def assert_same_up_to_round_off(a: np.ndarray, b: np.ndarray) -> None:
+    """TensorFlow's threaded CPU reductions are not bitwise reproducible from run to run, so
+    "the same image" means equal up to round-off: a rare pixel one level apart. A run that lost
+    any state differs in most pixels and by far more."""
+    diff = np.abs(a.astype(int) - b.astype(int))
+    assert diff.max() <= 1 and (diff > 0).mean() < 1e-3, (diff.max(), (diff > 0).mean())
+
+
 @pytest.fixture(scope="module")
 def content(load_test_image):
     return load_test_image("tubingen.jpg", 64)
@@ -79,8 +87,8 @@ def test_style_mixing_weights_mix_the_styles(content, starry, matisse):
     weighted_to_starry = stylize_classic(content, [starry, matisse], ClassicParams(**TINY, style_weights=(1, 0))).image
     half = stylize_classic(content, [starry, matisse], ClassicParams(**TINY, style_weights=(1, 1))).image
     only_matisse = stylize_classic(content, [matisse], params).image
-    np.testing.assert_array_equal(weighted_to_starry, only_starry)
     d = lambda a, b: np.abs(a.astype(float) - b.astype(float)).mean()  # noqa: E731
+    assert_same_up_to_round_off(weighted_to_starry, only_starry)
     assert d(half, only_starry) > 1 and d(half, only_matisse) > 1
     assert d(half, only_starry) < d(only_matisse, only_starry)
 
@@ -101,8 +109,8 @@ def test_seed_makes_noise_init_reproducible(content, starry):
     a = stylize_classic(content, [starry], params).image
     b = stylize_classic(content, [starry], params).image
     c = stylize_classic(content, [starry], ClassicParams(**{**TINY, "epochs": 1}, init="noise", seed=8)).image
-    np.testing.assert_array_equal(a, b)
-    assert not np.array_equal(a, c)
+    assert_same_up_to_round_off(a, b)
+    assert np.abs(a.astype(float) - c.astype(float)).mean() > 1
 
 
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
@@ -118,8 +126,9 @@ def test_resume_from_a_checkpoint_equals_an_uninterrupted_run(content, starry, o
     checkpoint = Checkpoint.from_bytes(saved["bytes"])
     assert checkpoint.step == 4
     resumed = stylize_classic(content, [starry], params, resume_from=checkpoint)
-    np.testing.assert_array_equal(resumed.image, full.image)
-    assert [r.total for r in resumed.history.rows] == [r.total for r in full.history.rows]
+    assert_same_up_to_round_off(resumed.image, full.image)
+    np.testing.assert_allclose([r.total for r in resumed.history.rows], [r.total for r in full.history.rows],
+                               rtol=1e-4)
 
 
 def test_resume_refuses_other_parameters_or_images(content, starry, matisse, tmp_path):
