@@ -26,6 +26,7 @@ from .classic_params import ClassicParams, normalised
 from .device import describe_device, resolve_precision
 from .errors import Cancelled, ImageError, ParameterError
 from .history import LossHistory, LossRow
+from .images import to_uint8
 from .optimizers import make_optimizer
 from .vgg import FeatureNet, features, get_feature_net
 
@@ -89,7 +90,7 @@ def scale_plan(size: int, total_steps: int, multiscale: bool) -> list[tuple[int,
     shares = _LEVEL_SHARES[len(sides)]
     steps = [int(total_steps * s) for s in shares[:-1]]
     steps.append(total_steps - sum(steps))
-    return list(zip(sides, steps))
+    return list(zip(sides, steps, strict=True))
 
 
 def fit_dims(shape: Sequence[int], side: int) -> tuple[int, int]:
@@ -106,9 +107,6 @@ def resize(image: np.ndarray, dims: tuple[int, int]) -> np.ndarray:
     out = tf.image.resize(image[None], dims, method="bilinear", antialias=True)[0]
     return np.clip(out.numpy(), 0.0, 1.0).astype(np.float32)
 
-
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)
 
 
 @lru_cache(maxsize=8)
@@ -169,7 +167,9 @@ class _ClassicRun:
             self.net_content, self.net_styles = self.content, self.styles
         self.style_mix = normalised(params.style_weights, len(styles))
         n_layers = len(params.style_layers)
-        self.layer_weights = dict(zip(params.style_layers, normalised(params.style_layer_weights, n_layers)))
+        self.layer_weights = dict(
+            zip(params.style_layers, normalised(params.style_layer_weights, n_layers), strict=True)
+        )
         self.plan = scale_plan(params.size, params.total_steps, params.multiscale)
         self.loss_and_grad = _loss_and_grad_fn(net, params.content_layers, params.style_layers, precision)
         self.weights = np.array([
@@ -191,7 +191,7 @@ class _ClassicRun:
         from .losses import gram_matrix
 
         mixed = {}
-        for style, share in zip(self.net_styles, self.style_mix):
+        for style, share in zip(self.net_styles, self.style_mix, strict=True):
             if share == 0:
                 continue
             s = resize(style, fit_dims(style.shape, side))

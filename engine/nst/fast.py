@@ -52,6 +52,7 @@ from . import model_files, tflite_graph
 from .color import keep_content_colors
 from .device import describe_device
 from .errors import ImageError, ParameterError
+from .images import to_uint8
 
 NETWORK = "magenta-v1-256-fp16"
 MIN_SIZE, MAX_SIZE = 64, 2048
@@ -156,9 +157,6 @@ def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
     out = tf.image.resize(image, (height, width), method="bilinear", antialias=True)
     return np.clip(out.numpy(), 0.0, 1.0).astype(np.float32)
 
-
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(image * 255.0), 0, 255).astype(np.uint8)
 
 
 def image_key(image: np.ndarray) -> str:

@@ -80,14 +80,14 @@ class LBFGS:
         """Two-loop recursion: -H g from the remembered pairs (Nocedal & Wright, alg. 7.4)."""
         q = -grad.ravel().astype(np.float32)
         alphas = []
-        rhos = [1.0 / float(np.dot(y, s)) for s, y in zip(self.s, self.y)]
-        for s, y, rho in reversed(list(zip(self.s, self.y, rhos))):
+        rhos = [1.0 / float(np.dot(y, s)) for s, y in zip(self.s, self.y, strict=True)]
+        for s, y, rho in reversed(list(zip(self.s, self.y, rhos, strict=True))):
             a = rho * float(np.dot(s, q))
             q -= a * y
             alphas.append(a)
         if self.s:
             q *= float(np.dot(self.s[-1], self.y[-1])) / float(np.dot(self.y[-1], self.y[-1]))
-        for (s, y, rho), a in zip(zip(self.s, self.y, rhos), reversed(alphas)):
+        for (s, y, rho), a in zip(zip(self.s, self.y, rhos, strict=True), reversed(alphas), strict=True):
             b = rho * float(np.dot(y, q))
             q += (a - b) * s
         return q.reshape(grad.shape)

@@ -14,8 +14,6 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from . import model_files
 from .errors import ModelFileError, ParameterError
 
