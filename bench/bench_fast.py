@@ -27,7 +27,6 @@ import platform
 import subprocess
 import sys
 import time
-import warnings
 from pathlib import Path
 from statistics import median
 
@@ -105,18 +104,9 @@ def make_transformer(variant: str) -> fast.Transformer:
 
 
 def tflite_reference(content: np.ndarray, vector: np.ndarray, runs: int) -> tuple[np.ndarray, float]:
-    import tensorflow as tf
-
-    path = model_files.require(MODEL_DIR, model_files.MAGENTA_TRANSFER)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        interpreter = tf.lite.Interpreter(model_path=str(path))
-    interpreter.allocate_tensors()
-    inputs = {d["name"]: d["index"] for d in interpreter.get_input_details()}
-    interpreter.set_tensor(inputs["content_image"], content[None])
-    interpreter.set_tensor(inputs["mobilenet_conv/Conv/BiasAdd"], vector.reshape(1, 1, 1, 100))
-    seconds = timed(interpreter.invoke, runs)
-    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0], seconds
+    reference = fast.TFLiteTransformer(model_files.require(MODEL_DIR, model_files.MAGENTA_TRANSFER))
+    seconds = timed(lambda: reference(content, vector), runs)
+    return reference(content, vector), seconds
 
 
 def main() -> None:

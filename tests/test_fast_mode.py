@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import warnings
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -66,18 +65,7 @@ def matisse(image) -> np.ndarray:
 
 def tflite_transfer(model_dir: Path, content: np.ndarray, vector: np.ndarray) -> np.ndarray:
     """The reference: the fp16 transformer run by the TFLite interpreter (fixed 384x384)."""
-    import tensorflow as tf
-
-    path = model_files.require(model_dir, model_files.MAGENTA_TRANSFER)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        interpreter = tf.lite.Interpreter(model_path=str(path))
-    interpreter.allocate_tensors()
-    inputs = {d["name"]: d["index"] for d in interpreter.get_input_details()}
-    interpreter.set_tensor(inputs["content_image"], content[None])
-    interpreter.set_tensor(inputs["mobilenet_conv/Conv/BiasAdd"], vector.reshape(1, 1, 1, 100))
-    interpreter.invoke()
-    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"])[0]
+    return fast.TFLiteTransformer(model_files.require(model_dir, model_files.MAGENTA_TRANSFER))(content, vector)
 
 
 @pytest.mark.parametrize("style_name", ["starry_night.jpg", "woman-with-hat-matisse.jpg"])

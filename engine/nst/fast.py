@@ -197,6 +197,32 @@ class StylePredictor:
         return vector.reshape(STYLE_VECTOR_LEN).astype(np.float32)
 
 
+class TFLiteTransformer:
+    """The published fp16 transformer run by the TFLite interpreter, fixed at 384x384: the
+    reference the rebuilt Transformer is checked against (tests) and timed against (bench)."""
+
+    SIZE = 384
+
+    def __init__(self, path: Path) -> None:
+        import tensorflow as tf
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the interpreter's deprecation notice
+            self._interpreter = tf.lite.Interpreter(model_path=str(path))
+        self._interpreter.allocate_tensors()
+        self._inputs = {d["name"]: d["index"] for d in self._interpreter.get_input_details()}
+        self._output = self._interpreter.get_output_details()[0]["index"]
+
+    def __call__(self, content: np.ndarray, style_vector: np.ndarray) -> np.ndarray:
+        """content: 384x384x3 floats in [0, 1]; returns the 384x384x3 stylised image."""
+        self._interpreter.set_tensor(self._inputs[_CONTENT_INPUT], np.asarray(content, np.float32)[None])
+        self._interpreter.set_tensor(
+            self._inputs[_STYLE_INPUT], np.asarray(style_vector, np.float32).reshape(1, 1, 1, STYLE_VECTOR_LEN)
+        )
+        self._interpreter.invoke()
+        return self._interpreter.get_tensor(self._output)[0]
+
+
 class Transformer:
     """The fp16 TFLite transformer rebuilt as a TensorFlow function over any image size."""
 
