@@ -82,6 +82,8 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
+    # daphne first: its `runserver` (ASGI, websockets included) replaces Django's WSGI one.
+    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -89,6 +91,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_rq",
+    "channels",
     "engine",
     "gallery",
 ]
@@ -175,6 +178,22 @@ RQ_QUEUES = {
     for name in ("high", "default")
 }
 RQ = {"WORKER_CLASS": "rq.worker.SimpleWorker"}
+
+# --- websockets (Channels) ---------------------------------------------------------------------
+# nstsite.asgi routes ws/jobs/... to engine.consumers. Workers (other processes or machines)
+# publish job events to groups on this layer, so it must be shared: Redis, the same as the queues.
+# Only the connect timeout is bounded here: a read timeout would cut the consumers' blocking
+# reads; engine.events bounds each publish itself.
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            "hosts": [{"address": REDIS_URL, "socket_connect_timeout": 2}],
+            "capacity": 200,   # messages waiting per browser connection before old ones are dropped
+            "expiry": 60,      # seconds an undelivered message is kept
+        },
+    },
+}
 
 # --- uploads and accounts -------------------------------------------------------------------------
 NST_MAX_UPLOAD_BYTES = env_int("NST_MAX_UPLOAD_MB", 20) * 1024 * 1024
