@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import django_rq
-from django.db.models import Count, Q
+from django.db.models import Case, Count, Q, When
 from django.utils import timezone
 from redis import Redis
 from redis.exceptions import RedisError
@@ -51,6 +51,7 @@ def queue_for(user) -> str:
 def enqueue_job(job: StyleJob) -> None:
     """Put the job on its RQ queue. Call it from transaction.on_commit, so a worker never picks up
     a job whose row it cannot see yet. A Redis failure fails the job with a message that says so."""
+    from . import events
     from .tasks import on_rq_failure, run_style_job
 
     try:
@@ -62,14 +63,23 @@ def enqueue_job(job: StyleJob) -> None:
     except RedisError:
         logger.exception("Could not enqueue style job %s", job.pk)
         job.fail(QUEUE_UNAVAILABLE)
+        events.publish_final(job)
+        return
+    events.publish_queue()  # its own position, and the jobs a "high" one went ahead of
 
 
 def cancel_job(job: StyleJob) -> bool:
     """Cancel a queued or running job: the row first (the truth, and what a worker checks before
     it starts), then the RQ queue entry, then the flag a running engine polls every step.
     False when the job had already finished."""
+    from . import events
+
+    was_queued = job.status == Status.QUEUED
     if not job.cancel():
         return False
+    events.publish_final(job)  # the job's page and its owner's list, right away
+    if was_queued:
+        events.publish_queue()  # the jobs behind it moved up
     try:
         connection = redis_connection()
         connection.set(cancel_key(job), 1, ex=CANCEL_KEY_TTL)
@@ -169,6 +179,39 @@ def estimate_queue(job: StyleJob) -> QueueEstimate:
     """Position and ETA of a queued job: three queries and one Redis call, whatever the queue length."""
     estimator = RunTimeEstimator.from_db()
     ahead = list(jobs_ahead(job).values("mode", "size", "total_steps").annotate(n=Count("id")).order_by())
+    busy = _busy_seconds(estimator)
+    waiting = sum(row["n"] * estimator.estimate(row["mode"], row["size"], row["total_steps"])
+                  for row in ahead)
+    workers = worker_count()
+    wait = (busy + waiting) / workers if workers else None
+    return QueueEstimate(
+        position=sum(row["n"] for row in ahead), workers=workers, wait_seconds=wait,
+        run_seconds=estimator.estimate(job.mode, job.size, job.total_steps),
+    )
+
+
+def estimate_queued_jobs(limit: int) -> list[tuple[int, int, QueueEstimate]]:
+    """(job pk, owner pk, estimate) for the first `limit` queued jobs, in the order workers take
+    them ("high" first, then each queue in order): three queries and one Redis call for all of
+    them. engine.events tells their pages when the queue has moved."""
+    estimator = RunTimeEstimator.from_db()
+    queued = (StyleJob.objects.filter(status=Status.QUEUED)
+              .order_by(Case(When(queue="high", then=0), default=1), "pk")
+              .values_list("pk", "owner_id", "mode", "size", "total_steps")[:limit])
+    busy = _busy_seconds(estimator)
+    workers = worker_count()
+    out, waiting = [], 0.0
+    for position, (pk, owner_id, mode, size, steps) in enumerate(queued):
+        run = estimator.estimate(mode, size, steps)
+        wait = (busy + waiting) / workers if workers else None
+        out.append((pk, owner_id, QueueEstimate(position=position, workers=workers, wait_seconds=wait,
+                                                run_seconds=run)))
+        waiting += run
+    return out
+
+
+def _busy_seconds(estimator: RunTimeEstimator) -> float:
+    """Work left on the running jobs: the engine's ETA where it gave one, else an estimate (one query)."""
     running = StyleJob.objects.filter(status=Status.RUNNING).values_list(
         "mode", "size", "total_steps", "started_at", "eta_seconds")
     now = timezone.now()
@@ -179,11 +222,4 @@ def estimate_queue(job: StyleJob) -> QueueEstimate:
         else:
             elapsed = (now - started_at).total_seconds() if started_at else 0.0
             busy += max(0.0, estimator.estimate(mode, size, steps) - elapsed)
-    waiting = sum(row["n"] * estimator.estimate(row["mode"], row["size"], row["total_steps"])
-                  for row in ahead)
-    workers = worker_count()
-    wait = (busy + waiting) / workers if workers else None
-    return QueueEstimate(
-        position=sum(row["n"] for row in ahead), workers=workers, wait_seconds=wait,
-        run_seconds=estimator.estimate(job.mode, job.size, job.total_steps),
-    )
+    return busy

@@ -12,6 +12,11 @@ What reaches the database while a classic job runs: progress at most once a seco
 epoch (with a small preview JPEG and the engine's checkpoint), never a query per step. The cancel
 check the engine makes before every step is one Redis EXISTS, plus a flag set when a progress
 update finds the row no longer running (a cancel that could not reach Redis).
+
+What reaches the browsers (engine.events, over the channel layer): started, then progress at most
+every EVENT_INTERVAL and at every epoch (with the loss points since the previous event and the
+URL of the new epoch preview), then the end. Publishing is bounded and never raises on a Redis
+failure; docs/benchmarks.md ("Live progress") has its cost per step.
 """
 
 from __future__ import annotations
@@ -38,13 +43,16 @@ from engine.nst import (
     images,
     stylize_classic,
 )
+from engine.nst.device import describe_device
+from engine.nst.fast import NETWORK as FAST_NETWORK
 
-from . import queue
-from .models import Mode, StyleJob
+from . import events, queue
+from .models import Mode, Status, StyleJob
 
 logger = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL = 1.0   # seconds between progress saves within an epoch
+EVENT_INTERVAL = 0.2      # seconds between live progress events within an epoch (at most ~5/s)
 PREVIEW_SIDE = 384        # previews are for watching, not keeping
 PREVIEW_QUALITY = 80
 # A style image is used at the content's size (classic) or 256 px (fast's predictor); never below
@@ -73,6 +81,7 @@ def run_style_job(job_id: int) -> str:
         return job.status
     run = _Run(job)
     try:
+        _announce_start(job)
         run.execute()
     except Cancelled as exc:
         run.stopped(exc)
@@ -87,8 +96,20 @@ def run_style_job(job_id: int) -> str:
         raise
     finally:
         queue.clear_cancel_flag(job)
+        run.publish_end()
         _close_stale_connections()
     return job.status
+
+
+def _announce_start(job: StyleJob) -> None:
+    """Device and network are known as soon as a worker has the job: stored now, not only with
+    the result, so the job page (and a socket's snapshot) shows them during the run; then the
+    job's page and the pages of the jobs still queued (they moved up) are told."""
+    job.device = describe_device()[:200]
+    job.network = (job.params.get("network", "") if job.mode == Mode.CLASSIC else FAST_NETWORK)[:64]
+    StyleJob.objects.filter(pk=job.pk, status=Status.RUNNING).update(device=job.device, network=job.network)
+    events.publish_started(job)
+    events.publish_queue()
 
 
 def on_rq_failure(rq_job, connection, exc_type, exc_value, tb) -> None:
@@ -98,6 +119,7 @@ def on_rq_failure(rq_job, connection, exc_type, exc_value, tb) -> None:
     job = StyleJob.objects.filter(pk=rq_job.args[0]).first() if rq_job.args else None
     if job is not None and job.is_active:
         job.fail(WORKER_LOST_ERROR if exc_type is AbandonedJobError else GENERIC_ERROR)
+        events.publish_final(job)
 
 
 class _Run:
@@ -110,6 +132,11 @@ class _Run:
         self.last_saved = self.started
         self.epoch = self.step = 0
         self.stop = False  # set when a progress update finds the job no longer running
+        # Live events: loss points not yet published, when the last event went out, and the
+        # engine's ETA at the last epoch (counted down between epochs).
+        self.pending_losses: list[list[float]] = []
+        self.last_published = self.started
+        self.epoch_eta: tuple[float, float] | None = None  # (eta_seconds, monotonic time it was given)
 
     def execute(self) -> None:
         job, params = self.job, self.job.engine_params()
@@ -147,13 +174,43 @@ class _Run:
 
     def on_step(self, report: StepReport) -> None:
         self.epoch, self.step = report.epoch, report.step
-        if time.monotonic() - self.last_saved >= PROGRESS_INTERVAL:
-            self.save_progress(epoch=report.epoch, step=report.step)
+        self.pending_losses.append(events.loss_point(report.row))
+        now = time.monotonic()
+        if now - self.last_saved >= PROGRESS_INTERVAL:
+            self.save_progress(epoch=report.epoch, step=report.step, eta_seconds=self.eta(report, now))
+        # An epoch's last step is published by on_epoch, right after, with its preview.
+        epoch_end = report.step % (report.total_steps // report.epochs) == 0
+        if not epoch_end and not self.stop and now - self.last_published >= EVENT_INTERVAL:
+            self.publish_progress(eta_seconds=self.eta(report, now))
 
     def on_epoch(self, report: EpochReport) -> None:
         preview = images.encode_jpeg(report.image, quality=PREVIEW_QUALITY, max_side=PREVIEW_SIDE)
         self.save_progress(epoch=report.epoch, step=report.step, eta_seconds=report.eta_seconds,
                            preview=preview, checkpoint=report.checkpoint().to_bytes())
+        self.epoch_eta = (report.eta_seconds, time.monotonic())
+        if not self.stop:  # the preview file exists now: its URL can go out
+            self.publish_progress(eta_seconds=report.eta_seconds, preview_epoch=report.epoch)
+
+    def eta(self, report: StepReport, now: float) -> float | None:
+        """The engine's estimate at the last epoch, counted down; before the first epoch, the
+        mean step time so far times the steps left (rough: coarse-to-fine steps get slower)."""
+        if self.epoch_eta is not None:
+            eta, given_at = self.epoch_eta
+            return max(0.0, eta - (now - given_at))
+        if report.row.seconds <= 0:
+            return None
+        return report.row.seconds / report.step * (report.total_steps - report.step)
+
+    def publish_progress(self, *, eta_seconds: float | None, preview_epoch: int | None = None) -> None:
+        self.last_published = time.monotonic()
+        losses, self.pending_losses = self.pending_losses, []
+        events.publish_progress(self.job, epoch=self.epoch, step=self.step, eta_seconds=eta_seconds,
+                                losses=losses, preview_epoch=preview_epoch)
+
+    def publish_end(self) -> None:
+        """The job's final event (whatever ended it), with any loss points not yet published."""
+        losses, self.pending_losses = self.pending_losses, []
+        events.publish_final(self.job, losses)
 
     def save_progress(self, **kwargs) -> None:
         self.last_saved = time.monotonic()
