@@ -12,4 +12,5 @@ urlpatterns = [
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/cancel/", views.cancel, name="cancel"),
     path("<int:pk>/download/<slug:kind>/", views.download, name="download"),
+    path("<int:pk>/preview/<int:epoch>.jpg", views.preview, name="preview"),
 ]

@@ -1,4 +1,5 @@
-"""Pages for style jobs: submit, my jobs, a job's page, cancel, downloads; and the home page.
+"""Pages for style jobs: submit, my jobs, a job's page, cancel, downloads, epoch previews; and
+the home page.
 
 Short functions and one access helper: `_get_job_for_user` gives 404 for a job the user may not
 see (someone else's private job), so a job's existence is not revealed either.
@@ -11,6 +12,7 @@ from functools import partial
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -20,7 +22,7 @@ from django.views.decorators.http import require_POST
 from engine import presets
 from engine.nst import LossHistory
 
-from . import queue
+from . import events, queue
 from .forms import StyleJobForm
 from .models import Mode, Status, StyleJob
 
@@ -74,7 +76,8 @@ def my_jobs(request: HttpRequest) -> HttpResponse:
     if status in Status.values:
         jobs = jobs.filter(status=status)
     page = Paginator(jobs, JOBS_PER_PAGE).get_page(request.GET.get("page"))
-    context = {"page": page, "status": status, "statuses": Status.choices}
+    context = {"page": page, "status": status, "statuses": Status.choices,
+               "has_active": any(job.is_active for job in page.object_list)}
     return render(request, "engine/my_jobs.html", context)
 
 
@@ -87,9 +90,24 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_cancel": job.can_cancel(request.user),
         "is_owner": request.user.is_authenticated and request.user.pk == job.owner_id,
         "estimate": queue.estimate_queue(job) if job.status == Status.QUEUED else None,
-        "downloads": _downloads(job),
+        "downloads": download_links(job),
+        "previews": events.previews(job),
+        "epoch_losses": _epoch_losses(job),
     }
     return render(request, "engine/detail.html", context)
+
+
+def _epoch_losses(job: StyleJob) -> list[list[float]]:
+    """The loss at the end of each epoch so far (and the latest step), for the page without
+    JavaScript; a succeeded job shows its full loss plot instead."""
+    if job.mode != Mode.CLASSIC or job.status == Status.SUCCEEDED:
+        return []
+    points = events.losses_so_far(job)
+    per_epoch = max(1, job.total_steps // max(1, job.epochs))
+    rows = [p for p in points if p[0] % per_epoch == 0]
+    if points and (not rows or rows[-1][0] != points[-1][0]):
+        rows.append(points[-1])
+    return rows
 
 
 @login_required
@@ -143,6 +161,20 @@ def download(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
     return response
 
 
+def preview(request: HttpRequest, pk: int, epoch: int) -> HttpResponse:
+    """An epoch's preview JPEG (the live page's thumbnails), with the job's own access check."""
+    job = _get_job_for_user(request, pk)
+    if epoch not in events.preview_epochs(job):
+        raise Http404("This job has no preview for that epoch (yet).")
+    try:
+        fh = default_storage.open(events.preview_file(job, epoch), "rb")
+    except FileNotFoundError:
+        raise Http404("This preview is gone.") from None
+    response = FileResponse(fh, content_type="image/jpeg")
+    response["Cache-Control"] = "private, no-cache"
+    return response
+
+
 def _file_for(job: StyleJob, kind: str):
     if kind == "csv" and not job.plot:
         return None  # no losses (fast mode): the history holds only timings, no CSV to give
@@ -163,7 +195,7 @@ def _run_metadata(job: StyleJob) -> dict:
     }
 
 
-def _downloads(job: StyleJob) -> list[tuple[str, str]]:
+def download_links(job: StyleJob) -> list[tuple[str, str]]:
     """(kind, label) of the files this job has, for the page's download links."""
     out = []
     if job.result:

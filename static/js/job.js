@@ -1,0 +1,243 @@
+// The job page, live. Without JavaScript the page shows the state it was rendered with and
+// reloads itself every few seconds; with it, a websocket (ws/jobs/<id>/, engine.consumers) brings
+// every change as it happens:
+// - a snapshot on (re)connect, then events: queued, started, progress, finished, failed, cancelled
+//   (formats: engine/events.py);
+// - the progress bar with its ETA, a strip of epoch thumbnails that grows, a loss chart (uPlot,
+//   log scale) that gets every step's losses, the result and its downloads at the end;
+// - Cancel without leaving the page; reconnection with back-off (1 s doubling to 30 s).
+(function () {
+  "use strict";
+  const root = document.getElementById("job");
+  if (!root || !("WebSocket" in window)) return;
+  const FINAL = ["succeeded", "failed", "cancelled"];
+  if (FINAL.indexOf(root.dataset.status) >= 0) return; // nothing will change any more
+  const jobId = root.dataset.jobId;
+  const $ = function (id) { return document.getElementById(id); };
+
+  // --- small helpers ------------------------------------------------------------------------
+  function duration(seconds) { // as the template filter "duration": "12 s", "2 min 5 s", "2 h 1 min"
+    if (seconds === null || seconds === undefined) return "";
+    const total = Math.max(0, Math.round(seconds));
+    const h = Math.floor(total / 3600), m = Math.floor((total % 3600) / 60), s = total % 60;
+    if (h) return h + " h " + m + " min";
+    if (m) return s ? m + " min " + s + " s" : m + " min";
+    return s + " s";
+  }
+
+  function make(tag, attrs, text) {
+    const node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  // --- status, queue, progress ----------------------------------------------------------------
+  function showStatus(ev) {
+    const badge = $("job-status");
+    badge.textContent = ev.status_label;
+    badge.className = "status status-" + ev.status;
+    badge.dataset.status = ev.status;
+    root.dataset.status = ev.status;
+    $("queue-info").hidden = ev.status !== "queued";
+    $("progress").hidden = ev.status !== "running";
+    const cancel = $("cancel-form");
+    if (cancel && FINAL.indexOf(ev.status) >= 0) cancel.remove();
+  }
+
+  function showQueue(q) {
+    if (!q) return;
+    const box = $("queue-text");
+    box.replaceChildren();
+    const where = make("p");
+    if (q.position === 0) {
+      where.textContent = "This job is next in the queue.";
+    } else {
+      where.append("Position in the queue: ", make("strong", { id: "queue-position" }, String(q.position + 1)),
+        " (" + q.position + " job" + (q.position === 1 ? "" : "s") + " ahead).");
+    }
+    box.append(where);
+    if (q.workers) {
+      box.append(make("p", {}, (q.wait_seconds < 1 ? "It should start right away" :
+        "Estimated start in about " + duration(q.wait_seconds)) + ", finished in about " +
+        duration(q.finish_seconds) + " (an estimate from recent similar jobs)."));
+    } else {
+      box.append(make("p", { class: "muted" }, (q.workers === 0 ?
+        "No worker is running right now; the job starts as soon as one does." :
+        "The queue cannot be asked right now.") + " It should take about " + duration(q.run_seconds) + "."));
+    }
+  }
+
+  function showProgress(ev) {
+    const bar = $("job-progress");
+    bar.max = ev.total_steps;
+    bar.value = ev.step;
+    bar.textContent = ev.progress_percent + "%";
+    $("progress-text").textContent = ev.mode === "fast" ? "Stylising" :
+      "Epoch " + ev.epoch + " of " + ev.epochs + ", step " + ev.step + " of " + ev.total_steps;
+    const eta = ev.eta_seconds;
+    $("progress-eta").textContent = eta === null || eta === undefined ? "" : " · about " + duration(eta) + " left";
+  }
+
+  // --- epoch thumbnails -----------------------------------------------------------------------
+  function addPreview(p) {
+    const strip = $("epoch-previews");
+    if (!strip || !p) return;
+    $("live").hidden = false;
+    let item = strip.querySelector('li[data-epoch="' + p.epoch + '"]');
+    if (item) {
+      item.querySelector("a").href = p.url;
+      item.querySelector("img").src = p.url;
+      return;
+    }
+    item = make("li", { "data-epoch": String(p.epoch) });
+    const link = make("a", { href: p.url });
+    link.append(make("img", { src: p.url, alt: "Preview after epoch " + p.epoch, width: "96" }));
+    item.append(link, make("span", {}, "Epoch " + p.epoch));
+    const after = Array.prototype.find.call(strip.children, function (li) { return +li.dataset.epoch > p.epoch; });
+    strip.insertBefore(item, after || null);
+  }
+
+  // --- the loss chart -------------------------------------------------------------------------
+  // Points arrive as [step, content, style, tv, total]; uPlot wants columns. A log scale cannot
+  // show 0 (e.g. a TV weight of 0), so such values are left out (null).
+  const chart = { plot: null, columns: [[], [], [], [], []], lastStep: 0 };
+  const ORDER = [2, 1, 3, 4]; // style, content, tv, total from a point
+
+  function positive(v) { return v > 0 && isFinite(v) ? v : null; }
+
+  function addLosses(points, replace) {
+    const box = $("loss-chart");
+    if (!box || !window.uPlot) return;
+    if (replace) { chart.columns = [[], [], [], [], []]; chart.lastStep = 0; }
+    let added = 0;
+    (points || []).forEach(function (p) {
+      if (p[0] <= chart.lastStep) return; // already drawn (a snapshot and an event overlap)
+      chart.columns[0].push(p[0]);
+      ORDER.forEach(function (k, i) { chart.columns[i + 1].push(positive(p[k])); });
+      chart.lastStep = p[0];
+      added += 1;
+    });
+    if (!added && !replace) return;
+    if (chart.columns[0].length) {
+      box.hidden = false;
+      $("live").hidden = false;
+    }
+    if (!chart.plot && chart.columns[0].length) chart.plot = new window.uPlot(chartOptions(box), chart.columns, box);
+    else if (chart.plot) chart.plot.setData(chart.columns);
+    box.dataset.points = String(chart.columns[0].length);
+  }
+
+  function chartOptions(box) {
+    return {
+      width: Math.max(280, box.clientWidth || 600), height: 280,
+      scales: { x: { time: false }, y: { distr: 3, log: 10 } },
+      axes: [{ label: "step" }, { label: "loss (weighted)", size: 64 }],
+      series: [
+        { label: "step" },
+        { label: "style", stroke: "#3d5afe", width: 1.5 },
+        { label: "content", stroke: "#2e7d32", width: 1.5 },
+        { label: "TV", stroke: "#b26a00", width: 1.5 },
+        { label: "total", stroke: "#1d2330", width: 2.5 },
+      ],
+    };
+  }
+
+  window.addEventListener("resize", function () {
+    const box = $("loss-chart");
+    if (chart.plot && box) chart.plot.setSize({ width: Math.max(280, box.clientWidth), height: 280 });
+  });
+
+  // --- the end --------------------------------------------------------------------------------
+  function showEnd(ev) {
+    const end = $("job-end");
+    if (ev.event === "failed" && !$("job-error")) {
+      const box = make("div", { class: "message message-error", id: "job-error", role: "alert" });
+      box.append(make("strong", {}, "The job failed."), " ", make("span", { id: "job-error-text" }, ev.message || ""));
+      end.append(box);
+    }
+    if (ev.event === "cancelled" && !$("job-cancelled")) {
+      end.append(make("p", { class: "message message-info", id: "job-cancelled" },
+        "Cancelled" + (ev.step ? " after step " + ev.step + " of " + ev.total_steps : "") + "."));
+    }
+    if (ev.status === "succeeded" && ev.result_url && !$("result-image")) {
+      const section = make("section", { class: "result", id: "result" });
+      const figure = make("figure");
+      figure.append(make("img", { id: "result-image", src: ev.result_url, alt: "The stylised result of job " + jobId }));
+      section.append(figure);
+      end.after(section);
+      if ((ev.downloads || []).length && !$("downloads")) section.after(downloadsSection(ev));
+    }
+  }
+
+  function downloadsSection(ev) {
+    const section = make("section", { id: "downloads" });
+    const list = make("ul", { class: "downloads" });
+    ev.downloads.forEach(function (d) {
+      const item = make("li");
+      item.append(make("a", { href: d.url, id: "download-" + d.kind, download: "" }, d.label));
+      list.append(item);
+    });
+    section.append(make("h2", {}, "Downloads"), list);
+    return section;
+  }
+
+  // --- events ---------------------------------------------------------------------------------
+  function handle(ev) {
+    if (ev.event === "snapshot") {
+      showStatus(ev);
+      showQueue(ev.queue);
+      showProgress(ev);
+      (ev.previews || []).forEach(addPreview);
+      addLosses(ev.losses, true);
+      if (FINAL.indexOf(ev.status) >= 0) showEnd(ev);
+      return;
+    }
+    if (ev.event === "queued") { showQueue(ev.queue); return; }
+    showStatus(ev);
+    if (ev.event === "started" || ev.event === "progress") showProgress(ev);
+    if (ev.event === "progress") addPreview(ev.preview);
+    addLosses(ev.losses, false);
+    if (FINAL.indexOf(ev.status) >= 0) showEnd(ev);
+  }
+
+  // --- the socket, with reconnection ----------------------------------------------------------
+  const live = $("live-state");
+  let delay = 1000, socket = null;
+
+  function say(text) { live.hidden = !text; live.textContent = text; }
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    socket = new WebSocket(scheme + location.host + "/ws/jobs/" + jobId + "/");
+    socket.onmessage = function (message) {
+      const ev = JSON.parse(message.data);
+      if (ev.event === "snapshot") { delay = 1000; say("· live"); }
+      handle(ev);
+      if (FINAL.indexOf(root.dataset.status) >= 0) { say(""); socket.close(1000); }
+    };
+    socket.onclose = function (e) {
+      if (FINAL.indexOf(root.dataset.status) >= 0) return;
+      if (e.code === 4404 || e.code === 4401) { say("· live updates are not available"); return; }
+      const wait = delay * (0.8 + 0.4 * Math.random());
+      say("· reconnecting in " + Math.round(wait / 1000) + " s");
+      setTimeout(connect, wait);
+      delay = Math.min(delay * 2, 30000);
+    };
+  }
+
+  // --- cancel without leaving the page ----------------------------------------------------------
+  const cancelForm = $("cancel-form");
+  if (cancelForm) {
+    cancelForm.addEventListener("submit", function (e) {
+      e.preventDefault();
+      const button = $("cancel-job");
+      button.disabled = true;
+      fetch(cancelForm.action, { method: "POST", body: new FormData(cancelForm), credentials: "same-origin" })
+        .then(function (r) { if (!r.ok) throw new Error(r.status); }) // the socket brings "cancelled"
+        .catch(function () { cancelForm.submit(); }); // as without JavaScript
+    });
+  }
+
+  connect();
+})();
