@@ -178,12 +178,16 @@ def redis_server(tmp_path_factory) -> str:
 
 @pytest.fixture
 def rq_redis(redis_server, settings):
-    """Points RQ_QUEUES and REDIS_URL at the test Redis, emptied for this test; yields a client."""
+    """Points RQ_QUEUES, REDIS_URL and the channel layer (live job events) at the test Redis,
+    emptied for this test; yields a client."""
     import redis
 
     settings.REDIS_URL = redis_server
     settings.RQ_QUEUES = {name: {**config, "URL": redis_server}
                           for name, config in settings.RQ_QUEUES.items()}
+    layer = settings.CHANNEL_LAYERS["default"]
+    settings.CHANNEL_LAYERS = {"default": {**layer, "CONFIG": {
+        **layer["CONFIG"], "hosts": [{**layer["CONFIG"]["hosts"][0], "address": redis_server}]}}}
     client = redis.Redis.from_url(redis_server)
     client.flushdb()
     yield client

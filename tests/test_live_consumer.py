@@ -1,0 +1,316 @@
+"""Live progress over websockets: the consumers behind nstsite.asgi (origin check, session auth),
+driven with Channels' WebsocketCommunicator, on the real Redis channel layer the workers publish
+to; the events of a real job run by a real RQ worker; a dead or hung Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import threading
+import time
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.test import Client
+from django.urls import reverse
+
+from engine import consumers, events, queue
+from engine.models import Status, StyleJob
+from engine.nst import images
+
+pytestmark = pytest.mark.django_db(transaction=True)
+FINAL_EVENTS = ("finished", "failed", "cancelled")
+ORIGIN = b"http://localhost"
+
+
+@pytest.fixture
+def cookie():
+    """cookie(user) -> the Cookie header of a browser logged in as `user` (a real session)."""
+    def make(user) -> bytes:
+        client = Client()
+        client.force_login(user)
+        return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+    return make
+
+
+def communicator(path: str, cookie_header: bytes | None = None,
+                 origin: bytes = ORIGIN) -> WebsocketCommunicator:
+    from nstsite.asgi import application  # the whole stack: origin check, session auth, routing
+
+    headers = [(b"host", b"localhost"), (b"origin", origin)]
+    if cookie_header:
+        headers.append((b"cookie", cookie_header))
+    return WebsocketCommunicator(application, path, headers=headers)
+
+
+async def refused_with(path: str, cookie_header: bytes | None = None) -> int:
+    """The close code a refused socket gets right after it is accepted."""
+    comm = communicator(path, cookie_header)
+    connected, _ = await comm.connect()
+    assert connected
+    message = await comm.receive_output(timeout=5)
+    assert message["type"] == "websocket.close", message
+    await comm.disconnect()
+    return message["code"]
+
+
+async def snapshot_for(path: str, cookie_header: bytes | None = None) -> dict:
+    comm = communicator(path, cookie_header)
+    connected, _ = await comm.connect(timeout=5)
+    assert connected
+    try:
+        return await comm.receive_json_from(timeout=5)
+    finally:
+        await comm.disconnect()
+
+
+def job_path(job) -> str:
+    return f"/ws/jobs/{job.pk}/"
+
+
+# --- who may watch ------------------------------------------------------------------------------------
+
+@pytest.mark.asyncio
+async def test_the_owner_gets_a_snapshot_of_a_queued_job_on_connect(make_job, owner, cookie, rq_redis):
+    job = await sync_to_async(make_job)(epochs=2, steps_per_epoch=7)
+    snap = await snapshot_for(job_path(job), await sync_to_async(cookie)(owner))
+    assert snap["event"] == "snapshot" and snap["job"] == job.pk
+    assert (snap["status"], snap["status_label"]) == ("queued", "Queued")
+    assert (snap["epochs"], snap["total_steps"], snap["step"]) == (2, 14, 0)
+    assert snap["queue"]["position"] == 0 and snap["queue"]["workers"] == 0
+    assert snap["previews"] == [] and snap["losses"] == []
+
+
+@pytest.mark.asyncio
+async def test_it_refuses_a_private_job_to_others_and_anonymous_visitors_with_4404(
+        make_job, other_user, cookie, rq_redis):
+    job = await sync_to_async(make_job)()
+    others = await sync_to_async(cookie)(other_user)
+    assert await refused_with(job_path(job), others) == consumers.CLOSE_NOT_FOUND
+    assert await refused_with(job_path(job)) == consumers.CLOSE_NOT_FOUND
+    assert await refused_with(f"/ws/jobs/{job.pk + 1000}/") == consumers.CLOSE_NOT_FOUND  # no such job
+
+
+@pytest.mark.asyncio
+async def test_staff_may_watch_a_private_job_and_anyone_a_public_one(
+        make_job, staff_user, other_user, cookie, rq_redis):
+    private = await sync_to_async(make_job)()
+    public = await sync_to_async(make_job)(visibility="public")
+    staff = await sync_to_async(cookie)(staff_user)
+    assert (await snapshot_for(job_path(private), staff))["job"] == private.pk
+    assert (await snapshot_for(job_path(public), await sync_to_async(cookie)(other_user)))["job"] == public.pk
+    assert (await snapshot_for(job_path(public)))["job"] == public.pk  # not logged in
+
+
+@pytest.mark.asyncio
+async def test_a_socket_opened_by_another_site_is_refused(make_job, owner, cookie, rq_redis):
+    job = await sync_to_async(make_job)()
+    comm = communicator(job_path(job), await sync_to_async(cookie)(owner), origin=b"https://evil.example")
+    connected, _ = await comm.connect()
+    assert not connected  # the origin check denies the handshake: the visitor's cookie is not used
+
+
+@pytest.mark.asyncio
+async def test_my_jobs_needs_a_login_and_carries_only_the_users_own_jobs(
+        make_job, owner, other_user, cookie, rq_redis):
+    mine = await sync_to_async(make_job)()
+    theirs = await sync_to_async(make_job)(user=other_user)
+    assert await refused_with("/ws/jobs/") == consumers.CLOSE_LOGIN_REQUIRED
+
+    comm = communicator("/ws/jobs/", await sync_to_async(cookie)(owner))
+    assert (await comm.connect(timeout=5))[0]
+    snap = await comm.receive_json_from(timeout=5)
+    assert [line["job"] for line in snap["jobs"]] == [mine.pk]
+    # Cancelling both (in the web process): the owner's list hears of theirs only.
+    await sync_to_async(queue.cancel_job)(theirs)
+    await sync_to_async(queue.cancel_job)(mine)
+    lines = [await comm.receive_json_from(timeout=5)]
+    while lines[-1]["event"] != "cancelled" or not await comm.receive_nothing(timeout=0.3):
+        lines.append(await comm.receive_json_from(timeout=5))
+    await comm.disconnect()
+    assert {line["job"] for line in lines} == {mine.pk}  # e.g. "queued": it moved up when theirs went
+    assert (lines[-1]["status"], lines[-1]["status_label"]) == ("cancelled", "Cancelled")
+
+
+# --- what a late page gets ----------------------------------------------------------------------------
+
+def _run_two_epochs_by_hand(job: StyleJob, jpeg: bytes) -> None:
+    """What a worker records and publishes for two epochs of 3 steps (without the engine)."""
+    job.start(worker="test")
+    for epoch in (1, 2):
+        steps = range(3 * epoch - 2, 3 * epoch + 1)
+        job.report_progress(epoch=epoch, step=steps[-1], eta_seconds=3.0, preview=jpeg)
+        losses = [[s, 1.0 / s, 2.0 / s, 0.0, 3.0 / s] for s in steps]
+        assert events.publish_progress(job, epoch=epoch, step=steps[-1], eta_seconds=3.0, losses=losses,
+                                       preview_epoch=epoch)
+
+
+@pytest.mark.asyncio
+async def test_a_page_that_opens_mid_run_gets_every_preview_and_loss_so_far(
+        make_job, owner, other_user, cookie, rq_redis, load_test_image):
+    job = await sync_to_async(make_job)(epochs=3, steps_per_epoch=3)
+    jpeg = images.encode_jpeg(images.to_uint8(load_test_image("tubingen.jpg", 64)))
+    await sync_to_async(_run_two_epochs_by_hand)(job, jpeg)
+
+    snap = await snapshot_for(job_path(job), await sync_to_async(cookie)(owner))
+    assert (snap["status"], snap["epoch"], snap["step"], snap["eta_seconds"]) == ("running", 2, 6, 3.0)
+    assert [p["epoch"] for p in snap["previews"]] == [1, 2]
+    assert [p[0] for p in snap["losses"]] == [1, 2, 3, 4, 5, 6]
+    assert snap["losses"][3] == [4, 0.25, 0.5, 0.0, 0.75]
+
+    # The previews' URLs are checked like the job's page: the owner gets the JPEG, others a 404.
+    owner_client, other_client = Client(), Client()
+    await sync_to_async(owner_client.force_login)(owner)
+    await sync_to_async(other_client.force_login)(other_user)
+    url = snap["previews"][1]["url"]
+    response = await sync_to_async(owner_client.get)(url)
+    assert response.status_code == 200 and response["Content-Type"] == "image/jpeg"
+    assert b"".join(response.streaming_content) == jpeg
+    assert (await sync_to_async(other_client.get)(url)).status_code == 404
+    missing = reverse("engine:preview", args=[job.pk, 3])
+    assert (await sync_to_async(owner_client.get)(missing)).status_code == 404
+
+
+def test_the_page_without_javascript_shows_the_previews_and_losses_so_far(
+        make_job, owner_client, rq_redis, load_test_image):
+    job = make_job(epochs=3, steps_per_epoch=3)
+    _run_two_epochs_by_hand(job, images.encode_jpeg(images.to_uint8(load_test_image("tubingen.jpg", 64))))
+    html = owner_client.get(reverse("engine:detail", args=[job.pk])).content.decode()
+    for epoch in (1, 2):
+        assert f'alt="Preview after epoch {epoch}"' in html
+        assert reverse("engine:preview", args=[job.pk, epoch]) in html
+    assert 'alt="Preview after epoch 3"' not in html
+    assert '<tr><td>3</td><td>0.6667</td><td>0.3333</td><td>0.0000</td><td>1.0000</td></tr>' in html
+    assert '<tr><td>6</td>' in html and '<tr><td>4</td>' not in html  # epoch ends only
+    assert '<noscript><meta http-equiv="refresh"' in html
+    assert "Epoch 2 of 3, step 6 of 9" in html
+
+
+# --- events of a real job, from a real worker -----------------------------------------------------------
+
+def _watch(sockets: dict[str, list], cookie_header: bytes, connected: threading.Event) -> None:
+    """In a thread with its own event loop (one per process may receive from the channel layer):
+    collect each socket's messages, {path: received}, until the job's end."""
+    async def watch(path: str, received: list, ready: asyncio.Event):
+        comm = communicator(path, cookie_header)
+        assert (await comm.connect(timeout=10))[0]
+        received.append(await comm.receive_json_from(timeout=10))
+        ready.set()
+        while received[-1]["event"] not in FINAL_EVENTS:
+            received.append(await comm.receive_json_from(timeout=300))
+        await comm.disconnect()
+
+    async def watch_all():
+        ready = {path: asyncio.Event() for path in sockets}
+        tasks = [asyncio.create_task(watch(path, received, ready[path]))
+                 for path, received in sockets.items()]
+        await asyncio.gather(*(event.wait() for event in ready.values()))
+        connected.set()
+        await asyncio.gather(*tasks)
+
+    try:
+        asyncio.run(watch_all())
+    finally:
+        connected.set()
+
+
+def test_a_worker_running_a_job_streams_its_progress_to_the_page_and_the_list(
+        make_job, owner, cookie, burst_worker):
+    """The RQ worker runs in this thread (as RQ wants); the two sockets listen in another."""
+    job = make_job(epochs=3, steps_per_epoch=8)
+    page, listing = [], []
+    connected = threading.Event()
+    watcher = threading.Thread(target=_watch, args=({job_path(job): page, "/ws/jobs/": listing},
+                                                    cookie(owner), connected))
+    watcher.start()
+    assert connected.wait(60) and page and listing
+    queue.enqueue_job(job)
+    burst_worker()
+    watcher.join(60)
+    job.refresh_from_db()
+    assert job.status == Status.SUCCEEDED, job.error
+
+    kinds = [e["event"] for e in page]
+    assert kinds[0] == "snapshot" and kinds[-1] == "finished"
+    assert "queued" in kinds and kinds.index("queued") < kinds.index("started") < kinds.index("progress")
+    started = page[kinds.index("started")]
+    assert started["worker"] and started["device"].startswith(("CPU", "GPU"))
+    assert started["network"] == "vgg16"
+    progress = [e for e in page if e["event"] == "progress"]
+    # Throttled (at most ~5 a second, plus one per epoch), yet every step's losses arrive, once.
+    assert len(progress) < job.total_steps
+    steps = [p[0] for e in progress + [page[-1]] for p in e["losses"]]
+    assert steps == list(range(1, job.total_steps + 1))
+    assert [e["preview"]["epoch"] for e in progress if e["preview"]] == [1, 2, 3]
+    assert all(e["step"] <= e["total_steps"] and e["sent_at"] > 0 for e in progress)
+    assert progress[-1]["eta_seconds"] == 0.0
+    finished = page[-1]
+    assert finished["result_url"].startswith(reverse("engine:download", args=[job.pk, "png"]))
+    assert {d["kind"] for d in finished["downloads"]} == {"png", "plot", "csv", "json"}
+    assert "losses" not in listing[-1] and listing[-1]["status"] == "succeeded"
+    assert [e["event"] for e in listing][-1] == "finished" and "progress" in [e["event"] for e in listing]
+    # The history file holds the losses now; the Redis list of a finished job is gone.
+    assert not queue.redis_connection().exists(events.losses_key(job))
+
+
+# --- a Redis that is dead or hung ---------------------------------------------------------------------
+
+def _point_channel_layer_at(settings, address: str) -> None:
+    layer = settings.CHANNEL_LAYERS["default"]
+    settings.CHANNEL_LAYERS = {"default": {**layer, "CONFIG": {
+        **layer["CONFIG"], "hosts": [{**layer["CONFIG"]["hosts"][0], "address": address}]}}}
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]  # nothing listens there once the socket is closed
+
+
+def test_a_job_succeeds_when_the_channel_layers_redis_is_dead(make_job, burst_worker, settings, monkeypatch,
+                                                              caplog):
+    _point_channel_layer_at(settings, f"redis://127.0.0.1:{_closed_port()}/0")
+    attempts = []
+    real_send_all = events._group_send_all
+
+    async def counting_send_all(layer, messages):  # the real send, counted
+        attempts.append(time.monotonic())
+        return await real_send_all(layer, messages)
+
+    monkeypatch.setattr(events, "_group_send_all", counting_send_all)
+    publishes = []
+    real_publish = events._publish
+    monkeypatch.setattr(events, "_publish", lambda *a, **k: publishes.append(1) or real_publish(*a, **k))
+    job = make_job(epochs=4, steps_per_epoch=10)
+    queue.enqueue_job(job)
+    with caplog.at_level(logging.DEBUG, logger="engine.events"):
+        burst_worker()
+    job.refresh_from_db()
+    assert job.status == Status.SUCCEEDED, job.error
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING and "pausing" in r.message]
+    assert len(warnings) == 1  # said once, not once per event
+    # The pause after each failure (1 s, 2 s, 4 s, ...) means few tries, whatever the events.
+    assert len(publishes) >= 2 + job.epochs
+    assert 1 <= len(attempts) < len(publishes)
+    gaps = [b - a for a, b in zip(attempts, attempts[1:], strict=False)]
+    assert all(gap >= events.BACKOFF_FIRST * 0.9 for gap in gaps)
+
+
+def test_a_hung_redis_costs_one_timeout_then_publishing_pauses(make_job, rq_redis, settings):
+    with socket.socket() as hung:  # accepts connections (the kernel's backlog) and never answers
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(16)
+        _point_channel_layer_at(settings, f"redis://127.0.0.1:{hung.getsockname()[1]}/0")
+        job = make_job()
+        job.start(worker="test")
+        started = time.monotonic()
+        assert events.publish_started(job) is False
+        first = time.monotonic() - started
+        started = time.monotonic()
+        assert events.publish_started(job) is False  # paused: not even tried
+        second = time.monotonic() - started
+    assert events.PUBLISH_TIMEOUT * 0.9 <= first < events.PUBLISH_TIMEOUT + 2
+    assert second < 0.05
