@@ -28,6 +28,7 @@ import re
 import time
 import weakref
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -245,7 +246,7 @@ def _send(messages: list[tuple[str, dict]], job: StyleJob | None = None,
         now = time.time() * 1000
         for _, message in messages:
             message["event"]["sent_at"] = now
-        async_to_sync(_group_send_all)(layer, messages)
+        _run_to_completion(_group_send_all, layer, messages)
     except PUBLISH_ERRORS as exc:
         pause = backoff.failed()
         log = logger.warning if backoff.failures == 1 else logger.debug
@@ -258,6 +259,19 @@ def _send(messages: list[tuple[str, dict]], job: StyleJob | None = None,
 
 def _publish(job: StyleJob, event: dict, losses: list[list[float]] | None = None) -> bool:
     return _send(_messages(job.pk, job.owner_id, event), job, losses)
+
+
+def _run_to_completion(coroutine_function, *args) -> None:
+    """async_to_sync, which runs the coroutine on an event loop of its own in another thread; but
+    AsyncToSync refuses a thread that runs an event loop itself (e.g. a test driving a browser with
+    Playwright's sync API while a worker runs in-process), so such a thread gets the same by hand."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        async_to_sync(coroutine_function)(*args)
+        return
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, coroutine_function(*args)).result()
 
 
 async def _group_send_all(layer, messages: Iterable[tuple[str, dict]]) -> None:

@@ -68,6 +68,15 @@
     }
   }
 
+  function showRun(ev) { // the "Run" table: worker, device and network, once a worker has the job
+    ["worker", "device", "network"].forEach(function (name) {
+      const cell = $("run-" + name);
+      if (!cell || !ev[name]) return;
+      cell.textContent = ev[name];
+      cell.parentElement.hidden = false;
+    });
+  }
+
   function showProgress(ev) {
     const bar = $("job-progress");
     bar.max = ev.total_steps;
@@ -132,7 +141,8 @@
     return {
       width: Math.max(280, box.clientWidth || 600), height: 280,
       scales: { x: { time: false }, y: { distr: 3, log: 10 } },
-      axes: [{ label: "step" }, { label: "loss (weighted)", size: 64 }],
+      axes: [{ label: "step" }, { label: "loss (weighted)", size: 64, values: logTicks }],
+      legend: { live: false },
       series: [
         { label: "step" },
         { label: "style", stroke: "#3d5afe", width: 1.5 },
@@ -141,6 +151,13 @@
         { label: "total", stroke: "#1d2330", width: 2.5 },
       ],
     };
+  }
+
+  function logTicks(u, splits) { // 100, 10, 1, 0.1, 0.01, then 1e-3 ... (the default writes 1e-4 as "0")
+    return splits.map(function (v) {
+      if (v === null || v === undefined) return "";
+      return v >= 0.01 && v < 1e5 ? String(+v.toPrecision(1)) : v.toExponential(0);
+    });
   }
 
   window.addEventListener("resize", function () {
@@ -188,6 +205,7 @@
       showStatus(ev);
       showQueue(ev.queue);
       showProgress(ev);
+      showRun(ev);
       (ev.previews || []).forEach(addPreview);
       addLosses(ev.losses, true);
       if (FINAL.indexOf(ev.status) >= 0) showEnd(ev);
@@ -196,6 +214,7 @@
     if (ev.event === "queued") { showQueue(ev.queue); return; }
     showStatus(ev);
     if (ev.event === "started" || ev.event === "progress") showProgress(ev);
+    if (ev.event === "started" || ev.event === "finished") showRun(ev);
     if (ev.event === "progress") addPreview(ev.preview);
     addLosses(ev.losses, false);
     if (FINAL.indexOf(ev.status) >= 0) showEnd(ev);
