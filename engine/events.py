@@ -14,9 +14,10 @@ Messages carry numbers and URLs, never image bytes; every event has ``sent_at`` 
 epoch, stamped when it is published) so the latency to a browser can be measured.
 
 Publishing is best effort and bounded: a dead or hung Redis must neither stall nor crash a job.
-Each publish has PUBLISH_TIMEOUT in all; after a failure, publishing pauses (1 s, then doubling
-up to 30 s) so a job spends at most one timeout per pause on a Redis that is gone. Events are
-only a view of the database: a page that missed some gets the truth in its next snapshot.
+Messages go out from one sending thread per process (see "publishing" below), each publish with
+PUBLISH_TIMEOUT in all; after a failure, publishing pauses (1 s, then doubling up to 30 s) so a
+Redis that is gone costs at most one timeout per pause. Events are only a view of the database: a
+page that missed some gets the truth in its next snapshot.
 """
 
 from __future__ import annotations
@@ -25,14 +26,18 @@ import asyncio
 import json
 import logging
 import re
+import threading
 import time
 import weakref
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.urls import reverse
+from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
 from . import queue
@@ -187,18 +192,17 @@ def losses_so_far(job: StyleJob) -> list[list[float]]:
     return [by_step[step] for step in sorted(by_step)]
 
 
-def _record_losses(job: StyleJob, losses: list[list[float]]) -> None:
-    pipe = queue.redis_connection().pipeline(transaction=False)
-    pipe.rpush(losses_key(job), json.dumps(losses))
-    pipe.expire(losses_key(job), LOSSES_TTL)
-    pipe.execute()
-
-
 # --- publishing -----------------------------------------------------------------------------------
+# Not async_to_sync(group_send) per event, the textbook way: that starts a thread, an event loop and
+# a Redis connection for every call, and it blocked the engine 9-13 ms per event on this machine
+# (bench/bench_live.py). One long-lived event loop per process, in a daemon thread, keeps its Redis
+# connections and sends the messages in the order they were published; a worker's engine thread
+# only hands them over (microseconds). The events that end something (a job's end, a queue move)
+# wait until they are sent, bounded, so a worker in burst mode cannot exit before its last event.
 
 class _Backoff:
-    """After a failed publish, skip publishing for a while (doubling), so a dead Redis costs a job
-    at most one PUBLISH_TIMEOUT per pause, not one per event."""
+    """After a failed publish, skip publishing for a while (doubling), so a dead Redis costs at
+    most one PUBLISH_TIMEOUT per pause, not one per event."""
 
     def __init__(self) -> None:
         self.failures, self.until = 0, 0.0
@@ -218,10 +222,111 @@ class _Backoff:
         self.failures, self.until = 0, 0.0
 
 
-# Per channel layer object: Channels makes a new one when CHANNEL_LAYERS changes (tests do), and
-# a pause earned against one Redis must not silence another.
-_backoffs: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 PUBLISH_ERRORS = (RedisError, OSError, TimeoutError)
+WAIT_TIMEOUT = PUBLISH_TIMEOUT + 1.0   # how long a waiting publish waits for its turn and its send
+QUEUE_LIMIT = 1000                     # messages waiting in a process; beyond, new ones are dropped
+
+
+@dataclass
+class _Batch:
+    """Messages published together, with the loss points to record first."""
+    layer: object
+    messages: list[tuple[str, dict]]
+    redis_url: str = ""
+    losses_key: str = ""
+    losses: list[list[float]] = field(default_factory=list)
+    sent: Future = field(default_factory=Future)   # True once Redis took them, False if dropped
+
+
+class _Publisher:
+    """The process's sending loop (see above). Everything after submit() runs in its thread."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.queue: asyncio.Queue[_Batch] = asyncio.Queue(maxsize=QUEUE_LIMIT)
+        # Per channel layer object: Channels makes a new one when CHANNEL_LAYERS changes (tests do),
+        # and a pause earned against one Redis must not silence another.
+        self.backoffs: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self.redis: dict[str, aioredis.Redis] = {}
+        threading.Thread(target=self.loop.run_until_complete, args=(self.sender(),),
+                         name="nst-live-events", daemon=True).start()
+
+    def submit(self, batch: _Batch) -> None:
+        self.loop.call_soon_threadsafe(self.put, batch)
+
+    def put(self, batch: _Batch) -> None:
+        try:
+            self.queue.put_nowait(batch)
+        except asyncio.QueueFull:
+            batch.sent.set_result(False)  # Redis is far behind: pages catch up with their next snapshot
+
+    async def sender(self) -> None:
+        while True:
+            batch = await self.queue.get()
+            try:
+                sent = await self.deliver(batch)
+            except Exception:  # a bug, not Redis: say so, and keep the loop alive for the next events
+                logger.exception("Live job events could not be sent")
+                sent = False
+            batch.sent.set_result(sent)
+
+    async def deliver(self, batch: _Batch) -> bool:
+        if not batch.messages:
+            return True  # flush(): everything before it has been dealt with
+        backoff = self.backoffs.setdefault(batch.layer, _Backoff())
+        if not backoff.ready():
+            return False
+        try:
+            async with asyncio.timeout(PUBLISH_TIMEOUT):
+                await _send_now(batch, self.redis)
+        except PUBLISH_ERRORS as exc:
+            pause = backoff.failed()
+            log = logger.warning if backoff.failures == 1 else logger.debug
+            log("Could not publish live job events (%s: %s); pausing them for %.0f s.",
+                type(exc).__name__, exc or "timed out", pause)
+            return False
+        backoff.succeeded()
+        return True
+
+
+async def _send_now(batch: _Batch, clients: dict) -> None:
+    # The losses go into the job's list before the event goes out: a page that connects in between
+    # finds them in its snapshot (and drops the event's copy), rather than missing them.
+    if batch.losses:
+        client = clients.get(batch.redis_url) or clients.setdefault(
+            batch.redis_url, aioredis.Redis.from_url(batch.redis_url, socket_connect_timeout=PUBLISH_TIMEOUT))
+        pipe = client.pipeline(transaction=False)
+        pipe.rpush(batch.losses_key, json.dumps(batch.losses))
+        pipe.expire(batch.losses_key, LOSSES_TTL)
+        await pipe.execute()
+    await _group_send_all(batch.layer, batch.messages)
+
+
+async def _group_send_all(layer, messages: Iterable[tuple[str, dict]]) -> None:
+    for group, message in messages:
+        await layer.group_send(group, message)
+
+
+_publisher: _Publisher | None = None
+_publisher_lock = threading.Lock()
+
+
+def _get_publisher() -> _Publisher:
+    global _publisher
+    with _publisher_lock:
+        if _publisher is None:
+            _publisher = _Publisher()
+        return _publisher
+
+
+def flush(timeout: float = WAIT_TIMEOUT) -> bool:
+    """Wait until everything this process published so far has been sent (or dropped)."""
+    batch = _Batch(layer=None, messages=[])
+    _get_publisher().submit(batch)
+    try:
+        return batch.sent.result(timeout=timeout)
+    except FutureTimeout:
+        return False
 
 
 def _messages(job_pk: int, owner_pk: int, event: dict) -> list[tuple[str, dict]]:
@@ -230,54 +335,30 @@ def _messages(job_pk: int, owner_pk: int, event: dict) -> list[tuple[str, dict]]
             (user_group(owner_pk), {"type": "job.event", "event": status_line(event)})]
 
 
-def _send(messages: list[tuple[str, dict]], job: StyleJob | None = None,
-          losses: list[list[float]] | None = None) -> bool:
-    """Record `job`'s new loss points, then send all messages (one event loop, one connection,
-    PUBLISH_TIMEOUT in all). True when Redis took them; False (logged) when it did not."""
+def _submit(messages: list[tuple[str, dict]], *, job: StyleJob | None = None,
+            losses: list[list[float]] | None = None, wait: bool = False) -> bool:
+    """Hand messages (and `job`'s new loss points) to the sending loop. With wait, True once Redis
+    took them (False if it did not within WAIT_TIMEOUT); without, True once they are queued."""
     layer = get_channel_layer()
-    if layer is None:
+    if layer is None or not messages:
         return False
-    backoff = _backoffs.setdefault(layer, _Backoff())
-    if not backoff.ready():
-        return False
+    now = time.time() * 1000  # when the worker published: the latency clock starts here
+    for _, message in messages:
+        message["event"]["sent_at"] = now
+    batch = _Batch(layer, messages)
+    if job is not None and losses:
+        batch.redis_url, batch.losses_key, batch.losses = settings.REDIS_URL, losses_key(job), losses
+    _get_publisher().submit(batch)
+    if not wait:
+        return True
     try:
-        if job is not None and losses:
-            _record_losses(job, losses)
-        now = time.time() * 1000
-        for _, message in messages:
-            message["event"]["sent_at"] = now
-        _run_to_completion(_group_send_all, layer, messages)
-    except PUBLISH_ERRORS as exc:
-        pause = backoff.failed()
-        log = logger.warning if backoff.failures == 1 else logger.debug
-        log("Could not publish live job events (%s: %s); pausing them for %.0f s.",
-            type(exc).__name__, exc, pause)
+        return batch.sent.result(timeout=WAIT_TIMEOUT)
+    except FutureTimeout:
         return False
-    backoff.succeeded()
-    return True
 
 
-def _publish(job: StyleJob, event: dict, losses: list[list[float]] | None = None) -> bool:
-    return _send(_messages(job.pk, job.owner_id, event), job, losses)
-
-
-def _run_to_completion(coroutine_function, *args) -> None:
-    """async_to_sync, which runs the coroutine on an event loop of its own in another thread; but
-    AsyncToSync refuses a thread that runs an event loop itself (e.g. a test driving a browser with
-    Playwright's sync API while a worker runs in-process), so such a thread gets the same by hand."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        async_to_sync(coroutine_function)(*args)
-        return
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(asyncio.run, coroutine_function(*args)).result()
-
-
-async def _group_send_all(layer, messages: Iterable[tuple[str, dict]]) -> None:
-    async with asyncio.timeout(PUBLISH_TIMEOUT):
-        for group, message in messages:
-            await layer.group_send(group, message)
+def _publish(job: StyleJob, event: dict, losses: list[list[float]] | None = None, wait: bool = False) -> bool:
+    return _submit(_messages(job.pk, job.owner_id, event), job=job, losses=losses, wait=wait)
 
 
 def publish_started(job: StyleJob) -> bool:
@@ -286,17 +367,19 @@ def publish_started(job: StyleJob) -> bool:
 
 def publish_progress(job: StyleJob, *, epoch: int, step: int, eta_seconds: float | None,
                      losses: list[list[float]], preview_epoch: int | None = None) -> bool:
+    """Queued for sending; returns at once (the engine's thread does not wait for Redis)."""
     event = progress_event(job, epoch=epoch, step=step, eta_seconds=eta_seconds, losses=losses,
                            preview_epoch=preview_epoch)
     return _publish(job, event, losses)
 
 
 def publish_final(job: StyleJob, losses: list[list[float]] | None = None) -> bool:
-    """The job's end (finished, failed or cancelled), as its row says now; nothing while active."""
+    """The job's end (finished, failed or cancelled), as its row says now; nothing while active.
+    Waits until it is sent (at most WAIT_TIMEOUT)."""
     event = final_event(job, losses)
     if event is None:
         return False
-    ok = _publish(job, event, losses)
+    ok = _publish(job, event, losses, wait=True)
     if ok and job.status == Status.SUCCEEDED:
         try:
             queue.redis_connection().delete(losses_key(job))  # the history file has them all now
@@ -317,4 +400,4 @@ def publish_queue() -> int:
         event = {"event": "queued", "job": pk, "status": Status.QUEUED, "status_label": Status.QUEUED.label,
                  "queue": _queue_fields(estimate)}
         messages += _messages(pk, owner_pk, event)
-    return len(estimates) if messages and _send(messages) else 0
+    return len(estimates) if _submit(messages, wait=True) else 0

@@ -146,6 +146,7 @@ def _run_two_epochs_by_hand(job: StyleJob, jpeg: bytes) -> None:
         losses = [[s, 1.0 / s, 2.0 / s, 0.0, 3.0 / s] for s in steps]
         assert events.publish_progress(job, epoch=epoch, step=steps[-1], eta_seconds=3.0, losses=losses,
                                        preview_epoch=epoch)
+    assert events.flush()  # sent (progress events do not wait: the engine's thread goes on)
 
 
 @pytest.mark.asyncio
@@ -274,13 +275,13 @@ def test_a_job_succeeds_when_the_channel_layers_redis_is_dead(make_job, burst_wo
                                                               caplog):
     _point_channel_layer_at(settings, f"redis://127.0.0.1:{_closed_port()}/0")
     attempts = []
-    real_send_all = events._group_send_all
+    real_send_now = events._send_now
 
-    async def counting_send_all(layer, messages):  # the real send, counted
+    async def counting_send_now(batch, clients):  # the real send, counted
         attempts.append(time.monotonic())
-        return await real_send_all(layer, messages)
+        return await real_send_now(batch, clients)
 
-    monkeypatch.setattr(events, "_group_send_all", counting_send_all)
+    monkeypatch.setattr(events, "_send_now", counting_send_now)
     publishes = []
     real_publish = events._publish
     monkeypatch.setattr(events, "_publish", lambda *a, **k: publishes.append(1) or real_publish(*a, **k))
@@ -305,12 +306,12 @@ def test_a_hung_redis_costs_one_timeout_then_publishing_pauses(make_job, rq_redi
         hung.listen(16)
         _point_channel_layer_at(settings, f"redis://127.0.0.1:{hung.getsockname()[1]}/0")
         job = make_job()
-        job.start(worker="test")
+        job.cancel()
         started = time.monotonic()
-        assert events.publish_started(job) is False
+        assert events.publish_final(job) is False
         first = time.monotonic() - started
         started = time.monotonic()
-        assert events.publish_started(job) is False  # paused: not even tried
+        assert events.publish_final(job) is False  # paused: not even tried
         second = time.monotonic() - started
     assert events.PUBLISH_TIMEOUT * 0.9 <= first < events.PUBLISH_TIMEOUT + 2
     assert second < 0.05
