@@ -82,6 +82,10 @@ def test_the_job_page_shows_thumbnails_and_a_growing_loss_chart_before_the_resul
 
     _submit_small_classic_job(page, stack.url, images_dir)
     page.evaluate("window.__sameDocument = true")  # gone if the page ever reloads
+    job_id = page.url.rstrip("/").rsplit("/", 1)[1]
+    my_jobs = page.context.new_page()  # "My jobs" in a second tab, opened while the job waits or runs
+    my_jobs.goto(stack.url + "/jobs/")
+    my_jobs.evaluate("window.__sameDocument = true")
 
     try:
         page.wait_for_function("document.querySelectorAll('#epoch-previews li').length >= 2", timeout=240_000)
@@ -112,3 +116,8 @@ def test_the_job_page_shows_thumbnails_and_a_growing_loss_chart_before_the_resul
     assert page.locator("#result-image").evaluate("img => img.complete && img.naturalWidth") == 256
     expect(page.locator("#download-csv")).to_be_visible()
     expect(page.locator("#cancel-job")).to_have_count(0)
+
+    row = my_jobs.locator(f'tr.job-row[data-job-id="{job_id}"]')
+    expect(row.locator(".job-status-cell")).to_have_text("Succeeded")
+    expect(row.locator(".job-progress-cell")).to_have_text("30 / 30 steps")
+    assert my_jobs.evaluate("window.__sameDocument") is True
