@@ -187,7 +187,8 @@ def daphne_url(tmp_path_factory):
     """daphne serving nstsite.asgi with a 1 MB request limit, on a free loopback port."""
     port = free_port()
     tmp = tmp_path_factory.mktemp("daphne")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "NST_")) and k != "DATABASE_URL"}
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("DJANGO_", "NST_")) and k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(DJANGO_SECRET_KEY="limits-test-" + "k" * 40, NST_MAX_REQUEST_MB="1",
                DATABASE_URL=f"sqlite:///{tmp / 'db.sqlite3'}", DJANGO_MEDIA_ROOT=str(tmp / "media"),
                DJANGO_STATIC_ROOT=str(tmp / "static"), DJANGO_SETTINGS_MODULE="nstsite.settings",
