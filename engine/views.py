@@ -7,6 +7,7 @@ see (someone else's private job), so a job's existence is not revealed either.
 from __future__ import annotations
 
 import json
+import logging
 from functools import partial
 
 from django.contrib import messages
@@ -25,6 +26,10 @@ from .forms import StyleJobForm
 from .models import Mode, Status, StyleJob
 
 JOBS_PER_PAGE = 20
+STORAGE_FAILED = ("Your images could not be saved just now, so the job was not created. "
+                  "Please try again in a few minutes.")
+
+logger = logging.getLogger(__name__)
 
 
 def _get_job_for_user(request: HttpRequest, pk: int, *, manage: bool = False) -> StyleJob:
@@ -46,10 +51,16 @@ def submit(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = StyleJobForm(request.POST, request.FILES)
         if form.is_valid():
-            with transaction.atomic():
-                job = form.create_job(request.user, queue.queue_for(request.user))
-                # The worker must find the row: enqueue only once it is committed.
-                transaction.on_commit(partial(queue.enqueue_job, job))
+            try:
+                with transaction.atomic():
+                    job = form.create_job(request.user, queue.queue_for(request.user))
+                    # The worker must find the row: enqueue only once it is committed.
+                    transaction.on_commit(partial(queue.enqueue_job, job))
+            except OSError:  # the disk (full, read-only): create_job has removed what it wrote
+                logger.exception("Could not store the files of a new job")
+                form.add_error(None, STORAGE_FAILED)
+                return render(request, "engine/submit.html", {"form": form, "presets": presets.as_json()},
+                              status=503)
             messages.success(request, f"Job {job.pk} is queued.")
             return redirect("engine:detail", pk=job.pk)
     else:
