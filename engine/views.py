@@ -61,7 +61,8 @@ def submit(request: HttpRequest) -> HttpResponse:
                 form.add_error(None, STORAGE_FAILED)
                 return render(request, "engine/submit.html", {"form": form, "presets": presets.as_json()},
                               status=503)
-            messages.success(request, f"Job {job.pk} is queued.")
+            if job.status == Status.QUEUED:  # not failed by an unreachable queue (enqueue ran on commit)
+                messages.success(request, f"Job {job.pk} is queued.")
             return redirect("engine:detail", pk=job.pk)
     else:
         form = StyleJobForm(initial=_initial_from_query(request))
