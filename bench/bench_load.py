@@ -447,8 +447,8 @@ def main() -> int:
 def write_docs(r: dict) -> None:
     rows = [f"| {kind} | {s['n']} | {s['p50'] * 1000:.0f} ms | {s['p95'] * 1000:.0f} ms | "
             f"{s['max'] * 1000:.0f} ms |" for kind, s in r["latency"].items()]
-    dropped = (f" ({', '.join(r['dropped_404'])} answered 404 on this branch and was dropped after its first "
-               "request)" if r["dropped_404"] else "")
+    dropped = (f" ({', '.join(r['dropped_404'])} answered 404 on this branch and was no longer browsed "
+               "after that)" if r["dropped_404"] else "")
     section = "\n".join([
         "## Load",
         "",
@@ -458,7 +458,7 @@ def write_docs(r: dict) -> None:
         f"{r['users']} users, each logged in through the login form with its own session, submit "
         f"{r['jobs_per_user']} fast jobs each at {r['size']} px (the form's POST with CSRF token, a 400 px "
         f"photo and a 256 px painting) and GET {', '.join(r['browsed'])} after each submission{dropped}, "
-        "then watch their jobs page until their jobs are final.",
+        "then reload their job pages every 2 s until their jobs are final.",
         "",
         f"- All {r['jobs']} jobs succeeded ({r['succeeded']}), each started exactly once: starts per job "
         f"{dict(r['starts_per_job'])} (counted by the workers themselves), RQ's finished registry "
