@@ -89,7 +89,8 @@ def cancel_job(job: StyleJob) -> bool:
 
 
 STILL_STOPPING = "This job's last run is still stopping. Try again in a few seconds."
-REQUEUE_UNAVAILABLE = "The job queue cannot be reached right now, so the job was not requeued. Try again later."
+REQUEUE_UNAVAILABLE = ("The job queue cannot be reached right now, so the job was not requeued. "
+                       "Try again later.")
 
 
 class RequeueRefused(Exception):
