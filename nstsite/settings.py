@@ -234,6 +234,8 @@ if HTTPS:
 UPLOAD_FILE_FIELDS = 4  # content + 3 styles
 NST_MAX_REQUEST_BYTES = env_int("NST_MAX_REQUEST_MB",
                                 UPLOAD_FILE_FIELDS * NST_MAX_UPLOAD_BYTES // 2**20 + 1) * 2**20
+if NST_MAX_REQUEST_BYTES < 2**20:
+    raise ImproperlyConfigured("NST_MAX_REQUEST_MB must be at least 1.")
 DATA_UPLOAD_MAX_NUMBER_FILES = UPLOAD_FILE_FIELDS  # more files in one request: a friendly 400 page
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 200                # the job form has about 25
 

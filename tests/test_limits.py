@@ -174,6 +174,14 @@ def test_the_settings_keep_room_for_a_full_job_and_few_files():
     assert settings.FILE_UPLOAD_MAX_MEMORY_SIZE <= 5 * MB and settings.DATA_UPLOAD_MAX_MEMORY_SIZE <= 5 * MB
 
 
+def test_a_request_limit_below_one_megabyte_stops_the_process():
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "NST_"))}
+    env.update(DJANGO_SETTINGS_MODULE="nstsite.settings", DJANGO_DEBUG="1", NST_MAX_REQUEST_MB="0")
+    result = subprocess.run([sys.executable, "-c", "import django; django.setup()"], cwd=REPO, env=env,
+                            capture_output=True, text=True)
+    assert result.returncode != 0 and "NST_MAX_REQUEST_MB must be at least 1" in result.stderr
+
+
 # --- the whole stack: a real daphne ------------------------------------------------------------------
 
 def free_port() -> int:
