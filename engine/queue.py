@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import django_rq
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -22,7 +23,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 from rq import Worker
 from rq.exceptions import NoSuchJobError
-from rq.job import Callback, Job, JobStatus
+from rq.job import Callback, Job, JobStatus, Retry
 
 from .models import Mode, Status, StyleJob
 
@@ -59,10 +60,20 @@ def enqueue_job(job: StyleJob) -> None:
         queue = django_rq.get_queue(job.queue, commit_mode="auto")
         queue.enqueue(run_style_job, job.pk, job_id=job.rq_job_id,
                       description=f"style job {job.pk} ({job.mode}, {job.size} px)",
-                      on_failure=Callback(on_rq_failure))
+                      on_failure=Callback(on_rq_failure), retry=recovery_retry(),
+                      meta={"max_recoveries": settings.NST_JOB_MAX_RECOVERIES})
     except RedisError:
         logger.exception("Could not enqueue style job %s", job.pk)
         job.fail(QUEUE_UNAVAILABLE)
+
+
+def recovery_retry() -> Retry | None:
+    """How often RQ may put a job back on its queue after losing its worker (engine.worker): RQ's
+    maintenance pass retries an abandoned job while it has retries left. It is used for lost
+    workers only: engine.tasks.on_rq_failure takes the retries away on any other failure. At the
+    front of the queue: the job was already running, ahead of those still waiting."""
+    recoveries = settings.NST_JOB_MAX_RECOVERIES
+    return Retry(max=recoveries, enqueue_at_front=True) if recoveries > 0 else None
 
 
 def cancel_job(job: StyleJob) -> bool:
