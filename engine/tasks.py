@@ -279,9 +279,10 @@ class _Run:
 
 
 def _fail_fast_redis() -> Redis:
-    """A client for the per-step cancel check that gives up at once while Redis is unreachable:
-    redis-py retries a failed command 10 times with back-off (about 4 s in all), which would make
-    every engine step wait that long during a Redis outage."""
+    """A client for the per-step cancel check that gives up quickly when Redis does not answer (a
+    network partition, a frozen server): the queue's client waits up to its socket timeout (a
+    StyleWorker sets 40 s) and retries, which would hold up every engine step. A refused
+    connection (Redis down) fails at once either way."""
     return Redis.from_url(settings.RQ_QUEUES["default"]["URL"], retry=RedisRetry(NoBackoff(), 0),
                           socket_connect_timeout=1, socket_timeout=2)
 
