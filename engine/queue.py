@@ -139,6 +139,86 @@ def requeue_job(job: StyleJob, queue_name: str | None = None,
     return True
 
 
+# --- rows that Redis lost ------------------------------------------------------------------------
+
+ORPHAN_KEY = "nst:orphan:{}"   # when a sweep first saw the row orphaned (epoch seconds)
+SWEEP_LOCK = "nst:orphan-sweep"
+
+
+def recover_orphans(*, settle_seconds: float) -> int:
+    """Put back on their queues the active jobs that RQ has no trace of, so that none waits
+    forever: a queued row that is on no queue (its enqueue was lost: the web process died between
+    the commit and the enqueue, a worker died between popping it and registering it, Redis lost
+    its last writes) and a running row with no StartedJobRegistry entry (Redis lost it; its worker,
+    if alive, fences itself at its next lease renewal, see engine.worker).
+
+    A row counts only once two sweeps at least `settle_seconds` apart have seen it orphaned, and a
+    running one only when its progress is that old too: a job between two steps of its normal life
+    (committed but not yet enqueued, popped but not yet registered) is never touched. One worker
+    sweeps at a time. One query and five Redis round trips, whatever the number of rows (plus the
+    work of putting an orphan back); returns how many jobs were put back."""
+    connection = redis_connection()
+    if not connection.set(SWEEP_LOCK, 1, nx=True, ex=max(60, int(settle_seconds))):
+        return 0
+    try:
+        rows = list(StyleJob.objects.active().only("id", "uuid", "status", "queue", "progress_at"))
+        if not rows:
+            return 0
+        orphans = _orphaned(connection, rows)
+        now = timezone.now().timestamp()
+        with connection.pipeline(transaction=False) as pipe:
+            for row in rows:
+                pipe.get(ORPHAN_KEY.format(row.uuid.hex))
+            first_seen = dict(zip((row.pk for row in rows), pipe.execute(), strict=True))
+        recovered, marks = 0, connection.pipeline(transaction=False)
+        for row in sorted(rows, key=lambda r: (r.status != Status.RUNNING, r.pk)):  # oldest work first
+            key, seen = ORPHAN_KEY.format(row.uuid.hex), first_seen[row.pk]
+            if row.pk not in orphans:
+                if seen is not None:
+                    marks.delete(key)
+            elif seen is None:
+                marks.set(key, now, ex=24 * 3600)
+            elif now - float(seen) >= settle_seconds and (
+                    row.status == Status.QUEUED
+                    or row.progress_at is None or now - row.progress_at.timestamp() >= settle_seconds):
+                marks.delete(key)
+                recovered += _put_back(row)
+        marks.execute()
+        return recovered
+    finally:
+        connection.delete(SWEEP_LOCK)
+
+
+def _orphaned(connection: Redis, rows: list[StyleJob]) -> set[int]:
+    """The rows RQ has no trace of: neither waiting on their queue nor in a started registry."""
+    queues = {row.queue for row in rows}
+    with connection.pipeline(transaction=False) as pipe:
+        for name in sorted(queues):
+            pipe.lrange(django_rq.get_queue(name, commit_mode="auto").key, 0, -1)
+            pipe.zrange(django_rq.get_queue(name, commit_mode="auto").started_job_registry.key, 0, -1)
+        replies = iter(pipe.execute())
+    waiting, started = set(), set()
+    for _ in sorted(queues):
+        waiting.update(entry.decode() for entry in next(replies))
+        started.update(entry.decode().split(":", 1)[0] for entry in next(replies))  # "<job id>:<execution>"
+    return {row.pk for row in rows if row.rq_job_id not in waiting and row.rq_job_id not in started}
+
+
+def _put_back(row: StyleJob) -> int:
+    job = StyleJob.objects.get(pk=row.pk)
+    if job.status == Status.RUNNING and not job.requeue(allowed=(Status.RUNNING,)):
+        return 0
+    if job.status != Status.QUEUED:
+        return 0
+    logger.warning("Style job %s was on no queue (Redis lost it); enqueueing it again.", job.pk)
+    try:
+        Job.fetch(job.rq_job_id, connection=redis_connection()).delete()  # what is left of the old one
+    except NoSuchJobError:
+        pass
+    enqueue_job(job)
+    return 1
+
+
 def cancel_requested(connection: Redis, job: StyleJob) -> bool:
     return bool(connection.exists(cancel_key(job)))
 

@@ -44,7 +44,10 @@ within a few seconds (NTP). Beyond that, a row moves queued -> running only once
 run it, and a recovery reuses the job's own RQ entry (RQ's retry) instead of adding a second one.
 
 Never lost. A job whose worker died is back on its queue (row "queued") or failed with a message:
-the lease makes the death visible within minutes, and the callback decides which.
+the lease makes the death visible within minutes, and the callback decides which. A job that RQ
+has no trace of at all (an enqueue lost between the commit and Redis, a job popped by a worker
+that died before registering it, Redis restarted without its data) is put back by a sweep of the
+active rows against Redis in the same maintenance pass (engine.queue.recover_orphans).
 """
 
 from __future__ import annotations
@@ -294,8 +297,12 @@ class StyleWorker(SimpleWorker):
         self.last_cleaned_at = now()
 
     def run_maintenance_tasks(self) -> None:
+        from engine.queue import recover_orphans
+
         try:
             super().run_maintenance_tasks()
+            # Jobs RQ has no trace of at all (lost enqueues, Redis data loss): see recover_orphans.
+            recover_orphans(settle_seconds=self.lease_seconds)
         except RedisConnectionError as exc:
             logger.warning("Worker %s: maintenance skipped, Redis unreachable (%s).", self.name, exc)
             self.last_cleaned_at = now()
@@ -327,7 +334,13 @@ class StyleWorker(SimpleWorker):
         if pipeline is not None:
             return super().heartbeat(timeout, pipeline=pipeline)
         try:
-            super().heartbeat(timeout)
+            with self.connection.pipeline() as pipe:
+                super().heartbeat(timeout, pipeline=pipe)
+                # A Redis that lost its data (restarted without its append-only file) lost this
+                # worker's registration too: write it again, so the worker counts as alive.
+                pipe.hset(self.key, mapping=self.serialize())
+                worker_registration.register(self, pipe)
+                pipe.execute()
         except RedisConnectionError:
             logger.warning("Worker %s: Redis unreachable; waiting for it.", self.name)
 

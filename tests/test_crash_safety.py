@@ -303,6 +303,38 @@ def test_a_worker_cut_off_from_redis_longer_than_its_lease_stops_and_the_job_res
             resumed_from_step=resume_step)
 
 
+def test_jobs_come_back_when_redis_restarts_without_its_data(make_job, workers, aof_redis):
+    """The worst Redis failure: it restarts empty (its append-only file lost). The running job's
+    worker finds its lease gone and stops; the maintenance sweep finds the running and the queued
+    job on no queue, puts both back, and they end once each (the first from its checkpoint)."""
+    running, waiting = make_job(epochs=10, steps_per_epoch=40), make_job(epochs=1, steps_per_epoch=5)
+    first = workers("a")
+    queue.enqueue_job(running)
+    queue.enqueue_job(waiting)
+    _running_mid_epoch(running, first, min_epoch=1)
+
+    aof_redis.kill()
+    for path in aof_redis.workdir.rglob("*"):
+        if path.is_file():
+            path.unlink()
+    aof_redis.start()
+    restarted_at = time.time()
+    wait_for(lambda: "lease was taken away" in first.log(), "the worker to give the job up", timeout=60,
+             explain=_explain(first))
+    stopped = _row(running)
+    resume_step = _checkpoint_step(stopped)
+
+    running, waiting = _wait_final(running, first), _wait_final(waiting, first)
+    back_after = running.started_at.timestamp() - restarted_at
+    _assert_one_complete_run(running)
+    assert waiting.status == Status.SUCCEEDED, waiting.error
+    assert f"Style job {running.pk} resumes at step {resume_step}" in first.log(), first.tail()
+    assert _starts(running, first) == 2 and _starts(waiting, first) == 1
+    assert first.alive and _registered(first), first.tail()
+    _record("Redis restarted empty", running_job_restarted_after_s=back_after,
+            stopped_at_step=stopped.step, resumed_from_step=resume_step)
+
+
 def test_a_job_that_keeps_losing_its_worker_fails_with_a_clear_message(make_job, workers, settings):
     settings.NST_JOB_MAX_RECOVERIES = 1  # enqueue_job gives the job this many recoveries
     job = make_job(epochs=10, steps_per_epoch=40)

@@ -299,3 +299,38 @@ def test_a_finished_job_whose_rq_entry_lapsed_is_not_run_again(make_job, rq_redi
     clean_registries(rq_queue)
     assert rq_queue.job_ids == []
     assert StyleJob.objects.get(pk=job.pk).status == Status.SUCCEEDED
+
+
+@pytest.mark.django_db
+def test_jobs_that_redis_lost_are_put_back_on_their_queues_by_the_sweep(make_job, rq_redis, burst_worker):
+    """Rows RQ has no trace of (an enqueue lost after the commit; a running job whose registry
+    entry Redis lost) are enqueued again once two sweeps have seen them so; jobs RQ knows about
+    are left alone, and nothing gets two queue entries."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from rq.registry import StartedJobRegistry
+
+    from engine import queue
+
+    healthy, never_enqueued, lost_running, alive = make_job(), make_job(), make_job(), make_job()
+    queue.enqueue_job(healthy)
+    for job, worker in ((lost_running, "gone"), (alive, "busy")):
+        queue.enqueue_job(job)
+        assert django_rq.get_queue("default").remove(job.rq_job_id) == 1
+        assert job.start(worker=worker)
+    StyleJob.objects.filter(pk=lost_running.pk).update(progress_at=timezone.now() - timedelta(hours=1))
+    registry = StartedJobRegistry(queue=django_rq.get_queue("default"))
+    rq_redis.zadd(registry.key, {f"{alive.rq_job_id}:its-execution": 2e9})  # its lease is current
+
+    assert queue.recover_orphans(settle_seconds=0) == 0  # first sighting: maybe just in between
+    assert queue.recover_orphans(settle_seconds=0) == 2
+    assert sorted(django_rq.get_queue("default").job_ids) == sorted(
+        [healthy.rq_job_id, never_enqueued.rq_job_id, lost_running.rq_job_id])
+    assert StyleJob.objects.get(pk=alive.pk).status == Status.RUNNING
+    assert queue.recover_orphans(settle_seconds=0) == 0  # nothing left to do
+
+    burst_worker()
+    for job in (healthy, never_enqueued, lost_running):
+        job.refresh_from_db()
+        assert job.status == Status.SUCCEEDED, job.error
