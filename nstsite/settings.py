@@ -139,6 +139,11 @@ except ValueError as exc:
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" and DATABASES["default"]["NAME"]:
     # SQLite creates the file but not its folder.
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+if TESTING and DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The test database in a file, not in memory: tests/test_crash_safety.py runs real worker
+    # processes, which must see it. Named by the test session's process id, so that sessions
+    # running side by side do not share one.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
 
 REDIS_URL = env_str("REDIS_URL") or "redis://127.0.0.1:6379/0"
 if not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
@@ -169,13 +174,27 @@ STORAGES = {
 }
 
 # --- queue ----------------------------------------------------------------------------------------
-# django-rq: "default" for normal jobs, "high" for staff-prioritised ones. Workers are RQ
-# SimpleWorkers (no fork per job) so TensorFlow and the models load once per worker process.
+# django-rq: "default" for normal jobs, "high" for staff-prioritised ones. Workers are
+# engine.worker.StyleWorker, an RQ SimpleWorker (no fork per job, so TensorFlow and the models load
+# once per worker process) that renews a lease on its running job, so that a job whose worker died
+# is noticed and resumed elsewhere (see engine/worker.py for the reasoning and the figures).
 RQ_QUEUES = {
     name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": env_int("NST_JOB_TIMEOUT", 6 * 3600)}
     for name in ("high", "default")
 }
-RQ = {"WORKER_CLASS": "rq.worker.SimpleWorker"}
+RQ = {"WORKER_CLASS": "engine.worker.StyleWorker"}
+NST_WORKER_HEARTBEAT_SECONDS = env_int("NST_WORKER_HEARTBEAT_SECONDS", 10)   # lease renewal
+NST_WORKER_LEASE_SECONDS = env_int("NST_WORKER_LEASE_SECONDS", 60)           # lapses after this
+NST_WORKER_MAINTENANCE_SECONDS = env_int("NST_WORKER_MAINTENANCE_SECONDS", 30)  # looks for lapsed ones
+NST_JOB_MAX_RECOVERIES = env_int("NST_JOB_MAX_RECOVERIES", 2)  # lost workers a job survives, then fails
+if NST_WORKER_HEARTBEAT_SECONDS < 1 or NST_WORKER_LEASE_SECONDS < 3 * NST_WORKER_HEARTBEAT_SECONDS:
+    # A worker stops on its own 2 heartbeats before its lease lapses (engine/worker.py).
+    raise ImproperlyConfigured(
+        f"NST_WORKER_LEASE_SECONDS={NST_WORKER_LEASE_SECONDS} must be at least 3 x "
+        f"NST_WORKER_HEARTBEAT_SECONDS={NST_WORKER_HEARTBEAT_SECONDS} (and the heartbeat at least 1 s).")
+if NST_WORKER_MAINTENANCE_SECONDS < 1 or NST_JOB_MAX_RECOVERIES < 0:
+    raise ImproperlyConfigured("NST_WORKER_MAINTENANCE_SECONDS must be at least 1 and "
+                               "NST_JOB_MAX_RECOVERIES at least 0.")
 
 # --- uploads and accounts -------------------------------------------------------------------------
 NST_MAX_UPLOAD_BYTES = env_int("NST_MAX_UPLOAD_MB", 20) * 1024 * 1024
