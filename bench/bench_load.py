@@ -9,7 +9,7 @@ Bounded and on loopback only: it starts its own Redis, the web server (daphne) a
 with the commands of scripts/lib/processes, on free 127.0.0.1 ports and against a throw-away
 SQLite database in a temporary folder (or the database DATABASE_URL names: it is migrated and
 gets 20 new users, so give it a throw-away one). The only change to the worker command: the
-worker class is CountingWorker below (RQ's SimpleWorker plus one log line when a job starts and
+worker class is CountingWorker below (the platform's StyleWorker plus one log line when a job starts and
 one when it ends), so that every execution of every job is counted by the workers themselves.
 
 Each user is a thread with its own HTTP session: it logs in through the login form, then submits
@@ -45,7 +45,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rq.worker import SimpleWorker
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repo's packages
+from engine.worker import StyleWorker  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_IMAGES = Path(os.environ.get("NST_SHARED_DIR") or REPO.parent / "shared") / "images"
@@ -54,8 +55,8 @@ SIZE = 256  # the form's smallest size
 PASSWORD = "load-Test-passphrase-42"
 
 
-class CountingWorker(SimpleWorker):
-    """SimpleWorker, plus a line when a job starts and one when it ends (pid, RQ job id)."""
+class CountingWorker(StyleWorker):
+    """StyleWorker (the platform's worker), plus a line when a job starts and one when it ends (pid, RQ job id)."""
 
     def execute_job(self, job, queue):
         started = time.time()
@@ -454,7 +455,7 @@ def write_docs(r: dict) -> None:
         "",
         f"`python bench/bench_load.py` ({r['date']}, {r['cores']} cores, shared with other work: the "
         "figures were taken under load). On loopback only: its own Redis, daphne and "
-        f"{r['workers']} RQ workers (SimpleWorker), {r['database']} in a temporary folder. "
+        f"{r['workers']} RQ workers (StyleWorker), {r['database']} in a temporary folder. "
         f"{r['users']} users, each logged in through the login form with its own session, submit "
         f"{r['jobs_per_user']} fast jobs each at {r['size']} px (the form's POST with CSRF token, a 400 px "
         f"photo and a 256 px painting) and GET {', '.join(r['browsed'])} after each submission{dropped}, "
