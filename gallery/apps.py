@@ -2,8 +2,21 @@ from django.apps import AppConfig
 
 
 class GalleryConfig(AppConfig):
-    """Published artworks, likes, user pages, remix (built in a later issue)."""
+    """Published artworks, likes, user pages, remix (see gallery.models)."""
 
     default_auto_field = "django.db.models.BigAutoField"
     name = "gallery"
     verbose_name = "Gallery"
+
+    def ready(self) -> None:
+        from django.conf import settings
+        from django.db.models.signals import pre_delete
+
+        from engine.signals import job_succeeded
+
+        from .likes import forget_likes_of
+        from .publishing import publish_if_public
+
+        job_succeeded.connect(publish_if_public, dispatch_uid="gallery.publish_if_public")
+        pre_delete.connect(forget_likes_of, sender=settings.AUTH_USER_MODEL,
+                           dispatch_uid="gallery.forget_likes")
