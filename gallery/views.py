@@ -1,0 +1,112 @@
+"""Gallery pages: the grid of published artworks, an artwork's page, a user's page; likes,
+thumbnails and counted downloads.
+
+Everything starts from Artwork.objects.public() (`_get_public_artwork`): an artwork that is not
+published is a 404 for everyone here, and its owner and staff are sent to the job's page
+instead. Every page runs a fixed number of queries, whatever the number of artworks: a grid is a
+COUNT and one page of rows with their authors (select_related), an artwork page one row with its
+job and author, its style images, and (logged in) whether the user likes it.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.files.storage import default_storage
+from django.core.paginator import Page, Paginator
+from django.db.models import F
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from engine.describe import param_rows
+from engine.models import Mode
+
+from . import likes
+from .models import DEFAULT_SORT, SORTS, Artwork, ArtworkQuerySet, Like
+
+PER_PAGE = 24
+SORT_LABELS = {"newest": "Newest", "liked": "Most liked"}
+# Browsers may keep a thumbnail for a few minutes; shared caches may not keep it at all, so an
+# unpublished artwork is gone from everywhere but the viewer's own cache at once.
+THUMBNAIL_CACHE_CONTROL = "private, max-age=300"
+
+
+def _get_public_artwork(pk: int, artworks: ArtworkQuerySet | None = None) -> Artwork:
+    """A published artwork, else 404 (also for an unpublished one: its existence is not revealed)."""
+    return get_object_or_404((artworks if artworks is not None else Artwork.objects).public(), pk=pk)
+
+
+def _grid_page(request: HttpRequest, artworks: ArtworkQuerySet) -> tuple[Page, dict]:
+    """One page of `artworks`, sorted and filtered as the query string asks, and the choices made."""
+    sort = request.GET.get("sort") if request.GET.get("sort") in SORTS else DEFAULT_SORT
+    mode = request.GET.get("mode") if request.GET.get("mode") in Mode.values else ""
+    if mode:
+        artworks = artworks.filter(mode=mode)
+    page = Paginator(artworks.for_grid().sorted_by(sort), PER_PAGE).get_page(request.GET.get("page"))
+    choices = {"sort": sort, "mode": mode, "sorts": SORT_LABELS.items(), "modes": Mode.choices}
+    return page, choices
+
+
+def index(request: HttpRequest) -> HttpResponse:
+    page, choices = _grid_page(request, Artwork.objects.public())
+    return render(request, "gallery/index.html", {"page": page, **choices})
+
+
+def user_page(request: HttpRequest, username: str) -> HttpResponse:
+    author = get_object_or_404(get_user_model(), username=username, is_active=True)
+    page, choices = _grid_page(request, Artwork.objects.public().by(author))
+    return render(request, "gallery/user.html", {"author": author, "page": page, **choices})
+
+
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    artwork = Artwork.objects.select_related("job", "owner").filter(pk=pk).first()
+    if artwork is None or not artwork.published:
+        if artwork is not None and _may_manage(request, artwork):
+            return redirect("engine:detail", pk=artwork.job_id)  # theirs, but not in the gallery now
+        raise Http404("No such artwork in the gallery.")
+    job = artwork.job
+    context = {
+        "artwork": artwork, "job": job, "styles": list(job.styles.all()), "params": param_rows(job),
+        "liked": (request.user.is_authenticated
+                  and Like.objects.filter(artwork=artwork, user=request.user).exists()),
+        "is_owner": request.user.is_authenticated and request.user.pk == artwork.owner_id,
+    }
+    return render(request, "gallery/detail.html", context)
+
+
+def _may_manage(request: HttpRequest, artwork: Artwork) -> bool:
+    user = request.user
+    return user.is_authenticated and (user.is_staff or user.pk == artwork.owner_id)
+
+
+@login_required
+@require_POST
+def like(request: HttpRequest, pk: int) -> HttpResponse:
+    likes.like(_get_public_artwork(pk), request.user)
+    return redirect("gallery:detail", pk=pk)
+
+
+@login_required
+@require_POST
+def unlike(request: HttpRequest, pk: int) -> HttpResponse:
+    likes.unlike(_get_public_artwork(pk), request.user)
+    return redirect("gallery:detail", pk=pk)
+
+
+def thumbnail(request: HttpRequest, pk: int, kind: str) -> FileResponse:
+    """A thumbnail made at publication (gallery.thumbnails), served as stored: one query, no Pillow."""
+    names = Artwork.objects.public().filter(pk=pk).values_list("thumbnails", flat=True).first()
+    if not names or kind not in names:
+        raise Http404("No such thumbnail.")
+    response = FileResponse(default_storage.open(names[kind], "rb"), content_type="image/jpeg")
+    response["Cache-Control"] = THUMBNAIL_CACHE_CONTROL
+    return response
+
+
+def download(request: HttpRequest, pk: int) -> FileResponse:
+    """The full result as a PNG attachment, counted (one UPDATE ... SET download_count + 1)."""
+    artwork = _get_public_artwork(pk, Artwork.objects.select_related("job"))
+    Artwork.objects.filter(pk=artwork.pk).update(download_count=F("download_count") + 1)
+    return FileResponse(artwork.job.result.open("rb"), as_attachment=True, content_type="image/png",
+                        filename=f"nst-artwork-{artwork.pk}.png")
