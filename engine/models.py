@@ -217,7 +217,7 @@ class StyleJob(models.Model):
                                 eta_seconds=None)
 
     def record_stop(self, *, epoch: int, step: int, checkpoint: bytes | None) -> bool:
-        """Where a cancelled run stopped, with the engine's checkpoint so a later issue can resume."""
+        """Where a cancelled run stopped, with the engine's checkpoint so a requeued run resumes."""
         changes: dict = {"epoch": epoch, "step": step}
         if checkpoint is not None:
             changes["checkpoint"] = write_job_file(self, f"checkpoint-s{step:05d}.npz", checkpoint)
@@ -226,6 +226,21 @@ class StyleJob(models.Model):
         if ok and checkpoint is not None and old and old != self.checkpoint.name:
             default_storage.delete(old)
         return ok
+
+    def requeue(self, *, queue: str | None = None,
+                allowed: tuple[str, ...] = (Status.FAILED, Status.CANCELLED)) -> bool:
+        """failed/cancelled -> queued again (staff's "requeue"; a lost worker's job passes
+        allowed=(running,)). The checkpoint stays, so the next run resumes where the last one
+        stopped; without one the progress starts again from zero. Only the database:
+        engine.queue.requeue_job() also puts it back on an RQ queue."""
+        self.refresh_from_db(fields=["checkpoint"])
+        changes: dict = {"status": Status.QUEUED, "error": "", "finished_at": None, "eta_seconds": None,
+                         "run_seconds": None, "worker": ""}
+        if not self.checkpoint:
+            changes.update(epoch=0, step=0)
+        if queue:
+            changes["queue"] = queue
+        return self._transition(allowed, **changes)
 
     # --- reading ------------------------------------------------------------------------------
 

@@ -15,13 +15,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import django_rq
+from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Worker
 from rq.exceptions import NoSuchJobError
-from rq.job import Callback, Job
+from rq.job import Callback, Job, JobStatus
 
 from .models import Mode, Status, StyleJob
 
@@ -84,6 +85,47 @@ def cancel_job(job: StyleJob) -> bool:
         # The row says cancelled: a worker that has not started will not start it, and a running
         # one stops at its next progress report (about a second later).
         logger.warning("Redis unreachable while cancelling style job %s", job.pk, exc_info=True)
+    return True
+
+
+STILL_STOPPING = "This job's last run is still stopping. Try again in a few seconds."
+REQUEUE_UNAVAILABLE = ("The job queue cannot be reached right now, so the job was not requeued. "
+                       "Try again later.")
+
+
+class RequeueRefused(Exception):
+    """A requeue that would run the job twice at once, or could not reach the queue: the message
+    says which, for the person who asked."""
+
+
+def requeue_job(job: StyleJob, queue_name: str | None = None,
+                allowed: tuple[str, ...] = (Status.FAILED, Status.CANCELLED)) -> bool:
+    """Put a failed or cancelled job back on a queue (its own, or `queue_name`); the worker resumes
+    a classic job from its checkpoint. False when the job is not in an `allowed` state. Raises
+    RequeueRefused while a cancelled run has not stopped yet (its worker still holds the RQ job):
+    queueing it then could run the job twice at once."""
+    job.refresh_from_db(fields=["status"])
+    if job.status not in allowed:
+        return False
+    try:
+        connection = redis_connection()
+        old = Job.fetch(job.rq_job_id, connection=connection)
+    except NoSuchJobError:
+        old = None
+    except RedisError as exc:
+        raise RequeueRefused(REQUEUE_UNAVAILABLE) from exc
+    still_running = old is not None and old.get_status(refresh=False) == JobStatus.STARTED
+    if still_running and Status.RUNNING not in allowed:
+        raise RequeueRefused(STILL_STOPPING)
+    if not job.requeue(queue=queue_name, allowed=allowed):
+        return False
+    try:
+        connection.delete(cancel_key(job))
+        if old is not None:
+            old.delete()  # and from its registries: the id is reused by the new RQ job
+    except RedisError:
+        logger.warning("Redis unreachable while requeueing style job %s", job.pk, exc_info=True)
+    transaction.on_commit(lambda: enqueue_job(job))
     return True
 
 

@@ -30,9 +30,11 @@ from rq.timeouts import JobTimeoutException
 
 from engine.nst import (
     Cancelled,
+    Checkpoint,
     EngineError,
     EpochReport,
     LossHistory,
+    ParameterError,
     StepReport,
     get_fast_stylizer,
     images,
@@ -120,11 +122,38 @@ class _Run:
             seconds = ", ".join(f"{name} {value:.2f} s" for name, value in result.seconds.items())
             history = LossHistory(events=[f"Fast mode, one forward pass: {seconds}."])
         else:
-            result = stylize_classic(content, styles, params, model_dir=model_dir, on_step=self.on_step,
-                                     on_epoch=self.on_epoch, should_cancel=self.should_cancel)
+            result = self.run_classic(content, styles, params, model_dir)
             history = result.history
         job.finish(image_png=images.encode_png(result.image), history=history, device=result.device,
                    network=result.network, seconds=time.monotonic() - self.started)
+
+    def run_classic(self, content, styles, params, model_dir):
+        """From the job's checkpoint when it has one (a requeued or recovered job), else from the
+        start. A checkpoint that cannot be used (unreadable, other engine version) costs the steps
+        it held, never the job."""
+        resume = self.checkpoint()
+        kwargs = dict(model_dir=model_dir, on_step=self.on_step, on_epoch=self.on_epoch,
+                      should_cancel=self.should_cancel)
+        if resume is not None:
+            try:
+                return stylize_classic(content, styles, params, resume_from=resume, **kwargs)
+            except ParameterError as exc:
+                if self.step:  # it failed later than the restore: a real error
+                    raise
+                logger.warning("Style job %s: checkpoint not usable (%s); starting again.", self.job.pk, exc)
+        return stylize_classic(content, styles, params, **kwargs)
+
+    def checkpoint(self) -> Checkpoint | None:
+        if self.job.mode != Mode.CLASSIC or not self.job.checkpoint:
+            return None
+        try:
+            with self.job.checkpoint.open("rb") as fh:
+                checkpoint = Checkpoint.from_bytes(fh.read())
+        except (OSError, ParameterError) as exc:
+            logger.warning("Style job %s: cannot read its checkpoint (%s); starting again.", self.job.pk, exc)
+            return None
+        logger.info("Style job %s resumes at step %s", self.job.pk, checkpoint.step)
+        return checkpoint
 
     def load_images(self, size: int):
         with self.job.content.open("rb") as fh:
