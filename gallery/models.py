@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F
 from django.utils import timezone
 
 from engine.models import Mode, StyleJob
@@ -31,12 +32,13 @@ SORTS = {
     "liked": ("-like_count", "-published_at", "-id"),
 }
 DEFAULT_SORT = "newest"
+PUBLISHED = models.Q(published=True)
 
 
 class ArtworkQuerySet(models.QuerySet):
     def public(self) -> ArtworkQuerySet:
         """What the gallery shows, to everyone."""
-        return self.filter(published=True)
+        return self.filter(PUBLISHED)
 
     def by(self, user) -> ArtworkQuerySet:
         return self.filter(owner=user)
@@ -71,15 +73,16 @@ class Artwork(models.Model):
 
     class Meta:
         ordering = SORTS[DEFAULT_SORT]
-        # One index per way the gallery reads a page: the ORDER BY ... LIMIT walks an index
-        # instead of sorting every published row.
+        # One index per way the gallery reads a page, so ORDER BY ... LIMIT walks an index instead
+        # of sorting every published row. Partial (WHERE published): the query's own condition,
+        # which SQLite cannot match against a leading boolean column.
         indexes = [
-            models.Index(fields=("published", "-published_at", "-id"), name="artwork_newest"),
-            models.Index(fields=("published", "-like_count", "-published_at", "-id"), name="artwork_liked"),
-            models.Index(fields=("published", "mode", "-published_at", "-id"), name="artwork_mode_newest"),
-            models.Index(fields=("published", "mode", "-like_count", "-published_at", "-id"),
+            models.Index(fields=("-published_at", "-id"), condition=PUBLISHED, name="artwork_newest"),
+            models.Index(fields=("-like_count", "-published_at", "-id"), condition=PUBLISHED, name="artwork_liked"),
+            models.Index(fields=("mode", "-published_at", "-id"), condition=PUBLISHED, name="artwork_mode_newest"),
+            models.Index(fields=("mode", "-like_count", "-published_at", "-id"), condition=PUBLISHED,
                          name="artwork_mode_liked"),
-            models.Index(fields=("owner", "published", "-published_at", "-id"), name="artwork_owner_newest"),
+            models.Index(fields=("owner", "-published_at", "-id"), condition=PUBLISHED, name="artwork_owner_newest"),
         ]
 
     def __str__(self) -> str:
@@ -100,3 +103,24 @@ class Like(models.Model):
 
     def __str__(self) -> str:
         return f"Like of artwork {self.artwork_id} by user {self.user_id}"
+
+
+class GridVersion(models.Model):
+    """One row (pk 1, made by the migration): a number that changes whenever the set of published
+    artworks does (publish, unpublish, delete). Cached grid pages have it in their cache key
+    (gallery.views), so such a change makes every cached page stale at once, in every process.
+    Likes do not change it: a cached page's like counts may be up to GRID_CACHE_SECONDS old."""
+
+    version = models.PositiveBigIntegerField(default=0)
+
+    @classmethod
+    def current(cls) -> int:
+        return cls.objects.filter(pk=1).values_list("version", flat=True).first() or 0
+
+    @classmethod
+    def bump(cls) -> None:
+        """Call in the transaction that changes what is published: readers see both or neither.
+        The row is made by the first bump (two racing first bumps count once; pages cached in
+        that instant expire with GRID_CACHE_SECONDS)."""
+        if not cls.objects.filter(pk=1).update(version=F("version") + 1):
+            cls.objects.get_or_create(pk=1, defaults={"version": 1})

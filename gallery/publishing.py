@@ -8,6 +8,9 @@
 - unpublish(job): the job is private again and its artwork leaves the gallery at once. The
   artwork row stays, with its thumbnails and likes, for a later publish().
 
+Each change to what is published also bumps GridVersion in the same transaction, so cached grid
+pages (gallery.views) are not served any more once it commits.
+
 A job that finishes while its owner publishes it: publish() writes the visibility and then reads
 the status; the worker writes the status and then reads the visibility. Whichever reads second
 sees both writes, so the artwork is made (by one or both: update_or_create tolerates that).
@@ -19,7 +22,7 @@ from django.db import transaction
 
 from engine.models import FINAL_STATUSES, Status, StyleJob, Visibility
 
-from .models import Artwork
+from .models import Artwork, GridVersion
 from .thumbnails import make_thumbnails
 
 
@@ -44,7 +47,8 @@ def unpublish(job: StyleJob) -> None:
     """Make `job` private: its artwork (if any) leaves the gallery with this commit."""
     with transaction.atomic():
         StyleJob.objects.filter(pk=job.pk).update(visibility=Visibility.PRIVATE)
-        Artwork.objects.filter(job_id=job.pk).update(published=False)
+        if Artwork.objects.filter(job_id=job.pk, published=True).update(published=False):
+            GridVersion.bump()
     job.visibility = Visibility.PRIVATE
 
 
@@ -60,16 +64,27 @@ def _enter_gallery(job: StyleJob) -> Artwork:
     """Create or re-publish the artwork of a succeeded job; thumbnails only if it has none yet."""
     artwork = Artwork.objects.filter(job=job).first()
     if artwork is not None and artwork.thumbnails:
-        Artwork.objects.filter(pk=artwork.pk).update(published=True)
+        with transaction.atomic():
+            Artwork.objects.filter(pk=artwork.pk).update(published=True)
+            GridVersion.bump()
         artwork.published = True
         return artwork
     thumbs = make_thumbnails(job)  # files first, outside any transaction; the row then points at them
-    artwork, _ = Artwork.objects.update_or_create(
-        job=job,
-        defaults={"published": True, "thumbnails": thumbs.names, "thumb_width": thumbs.width,
-                  "thumb_height": thumbs.height},
-        create_defaults={"owner_id": job.owner_id, "mode": job.mode, "published": True,
-                         "thumbnails": thumbs.names, "thumb_width": thumbs.width,
-                         "thumb_height": thumbs.height},
-    )
+    with transaction.atomic():
+        artwork, _ = Artwork.objects.update_or_create(
+            job=job,
+            defaults={"published": True, "thumbnails": thumbs.names, "thumb_width": thumbs.width,
+                      "thumb_height": thumbs.height},
+            create_defaults={"owner_id": job.owner_id, "mode": job.mode, "published": True,
+                             "thumbnails": thumbs.names, "thumb_width": thumbs.width,
+                             "thumb_height": thumbs.height},
+        )
+        GridVersion.bump()
     return artwork
+
+
+def artwork_deleted(sender, instance: Artwork, **kwargs) -> None:
+    """post_delete receiver (also for artworks deleted with their job or owner): cached grid pages
+    must not show it any more."""
+    if instance.published:
+        GridVersion.bump()

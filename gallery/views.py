@@ -6,26 +6,36 @@ published is a 404 for everyone here, and its owner and staff are sent to the jo
 instead. Every page runs a fixed number of queries, whatever the number of artworks: a grid is a
 COUNT and one page of rows with their authors (select_related), an artwork page one row with its
 job and author, its style images, and (logged in) whether the user likes it.
+
+Grid pages are the busiest and the same for everyone, so their HTML (without the site's header,
+which differs per user) is cached for GRID_CACHE_SECONDS under a key holding GridVersion: one
+small query tells whether anything was published, unpublished or deleted since, and such a change
+makes every cached page stale at once (docs/benchmarks.md, "Gallery", for what it saves). Like
+counts on a cached page may lag by up to GRID_CACHE_SECONDS; the artwork page is never cached.
 """
 
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.core.paginator import Page, Paginator
 from django.db.models import F
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST
 
 from engine.describe import param_rows
 from engine.models import Mode
 
 from . import likes
-from .models import DEFAULT_SORT, SORTS, Artwork, ArtworkQuerySet, Like
+from .models import DEFAULT_SORT, SORTS, Artwork, ArtworkQuerySet, GridVersion, Like
 
 PER_PAGE = 24
+GRID_CACHE_SECONDS = 15
 SORT_LABELS = {"newest": "Newest", "liked": "Most liked"}
 # Browsers may keep a thumbnail for a few minutes; shared caches may not keep it at all, so an
 # unpublished artwork is gone from everywhere but the viewer's own cache at once.
@@ -37,26 +47,35 @@ def _get_public_artwork(pk: int, artworks: ArtworkQuerySet | None = None) -> Art
     return get_object_or_404((artworks if artworks is not None else Artwork.objects).public(), pk=pk)
 
 
-def _grid_page(request: HttpRequest, artworks: ArtworkQuerySet) -> tuple[Page, dict]:
-    """One page of `artworks`, sorted and filtered as the query string asks, and the choices made."""
+def _grid(request: HttpRequest, artworks: ArtworkQuerySet, scope: str) -> SafeString:
+    """The HTML of one grid page of `artworks` (`scope` names that set in the cache key), sorted,
+    filtered and paged as the query string asks; from the cache when nothing was (un)published."""
     sort = request.GET.get("sort") if request.GET.get("sort") in SORTS else DEFAULT_SORT
     mode = request.GET.get("mode") if request.GET.get("mode") in Mode.values else ""
-    if mode:
-        artworks = artworks.filter(mode=mode)
-    page = Paginator(artworks.for_grid().sorted_by(sort), PER_PAGE).get_page(request.GET.get("page"))
-    choices = {"sort": sort, "mode": mode, "sorts": SORT_LABELS.items(), "modes": Mode.choices}
-    return page, choices
+    number = request.GET.get("page", "1")
+    number = number if number.isdigit() and len(number) < 7 else "1"
+    key = f"gallery:grid:{GridVersion.current()}:{scope}:{sort}:{mode}:{number}"
+    html = cache.get(key)
+    if html is None:
+        page = _page(artworks.filter(mode=mode) if mode else artworks, sort, number)
+        html = render_to_string("gallery/_grid.html", {
+            "page": page, "sort": sort, "mode": mode, "sorts": SORT_LABELS.items(), "modes": Mode.choices})
+        cache.set(key, html, GRID_CACHE_SECONDS)
+    return mark_safe(html)  # our own template's output, escaped when it was rendered
+
+
+def _page(artworks: ArtworkQuerySet, sort: str, number: str) -> Page:
+    return Paginator(artworks.for_grid().sorted_by(sort), PER_PAGE).get_page(number)
 
 
 def index(request: HttpRequest) -> HttpResponse:
-    page, choices = _grid_page(request, Artwork.objects.public())
-    return render(request, "gallery/index.html", {"page": page, **choices})
+    return render(request, "gallery/index.html", {"grid": _grid(request, Artwork.objects.public(), "all")})
 
 
 def user_page(request: HttpRequest, username: str) -> HttpResponse:
     author = get_object_or_404(get_user_model(), username=username, is_active=True)
-    page, choices = _grid_page(request, Artwork.objects.public().by(author))
-    return render(request, "gallery/user.html", {"author": author, "page": page, **choices})
+    grid = _grid(request, Artwork.objects.public().by(author), f"user{author.pk}")
+    return render(request, "gallery/user.html", {"author": author, "grid": grid})
 
 
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
