@@ -118,7 +118,10 @@ def thumbnail(request: HttpRequest, pk: int, kind: str) -> FileResponse:
     names = Artwork.objects.public().filter(pk=pk).values_list("thumbnails", flat=True).first()
     if not names or kind not in names:
         raise Http404("No such thumbnail.")
-    response = FileResponse(default_storage.open(names[kind], "rb"), content_type="image/jpeg")
+    try:
+        response = FileResponse(default_storage.open(names[kind], "rb"), content_type="image/jpeg")
+    except FileNotFoundError:
+        raise Http404("No such thumbnail.") from None
     response["Cache-Control"] = THUMBNAIL_CACHE_CONTROL
     return response
 
@@ -126,6 +129,9 @@ def thumbnail(request: HttpRequest, pk: int, kind: str) -> FileResponse:
 def download(request: HttpRequest, pk: int) -> FileResponse:
     """The full result as a PNG attachment, counted (one UPDATE ... SET download_count + 1)."""
     artwork = _get_public_artwork(pk, Artwork.objects.select_related("job"))
+    try:
+        result = artwork.job.result.open("rb")
+    except FileNotFoundError:
+        raise Http404("This artwork's file is missing.") from None
     Artwork.objects.filter(pk=artwork.pk).update(download_count=F("download_count") + 1)
-    return FileResponse(artwork.job.result.open("rb"), as_attachment=True, content_type="image/png",
-                        filename=f"nst-artwork-{artwork.pk}.png")
+    return FileResponse(result, as_attachment=True, content_type="image/png", filename=f"nst-artwork-{artwork.pk}.png")

@@ -477,3 +477,66 @@ def test_a_cached_grid_page_never_shows_an_unpublished_or_deleted_artwork(finish
     assert _ids_on_page(client.get(index)) == [first.artwork.pk]
     first.delete()
     assert _ids_on_page(client.get(index)) == []
+
+
+# --- in a real browser ---------------------------------------------------------------------------
+
+@pytest.fixture
+def page(tmp_path, monkeypatch):
+    """A headless Chromium page (as in tests/test_browser.py: ORM calls allowed while Playwright's
+    loop runs in this thread, and the connections it made closed afterwards)."""
+    from tests.browser import chromium_context
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with chromium_context(tmp_path / "chromium-profile") as context:
+        try:
+            yield context.new_page()
+        finally:
+            connections.close_all()
+
+
+def _image_loaded(page, selector: str) -> bool:
+    """Waits (up to Playwright's timeout) until every image matching `selector` has been decoded."""
+    page.wait_for_function(
+        """sel => [...document.querySelectorAll(sel)].every(i => i.complete && i.naturalWidth > 0)
+                  && document.querySelectorAll(sel).length > 0""", arg=selector)
+    return True
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_a_browser_a_visitor_browses_likes_and_remixes_an_artwork(live_server, page, finished_job,
+                                                                      other_user):
+    from playwright.sync_api import expect
+
+    from tests.browser import artifact_path
+    from tests.conftest import PASSWORD
+
+    artwork = finished_job(styles=("starry_night.jpg", "shipwreck.jpg")).artwork
+    page.goto(live_server.url + reverse("gallery:index"))
+    card = page.locator(f'#art-grid a[href="/gallery/{artwork.pk}/"] img')
+    expect(card).to_be_visible()
+    assert _image_loaded(page, "#art-grid img")
+    page.screenshot(path=str(artifact_path("gallery-index.png")), full_page=True)
+    card.click()
+    page.wait_for_url(live_server.url + reverse("gallery:detail", args=[artwork.pk]))
+    expect(page.locator("#like-count")).to_contain_text("0 likes")
+    assert _image_loaded(page, "#artwork-image") and _image_loaded(page, ".inputs img")
+
+    page.goto(live_server.url + reverse("login") + "?next=" + reverse("gallery:detail", args=[artwork.pk]))
+    page.fill("input[name=username]", other_user.username)
+    page.fill("input[name=password]", PASSWORD)
+    page.locator("form button[type=submit]").last.click()
+    page.wait_for_url(live_server.url + reverse("gallery:detail", args=[artwork.pk]))
+    page.click("#like-button")
+    expect(page.locator("#like-count")).to_contain_text("1 like")
+    expect(page.locator("#like-button")).to_have_text("Unlike")
+    artwork.refresh_from_db()
+    assert artwork.like_count == 1
+    page.screenshot(path=str(artifact_path("gallery-artwork.png")), full_page=True)
+
+    page.click("#remix-link")
+    expect(page.locator("#remix-note")).to_be_visible()
+    expect(page.locator("#remix-note img")).to_have_count(2)
+    assert _image_loaded(page, "#remix-note img")
+    assert page.locator("input[name=remix]").input_value() == str(artwork.pk)
+    assert page.locator("select[name=mode]").input_value() == "fast"
