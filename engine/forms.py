@@ -187,6 +187,7 @@ class StyleJobForm(forms.Form):
                     self.fields[name], forms.BooleanField):
                 self.add_error(name, forms.ValidationError("This field is required.", code="required"))
         self._clean_styles(data)
+        self._refuse_extra_files()
         if not self._errors:
             self._build_params(data, mode)
         return data
@@ -213,6 +214,16 @@ class StyleJobForm(forms.Form):
             self.add_error(f"style_{given[0]}_weight", "At least one style needs a weight above zero.")
         data["style_slots"] = given
         data["style_weights"] = tuple(float(w) for w in weights)
+
+    def _refuse_extra_files(self) -> None:
+        """A hand-made request can carry files the page does not offer (a fourth style, two files
+        in one field). Say so, rather than quietly using only some of them."""
+        unknown = [name for name in self.files if name not in self.fields]
+        repeated = [name for name in self.files if len(self.files.getlist(name)) > 1]
+        if unknown or repeated:
+            self.add_error(None, forms.ValidationError(
+                f"A job takes one content image and at most {MAX_STYLES} style images, one per "
+                "field; this request had more. Please use the form on this page.", code="too_many_files"))
 
     def _build_params(self, data: dict, mode: str) -> None:
         weights = data["style_weights"] if len(data["style_weights"]) > 1 else ()
@@ -241,7 +252,9 @@ class StyleJobForm(forms.Form):
     # --- saving ---------------------------------------------------------------------------------
 
     def create_job(self, owner, queue: str) -> StyleJob:
-        """Create the job and its style images (call inside a transaction)."""
+        """Create the job and its style images (call inside a transaction). If anything fails on
+        the way (a full disk, a database error), the files written so far are removed too: the
+        rows roll back with the transaction, files do not."""
         data = self.cleaned_data
         params = data["params"]
         classic = data["mode"] == Mode.CLASSIC
@@ -250,13 +263,21 @@ class StyleJobForm(forms.Form):
             visibility=Visibility.PUBLIC if data.get("publish") else Visibility.PRIVATE, queue=queue,
             epochs=params.epochs if classic else 1, total_steps=params.total_steps if classic else 1,
         )
-        with transaction.atomic():
-            job.content.save("content.png", data["content"], save=False)
-            job.save()
-            for slot, weight in zip(data["style_slots"], data["style_weights"], strict=True):
-                style = StyleImage(job=job, position=slot, weight=weight)
-                style.image.save(f"style-{slot}.png", self._style_file(slot), save=False)
-                style.save()
+        written = []
+        try:
+            with transaction.atomic():
+                job.content.save("content.png", data["content"], save=False)
+                written.append(job.content)
+                job.save()
+                for slot, weight in zip(data["style_slots"], data["style_weights"], strict=True):
+                    style = StyleImage(job=job, position=slot, weight=weight)
+                    style.image.save(f"style-{slot}.png", self._style_file(slot), save=False)
+                    written.append(style.image)
+                    style.save()
+        except BaseException:
+            for field_file in written:
+                field_file.storage.delete(field_file.name)
+            raise
         return job
 
     def _style_file(self, slot: int) -> ContentFile:

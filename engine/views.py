@@ -8,6 +8,7 @@ see (someone else's private job), so a job's existence is not revealed either.
 from __future__ import annotations
 
 import json
+import logging
 from functools import partial
 
 from django.contrib import messages
@@ -29,6 +30,10 @@ from .forms import CLASSIC_FIELDS, FAST_FIELDS, StyleJobForm
 from .models import Mode, Status, StyleJob
 
 JOBS_PER_PAGE = 20
+STORAGE_FAILED = ("Your images could not be saved just now, so the job was not created. "
+                  "Please try again in a few minutes.")
+
+logger = logging.getLogger(__name__)
 
 
 def _get_job_for_user(request: HttpRequest, pk: int, *, manage: bool = False) -> StyleJob:
@@ -49,18 +54,29 @@ def home(request: HttpRequest) -> HttpResponse:
 def submit(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = StyleJobForm(request.POST, request.FILES, user=request.user)
-        job = _create_job(request, form) if form.is_valid() else None
-        if job is not None:
-            messages.success(request, f"Job {job.pk} is queued.")
-            return redirect("engine:detail", pk=job.pk)
+        if form.is_valid():
+            try:
+                job = _create_job(request, form)
+            except OSError:  # the disk (full, read-only): create_job has removed what it wrote
+                logger.exception("Could not store the files of a new job")
+                form.add_error(None, STORAGE_FAILED)
+                return render(request, "engine/submit.html", _submit_context(form, form.cleaned_data.get("remix")),
+                              status=503)
+            if job is not None:
+                if job.status == Status.QUEUED:  # not failed by an unreachable queue (enqueue ran on commit)
+                    messages.success(request, f"Job {job.pk} is queued.")
+                return redirect("engine:detail", pk=job.pk)
         remix = form.cleaned_data.get("remix")
     else:
         remix = _remixed_artwork(request)
         initial = _initial_from_artwork(remix) if remix else _initial_from_query(request)
         form = StyleJobForm(initial=initial)
-    context = {"form": form, "presets": presets.as_json(), "remix": remix,
-               "remix_styles": list(remix.job.styles.all()) if remix else []}
-    return render(request, "engine/submit.html", context)
+    return render(request, "engine/submit.html", _submit_context(form, remix))
+
+
+def _submit_context(form: StyleJobForm, remix: Artwork | None) -> dict:
+    return {"form": form, "presets": presets.as_json(), "remix": remix,
+            "remix_styles": list(remix.job.styles.all()) if remix else []}
 
 
 def _create_job(request: HttpRequest, form: StyleJobForm) -> StyleJob | None:

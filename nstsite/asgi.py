@@ -4,6 +4,9 @@ import os
 
 from django.core.asgi import get_asgi_application
 
+from nstsite.limits import limit_http
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nstsite.settings")
 
-application = get_asgi_application()
+# HTTP bodies over settings.NST_MAX_REQUEST_BYTES get a 413 page before they are stored.
+application = limit_http(get_asgi_application())
