@@ -220,6 +220,34 @@ def _put_back(row: StyleJob) -> int:
     return 1
 
 
+# --- priority ------------------------------------------------------------------------------------
+
+def prioritise_job(job: StyleJob, queue_name: str = "high") -> bool:
+    """Move a queued job to the end of `queue_name` (workers empty "high" first) and record it on
+    the row. False when it is not queued any more, already there, or a worker took it first.
+
+    Redis decides the race with a worker: LREM takes the id off the old queue atomically, so
+    either this call or a worker's pop gets it, never both. Only then does the job go onto the
+    new queue and the row say so (the worker does not read the column: it is for the queue
+    estimates, the admin and a later requeue)."""
+    job.refresh_from_db(fields=["status", "queue"])
+    if job.status != Status.QUEUED or job.queue == queue_name:
+        return False
+    old_queue = django_rq.get_queue(job.queue, commit_mode="auto")
+    if not old_queue.remove(job.rq_job_id):
+        return False
+    try:
+        rq_job = Job.fetch(job.rq_job_id, connection=old_queue.connection)
+        django_rq.get_queue(queue_name, commit_mode="auto").enqueue_job(rq_job)
+    except (RedisError, NoSuchJobError):
+        logger.exception("Could not move style job %s to %s; putting it back", job.pk, queue_name)
+        old_queue.push_job_id(job.rq_job_id, at_front=True)
+        return False
+    StyleJob.objects.filter(pk=job.pk).update(queue=queue_name)
+    job.queue = queue_name
+    return True
+
+
 def cancel_requested(connection: Redis, job: StyleJob) -> bool:
     return bool(connection.exists(cancel_key(job)))
 

@@ -11,5 +11,6 @@ urlpatterns = [
     path("new/", views.submit, name="submit"),
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/cancel/", views.cancel, name="cancel"),
+    path("<int:pk>/publish/", views.publish, name="publish"),
     path("<int:pk>/download/<slug:kind>/", views.download, name="download"),
 ]
