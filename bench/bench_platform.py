@@ -8,7 +8,7 @@ as a browser sends it) to having the result (the job page says "succeeded" and t
 been downloaded), with a warm worker, for fast-mode jobs. It starts the stack the way
 scripts/run does, on free ports and in a temporary folder: its own Redis, the web server (daphne)
 and one worker, with the commands from scripts/lib/processes. The one change: the worker's class
-is CountingWorker below, RQ's SimpleWorker plus one log line per job saying which process ran it
+is CountingWorker below, the platform's StyleWorker plus one log line per job saying which process ran it
 and how many times the fast-mode models have been loaded in that process.
 
 Two series after one untimed warm-up job (which pays for importing TensorFlow and loading the
@@ -38,7 +38,8 @@ import time
 from pathlib import Path
 from statistics import median
 
-from rq.worker import SimpleWorker
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repo's packages
+from engine.worker import StyleWorker  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_IMAGES = Path(os.environ.get("NST_SHARED_DIR") or REPO.parent / "shared") / "images"
@@ -46,8 +47,8 @@ WORKER_CLASS = "bench.bench_platform.CountingWorker"
 POLL_SECONDS = 0.02
 
 
-class CountingWorker(SimpleWorker):
-    """SimpleWorker, plus a line per job: the process id, whether TensorFlow was already imported
+class CountingWorker(StyleWorker):
+    """StyleWorker (the platform's worker), plus a line per job: the process id, whether TensorFlow was already imported
     when the job started, and how often the fast-mode stylizer (predictor + transformer) has been
     built in this process (functools.cache misses of engine.nst.fast._stylizer_for)."""
 
@@ -329,7 +330,7 @@ def write_docs(r: dict, runs: int) -> None:
         "## Platform",
         "",
         f"`python bench/bench_platform.py` ({r['date']}; {r['cpu']}, {r['cores']} cores, no GPU). Fast mode, "
-        f"{r['size']} px result (tubingen.jpg), one worker (RQ SimpleWorker) kept warm, the web server "
+        f"{r['size']} px result (tubingen.jpg), one worker (StyleWorker) kept warm, the web server "
         "(daphne) and Redis on the same machine, SQLite. Time from the start of the form's HTTP POST "
         "to the result: the job page (polled every 20 ms) says \"succeeded\" and the result PNG has "
         "been downloaded. One untimed warm-up job first.",

@@ -8,6 +8,11 @@ chunks) before anything is stored.
 The classic-only and fast-only controls are all on the page (it works without JavaScript);
 only the chosen mode's controls are validated and used. A preset, when chosen, replaces the
 controls it covers (engine.presets), and errors on those controls are dropped with their values.
+
+A remix (the hidden `remix` field: a published gallery artwork) brings that artwork's style
+images: they are used when the user uploads no style image of their own, and copied into the
+new job's folder. Given the user, the form also checks their quota's size and step limits
+(engine.quotas; the limit on active jobs is checked where the job is created).
 """
 
 from __future__ import annotations
@@ -17,9 +22,10 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 
-from engine import presets
+from engine import presets, quotas
 from engine.nst import ClassicParams, FastParams, ImageError, ParameterError, images
 from engine.nst.classic_params import INITS, MAX_STYLES, USER_RANGES
+from gallery.models import Artwork
 
 from .models import Mode, StyleImage, StyleJob, Visibility, params_dict
 
@@ -107,10 +113,17 @@ class StyleJobForm(forms.Form):
                                 widget=forms.NumberInput(attrs={"step": "0.05"}),
                                 help_text="0 keeps the photo, 1 is the full style.")
 
-    visibility = forms.ChoiceField(choices=Visibility.choices, initial=Visibility.PRIVATE)
+    publish = forms.BooleanField(
+        label="Publish it in the gallery when it is finished", required=False,
+        help_text="Others can then see it, like it and remix it. You can make it private again at any time.")
+    remix = forms.ModelChoiceField(
+        queryset=Artwork.objects.public().select_related("job"), required=False, widget=forms.HiddenInput,
+        error_messages={"invalid_choice": "The artwork you are remixing is no longer in the gallery. "
+                                          "Please upload style images of your own."})
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.user = user  # for the quota checks; None skips them
         for name in ("size", "epochs", "steps_per_epoch"):
             self.fields[name].widget.attrs["step"] = "1"
         for slot in STYLE_SLOTS:
@@ -158,6 +171,8 @@ class StyleJobForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        if "remix" in self._errors:  # a hidden field: say it above the form
+            self.add_error(None, self._errors.pop("remix").as_data())
         mode = data.get("mode") or Mode.CLASSIC
         preset_values = presets.values(data.get("preset") or presets.CUSTOM, mode)
         inactive = FAST_FIELDS if mode == Mode.CLASSIC else CLASSIC_FIELDS
@@ -172,12 +187,18 @@ class StyleJobForm(forms.Form):
                     self.fields[name], forms.BooleanField):
                 self.add_error(name, forms.ValidationError("This field is required.", code="required"))
         self._clean_styles(data)
+        self._refuse_extra_files()
         if not self._errors:
             self._build_params(data, mode)
         return data
 
     def _clean_styles(self, data: dict) -> None:
         given = [slot for slot in STYLE_SLOTS if data.get(f"style_{slot}")]
+        data["remix_styles"] = {}
+        if not given and data.get("remix"):
+            # No style image of the user's own: the remixed artwork's ones, in their slots.
+            data["remix_styles"] = {s.position: s for s in data["remix"].job.styles.all()}
+            given = sorted(data["remix_styles"])
         if not given:
             if "style_1" not in self._errors:
                 self.add_error("style_1",
@@ -193,6 +214,16 @@ class StyleJobForm(forms.Form):
             self.add_error(f"style_{given[0]}_weight", "At least one style needs a weight above zero.")
         data["style_slots"] = given
         data["style_weights"] = tuple(float(w) for w in weights)
+
+    def _refuse_extra_files(self) -> None:
+        """A hand-made request can carry files the page does not offer (a fourth style, two files
+        in one field). Say so, rather than quietly using only some of them."""
+        unknown = [name for name in self.files if name not in self.fields]
+        repeated = [name for name in self.files if len(self.files.getlist(name)) > 1]
+        if unknown or repeated:
+            self.add_error(None, forms.ValidationError(
+                f"A job takes one content image and at most {MAX_STYLES} style images, one per "
+                "field; this request had more. Please use the form on this page.", code="too_many_files"))
 
     def _build_params(self, data: dict, mode: str) -> None:
         weights = data["style_weights"] if len(data["style_weights"]) > 1 else ()
@@ -213,24 +244,47 @@ class StyleJobForm(forms.Form):
         except ParameterError as exc:  # the fields' bounds are inside the engine's: a bug if seen
             raise forms.ValidationError(str(exc)) from None
         data["params"] = params
+        if self.user is not None:
+            steps = params.total_steps if mode == Mode.CLASSIC else 1
+            for problem in quotas.check_params(self.user, mode=mode, size=params.size, total_steps=steps):
+                self.add_error(None, forms.ValidationError(problem, code="quota"))
 
     # --- saving ---------------------------------------------------------------------------------
 
     def create_job(self, owner, queue: str) -> StyleJob:
-        """Create the job and its style images (call inside a transaction)."""
+        """Create the job and its style images (call inside a transaction). If anything fails on
+        the way (a full disk, a database error), the files written so far are removed too: the
+        rows roll back with the transaction, files do not."""
         data = self.cleaned_data
         params = data["params"]
         classic = data["mode"] == Mode.CLASSIC
         job = StyleJob(
             owner=owner, mode=data["mode"], params=params_dict(params), size=params.size,
-            visibility=data["visibility"], queue=queue,
+            visibility=Visibility.PUBLIC if data.get("publish") else Visibility.PRIVATE, queue=queue,
             epochs=params.epochs if classic else 1, total_steps=params.total_steps if classic else 1,
         )
-        with transaction.atomic():
-            job.content.save("content.png", data["content"], save=False)
-            job.save()
-            for slot, weight in zip(data["style_slots"], data["style_weights"], strict=True):
-                style = StyleImage(job=job, position=slot, weight=weight)
-                style.image.save(f"style-{slot}.png", data[f"style_{slot}"], save=False)
-                style.save()
+        written = []
+        try:
+            with transaction.atomic():
+                job.content.save("content.png", data["content"], save=False)
+                written.append(job.content)
+                job.save()
+                for slot, weight in zip(data["style_slots"], data["style_weights"], strict=True):
+                    style = StyleImage(job=job, position=slot, weight=weight)
+                    style.image.save(f"style-{slot}.png", self._style_file(slot), save=False)
+                    written.append(style.image)
+                    style.save()
+        except BaseException:
+            for field_file in written:
+                field_file.storage.delete(field_file.name)
+            raise
         return job
+
+    def _style_file(self, slot: int) -> ContentFile:
+        """The uploaded style image of a slot, or a copy of the remixed artwork's one (a copy: the
+        new job must not lose its input when the artwork's job is deleted)."""
+        data = self.cleaned_data
+        if slot not in data["remix_styles"]:
+            return data[f"style_{slot}"]
+        with data["remix_styles"][slot].image.open("rb") as fh:
+            return ContentFile(fh.read(), name=f"style_{slot}.png")

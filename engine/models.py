@@ -16,6 +16,7 @@ the UPDATE that makes them visible, under one folder per job named by a random U
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import asdict
 from typing import TYPE_CHECKING
@@ -27,8 +28,12 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from .signals import job_succeeded
+
 if TYPE_CHECKING:
     from engine.nst import ClassicParams, FastParams, LossHistory
+
+logger = logging.getLogger(__name__)
 
 
 class Mode(models.TextChoices):
@@ -45,8 +50,11 @@ class Status(models.TextChoices):
 
 
 class Visibility(models.TextChoices):
+    """Public: anyone with the link sees the job's page, and once it has succeeded it is in the
+    gallery (gallery.publishing keeps this and gallery.Artwork.published in step)."""
+
     PRIVATE = "private", "Private (only you)"
-    PUBLIC = "public", "Public (anyone with the link)"
+    PUBLIC = "public", "Public (in the gallery)"
 
 
 ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
@@ -175,7 +183,8 @@ class StyleJob(models.Model):
                seconds: float) -> bool:
         """running -> succeeded, with the result PNG and (classic) the loss history and its plot.
         False when the job was cancelled meanwhile: its result is then not shown. A finished run
-        needs no checkpoint (the engine resumes only with the same parameters): its file goes."""
+        needs no checkpoint (the engine resumes only with the same parameters): its file goes.
+        Sends engine.signals.job_succeeded (the gallery publishes public jobs on it)."""
         old_checkpoint = self.checkpoint.name
         changes: dict = {
             "checkpoint": "",
@@ -192,6 +201,8 @@ class StyleJob(models.Model):
         ok = self._transition((Status.RUNNING,), **changes)
         if ok and old_checkpoint:
             default_storage.delete(old_checkpoint)
+        if ok:
+            _announce_success(self)
         return ok
 
     def fail(self, error: str) -> bool:
@@ -206,7 +217,7 @@ class StyleJob(models.Model):
                                 eta_seconds=None)
 
     def record_stop(self, *, epoch: int, step: int, checkpoint: bytes | None) -> bool:
-        """Where a cancelled run stopped, with the engine's checkpoint so a later issue can resume."""
+        """Where a cancelled run stopped, with the engine's checkpoint so a requeued run resumes."""
         changes: dict = {"epoch": epoch, "step": step}
         if checkpoint is not None:
             changes["checkpoint"] = write_job_file(self, f"checkpoint-s{step:05d}.npz", checkpoint)
@@ -215,6 +226,21 @@ class StyleJob(models.Model):
         if ok and checkpoint is not None and old and old != self.checkpoint.name:
             default_storage.delete(old)
         return ok
+
+    def requeue(self, *, queue: str | None = None,
+                allowed: tuple[str, ...] = (Status.FAILED, Status.CANCELLED)) -> bool:
+        """failed/cancelled -> queued again (staff's "requeue"; a lost worker's job passes
+        allowed=(running,)). The checkpoint stays, so the next run resumes where the last one
+        stopped; without one the progress starts again from zero. Only the database:
+        engine.queue.requeue_job() also puts it back on an RQ queue."""
+        self.refresh_from_db(fields=["checkpoint"])
+        changes: dict = {"status": Status.QUEUED, "error": "", "finished_at": None, "eta_seconds": None,
+                         "run_seconds": None, "worker": ""}
+        if not self.checkpoint:
+            changes.update(epoch=0, step=0)
+        if queue:
+            changes["queue"] = queue
+        return self._transition(allowed, **changes)
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -276,6 +302,13 @@ class StyleImage(models.Model):
         return f"style-{self.position}"
 
 
+def _announce_success(job: StyleJob) -> None:
+    """Send engine.signals.job_succeeded; a failing receiver is logged, the job stays succeeded."""
+    for receiver, outcome in job_succeeded.send_robust(sender=StyleJob, job=job):
+        if isinstance(outcome, Exception):
+            logger.error("job_succeeded receiver %r failed for job %s", receiver, job.pk, exc_info=outcome)
+
+
 def params_dict(params: ClassicParams | FastParams) -> dict:
     """The dict stored in StyleJob.params (tuples become lists in JSON anyway)."""
     return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(params).items()}
@@ -288,3 +321,22 @@ def write_job_file(job: StyleJob, filename: str, data: bytes) -> str:
     if default_storage.exists(name):
         default_storage.delete(name)
     return default_storage.save(name, ContentFile(data))
+
+
+class UserQuota(models.Model):
+    """What one user may ask of the workers, set by staff in the admin. A user without a row gets
+    the field defaults (engine.quotas.limits_for); engine.quotas enforces them on submission."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="quota")
+    max_active_jobs = models.PositiveSmallIntegerField(
+        default=3, help_text="Jobs queued or running at the same time.")
+    max_size = models.PositiveIntegerField(default=1024, help_text="Longest side of a result, in pixels.")
+    max_steps = models.PositiveIntegerField(
+        default=2000, help_text="Optimisation steps of a classic job (epochs × steps per epoch).")
+    note = models.CharField(max_length=200, blank=True, help_text="Why this user has these limits.")
+
+    class Meta:
+        verbose_name = "user quota"
+
+    def __str__(self) -> str:
+        return f"Quota of {self.user}"

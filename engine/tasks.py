@@ -1,12 +1,17 @@
 """The RQ task: take a job id, run the engine, turn its callbacks into model updates.
 
-Workers are RQ SimpleWorkers (no fork per job): TensorFlow, the VGG weights and the fast-mode
-networks load on a worker's first job and stay loaded (engine.nst caches them per process).
-Start one with
+Workers are engine.worker.StyleWorker, an RQ SimpleWorker (no fork per job): TensorFlow, the VGG
+weights and the fast-mode networks load on a worker's first job and stay loaded (engine.nst caches
+them per process). Start one with
 
-    python manage.py rqworker --worker-class rq.worker.SimpleWorker high default
+    python manage.py rqworker --worker-class engine.worker.StyleWorker high default
 
-(settings.RQ already names SimpleWorker, so `python manage.py rqworker high default` is the same).
+(settings.RQ already names it, so `python manage.py rqworker high default` is the same).
+
+When a run does not end by itself: a cancel stops it with a checkpoint kept (cancelled); the
+worker's SIGTERM stops it with a checkpoint and puts it back on its queue (queued again, resumed by
+the next worker); a worker that died is noticed by its lapsed lease and its job is put back by
+on_rq_failure below, a limited number of times (engine/worker.py has the whole story).
 
 What reaches the database while a classic job runs: progress at most once a second and at every
 epoch (with a small preview JPEG and the engine's checkpoint), never a query per step. The cancel
@@ -28,16 +33,22 @@ import time
 
 from django.conf import settings
 from django.db import close_old_connections, connection
+from redis import Redis
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
+from redis.retry import Retry as RedisRetry
 from rq import get_current_job
 from rq.exceptions import AbandonedJobError
+from rq.job import Retry
 from rq.timeouts import JobTimeoutException
 
 from engine.nst import (
     Cancelled,
+    Checkpoint,
     EngineError,
     EpochReport,
     LossHistory,
+    ParameterError,
     StepReport,
     get_fast_stylizer,
     images,
@@ -46,13 +57,14 @@ from engine.nst import (
 from engine.nst.device import describe_device
 from engine.nst.fast import NETWORK as FAST_NETWORK
 
-from . import events, queue
+from . import events, queue, worker
 from .models import Mode, Status, StyleJob
 
 logger = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL = 1.0   # seconds between progress saves within an epoch
 EVENT_INTERVAL = 0.2      # seconds between live progress events within an epoch (at most ~5/s)
+REDIS_RETRY_SECONDS = 2.0  # the cancel check's pause after Redis failed to answer
 PREVIEW_SIDE = 384        # previews are for watching, not keeping
 PREVIEW_QUALITY = 80
 # A style image is used at the content's size (classic) or 256 px (fast's predictor); never below
@@ -60,13 +72,18 @@ PREVIEW_QUALITY = 80
 MIN_STYLE_SIDE = 256
 GENERIC_ERROR = ("Something went wrong on our side while running this job. It has been logged; "
                  "please try again later, or with other images or settings.")
-WORKER_LOST_ERROR = ("The worker running this job stopped unexpectedly (for example, it ran out of memory). "
-                     "Please submit the job again, perhaps at a smaller size.")
+ABANDONED = "abandoned"  # what the task returns when its worker gave the job up (lease lost)
 TIMEOUT_ERROR = ("The job ran longer than the time limit and was stopped. Try a smaller size, "
                  "fewer epochs or fewer steps per epoch.")
 
 
-def run_style_job(job_id: int) -> str:
+def worker_lost_error(runs: int) -> str:
+    times = "once" if runs == 1 else f"{runs} times"
+    return (f"The worker running this job stopped unexpectedly {times} (for example, it ran out of memory), "
+            "so it was not tried again. Please submit it again, perhaps at a smaller size.")
+
+
+def run_style_job(job_id: int) -> str | Retry:
     """Run one StyleJob to its end. Returns the final status (RQ keeps it as the job's result).
     Engine errors fail the job with their message; anything else fails it with a generic message
     and is re-raised, so RQ logs the traceback and keeps it in its failed-job registry. Either way
@@ -79,12 +96,15 @@ def run_style_job(job_id: int) -> str:
     if not job.start(worker=_worker_name()):
         logger.info("Style job %s is %s; not starting it.", job_id, job.status)
         return job.status
+    logger.info("Style job %s started on worker %s", job_id, job.worker)
     run = _Run(job)
     try:
         _announce_start(job)
         run.execute()
     except Cancelled as exc:
-        run.stopped(exc)
+        handed_back = run.stopped(exc)
+        if handed_back is not None:
+            return handed_back
     except EngineError as exc:
         job.fail(str(exc))
     except JobTimeoutException:
@@ -95,6 +115,7 @@ def run_style_job(job_id: int) -> str:
         job.fail(GENERIC_ERROR)
         raise
     finally:
+        run.redis.close()
         queue.clear_cancel_flag(job)
         run.publish_end()
         _close_stale_connections()
@@ -113,13 +134,44 @@ def _announce_start(job: StyleJob) -> None:
 
 
 def on_rq_failure(rq_job, connection, exc_type, exc_value, tb) -> None:
-    """RQ's failure callback (set by engine.queue.enqueue_job). The task itself marks the jobs it
-    sees fail; this catches the one it cannot: a worker that died mid-job (killed, out of memory),
-    which RQ reports when it cleans up the abandoned job. Without it the row would stay "running"."""
+    """RQ's failure callback (set by engine.queue.enqueue_job), which decides whether RQ may retry
+    the job. The task marks the failures it sees itself; this catches those it cannot:
+
+    - a worker that died mid-job (killed, out of memory): RQ reports AbandonedJobError once the
+      job's lease has lapsed (engine.worker), from another worker's maintenance pass;
+    - a worker's cold shutdown (a second SIGTERM/SIGINT) raising SystemExit in the middle of the job.
+
+    Such a job goes back to "queued", keeping its checkpoint, and RQ's retry puts the same RQ job at
+    the front of its queue, while it has retries left (NST_JOB_MAX_RECOVERIES); then it fails with
+    a message. For anything else, or a job that is no longer active, RQ must not retry: a retry is
+    for lost workers only. Database errors propagate: RQ then keeps the abandoned entry and the
+    next maintenance pass tries again (engine.worker.StyleWorker.clean_registries)."""
+    if worker.stop_reason() == worker.LEASE_LOST:
+        return  # this worker gave the job up: its recovery is the maintenance pass's business
     job = StyleJob.objects.filter(pk=rq_job.args[0]).first() if rq_job.args else None
-    if job is not None and job.is_active:
-        job.fail(WORKER_LOST_ERROR if exc_type is AbandonedJobError else GENERIC_ERROR)
-        events.publish_final(job)
+    lost = issubclass(exc_type, (AbandonedJobError, SystemExit, KeyboardInterrupt))
+    if job is None or not job.is_active:
+        rq_job.retries_left = 0
+        return
+    if lost and rq_job.should_retry:
+        if job.status == Status.QUEUED or job.requeue(allowed=(Status.RUNNING,)):
+            logger.warning("Style job %s: its worker %s was lost; back on queue %s (%s recoveries left).",
+                           job.pk, rq_job.worker_name or "?", rq_job.origin, rq_job.retries_left - 1)
+            events.publish_queue()  # its page (and those behind it) learn it waits again
+            return
+        job.refresh_from_db()
+        if not job.is_active:  # it ended meanwhile
+            rq_job.retries_left = 0
+            return
+    rq_job.retries_left = 0
+    if lost:
+        runs = rq_job.meta.get("max_recoveries", 0) + 1  # set by engine.queue.enqueue_job
+        logger.warning("Style job %s: its worker %s was lost, %s runs in all; failing it.", job.pk,
+                       rq_job.worker_name or "?", runs)
+        job.fail(worker_lost_error(runs))
+    else:
+        job.fail(GENERIC_ERROR)
+    events.publish_final(job)
 
 
 class _Run:
@@ -127,7 +179,8 @@ class _Run:
 
     def __init__(self, job: StyleJob):
         self.job = job
-        self.redis = queue.redis_connection()
+        self.redis = _fail_fast_redis()
+        self.redis_retry_at = 0.0  # after a Redis error, the cancel check leaves Redis alone until then
         self.started = time.monotonic()
         self.last_saved = self.started
         self.epoch = self.step = 0
@@ -147,11 +200,40 @@ class _Run:
             seconds = ", ".join(f"{name} {value:.2f} s" for name, value in result.seconds.items())
             history = LossHistory(events=[f"Fast mode, one forward pass: {seconds}."])
         else:
-            result = stylize_classic(content, styles, params, model_dir=model_dir, on_step=self.on_step,
-                                     on_epoch=self.on_epoch, should_cancel=self.should_cancel)
+            result = self.run_classic(content, styles, params, model_dir)
             history = result.history
+        if worker.stop_reason() == worker.LEASE_LOST:  # the result may no longer be ours to write
+            raise Cancelled("The worker lost its lease on the job.")
         job.finish(image_png=images.encode_png(result.image), history=history, device=result.device,
                    network=result.network, seconds=time.monotonic() - self.started)
+
+    def run_classic(self, content, styles, params, model_dir):
+        """From the job's checkpoint when it has one (a requeued or recovered job), else from the
+        start. A checkpoint that cannot be used (unreadable, other engine version) costs the steps
+        it held, never the job."""
+        resume = self.checkpoint()
+        kwargs = dict(model_dir=model_dir, on_step=self.on_step, on_epoch=self.on_epoch,
+                      should_cancel=self.should_cancel)
+        if resume is not None:
+            try:
+                return stylize_classic(content, styles, params, resume_from=resume, **kwargs)
+            except ParameterError as exc:
+                if self.step:  # it failed later than the restore: a real error
+                    raise
+                logger.warning("Style job %s: checkpoint not usable (%s); starting again.", self.job.pk, exc)
+        return stylize_classic(content, styles, params, **kwargs)
+
+    def checkpoint(self) -> Checkpoint | None:
+        if self.job.mode != Mode.CLASSIC or not self.job.checkpoint:
+            return None
+        try:
+            with self.job.checkpoint.open("rb") as fh:
+                checkpoint = Checkpoint.from_bytes(fh.read())
+        except (OSError, ParameterError) as exc:
+            logger.warning("Style job %s: cannot read its checkpoint (%s); starting again.", self.job.pk, exc)
+            return None
+        logger.info("Style job %s resumes at step %s", self.job.pk, checkpoint.step)
+        return checkpoint
 
     def load_images(self, size: int):
         with self.job.content.open("rb") as fh:
@@ -165,12 +247,16 @@ class _Run:
     # --- engine callbacks -----------------------------------------------------------------------
 
     def should_cancel(self) -> bool:
-        if self.stop:
+        if self.stop or worker.stop_reason() is not None:
             return True
+        if time.monotonic() < self.redis_retry_at:
+            return False
         try:
             return queue.cancel_requested(self.redis, self.job)
         except RedisError:
-            return False  # the DB check in the next progress update still stops the run
+            # The DB check in the next progress update still stops a cancelled run meanwhile.
+            self.redis_retry_at = time.monotonic() + REDIS_RETRY_SECONDS
+            return False
 
     def on_step(self, report: StepReport) -> None:
         self.epoch, self.step = report.epoch, report.step
@@ -208,8 +294,12 @@ class _Run:
                                 losses=losses, preview_epoch=preview_epoch)
 
     def publish_end(self) -> None:
-        """The job's final event (whatever ended it), with any loss points not yet published."""
+        """The job's final event (whatever ended it), with any loss points not yet published; or,
+        for a job handed back to its queue (its worker is shutting down), its place in the queue."""
         losses, self.pending_losses = self.pending_losses, []
+        if self.job.status == Status.QUEUED:
+            events.publish_queue()
+            return
         events.publish_final(self.job, losses)
 
     def save_progress(self, **kwargs) -> None:
@@ -217,14 +307,46 @@ class _Run:
         if not self.job.report_progress(**kwargs):
             self.stop = True
 
-    def stopped(self, exc: Cancelled) -> None:
-        """The engine stopped on a cancel: keep its checkpoint so the run can be resumed later."""
-        self.job.cancel()  # already cancelled by whoever asked; this is for a flag set by hand
+    def stopped(self, exc: Cancelled) -> Retry | str | None:
+        """The engine stopped before a step. Its worker lost the lease: write nothing, the job may be
+        someone else's now (returns ABANDONED). Its worker is shutting down: hand the job back
+        (returns RQ's Retry). Otherwise it was cancelled: keep the checkpoint for a later requeue."""
+        reason = worker.stop_reason()
         checkpoint = getattr(exc, "checkpoint", None)
+        if reason == worker.LEASE_LOST:
+            logger.warning("Style job %s: abandoned after step %s (lease lost)", self.job.pk, self.step)
+            return ABANDONED
+        if reason == worker.SHUTDOWN and not self.stop and self.hand_back(checkpoint):
+            logger.info("Style job %s: back on its queue after step %s (worker shutting down)", self.job.pk,
+                        checkpoint.step if checkpoint is not None else self.step)
+            current = get_current_job()
+            # Retry.max counts the job's earlier hand-backs too: this one must always be allowed.
+            return Retry(max=(current.number_of_retries or 0) + 1 if current is not None else 1)
+        self.job.cancel()  # already cancelled by whoever asked; this is for a flag set by hand
         step = checkpoint.step if checkpoint is not None else self.step
         self.job.record_stop(epoch=self.epoch, step=step,
                              checkpoint=checkpoint.to_bytes() if checkpoint is not None else None)
         logger.info("Style job %s cancelled after step %s", self.job.pk, step)
+        return None
+
+    def hand_back(self, checkpoint: Checkpoint | None) -> bool:
+        """running -> queued with the engine's checkpoint (so the next run resumes exactly here).
+        False when the row is no longer running (cancelled meanwhile)."""
+        if checkpoint is not None:
+            saved = self.job.report_progress(epoch=self.epoch or self.job.epoch, step=checkpoint.step,
+                                             checkpoint=checkpoint.to_bytes())
+            if not saved:
+                return False
+        return self.job.requeue(allowed=(Status.RUNNING,))
+
+
+def _fail_fast_redis() -> Redis:
+    """A client for the per-step cancel check that gives up quickly when Redis does not answer (a
+    network partition, a frozen server): the queue's client waits up to its socket timeout (a
+    StyleWorker sets 40 s) and retries, which would hold up every engine step. A refused
+    connection (Redis down) fails at once either way."""
+    return Redis.from_url(settings.RQ_QUEUES["default"]["URL"], retry=RedisRetry(NoBackoff(), 0),
+                          socket_connect_timeout=1, socket_timeout=2)
 
 
 def _worker_name() -> str:

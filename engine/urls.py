@@ -11,6 +11,7 @@ urlpatterns = [
     path("new/", views.submit, name="submit"),
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/cancel/", views.cancel, name="cancel"),
+    path("<int:pk>/publish/", views.publish, name="publish"),
     path("<int:pk>/download/<slug:kind>/", views.download, name="download"),
     path("<int:pk>/preview/<int:epoch>.jpg", views.preview, name="preview"),
 ]

@@ -1,5 +1,5 @@
-"""Pages for style jobs: submit, my jobs, a job's page, cancel, downloads, epoch previews; and
-the home page.
+"""Pages for style jobs: submit (also as a remix of a gallery artwork), my jobs, a job's page,
+cancel, publish/unpublish, downloads, epoch previews; and the home page.
 
 Short functions and one access helper: `_get_job_for_user` gives 404 for a job the user may not
 see (someone else's private job), so a job's existence is not revealed either.
@@ -8,6 +8,7 @@ see (someone else's private job), so a job's existence is not revealed either.
 from __future__ import annotations
 
 import json
+import logging
 from functools import partial
 
 from django.contrib import messages
@@ -21,12 +22,19 @@ from django.views.decorators.http import require_POST
 
 from engine import presets
 from engine.nst import LossHistory
+from gallery import publishing
+from gallery.models import Artwork
 
-from . import events, queue
-from .forms import StyleJobForm
+from . import events, queue, quotas
+from .describe import param_rows
+from .forms import CLASSIC_FIELDS, FAST_FIELDS, StyleJobForm
 from .models import Mode, Status, StyleJob
 
 JOBS_PER_PAGE = 20
+STORAGE_FAILED = ("Your images could not be saved just now, so the job was not created. "
+                  "Please try again in a few minutes.")
+
+logger = logging.getLogger(__name__)
 
 
 def _get_job_for_user(request: HttpRequest, pk: int, *, manage: bool = False) -> StyleJob:
@@ -46,17 +54,70 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def submit(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        form = StyleJobForm(request.POST, request.FILES)
+        form = StyleJobForm(request.POST, request.FILES, user=request.user)
         if form.is_valid():
-            with transaction.atomic():
-                job = form.create_job(request.user, queue.queue_for(request.user))
-                # The worker must find the row: enqueue only once it is committed.
-                transaction.on_commit(partial(queue.enqueue_job, job))
-            messages.success(request, f"Job {job.pk} is queued.")
-            return redirect("engine:detail", pk=job.pk)
+            try:
+                job = _create_job(request, form)
+            except OSError:  # the disk (full, read-only): create_job has removed what it wrote
+                logger.exception("Could not store the files of a new job")
+                form.add_error(None, STORAGE_FAILED)
+                return render(request, "engine/submit.html", _submit_context(form, form.cleaned_data.get("remix")),
+                              status=503)
+            if job is not None:
+                if job.status == Status.QUEUED:  # not failed by an unreachable queue (enqueue ran on commit)
+                    messages.success(request, f"Job {job.pk} is queued.")
+                return redirect("engine:detail", pk=job.pk)
+        remix = form.cleaned_data.get("remix")
     else:
-        form = StyleJobForm(initial=_initial_from_query(request))
-    return render(request, "engine/submit.html", {"form": form, "presets": presets.as_json()})
+        remix = _remixed_artwork(request)
+        initial = _initial_from_artwork(remix) if remix else _initial_from_query(request)
+        form = StyleJobForm(initial=initial)
+    return render(request, "engine/submit.html", _submit_context(form, remix))
+
+
+def _submit_context(form: StyleJobForm, remix: Artwork | None) -> dict:
+    return {"form": form, "presets": presets.as_json(), "remix": remix,
+            "remix_styles": list(remix.job.styles.all()) if remix else []}
+
+
+def _create_job(request: HttpRequest, form: StyleJobForm) -> StyleJob | None:
+    """The job of a valid form, queued after commit; None (and an error on the form) over quota."""
+    try:
+        with transaction.atomic():
+            quotas.reserve_active_slot(request.user)
+            job = form.create_job(request.user, queue.queue_for(request.user))
+            # The worker must find the row: enqueue only once it is committed.
+            transaction.on_commit(partial(queue.enqueue_job, job))
+    except quotas.QuotaExceeded as exc:
+        form.add_error(None, str(exc))
+        return None
+    return job
+
+
+def _remixed_artwork(request: HttpRequest) -> Artwork | None:
+    """The published artwork named by ?remix=<pk>; None (with a message) if it is not in the gallery."""
+    pk = request.GET.get("remix")
+    if not pk:
+        return None
+    artwork = (Artwork.objects.public().select_related("job", "owner").filter(pk=pk).first()
+               if pk.isdigit() else None)
+    if artwork is None:
+        messages.info(request, "That artwork is not in the gallery (any more); here is an empty form.")
+    return artwork
+
+
+def _initial_from_artwork(artwork: Artwork) -> dict:
+    """The form as the artwork's job was submitted, minus the photo: its mode, its settings and
+    (through the hidden remix field) its style images with their weights."""
+    job = artwork.job
+    p = job.params
+    initial = {"mode": job.mode, "preset": presets.CUSTOM, "remix": artwork.pk, "size": p.get("size"),
+               "preserve_colors": p.get("preserve_colors", False)}
+    fields = CLASSIC_FIELDS if job.mode == Mode.CLASSIC else FAST_FIELDS
+    initial.update({name: p[name] for name in fields if name in p})
+    for style in job.styles.all():
+        initial[f"style_{style.position}_weight"] = style.weight
+    return initial
 
 
 def _initial_from_query(request: HttpRequest) -> dict:
@@ -86,7 +147,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     context = {
         "job": job,
         "styles": list(job.styles.all()),
-        "params": _param_rows(job),
+        "params": param_rows(job),
         "can_cancel": job.can_cancel(request.user),
         "is_owner": request.user.is_authenticated and request.user.pk == job.owner_id,
         "estimate": queue.estimate_queue(job) if job.status == Status.QUEUED else None,
@@ -119,6 +180,28 @@ def cancel(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         status = job.get_status_display().lower()
         messages.info(request, f"Job {job.pk} had already {status}; nothing to cancel.")
+    return redirect("engine:detail", pk=job.pk)
+
+
+@login_required
+@require_POST
+def publish(request: HttpRequest, pk: int) -> HttpResponse:
+    """The owner's publish/unpublish toggle (POST publish=1 or 0). Staff may unpublish any job
+    (moderation); only its owner may publish one."""
+    job = _get_job_for_user(request, pk, manage=True)
+    if request.POST.get("publish") != "1":
+        publishing.unpublish(job)
+        messages.success(request, f"Job {job.pk} is private: it is not in the gallery.")
+    elif job.owner_id != request.user.pk:
+        messages.error(request, "Only its owner can publish a job.")
+    else:
+        try:
+            artwork = publishing.publish(job)
+        except publishing.NotPublishable as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, f"Job {job.pk} is in the gallery." if artwork else
+                             f"Job {job.pk} will be in the gallery once it has finished.")
     return redirect("engine:detail", pk=job.pk)
 
 
@@ -206,24 +289,3 @@ def download_links(job: StyleJob) -> list[tuple[str, str]]:
     if job.history:
         out.append(("json", "History (JSON)"))
     return out
-
-
-def _param_rows(job: StyleJob) -> list[tuple[str, str]]:
-    p = job.params
-    rows = [("Mode", job.get_mode_display()), ("Size", f"{p.get('size')} px")]
-    if job.mode == Mode.CLASSIC:
-        rows += [
-            ("Epochs × steps", f"{p.get('epochs')} × {p.get('steps_per_epoch')}"),
-            ("Content weight", f"{p.get('content_weight'):g}"),
-            ("Style weight", f"{p.get('style_weight'):g}"),
-            ("Smoothness (TV) weight", f"{p.get('tv_weight'):g}"),
-            ("Optimiser", p.get("optimizer")),
-            ("Feature network", p.get("network")),
-            ("Coarse-to-fine", "yes" if p.get("multiscale") else "no"),
-            ("Start from", p.get("init")),
-            ("Seed", str(p.get("seed"))),
-        ]
-    else:
-        rows.append(("Style strength", f"{p.get('strength'):g}"))
-    rows.append(("Keep the content's colours", "yes" if p.get("preserve_colors") else "no"))
-    return rows

@@ -2,8 +2,23 @@ from django.apps import AppConfig
 
 
 class GalleryConfig(AppConfig):
-    """Published artworks, likes, user pages, remix (built in a later issue)."""
+    """Published artworks, likes, user pages, remix (see gallery.models)."""
 
     default_auto_field = "django.db.models.BigAutoField"
     name = "gallery"
     verbose_name = "Gallery"
+
+    def ready(self) -> None:
+        from django.conf import settings
+        from django.db.models.signals import post_delete, pre_delete
+
+        from engine.signals import job_succeeded
+
+        from .likes import forget_likes_of
+        from .models import Artwork
+        from .publishing import artwork_deleted, publish_if_public
+
+        job_succeeded.connect(publish_if_public, dispatch_uid="gallery.publish_if_public")
+        post_delete.connect(artwork_deleted, sender=Artwork, dispatch_uid="gallery.artwork_deleted")
+        pre_delete.connect(forget_likes_of, sender=settings.AUTH_USER_MODEL,
+                           dispatch_uid="gallery.forget_likes")

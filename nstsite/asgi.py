@@ -11,6 +11,8 @@ import os
 
 from django.core.asgi import get_asgi_application
 
+from nstsite.limits import limit_http
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nstsite.settings")
 
 # Django must be set up (get_asgi_application does it) before anything imports models.
@@ -23,6 +25,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from engine.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter({
-    "http": django_application,
+    # HTTP bodies over settings.NST_MAX_REQUEST_BYTES get a 413 page before they are stored.
+    "http": limit_http(django_application),
     "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
 })

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -141,6 +142,11 @@ except ValueError as exc:
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" and DATABASES["default"]["NAME"]:
     # SQLite creates the file but not its folder.
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+if TESTING and DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The test database in a file, not in memory: tests/test_crash_safety.py runs real worker
+    # processes, which must see it. Named by the test session's process id, so that sessions
+    # running side by side do not share one.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}
 
 REDIS_URL = env_str("REDIS_URL") or "redis://127.0.0.1:6379/0"
 if not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
@@ -171,13 +177,27 @@ STORAGES = {
 }
 
 # --- queue ----------------------------------------------------------------------------------------
-# django-rq: "default" for normal jobs, "high" for staff-prioritised ones. Workers are RQ
-# SimpleWorkers (no fork per job) so TensorFlow and the models load once per worker process.
+# django-rq: "default" for normal jobs, "high" for staff-prioritised ones. Workers are
+# engine.worker.StyleWorker, an RQ SimpleWorker (no fork per job, so TensorFlow and the models load
+# once per worker process) that renews a lease on its running job, so that a job whose worker died
+# is noticed and resumed elsewhere (see engine/worker.py for the reasoning and the figures).
 RQ_QUEUES = {
     name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": env_int("NST_JOB_TIMEOUT", 6 * 3600)}
     for name in ("high", "default")
 }
-RQ = {"WORKER_CLASS": "rq.worker.SimpleWorker"}
+RQ = {"WORKER_CLASS": "engine.worker.StyleWorker"}
+NST_WORKER_HEARTBEAT_SECONDS = env_int("NST_WORKER_HEARTBEAT_SECONDS", 10)   # lease renewal
+NST_WORKER_LEASE_SECONDS = env_int("NST_WORKER_LEASE_SECONDS", 60)           # lapses after this
+NST_WORKER_MAINTENANCE_SECONDS = env_int("NST_WORKER_MAINTENANCE_SECONDS", 30)  # looks for lapsed ones
+NST_JOB_MAX_RECOVERIES = env_int("NST_JOB_MAX_RECOVERIES", 2)  # lost workers a job survives, then fails
+if NST_WORKER_HEARTBEAT_SECONDS < 1 or NST_WORKER_LEASE_SECONDS < 3 * NST_WORKER_HEARTBEAT_SECONDS:
+    # A worker stops on its own 2 heartbeats before its lease lapses (engine/worker.py).
+    raise ImproperlyConfigured(
+        f"NST_WORKER_LEASE_SECONDS={NST_WORKER_LEASE_SECONDS} must be at least 3 x "
+        f"NST_WORKER_HEARTBEAT_SECONDS={NST_WORKER_HEARTBEAT_SECONDS} (and the heartbeat at least 1 s).")
+if NST_WORKER_MAINTENANCE_SECONDS < 1 or NST_JOB_MAX_RECOVERIES < 0:
+    raise ImproperlyConfigured("NST_WORKER_MAINTENANCE_SECONDS must be at least 1 and "
+                               "NST_JOB_MAX_RECOVERIES at least 0.")
 
 # --- websockets (Channels) ---------------------------------------------------------------------
 # nstsite.asgi routes ws/jobs/... to engine.consumers. Workers (other processes or machines)
@@ -226,15 +246,60 @@ USE_I18N = True
 USE_TZ = True
 
 # --- HTTPS (production) ---------------------------------------------------------------------------
-# Behind a TLS-terminating proxy that sets X-Forwarded-Proto. Off by default so a local
-# non-debug run over plain http still keeps its session cookie.
+# Off by default so that a local non-debug run over plain http (scripts/run) keeps its session
+# cookie; production sets DJANGO_HTTPS=1 and then passes `manage.py check --deploy`. Each part
+# can be turned off on its own, e.g. DJANGO_SSL_REDIRECT=0 when the proxy redirects already.
 
 HTTPS = env_bool("DJANGO_HTTPS", False)
 if HTTPS:
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # The header a TLS-terminating proxy sets to say the browser used https. Set it to "" when
+    # daphne itself speaks TLS: a header nobody strips must not be trusted.
+    _proxy_header = env_str("DJANGO_PROXY_SSL_HEADER", "X-Forwarded-Proto").strip()
+    if _proxy_header:
+        SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_header.upper().replace("-", "_"), "https")
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", True)
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
+    SESSION_COOKIE_SECURE = env_bool("DJANGO_SESSION_COOKIE_SECURE", True)
+    CSRF_COOKIE_SECURE = env_bool("DJANGO_CSRF_COOKIE_SECURE", True)
     SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 3600)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", False)
     SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", False)
+
+# --- reliability and security: request limits, login throttling, error pages ----------------------
+# (issue 6; docs/reliability.md says what each limit was tested with)
+
+# Whole request bodies above this are refused with 413 before they are read (nstsite/limits.py):
+# by default room for the four uploads of a job at their limit, plus the form fields.
+UPLOAD_FILE_FIELDS = 4  # content + 3 styles
+NST_MAX_REQUEST_BYTES = env_int("NST_MAX_REQUEST_MB",
+                                UPLOAD_FILE_FIELDS * NST_MAX_UPLOAD_BYTES // 2**20 + 1) * 2**20
+if NST_MAX_REQUEST_BYTES < 2**20:
+    raise ImproperlyConfigured("NST_MAX_REQUEST_MB must be at least 1.")
+DATA_UPLOAD_MAX_NUMBER_FILES = UPLOAD_FILE_FIELDS  # more files in one request: a friendly 400 page
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 200                # the job form has about 25
+
+# Friendly pages instead of Django's bare ones: a forged or stale form (403_csrf.html), and the
+# job queue's Redis being unreachable in a view that did not expect it (503.html).
+CSRF_FAILURE_VIEW = "nstsite.errors.csrf_failure"
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.common.CommonMiddleware") + 1,
+                  "nstsite.errors.QueueUnavailableMiddleware")
+
+# Login throttling (django-axes): after NST_LOGIN_FAILURE_LIMIT failed logins for one username
+# from one IP address, that pair is locked out for NST_LOGIN_COOLOFF_MINUTES, even with the right
+# password; a successful login resets the count. The IP is the ASGI client address: behind a
+# proxy, run daphne with --proxy-headers so that it is the browser's, not the proxy's.
+INSTALLED_APPS += ["axes"]
+MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # last, as django-axes asks
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses a locked-out pair before the password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = env_bool("NST_LOGIN_THROTTLING", True)
+AXES_FAILURE_LIMIT = env_int("NST_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("NST_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "nstsite.errors.login_locked_out"  # templates/429.html
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False  # one warning per lockout is logged anyway
+if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME <= timedelta(0):
+    raise ImproperlyConfigured("NST_LOGIN_FAILURE_LIMIT and NST_LOGIN_COOLOFF_MINUTES must be at least 1.")

@@ -201,6 +201,15 @@ def media_root(settings, tmp_path):
     return settings.MEDIA_ROOT
 
 
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Every test starts with an empty cache: the gallery caches grid pages, and a page cached by
+    one test must not be served in the next (whose database may hold other artworks)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def burst_worker(rq_redis, media_root, settings, model_dir):
     """run() empties the queues with a real RQ SimpleWorker in this process (burst mode), running

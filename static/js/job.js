@@ -211,7 +211,7 @@
       if (FINAL.indexOf(ev.status) >= 0) showEnd(ev);
       return;
     }
-    if (ev.event === "queued") { showQueue(ev.queue); return; }
+    if (ev.event === "queued") { showStatus(ev); showQueue(ev.queue); return; } // also: back in the queue
     showStatus(ev);
     if (ev.event === "started" || ev.event === "progress") showProgress(ev);
     if (ev.event === "started" || ev.event === "finished") showRun(ev);

@@ -1,0 +1,11 @@
+"""Signals the engine sends, so other apps can act on a job's life without the engine knowing them.
+
+job_succeeded(sender=StyleJob, job=<StyleJob>): sent by StyleJob.finish() once the job's row says
+"succeeded" (its result is stored). The gallery publishes jobs submitted as public on it
+(gallery.publishing.publish_if_public). Receivers run in the worker; an exception in one is
+logged and does not undo the job's success.
+"""
+
+from django.dispatch import Signal
+
+job_succeeded = Signal()

@@ -1,0 +1,90 @@
+"""Publishing and unpublishing: the one place that changes a job's visibility and its artwork's
+`published` flag, so the two always agree (see gallery.models).
+
+- publish(job): the owner makes a job public. A succeeded job enters the gallery at once (its
+  thumbnails are made the first time); a queued or running one enters it when it succeeds
+  (publish_if_public, on engine.signals.job_succeeded). A failed or cancelled job has no result
+  to show and cannot be published.
+- unpublish(job): the job is private again and its artwork leaves the gallery at once. The
+  artwork row stays, with its thumbnails and likes, for a later publish().
+
+Each change to what is published also bumps GridVersion in the same transaction, so cached grid
+pages (gallery.views) are not served any more once it commits.
+
+A job that finishes while its owner publishes it: publish() writes the visibility and then reads
+the status; the worker writes the status and then reads the visibility. Whichever reads second
+sees both writes, so the artwork is made (by one or both: update_or_create tolerates that).
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from engine.models import FINAL_STATUSES, Status, StyleJob, Visibility
+
+from .models import Artwork, GridVersion
+from .thumbnails import make_thumbnails
+
+
+class NotPublishable(Exception):
+    """The job cannot be published; the message is for its owner."""
+
+
+def publish(job: StyleJob) -> Artwork | None:
+    """Make `job` public. Returns its artwork when it is in the gallery now, None when it will be
+    once it succeeds. Raises NotPublishable for a failed or cancelled job."""
+    if job.status in FINAL_STATUSES and job.status != Status.SUCCEEDED:
+        raise NotPublishable(f"Job {job.pk} {job.get_status_display().lower()} and has no result to publish.")
+    StyleJob.objects.filter(pk=job.pk).update(visibility=Visibility.PUBLIC)
+    job.visibility = Visibility.PUBLIC
+    job.refresh_from_db(fields=["status", "result"])  # it may have succeeded meanwhile
+    if job.status != Status.SUCCEEDED:
+        return None
+    return _enter_gallery(job)
+
+
+def unpublish(job: StyleJob) -> None:
+    """Make `job` private: its artwork (if any) leaves the gallery with this commit."""
+    with transaction.atomic():
+        StyleJob.objects.filter(pk=job.pk).update(visibility=Visibility.PRIVATE)
+        if Artwork.objects.filter(job_id=job.pk, published=True).update(published=False):
+            GridVersion.bump()
+    job.visibility = Visibility.PRIVATE
+
+
+def publish_if_public(sender, job: StyleJob, **kwargs) -> None:
+    """engine.signals.job_succeeded receiver: a job submitted as public (or made public while it
+    ran) enters the gallery when it succeeds. Reads the visibility from the database, not from
+    the worker's copy of the job, which predates any change the owner made during the run."""
+    if StyleJob.objects.filter(pk=job.pk, visibility=Visibility.PUBLIC).exists():
+        _enter_gallery(job)
+
+
+def _enter_gallery(job: StyleJob) -> Artwork:
+    """Create or re-publish the artwork of a succeeded job; thumbnails only if it has none yet."""
+    artwork = Artwork.objects.filter(job=job).first()
+    if artwork is not None and artwork.thumbnails:
+        with transaction.atomic():
+            Artwork.objects.filter(pk=artwork.pk).update(published=True)
+            GridVersion.bump()
+        artwork.published = True
+        return artwork
+    thumbs = make_thumbnails(job)  # files first, outside any transaction; the row then points at them
+    with transaction.atomic():
+        artwork, _ = Artwork.objects.update_or_create(
+            job=job,
+            defaults={"published": True, "thumbnails": thumbs.names, "thumb_width": thumbs.width,
+                      "thumb_height": thumbs.height},
+            create_defaults={"owner_id": job.owner_id, "mode": job.mode, "published": True,
+                             "thumbnails": thumbs.names, "thumb_width": thumbs.width,
+                             "thumb_height": thumbs.height},
+        )
+        GridVersion.bump()
+    return artwork
+
+
+def artwork_deleted(sender, instance: Artwork, **kwargs) -> None:
+    """post_delete receiver (also for artworks deleted with their job or owner): cached grid pages
+    must not show it any more."""
+    if instance.published:
+        GridVersion.bump()

@@ -1,0 +1,50 @@
+"""Gallery thumbnails: small JPEGs of a job's result and input images, made once with Pillow when
+the job is first published, stored beside the job's other files (jobs/<uuid>/thumb-<kind>.jpg,
+so they go with the job's folder), and served as they are: never resized per request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models.fields.files import FieldFile
+
+from engine.models import StyleJob, write_job_file
+from engine.nst import images
+
+# The grid shows results at up to ~15rem wide: 480 px covers that on high-density screens.
+RESULT_SIDE = 480
+# Content and style images are shown small, beside the result.
+INPUT_SIDE = 240
+QUALITY = 82
+
+
+@dataclass(frozen=True)
+class Thumbnails:
+    names: dict[str, str]   # kind -> storage name
+    width: int              # of the result's thumbnail
+    height: int
+
+
+def thumbnail_kinds(style_positions: list[int]) -> list[str]:
+    """The kinds an artwork has: its result, its content image and each of its style images."""
+    return ["result", "content", *(f"style-{p}" for p in style_positions)]
+
+
+def make_thumbnails(job: StyleJob) -> Thumbnails:
+    """Write the thumbnails of a succeeded job (its result must exist). Reads each image once."""
+    names: dict[str, str] = {}
+    width, height = _write(job, "result", job.result, RESULT_SIDE, names)
+    _write(job, "content", job.content, INPUT_SIDE, names)
+    for style in job.styles.all():
+        _write(job, style.download_kind, style.image, INPUT_SIDE, names)
+    return Thumbnails(names=names, width=width, height=height)
+
+
+def _write(job: StyleJob, kind: str, field: FieldFile, side: int, names: dict[str, str]) -> tuple[int, int]:
+    with field.open("rb") as fh:
+        img = images.open_image(fh)
+    if max(img.size) > side:  # never enlarged
+        img = images.resize_longest(img, side)
+    names[kind] = write_job_file(job, f"thumb-{kind}.jpg", images.encode_jpeg(img, quality=QUALITY))
+    return img.size

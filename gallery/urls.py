@@ -1,0 +1,17 @@
+"""/gallery/...: published artworks (namespace "gallery")."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "gallery"
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("<int:pk>/", views.detail, name="detail"),
+    path("<int:pk>/like/", views.like, name="like"),
+    path("<int:pk>/unlike/", views.unlike, name="unlike"),
+    path("<int:pk>/download/", views.download, name="download"),
+    path("<int:pk>/thumb/<slug:kind>.jpg", views.thumbnail, name="thumbnail"),
+    path("by/<str:username>/", views.user_page, name="user"),
+]

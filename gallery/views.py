@@ -1,0 +1,137 @@
+"""Gallery pages: the grid of published artworks, an artwork's page, a user's page; likes,
+thumbnails and counted downloads.
+
+Everything starts from Artwork.objects.public() (`_get_public_artwork`): an artwork that is not
+published is a 404 for everyone here, and its owner and staff are sent to the job's page
+instead. Every page runs a fixed number of queries, whatever the number of artworks: a grid is a
+COUNT and one page of rows with their authors (select_related), an artwork page one row with its
+job and author, its style images, and (logged in) whether the user likes it.
+
+Grid pages are the busiest and the same for everyone, so their HTML (without the site's header,
+which differs per user) is cached for GRID_CACHE_SECONDS under a key holding GridVersion: one
+small query tells whether anything was published, unpublished or deleted since, and such a change
+makes every cached page stale at once (docs/benchmarks.md, "Gallery", for what it saves). Like
+counts on a cached page may lag by up to GRID_CACHE_SECONDS; the artwork page is never cached.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
+from django.core.files.storage import default_storage
+from django.core.paginator import Page, Paginator
+from django.db.models import F
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.utils.safestring import SafeString, mark_safe
+from django.views.decorators.http import require_POST
+
+from engine.describe import param_rows
+from engine.models import Mode
+
+from . import likes
+from .models import DEFAULT_SORT, SORTS, Artwork, ArtworkQuerySet, GridVersion, Like
+
+PER_PAGE = 24
+GRID_CACHE_SECONDS = 15
+SORT_LABELS = {"newest": "Newest", "liked": "Most liked"}
+# Browsers may keep a thumbnail for a few minutes; shared caches may not keep it at all, so an
+# unpublished artwork is gone from everywhere but the viewer's own cache at once.
+THUMBNAIL_CACHE_CONTROL = "private, max-age=300"
+
+
+def _get_public_artwork(pk: int, artworks: ArtworkQuerySet | None = None) -> Artwork:
+    """A published artwork, else 404 (also for an unpublished one: its existence is not revealed)."""
+    return get_object_or_404((artworks if artworks is not None else Artwork.objects).public(), pk=pk)
+
+
+def _grid(request: HttpRequest, artworks: ArtworkQuerySet, scope: str) -> SafeString:
+    """The HTML of one grid page of `artworks` (`scope` names that set in the cache key), sorted,
+    filtered and paged as the query string asks; from the cache when nothing was (un)published."""
+    sort = request.GET.get("sort") if request.GET.get("sort") in SORTS else DEFAULT_SORT
+    mode = request.GET.get("mode") if request.GET.get("mode") in Mode.values else ""
+    number = request.GET.get("page", "1")
+    number = number if number.isdigit() and len(number) < 7 else "1"
+    key = f"gallery:grid:{GridVersion.current()}:{scope}:{sort}:{mode}:{number}"
+    html = cache.get(key)
+    if html is None:
+        page = _page(artworks.filter(mode=mode) if mode else artworks, sort, number)
+        html = render_to_string("gallery/_grid.html", {
+            "page": page, "sort": sort, "mode": mode, "sorts": SORT_LABELS.items(), "modes": Mode.choices})
+        cache.set(key, html, GRID_CACHE_SECONDS)
+    return mark_safe(html)  # our own template's output, escaped when it was rendered
+
+
+def _page(artworks: ArtworkQuerySet, sort: str, number: str) -> Page:
+    return Paginator(artworks.for_grid().sorted_by(sort), PER_PAGE).get_page(number)
+
+
+def index(request: HttpRequest) -> HttpResponse:
+    return render(request, "gallery/index.html", {"grid": _grid(request, Artwork.objects.public(), "all")})
+
+
+def user_page(request: HttpRequest, username: str) -> HttpResponse:
+    author = get_object_or_404(get_user_model(), username=username, is_active=True)
+    grid = _grid(request, Artwork.objects.public().by(author), f"user{author.pk}")
+    return render(request, "gallery/user.html", {"author": author, "grid": grid})
+
+
+def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    artwork = Artwork.objects.select_related("job", "owner").filter(pk=pk).first()
+    if artwork is None or not artwork.published:
+        if artwork is not None and _may_manage(request, artwork):
+            return redirect("engine:detail", pk=artwork.job_id)  # theirs, but not in the gallery now
+        raise Http404("No such artwork in the gallery.")
+    job = artwork.job
+    context = {
+        "artwork": artwork, "job": job, "styles": list(job.styles.all()), "params": param_rows(job),
+        "liked": (request.user.is_authenticated
+                  and Like.objects.filter(artwork=artwork, user=request.user).exists()),
+        "is_owner": request.user.is_authenticated and request.user.pk == artwork.owner_id,
+    }
+    return render(request, "gallery/detail.html", context)
+
+
+def _may_manage(request: HttpRequest, artwork: Artwork) -> bool:
+    user = request.user
+    return user.is_authenticated and (user.is_staff or user.pk == artwork.owner_id)
+
+
+@login_required
+@require_POST
+def like(request: HttpRequest, pk: int) -> HttpResponse:
+    likes.like(_get_public_artwork(pk), request.user)
+    return redirect("gallery:detail", pk=pk)
+
+
+@login_required
+@require_POST
+def unlike(request: HttpRequest, pk: int) -> HttpResponse:
+    likes.unlike(_get_public_artwork(pk), request.user)
+    return redirect("gallery:detail", pk=pk)
+
+
+def thumbnail(request: HttpRequest, pk: int, kind: str) -> FileResponse:
+    """A thumbnail made at publication (gallery.thumbnails), served as stored: one query, no Pillow."""
+    names = Artwork.objects.public().filter(pk=pk).values_list("thumbnails", flat=True).first()
+    if not names or kind not in names:
+        raise Http404("No such thumbnail.")
+    try:
+        response = FileResponse(default_storage.open(names[kind], "rb"), content_type="image/jpeg")
+    except FileNotFoundError:
+        raise Http404("No such thumbnail.") from None
+    response["Cache-Control"] = THUMBNAIL_CACHE_CONTROL
+    return response
+
+
+def download(request: HttpRequest, pk: int) -> FileResponse:
+    """The full result as a PNG attachment, counted (one UPDATE ... SET download_count + 1)."""
+    artwork = _get_public_artwork(pk, Artwork.objects.select_related("job"))
+    try:
+        result = artwork.job.result.open("rb")
+    except FileNotFoundError:
+        raise Http404("This artwork's file is missing.") from None
+    Artwork.objects.filter(pk=artwork.pk).update(download_count=F("download_count") + 1)
+    return FileResponse(result, as_attachment=True, content_type="image/png", filename=f"nst-artwork-{artwork.pk}.png")

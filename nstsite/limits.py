@@ -1,0 +1,228 @@
+"""Request body size limits at the server: an over-size request gets a friendly 413 page before its
+body is stored anywhere.
+
+Two layers, because where the body is buffered depends on the server:
+
+- `BodySizeLimit(app, max_bytes)`, an ASGI middleware: refuses at once when Content-Length is over
+  the limit (the application is not even called), and stops a chunked body (no Content-Length) as
+  soon as the bytes received pass the limit: the application then sees the client disconnect,
+  which Django's ASGIHandler treats as an aborted request, and the 413 is sent instead. Servers
+  that stream the body to the application (uvicorn, hypercorn) never buffer more than the limit.
+- `guard_daphne(max_bytes)`: daphne is different. Twisted receives the WHOLE body into memory or a
+  temporary file before daphne calls the application, so the middleware alone would only answer
+  after an attacker's gigabyte had been written to /tmp. The guard replaces daphne's request class
+  with one that checks Content-Length as soon as the headers are in, and counts chunked bytes as
+  they arrive, and then answers 413 itself and discards the rest of the body.
+
+`limit_http(app)` applies both with the limit from settings.NST_MAX_REQUEST_BYTES; nstsite/asgi.py
+wraps the HTTP application with it.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Awaitable, Callable, MutableMapping
+from functools import lru_cache
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+# After refusing, how long daphne keeps reading (and dropping) what the client is still sending.
+# Closing at once would reset the connection while the client writes, and most clients then
+# report "connection reset" instead of showing the 413 page (nginx's "lingering close").
+LINGER_SECONDS = 5.0
+
+
+def _megabytes(n: int) -> str:
+    return f"{n / 2**20:.3g}"
+
+
+_FALLBACK_PAGE = ("<!DOCTYPE html><html lang=en><meta charset=utf-8><title>Upload too large</title>"
+                  "<h1>The upload is too large</h1><p>One request can carry at most {mb} MB. Nothing was "
+                  "stored. Please go back and choose smaller pictures.</p><p><a href=/>Home page</a></p>")
+
+
+@lru_cache(maxsize=8)
+def too_large_page(max_bytes: int) -> bytes:
+    """templates/413.html for this limit (rendered once; it needs no request). The refusal must
+    not depend on the templates working: if they fail, a plain page says the same."""
+    from django.conf import settings
+    from django.template.loader import render_to_string
+
+    try:
+        return render_to_string("413.html", {
+            "limit_mb": _megabytes(max_bytes),
+            "file_limit_mb": _megabytes(settings.NST_MAX_UPLOAD_BYTES),
+        }).encode()
+    except Exception:  # noqa: BLE001 - any template failure; logged, and the plain page is used
+        logger.exception("templates/413.html could not be rendered")
+        return _FALLBACK_PAGE.format(mb=_megabytes(max_bytes)).encode()
+
+
+def response_headers(body: bytes) -> list[tuple[bytes, bytes]]:
+    return [(b"content-type", b"text/html; charset=utf-8"),
+            (b"content-length", str(len(body)).encode()),
+            # The rest of the body may still be on its way: this connection cannot be reused.
+            (b"connection", b"close")]
+
+
+def content_length(scope: Scope) -> int | None:
+    """The request's Content-Length, or None when it has none (chunked) or it is unreadable
+    (the server refuses those itself; the byte count still applies)."""
+    for name, value in scope.get("headers", ()):
+        if name.lower() == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+class BodySizeLimit:
+    """ASGI middleware: HTTP requests whose body is over `max_bytes` get a 413 page instead."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, page: Callable[[int], bytes] = too_large_page):
+        if max_bytes < 1:
+            raise ValueError(f"max_bytes must be positive, not {max_bytes}")
+        self.app, self.max_bytes, self.page = app, max_bytes, page
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = content_length(scope)
+        if length is not None and length > self.max_bytes:
+            logger.warning("Refused %s %s: Content-Length %d > %d", scope.get("method"), scope.get("path"),
+                           length, self.max_bytes)
+            await self.refuse(send)
+            return
+        await self.app(scope, *self._counting(scope, receive, send))
+
+    async def refuse(self, send: Send) -> None:
+        body = self.page(self.max_bytes)
+        await send({"type": "http.response.start", "status": 413, "headers": response_headers(body)})
+        await send({"type": "http.response.body", "body": body})
+
+    def _counting(self, scope: Scope, receive: Receive, send: Send) -> tuple[Receive, Send]:
+        """receive/send for the application that stop the body once it passes the limit."""
+        state = {"received": 0, "refused": False, "started": False}
+
+        async def limited_receive() -> Message:
+            if state["refused"]:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                state["received"] += len(message.get("body", b""))
+                if state["received"] > self.max_bytes:
+                    logger.warning("Refused %s %s: body passed %d bytes", scope.get("method"),
+                                   scope.get("path"), self.max_bytes)
+                    state["refused"] = True
+                    if not state["started"]:
+                        await self.refuse(send)
+                    return {"type": "http.disconnect"}  # the application gives up on the request
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            if state["refused"]:
+                return  # the 413 has been sent in the application's place
+            if message["type"] == "http.response.start":
+                state["started"] = True
+            await send(message)
+
+        return limited_receive, guarded_send
+
+
+# --- daphne -----------------------------------------------------------------------------------------
+
+def guard_daphne(max_bytes: int, page: Callable[[int], bytes] = too_large_page) -> bool:
+    """In a daphne process, make daphne refuse over-size bodies while they arrive (see the module
+    notes). Returns False, changing nothing, when daphne is not the server."""
+    if "daphne.server" not in sys.modules:
+        return False
+    from daphne import http_protocol
+
+    base = getattr(http_protocol.WebRequest, "nst_base", http_protocol.WebRequest)
+    http_protocol.WebRequest = _limited_request_class(base, max_bytes, page)
+    return True
+
+
+def _limited_request_class(base: type, max_bytes: int, page: Callable[[int], bytes]) -> type:
+    import io
+
+    from twisted.internet import reactor
+
+    class LimitedWebRequest(base):
+        """daphne's WebRequest, refusing bodies over `max_bytes` as they arrive. daphne's
+        HTTPFactory looks the class up by name for every connection, so replacing the module
+        attribute is enough (and `nst_base` lets a second call replace it again)."""
+
+        nst_base = base
+        nst_max_bytes = max_bytes
+        _nst_received = 0
+        _nst_refused = False
+
+        def gotLength(self, length):  # noqa: N802 - Twisted's name
+            # Called once the headers are in, before any body byte is stored.
+            if length is not None and length > max_bytes:
+                self.requestHeaders.removeHeader(b"Expect")  # no "100 Continue": do not send it
+                self._nst_refuse(f"Content-Length {length}")
+                return
+            super().gotLength(length)
+
+        def handleContentChunk(self, data):  # noqa: N802 - Twisted's name
+            if self._nst_refused:
+                return  # dropped, never stored
+            self._nst_received += len(data)
+            if self._nst_received > max_bytes:
+                self._nst_refuse(f"body passed {max_bytes} bytes")
+                return
+            super().handleContentChunk(data)
+
+        def process(self):
+            # The whole (dropped) body has arrived: the 413 is out, close instead of running the app.
+            if self._nst_refused:
+                self._nst_close()
+                return None
+            return super().process()
+
+        def _nst_refuse(self, why: str) -> None:
+            # The request line is still on the channel: the request gets it only once the body is in.
+            method, path = (getattr(self.channel, name, b"?") for name in ("_command", "_path"))
+            client = self.getClientAddress()
+            logger.warning("Refused %s %s from %s: %s", method.decode(errors="replace"),
+                           path.decode(errors="replace")[:200], getattr(client, "host", client), why)
+            self._nst_refused = True
+            old = getattr(self, "content", None)
+            if old is not None:
+                old.close()  # what was buffered so far (a temporary file is deleted on close)
+            self.content = io.BytesIO()  # Twisted and daphne expect one
+            body = page(max_bytes)
+            head = b"HTTP/1.1 413 Content Too Large\r\n" + b"".join(
+                name.title() + b": " + value + b"\r\n" for name, value in response_headers(body))
+            self.channel.transport.write(head + b"\r\n" + body)
+            self._nst_timer = reactor.callLater(LINGER_SECONDS, self._nst_close)
+
+        def _nst_close(self) -> None:
+            timer = getattr(self, "_nst_timer", None)
+            if timer is not None and timer.active():
+                timer.cancel()
+            if self.channel is not None and self.channel.transport is not None:
+                self.channel.transport.loseConnection()
+
+    return LimitedWebRequest
+
+
+def limit_http(app: ASGIApp) -> ASGIApp:
+    """The HTTP application wrapped with the body limit of settings.NST_MAX_REQUEST_BYTES, and
+    daphne guarded with the same limit when it is the server."""
+    from django.conf import settings
+
+    guard_daphne(settings.NST_MAX_REQUEST_BYTES)
+    return BodySizeLimit(app, settings.NST_MAX_REQUEST_BYTES)

@@ -1,0 +1,104 @@
+"""Per-user quotas: defaults, set by staff in the admin, enforced on submission with clear messages
+(and nothing created or queued when a submission is over quota)."""
+
+from __future__ import annotations
+
+import django_rq
+import pytest
+from django.urls import reverse
+
+from engine import quotas
+from engine.models import StyleJob, UserQuota
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
+
+
+def _submit(client, data, capture):
+    with capture(execute=True):
+        return client.post(reverse("engine:submit"), data)
+
+
+def _form_errors(response) -> str:
+    assert response.status_code == 200
+    return " ".join(str(e) for e in response.context["form"].non_field_errors())
+
+
+def test_without_a_quota_row_a_user_gets_the_defaults(owner):
+    limits = quotas.limits_for(owner)
+    assert (limits.max_active_jobs, limits.max_size, limits.max_steps) == (3, 1024, 2000)
+    assert limits.pk is None  # nothing written for users who keep the defaults
+
+
+def test_a_job_larger_than_the_quota_is_refused_with_the_limit(owner, owner_client, job_form_data, rq_redis,
+                                                               django_capture_on_commit_callbacks):
+    UserQuota.objects.create(user=owner, max_size=256)
+    response = _submit(owner_client, job_form_data("fast", size="512"), django_capture_on_commit_callbacks)
+    assert "can make images of up to 256 px; this job asks for 512 px" in _form_errors(response)
+    assert 'id="form-errors"' in response.content.decode()
+    assert not StyleJob.objects.exists() and django_rq.get_queue("default").count == 0
+
+
+def test_a_classic_job_with_more_steps_than_the_quota_is_refused(owner, owner_client, job_form_data, rq_redis,
+                                                                 django_capture_on_commit_callbacks):
+    UserQuota.objects.create(user=owner, max_steps=50)
+    response = _submit(owner_client, job_form_data("classic", epochs="2", steps_per_epoch="30"),
+                       django_capture_on_commit_callbacks)
+    assert "classic jobs of up to 50 steps; this job has 60" in _form_errors(response)
+    # A preset counts too: "balanced" is 10 x 30 steps.
+    response = _submit(owner_client, job_form_data("classic", preset="balanced"), django_capture_on_commit_callbacks)
+    assert "this job has 300" in _form_errors(response)
+    # Fast mode has no steps to limit.
+    response = _submit(owner_client, job_form_data("fast"), django_capture_on_commit_callbacks)
+    assert response.status_code == 302 and StyleJob.objects.count() == 1
+
+
+def test_the_number_of_active_jobs_is_limited_until_one_finishes(owner, owner_client, make_job, job_form_data,
+                                                                 rq_redis, django_capture_on_commit_callbacks):
+    UserQuota.objects.create(user=owner, max_active_jobs=2)
+    queued, running = make_job(), make_job()
+    running.start()
+    make_job().fail("done")  # finished jobs do not count
+    response = _submit(owner_client, job_form_data("fast"), django_capture_on_commit_callbacks)
+    assert ("You already have 2 jobs queued or running, the most your account may have at once (2)"
+            in _form_errors(response))
+    assert StyleJob.objects.count() == 3 and django_rq.get_queue("default").count == 0
+
+    owner_client.post(reverse("engine:cancel", args=[queued.pk]))
+    response = _submit(owner_client, job_form_data("fast"), django_capture_on_commit_callbacks)
+    assert response.status_code == 302
+    assert django_rq.get_queue("default").count == 1
+
+
+def test_the_default_limit_of_three_active_jobs_applies_to_everyone(other_user, other_client, make_job,
+                                                                     job_form_data, rq_redis,
+                                                                     django_capture_on_commit_callbacks):
+    for _ in range(3):
+        make_job(user=other_user)
+    response = _submit(other_client, job_form_data("fast"), django_capture_on_commit_callbacks)
+    assert "You already have 3 jobs queued or running" in _form_errors(response)
+
+
+def test_staff_set_quotas_in_the_admin(staff_client, owner, owner_client, job_form_data, rq_redis,
+                                       django_capture_on_commit_callbacks):
+    response = staff_client.post(reverse("admin:engine_userquota_add"), {
+        "user": str(owner.pk), "max_active_jobs": "5", "max_size": "300", "max_steps": "100",
+        "note": "trial account"})
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert UserQuota.objects.get(user=owner).max_size == 300
+    listing = staff_client.get(reverse("admin:engine_userquota_changelist")).content.decode()
+    assert "trial account" in listing
+    response = _submit(owner_client, job_form_data("fast", size="512"), django_capture_on_commit_callbacks)
+    assert "up to 300 px" in _form_errors(response)
+
+
+@pytest.mark.django_db(transaction=True)  # no test transaction around it
+def test_reserving_a_slot_outside_a_transaction_is_a_programming_error(owner):
+    with pytest.raises(RuntimeError, match="inside the transaction"):
+        quotas.reserve_active_slot(owner)
+
+
+def test_the_quota_is_on_the_users_admin_page_too(django_user_model, owner, client):
+    admin_user = django_user_model.objects.create_superuser("ada", "ada@example.org", "x-Long-password-1")
+    client.force_login(admin_user)
+    html = client.get(reverse("admin:auth_user_change", args=[owner.pk])).content.decode()
+    assert 'name="quota-0-max_active_jobs"' in html and 'value="3"' in html
