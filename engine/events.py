@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import re
 import threading
 import time
@@ -242,6 +243,7 @@ class _Publisher:
     """The process's sending loop (see above). Everything after submit() runs in its thread."""
 
     def __init__(self) -> None:
+        self.pid = os.getpid()
         self.loop = asyncio.new_event_loop()
         self.queue: asyncio.Queue[_Batch] = asyncio.Queue(maxsize=QUEUE_LIMIT)
         # Per channel layer object: Channels makes a new one when CHANNEL_LAYERS changes (tests do),
@@ -314,7 +316,7 @@ _publisher_lock = threading.Lock()
 def _get_publisher() -> _Publisher:
     global _publisher
     with _publisher_lock:
-        if _publisher is None:
+        if _publisher is None or _publisher.pid != os.getpid():  # a forked child has no such thread
             _publisher = _Publisher()
         return _publisher
 

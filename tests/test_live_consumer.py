@@ -315,3 +315,33 @@ def test_a_hung_redis_costs_one_timeout_then_publishing_pauses(make_job, rq_redi
         second = time.monotonic() - started
     assert events.PUBLISH_TIMEOUT * 0.9 <= first < events.PUBLISH_TIMEOUT + 2
     assert second < 0.05
+
+
+# --- the queue moving ----------------------------------------------------------------------------
+
+def test_every_waiting_job_gets_its_place_in_the_queue_in_three_queries(
+        make_job, staff_user, rq_redis, django_assert_max_num_queries):
+    running = make_job()
+    running.start(worker="test")
+    waiting = [make_job() for _ in range(4)]
+    urgent = make_job(user=staff_user, queue="high")
+    with django_assert_max_num_queries(3):  # however many jobs wait
+        estimates = queue.estimate_queued_jobs(events.QUEUE_UPDATES)
+    assert [(pk, e.position) for pk, _, e in estimates] == [
+        (urgent.pk, 0), *((job.pk, i) for i, job in enumerate(waiting, 1))]
+    assert [owner for _, owner, _ in estimates] == [staff_user.pk] + [job.owner_id for job in waiting]
+    assert all(e.workers == 0 and e.wait_seconds is None for _, _, e in estimates)  # no worker yet
+
+
+@pytest.mark.asyncio
+async def test_a_waiting_jobs_page_hears_when_it_moves_up(make_job, owner, cookie, rq_redis):
+    first = await sync_to_async(make_job)()
+    second = await sync_to_async(make_job)()
+    comm = communicator(job_path(second), await sync_to_async(cookie)(owner))
+    assert (await comm.connect(timeout=5))[0]
+    assert (await comm.receive_json_from(timeout=5))["queue"]["position"] == 1
+    await sync_to_async(queue.cancel_job)(first)
+    moved = await comm.receive_json_from(timeout=5)
+    await comm.disconnect()
+    assert (moved["event"], moved["job"], moved["status"]) == ("queued", second.pk, "queued")
+    assert moved["queue"]["position"] == 0
