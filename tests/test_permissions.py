@@ -1,0 +1,271 @@
+"""The permission matrix: anonymous / owner / other user / staff against every URL of the site and
+every websocket route, with the answer each must get. A URL added without a row here fails
+`test_every_url_of_the_site_is_in_the_matrix`, so the matrix cannot silently fall behind.
+
+What the answers mean: 200 shown; 302 done and sent on (a POST that acted); "login" sent to the
+login page (nothing done); 404 not found (someone else's private object: its existence is not
+revealed either); "admin-login" sent to the admin's login page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from engine.models import Status, StyleJob, Visibility, write_job_file
+from gallery.models import Artwork
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
+
+
+
+@dataclass
+class Objects:
+    private: StyleJob     # the owner's finished private job, with an epoch preview
+    public: StyleJob      # the owner's finished public job, in the gallery
+    queued: StyleJob      # the owner's queued private job (cancel)
+    artwork: Artwork      # `public`'s gallery entry
+    hidden: Artwork       # an unpublished artwork (was public once)
+
+
+@pytest.fixture
+def objects(make_job, image_bytes, owner) -> Objects:
+    from gallery import publishing
+
+    result = image_bytes("tubingen.jpg", 64, fmt="PNG")
+
+    def finished(visibility: str) -> StyleJob:
+        job = make_job(mode="classic", visibility=visibility)
+        assert job.start(worker="test")
+        assert job.report_progress(epoch=1, step=5, preview=image_bytes("tubingen.jpg", 32))
+        assert job.finish(image_png=result, history=None, device="CPU", network="vgg16", seconds=1.0)
+        return job
+
+    private, public, hidden_job = (finished(Visibility.PRIVATE), finished(Visibility.PUBLIC),
+                                   finished(Visibility.PUBLIC))
+    publishing.unpublish(hidden_job)
+    return Objects(private=private, public=public, queued=make_job(), artwork=Artwork.objects.get(job=public),
+                   hidden=Artwork.objects.get(job=hidden_job))
+
+
+@pytest.fixture
+def clients(owner, other_user, staff_user) -> dict[str, Client]:
+    out = {"anonymous": Client()}
+    for role, user in (("owner", owner), ("other", other_user), ("staff", staff_user)):
+        out[role] = Client()
+        out[role].force_login(user)
+    return out
+
+
+# (name, method, url maker, {role: expected}); url makers take the Objects.
+MATRIX = [
+    ("home", "get", lambda o: reverse("home"), dict(anonymous=200, owner=200, other=200, staff=200)),
+    ("engine:my_jobs", "get", lambda o: reverse("engine:my_jobs"),
+     dict(anonymous="login", owner=200, other=200, staff=200)),
+    ("engine:submit", "get", lambda o: reverse("engine:submit"),
+     dict(anonymous="login", owner=200, other=200, staff=200)),
+    ("engine:detail", "get", lambda o: reverse("engine:detail", args=[o.private.pk]),
+     dict(anonymous=404, owner=200, other=404, staff=200)),
+    ("engine:detail", "get", lambda o: reverse("engine:detail", args=[o.public.pk]),
+     dict(anonymous=200, owner=200, other=200, staff=200)),
+    ("engine:cancel", "post", lambda o: reverse("engine:cancel", args=[o.queued.pk]),
+     dict(anonymous="login", owner=302, other=404, staff=302)),
+    ("engine:cancel", "post", lambda o: reverse("engine:cancel", args=[o.public.pk]),
+     dict(anonymous="login", owner=302, other=404, staff=302)),  # public, but not theirs to change
+    ("engine:publish", "post", lambda o: reverse("engine:publish", args=[o.private.pk]),
+     dict(anonymous="login", owner=302, other=404, staff=302)),
+    ("engine:download", "get", lambda o: reverse("engine:download", args=[o.private.pk, "png"]),
+     dict(anonymous=404, owner=200, other=404, staff=200)),
+    ("engine:download", "get", lambda o: reverse("engine:download", args=[o.private.pk, "content"]),
+     dict(anonymous=404, owner=200, other=404, staff=200)),
+    ("engine:download", "get", lambda o: reverse("engine:download", args=[o.private.pk, "style-1"]),
+     dict(anonymous=404, owner=200, other=404, staff=200)),
+    ("engine:download", "get", lambda o: reverse("engine:download", args=[o.public.pk, "png"]),
+     dict(anonymous=200, owner=200, other=200, staff=200)),
+    ("engine:preview", "get", lambda o: reverse("engine:preview", args=[o.private.pk, 1]),
+     dict(anonymous=404, owner=200, other=404, staff=200)),
+    ("engine:preview", "get", lambda o: reverse("engine:preview", args=[o.public.pk, 1]),
+     dict(anonymous=200, owner=200, other=200, staff=200)),
+    ("gallery:index", "get", lambda o: reverse("gallery:index"), dict(anonymous=200, owner=200, other=200, staff=200)),
+    ("gallery:detail", "get", lambda o: reverse("gallery:detail", args=[o.artwork.pk]),
+     dict(anonymous=200, owner=200, other=200, staff=200)),
+    ("gallery:detail", "get", lambda o: reverse("gallery:detail", args=[o.hidden.pk]),
+     dict(anonymous=404, owner=302, other=404, staff=302)),  # owner and staff: sent to the job page
+    ("gallery:like", "post", lambda o: reverse("gallery:like", args=[o.artwork.pk]),
+     dict(anonymous="login", owner=302, other=302, staff=302)),
+    ("gallery:like", "post", lambda o: reverse("gallery:like", args=[o.hidden.pk]),
+     dict(anonymous="login", owner=404, other=404, staff=404)),
+    ("gallery:unlike", "post", lambda o: reverse("gallery:unlike", args=[o.artwork.pk]),
+     dict(anonymous="login", owner=302, other=302, staff=302)),
+    ("gallery:download", "get", lambda o: reverse("gallery:download", args=[o.artwork.pk]),
+     dict(anonymous=200, owner=200, other=200, staff=200)),
+    ("gallery:download", "get", lambda o: reverse("gallery:download", args=[o.hidden.pk]),
+     dict(anonymous=404, owner=404, other=404, staff=404)),
+    ("gallery:thumbnail", "get", lambda o: reverse("gallery:thumbnail", args=[o.artwork.pk, "result"]),
+     dict(anonymous=200, owner=200, other=200, staff=200)),
+    ("gallery:thumbnail", "get", lambda o: reverse("gallery:thumbnail", args=[o.hidden.pk, "result"]),
+     dict(anonymous=404, owner=404, other=404, staff=404)),
+    ("gallery:user", "get", lambda o: reverse("gallery:user", args=[o.public.owner.username]),
+     dict(anonymous=200, owner=200, other=200, staff=200)),
+    ("signup", "get", lambda o: reverse("signup"), dict(anonymous=200, owner=302, other=302, staff=302)),
+    ("login", "get", lambda o: reverse("login"), dict(anonymous=200, owner=200, other=200, staff=200)),
+    ("logout", "post", lambda o: reverse("logout"), dict(anonymous=302, owner=302, other=302, staff=302)),
+    ("password_change", "get", lambda o: reverse("password_change"),
+     dict(anonymous="login", owner=200, other=200, staff=200)),
+    ("password_change_done", "get", lambda o: reverse("password_change_done"),
+     dict(anonymous="login", owner=200, other=200, staff=200)),
+    ("password_reset", "get", lambda o: reverse("password_reset"),
+     dict(anonymous=200, owner=200, other=200, staff=200)),
+    ("password_reset_done", "get", lambda o: reverse("password_reset_done"),
+     dict(anonymous=200, owner=200, other=200, staff=200)),
+    ("password_reset_confirm", "get", lambda o: reverse("password_reset_confirm", args=["MQ", "set-password"]),
+     dict(anonymous=200, owner=200, other=200, staff=200)),  # an invalid link: a page that says so
+    ("password_reset_complete", "get", lambda o: reverse("password_reset_complete"),
+     dict(anonymous=200, owner=200, other=200, staff=200)),
+    ("admin:index", "get", lambda o: reverse("admin:index"),
+     dict(anonymous="admin-login", owner="admin-login", other="admin-login", staff=200)),
+    ("admin:engine_stylejob_changelist", "get", lambda o: reverse("admin:engine_stylejob_changelist"),
+     dict(anonymous="admin-login", owner="admin-login", other="admin-login", staff=200)),
+    ("admin:engine_stylejob_change", "get", lambda o: reverse("admin:engine_stylejob_change", args=[o.private.pk]),
+     dict(anonymous="admin-login", owner="admin-login", other="admin-login", staff=200)),
+    ("django_rq:home", "get", lambda o: reverse("django_rq:home"),
+     dict(anonymous="admin-login", owner="admin-login", other="admin-login", staff=200)),
+]
+
+# URL names answered by the rows above, plus the ones a row for their app stands for: Django's
+# admin and django-rq views all sit behind the same staff check, which the rows for the admin
+# index, the job admin and the queue dashboard exercise, and `test_no_admin_page_opens_for_non_staff`
+# checks for every admin URL that takes no argument.
+COVERED = {row[0] for row in MATRIX}
+STAFF_ONLY_PREFIXES = ("admin/",)
+
+
+def _check(response, expected, url: str) -> str | None:
+    """None when the answer is the expected one, else what was wrong."""
+    status, location = response.status_code, response.get("Location", "")
+    if expected == "login":
+        ok = status == 302 and location.startswith(reverse("login"))
+    elif expected == "admin-login":
+        ok = status == 302 and location.startswith(reverse("admin:login"))
+    else:
+        ok = status == expected
+    return None if ok else f"{url}: expected {expected}, got {status} {location}"
+
+
+@pytest.mark.parametrize("name, method, url, expected", [pytest.param(*row, id=f"{i:02d}-{row[0]}")
+                                                          for i, row in enumerate(MATRIX)])
+def test_the_matrix(name, method, url, expected, objects, clients, rq_redis) -> None:
+    """One row, the four roles in turn (the ones that may not act first: an action they were
+    wrongly allowed would show in the later answers too)."""
+    target = url(objects)
+    wrong = {role: _check(getattr(clients[role], method)(target), expected[role], target)
+             for role in ("anonymous", "other", "owner", "staff")}
+    assert {role: problem for role, problem in wrong.items() if problem} == {}
+
+
+def test_only_the_owner_and_staff_can_cancel_and_others_change_nothing(objects, clients, rq_redis) -> None:
+    for role in ("anonymous", "other"):
+        clients[role].post(reverse("engine:cancel", args=[objects.queued.pk]))
+        clients[role].post(reverse("engine:publish", args=[objects.private.pk]), {"publish": "1"})
+    objects.queued.refresh_from_db()
+    objects.private.refresh_from_db()
+    assert objects.queued.status == Status.QUEUED
+    assert objects.private.visibility == Visibility.PRIVATE and not Artwork.objects.filter(job=objects.private)
+
+    clients["staff"].post(reverse("engine:publish", args=[objects.private.pk]), {"publish": "1"})
+    assert not Artwork.objects.filter(job=objects.private, published=True)  # only its owner publishes
+    clients["owner"].post(reverse("engine:cancel", args=[objects.queued.pk]))
+    objects.queued.refresh_from_db()
+    assert objects.queued.status == Status.CANCELLED
+
+
+def _site_urls(resolver: URLResolver | None = None, prefix: str = "", namespace: str = ""):
+    """(route, name) of every URL pattern of the site, recursively."""
+    resolver = resolver or get_resolver()
+    for pattern in resolver.url_patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            yield from _site_urls(pattern, route, inner)
+        elif isinstance(pattern, URLPattern):
+            yield route, f"{namespace}{pattern.name}" if pattern.name else route
+
+
+def test_every_url_of_the_site_is_in_the_matrix() -> None:
+    missing = [(route, name) for route, name in _site_urls()
+               if name not in COVERED and not route.startswith(STAFF_ONLY_PREFIXES)]
+    assert missing == [], "add a row to MATRIX for each"
+
+
+def test_no_admin_page_opens_for_non_staff(clients, objects, rq_redis) -> None:
+    """Every admin and queue-dashboard URL that needs no argument: never shown to a non-staff user."""
+    routes = [(route, name) for route, name in _site_urls()
+              if route.startswith(STAFF_ONLY_PREFIXES) and "<" not in route and "(?P" not in route
+              and not name.endswith(("logout", "login"))]
+    assert len(routes) >= 10
+    for route, _ in routes:
+        url = "/" + route.replace("^", "").replace("$", "").replace("\\Z", "")
+        for role in ("anonymous", "owner", "other"):
+            response = clients[role].get(url)
+            assert response.status_code in (302, 401, 403, 404), (url, role, response.status_code)
+            if response.status_code == 302:
+                assert response["Location"].startswith(reverse("admin:login")), (url, role)
+
+
+def test_a_file_of_a_private_job_is_never_in_a_public_place(objects) -> None:
+    """The job's files are served only by the access-checked views: nothing under MEDIA_URL."""
+    from django.conf import settings
+
+    assert not settings.MEDIA_URL or not any(
+        str(p.pattern).startswith(settings.MEDIA_URL.lstrip("/")) for p in get_resolver().url_patterns)
+    name = write_job_file(objects.private, "probe.txt", b"x")
+    assert Client().get("/" + settings.MEDIA_URL.strip("/") + "/" + name).status_code == 404
+
+
+# --- websockets ---------------------------------------------------------------------------------
+
+# (route, path maker, {role: "snapshot" or the close code}); 4404 mirrors the page's 404, 4401 "log in".
+WS_MATRIX = [
+    ("ws/jobs/", lambda o: "/ws/jobs/", dict(anonymous=4401, owner="snapshot", other="snapshot", staff="snapshot")),
+    ("ws/jobs/<int:pk>/", lambda o: f"/ws/jobs/{o.private.pk}/",
+     dict(anonymous=4404, owner="snapshot", other=4404, staff="snapshot")),
+    ("ws/jobs/<int:pk>/", lambda o: f"/ws/jobs/{o.public.pk}/",
+     dict(anonymous="snapshot", owner="snapshot", other="snapshot", staff="snapshot")),
+]
+
+
+def test_every_websocket_route_is_in_the_matrix() -> None:
+    from engine.routing import websocket_urlpatterns
+
+    assert {str(p.pattern) for p in websocket_urlpatterns} == {row[0] for row in WS_MATRIX}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.asyncio
+@pytest.mark.parametrize("route, path, expected", [pytest.param(*row, id=f"{i}-{row[0]}")
+                                                   for i, row in enumerate(WS_MATRIX)])
+async def test_the_websocket_matrix(route, path, expected, objects, owner, other_user, staff_user, rq_redis):
+    from asgiref.sync import sync_to_async
+
+    from tests.test_live_consumer import communicator
+
+    def cookie(user) -> bytes | None:
+        if user is None:
+            return None
+        client = Client()
+        client.force_login(user)
+        return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+    target = path(objects)
+    answers = {}
+    for role, user in (("anonymous", None), ("owner", owner), ("other", other_user), ("staff", staff_user)):
+        comm = communicator(target, await sync_to_async(cookie)(user))
+        connected, _ = await comm.connect(timeout=5)
+        message = await comm.receive_output(timeout=5) if connected else {"type": "refused"}
+        await comm.disconnect()
+        answers[role] = ("snapshot" if message["type"] == "websocket.send" and '"snapshot"' in message["text"]
+                         else message.get("code", message["type"]))
+    assert answers == expected
