@@ -317,12 +317,15 @@ def write_docs(r: dict) -> None:
         "and 10,000): one (the grid version) when the grid's HTML is cached, three when not (+ a COUNT and "
         "one page of rows with their authors, read along a partial index for each sort: 0.06 ms each on "
         "SQLite at 10,000 rows, against 1.5-11 ms with a sort when the indexes were not used).",
-        "- Where the time goes: the view's own work for a cached grid page is about 1 ms (Django test client, "
-        "in process); the rest is the server stack, which the static-file reference shows. Daphne is one "
-        "process, so at most one core runs Python (the GIL), and Django's ASGI handler moves each sync "
-        "middleware and the view to a thread of its own per request. More throughput would come from "
-        "there (several daphne processes; or an all-sync middleware chain, which gave 191 against 152 "
-        "requests/s in one trial under load), not from the gallery's code.",
+        "- Where the time goes: a closed loop of 50 connections needs about 400 requests/s for a p95 of "
+        "150 ms. One request costs about 5 ms of Python in daphne (one connection: p50 above), of which the "
+        "view's own work for a cached grid page is about 1 ms; the rest is Django's request path "
+        "(middleware, templates, the hops to the sync thread) and daphne. Even the static file, with no view "
+        "at all, misses the goal at 50 connections. Daphne is one process, so one core (the GIL).",
+        "- The lever, measured once by hand (2026-11-25, quiet machine): two daphne processes sharing one "
+        "listening socket (`daphne --fd`) served 370 requests/s, p50 130 ms, p95 259 ms: about twice the "
+        "throughput, still short of the goal on 2 cores with the load generator on the same cores. Not "
+        "adopted yet: it needs a small launcher that supervises the processes (scripts/run, docker-compose).",
         "",
     ]
     path = REPO / "docs" / "benchmarks.md"
