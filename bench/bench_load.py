@@ -105,8 +105,11 @@ class Stack:
         self.env.pop("DJANGO_DEBUG", None)
 
     def manage(self, *args: str) -> str:
-        return subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=self.env, check=True,
-                              capture_output=True, text=True).stdout
+        done = subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=self.env,
+                              capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(f"manage.py {args[0]} failed:\n{done.stderr[-3000:]}")
+        return done.stdout
 
     def start(self, name: str, command: list[str]) -> None:
         log = (self.tmp / f"{name}.log").open("wb")
@@ -289,10 +292,14 @@ def small_jpeg(name: str, side: int) -> bytes:
         return out.getvalue()
 
 
-def create_users(stack: Stack, prefix: str, count: int) -> list[str]:
+def create_users(stack: Stack, prefix: str, count: int, active_jobs: int) -> list[str]:
+    """The load's users, each with a quota of `active_jobs` jobs at once (as staff would set in the
+    admin): the default quota (3) would refuse most of a user's burst of submissions."""
     names = [f"{prefix}{n:02d}" for n in range(1, count + 1)]
-    code = ("from django.contrib.auth import get_user_model; U = get_user_model(); "
-            f"[U.objects.create_user(n, n + '@example.org', {PASSWORD!r}) for n in {names!r}]")
+    code = ("from django.contrib.auth import get_user_model; from engine.models import UserQuota; "
+            "U = get_user_model(); "
+            f"[UserQuota.objects.create(user=U.objects.create_user(n, n + '@example.org', {PASSWORD!r}), "
+            f"max_active_jobs={active_jobs}, note='load test') for n in {names!r}]")
     stack.manage("shell", "-c", code)
     return names
 
@@ -388,11 +395,12 @@ def main() -> int:
 
     images = (small_jpeg("tubingen.jpg", 400), small_jpeg("starry_night.jpg", 256))
     expected = args.users * args.jobs
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="nst-bench-load-") as tmp:
         stack = Stack(Path(tmp), args.workers)
         try:
             stack.up()
-            names = create_users(stack, f"load{secrets.token_hex(3)}-", args.users)
+            names = create_users(stack, f"load{secrets.token_hex(3)}-", args.users, args.jobs)
             shared = Shared(browse=list(args.browse), deadline=time.monotonic() + args.timeout)
             users = [User(stack.url, name, args.jobs, shared, images) for name in names]
             started = time.time()
@@ -418,7 +426,8 @@ def main() -> int:
     worker_jobs = Counter(e["worker"] for e in events if e["event"] == "start")
     worker_seconds = [e["seconds"] for e in events if e["event"] == "end"]
     results = {
-        "date": time.strftime("%Y-%m-%d"), "cores": os.cpu_count(), "users": args.users,
+        "date": time.strftime("%Y-%m-%d"), "cores": os.cpu_count(), "load_average_before": load_before,
+        "users": args.users,
         "jobs_per_user": args.jobs,
         "workers": args.workers, "size": SIZE, "browsed": args.browse, "dropped_404": sorted(shared.dropped),
         "database": "PostgreSQL" if "postgres" in stack.env["DATABASE_URL"] else "SQLite",
@@ -453,8 +462,9 @@ def write_docs(r: dict) -> None:
     section = "\n".join([
         "## Load",
         "",
-        f"`python bench/bench_load.py` ({r['date']}, {r['cores']} cores, shared with other work: the "
-        "figures were taken under load). On loopback only: its own Redis, daphne and "
+        f"`python bench/bench_load.py` ({r['date']}, {r['cores']} cores; load average before the run "
+        f"{r['load_average_before']:.1f}: above 0, other processes were using the machine). The load "
+        "generator runs on the same cores. On loopback only: its own Redis, daphne and "
         f"{r['workers']} RQ workers (StyleWorker), {r['database']} in a temporary folder. "
         f"{r['users']} users, each logged in through the login form with its own session, submit "
         f"{r['jobs_per_user']} fast jobs each at {r['size']} px (the form's POST with CSRF token, a 400 px "

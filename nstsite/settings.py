@@ -139,9 +139,16 @@ try:
     }
 except ValueError as exc:
     raise ImproperlyConfigured(f"DATABASE_URL cannot be used: {exc}") from None
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" and DATABASES["default"]["NAME"]:
-    # SQLite creates the file but not its folder.
-    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web server and the workers write to one SQLite file at once. WAL lets them read while
+    # another writes; IMMEDIATE makes a transaction take the write lock when it begins, waiting up to
+    # `timeout` seconds, instead of failing at once with "database is locked" when a transaction
+    # that has read (e.g. the quota check before a job is created) then tries to write.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {"init_command": "PRAGMA journal_mode=WAL;", "transaction_mode": "IMMEDIATE", "timeout": 20})
+    if DATABASES["default"]["NAME"]:
+        # SQLite creates the file but not its folder.
+        Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
 if TESTING and DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The test database in a file, not in memory: tests/test_crash_safety.py runs real worker
     # processes, which must see it. Named by the test session's process id, so that sessions
