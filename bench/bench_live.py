@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import re
 import secrets
 import statistics
@@ -46,7 +45,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-
+from bench.common import cpu_name, percentile  # noqa: E402
 from tests.live_stack import LiveStack, free_port  # noqa: E402  (free of pytest)
 
 SHARED_IMAGES = Path(os.environ.get("NST_SHARED_DIR") or REPO.parent / "shared") / "images"
@@ -258,9 +257,6 @@ def event_interval() -> float:
     return tasks.EVENT_INTERVAL
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
 def summary(values: list[float]) -> dict:
@@ -268,14 +264,6 @@ def summary(values: list[float]) -> dict:
             "mean": statistics.fmean(values), "max": max(values)} if values else {"n": 0}
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main() -> int:

@@ -46,6 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repo's packages
+from bench.common import percentile  # noqa: E402
 from engine.worker import StyleWorker  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -335,13 +336,6 @@ print(json.dumps({{
     return json.loads(stack.manage("shell", "-c", code).strip().splitlines()[-1])
 
 
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    k = (len(ordered) - 1) * p / 100
-    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
 def latency_table(requests_: list[Request]) -> dict[str, dict]:

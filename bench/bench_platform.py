@@ -25,7 +25,6 @@ import argparse
 import io
 import json
 import os
-import platform
 import re
 import secrets
 import shlex
@@ -39,6 +38,7 @@ from pathlib import Path
 from statistics import median
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repo's packages
+from bench.common import cpu_name  # noqa: E402
 from engine.worker import StyleWorker  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -262,14 +262,6 @@ def summary(values: list[float]) -> dict:
     return {"median": median(values), "min": min(values), "max": max(values), "n": len(values)}
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main() -> int:

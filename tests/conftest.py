@@ -305,3 +305,27 @@ def job_form_data(image_bytes):
         return {k: v for k, v in data.items() if v is not None}
 
     return make
+
+
+@pytest.fixture
+def cancel_at_check(monkeypatch):
+    """cancel_at_check(job, polls=n) -> counter: cancels `job` as its owner or staff would (row,
+    queue, flag: engine.queue.cancel_job) at the engine's n-th cancel check, made once per step,
+    so the run stops with a checkpoint at a known step. counter["n"] counts the checks."""
+    from engine import queue
+    from engine.models import StyleJob
+
+    def arm(job, *, polls: int) -> dict:
+        count = {"n": 0}
+        real_check = queue.cancel_requested
+
+        def check(redis, job_):
+            count["n"] += 1
+            if count["n"] == polls:
+                queue.cancel_job(StyleJob.objects.get(pk=job.pk))
+            return real_check(redis, job_)
+
+        monkeypatch.setattr(queue, "cancel_requested", check)
+        return count
+
+    return arm

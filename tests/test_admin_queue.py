@@ -30,20 +30,6 @@ def _messages(response) -> str:
     return " | ".join(str(m) for m in response.context["messages"])
 
 
-def _cancel_at_step(monkeypatch, job: StyleJob, polls: int) -> dict:
-    """Cancel `job` as staff would (row, queue, flag) at the engine's `polls`-th cancel check, one
-    per step; returns the counter."""
-    count = {"n": 0}
-    real_check = queue.cancel_requested
-
-    def check(redis, job_):
-        count["n"] += 1
-        if count["n"] == polls:
-            queue.cancel_job(StyleJob.objects.get(pk=job.pk))
-        return real_check(redis, job_)
-
-    monkeypatch.setattr(queue, "cancel_requested", check)
-    return count
 
 
 # --- the pages -------------------------------------------------------------------------------------
@@ -108,9 +94,9 @@ def test_cancel_takes_queued_jobs_off_the_queue(staff_client, make_job, rq_redis
 
 @pytest.mark.django_db
 def test_requeue_resumes_a_cancelled_classic_job_from_its_checkpoint_on_a_worker(
-        staff_client, make_job, burst_worker, monkeypatch, django_capture_on_commit_callbacks):
+        staff_client, make_job, burst_worker, cancel_at_check, django_capture_on_commit_callbacks):
     job = make_job(epochs=4, steps_per_epoch=5)  # a checkpoint every 5 steps
-    checks = _cancel_at_step(monkeypatch, job, polls=13)
+    checks = cancel_at_check(job, polls=13)
     queue.enqueue_job(job)
     burst_worker()
     job.refresh_from_db()

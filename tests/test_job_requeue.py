@@ -15,22 +15,6 @@ from engine.models import Status, StyleJob
 from engine.nst import LossHistory
 
 
-def _cancel_after(monkeypatch, job: StyleJob, polls: int) -> dict:
-    """Cancel `job` (as its owner would: row, queue, flag) at the engine's `polls`-th cancel check;
-    returns the counter of checks, which is one per engine step."""
-    count = {"n": 0}
-    real_check = queue.cancel_requested
-
-    def check(redis, job_):
-        count["n"] += 1
-        if count["n"] == polls:
-            queue.cancel_job(StyleJob.objects.get(pk=job.pk))
-        return real_check(redis, job_)
-
-    monkeypatch.setattr(queue, "cancel_requested", check)
-    return count
-
-
 def _history(job: StyleJob) -> LossHistory:
     job.history.open("rb")
     try:
@@ -41,9 +25,9 @@ def _history(job: StyleJob) -> LossHistory:
 
 @pytest.mark.django_db
 def test_a_cancelled_classic_job_requeued_resumes_from_its_checkpoint_and_finishes(
-        make_job, burst_worker, monkeypatch, django_capture_on_commit_callbacks):
+        make_job, burst_worker, cancel_at_check, django_capture_on_commit_callbacks):
     job = make_job(epochs=4, steps_per_epoch=5)          # 20 steps, a checkpoint every 5
-    checks = _cancel_after(monkeypatch, job, polls=13)   # cancelled before step 13
+    checks = cancel_at_check(job, polls=13)   # cancelled before step 13
     queue.enqueue_job(job)
     burst_worker()
     job.refresh_from_db()

@@ -1,0 +1,26 @@
+"""Small helpers the benchmark scripts share: percentiles and the machine's CPU name."""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+
+def percentile(values: list[float], p: float) -> float:
+    """The p-th percentile (0-100), linearly interpolated between the closest ranks; NaN when empty."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = (len(ordered) - 1) * p / 100
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
