@@ -22,6 +22,15 @@ import pytest  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 
 
+def pytest_configure(config) -> None:
+    """WhiteNoise warns ("No directory at ...") for every handler it is built into when STATIC_ROOT
+    does not exist, as in a fresh clone before collectstatic: the tests serve static files from the
+    app folders (WHITENOISE_USE_FINDERS), so an empty folder is all it needs."""
+    from django.conf import settings
+
+    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+
+
 def shared_path() -> Path:
     return Path(os.environ.get("NST_SHARED_DIR") or REPO.parent / "shared").resolve()
 
