@@ -68,13 +68,19 @@
     }
   }
 
-  function showRun(ev) { // the "Run" table: worker, device and network, once a worker has the job
+  function showRun(ev) { // the "Run" table: worker, device and network once a worker has the job;
+    // the run time once it has finished
     ["worker", "device", "network"].forEach(function (name) {
       const cell = $("run-" + name);
       if (!cell || !ev[name]) return;
       cell.textContent = ev[name];
       cell.parentElement.hidden = false;
     });
+    const runTime = $("run-seconds");
+    if (runTime && typeof ev.run_seconds === "number" && ev.event === "finished") {
+      runTime.textContent = duration(ev.run_seconds);
+      runTime.parentElement.hidden = false;
+    }
   }
 
   function showProgress(ev) {
