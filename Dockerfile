@@ -39,4 +39,4 @@ RUN DJANGO_SECRET_KEY=collectstatic-at-build-only python manage.py collectstatic
 USER nst
 EXPOSE 8000
 # docker-compose.yml gives each service its command; alone, the image serves the web site.
-CMD ["daphne", "--bind", "0.0.0.0", "--port", "8000", "nstsite.asgi:application"]
+CMD ["python", "-m", "nstsite.webserver", "--bind", "0.0.0.0", "--port", "8000"]
