@@ -318,14 +318,14 @@ def write_docs(r: dict) -> None:
         "one page of rows with their authors, read along a partial index for each sort: 0.06 ms each on "
         "SQLite at 10,000 rows, against 1.5-11 ms with a sort when the indexes were not used).",
         "- Where the time goes: a closed loop of 50 connections needs about 400 requests/s for a p95 of "
-        "150 ms. One request costs about 5 ms of Python in daphne (one connection: p50 above), of which the "
-        "view's own work for a cached grid page is about 1 ms; the rest is Django's request path "
-        "(middleware, templates, the hops to the sync thread) and daphne. Even the static file, with no view "
-        "at all, misses the goal at 50 connections. Daphne is one process, so one core (the GIL).",
-        "- The lever, measured once by hand (2026-11-25, quiet machine): two daphne processes sharing one "
-        "listening socket (`daphne --fd`) served 370 requests/s, p50 130 ms, p95 259 ms: about twice the "
-        "throughput, still short of the goal on 2 cores with the load generator on the same cores. Not "
-        "adopted yet: it needs a small launcher that supervises the processes (scripts/run, docker-compose).",
+        "150 ms. One request costs about 5 ms of Python in a daphne process (one connection: p50 above), of "
+        "which the view's own work for a cached grid page is about 1 ms; the rest is Django's request path "
+        "(middleware, templates, the hops to the sync thread) and daphne. One daphne process runs on one "
+        "core (the GIL), so the web server (nstsite/webserver.py) runs one per core on the same port.",
+        "- Measured by hand on the same quiet machine (2026-11-25): one daphne process 228 requests/s, p50 "
+        "204 ms, p95 307 ms; two sharing one socket 386/s, p95 305 ms (keep-alive connections piled up on "
+        "one process); two on SO_REUSEPORT sockets (what the web server does) 381/s, p50 124 ms, p95 229 ms; "
+        "three 410/s, p95 204 ms. The rest of the gap is the 2 cores, shared with the load generator.",
         "",
     ]
     path = REPO / "docs" / "benchmarks.md"

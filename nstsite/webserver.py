@@ -1,11 +1,12 @@
-"""The web server: daphne, in several processes that share one listening socket.
+"""The web server: daphne, in several processes listening on one port.
 
     python -m nstsite.webserver --bind 127.0.0.1 --port 8000 [--processes N] [daphne options]
 
 One daphne process runs Python on one core at a time (the GIL), so on a machine with more cores
 one process leaves them idle while requests queue (docs/benchmarks.md, "Gallery": two processes
-served the gallery index at about twice the rate of one). This opens the socket once and starts
-N daphne processes on it (`daphne --fd`); the kernel hands each new connection to one of them.
+served the gallery index at about 1.7 times the rate of one). This opens N listening sockets on
+the port (SO_REUSEPORT) and starts a daphne process on each (`daphne --fd`); the kernel spreads
+new connections over them.
 Channels needs nothing more: the processes share the Redis channel layer.
 
 N comes from --processes, else NST_WEB_PROCESSES, else the number of CPUs (at most 4). With
@@ -44,9 +45,13 @@ def process_count(requested: int | None) -> int:
 
 
 def listening_socket(host: str, port: int) -> socket.socket:
+    """One listening socket per process, all on the same port (SO_REUSEPORT): the kernel spreads new
+    connections evenly over them. One socket shared by all would let whichever process wakes first
+    take a connection, and keep-alive connections then pile up unevenly on one process."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind((host, port))
     sock.listen(1024)
     sock.set_inheritable(True)
@@ -64,9 +69,9 @@ def main(argv: list[str] | None = None) -> int:
     if count == 1:
         os.execv(sys.executable, [*daphne, "--bind", args.bind, "--port", str(args.port),
                                   *daphne_options, APPLICATION])
-    sock = listening_socket(args.bind, args.port)
-    command = [*daphne, "--fd", str(sock.fileno()), *daphne_options, APPLICATION]
-    children = [subprocess.Popen(command, pass_fds=[sock.fileno()]) for _ in range(count)]
+    sockets = [listening_socket(args.bind, args.port) for _ in range(count)]
+    children = [subprocess.Popen([*daphne, "--fd", str(sock.fileno()), *daphne_options, APPLICATION],
+                                 pass_fds=[sock.fileno()]) for sock in sockets]
     print(f"nstsite.webserver: {count} daphne processes on {args.bind}:{args.port} "
           f"(pids {', '.join(str(c.pid) for c in children)})", flush=True)
     stopping = False
