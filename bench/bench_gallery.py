@@ -297,7 +297,8 @@ def write_docs(r: dict) -> None:
         "## Gallery",
         "",
         f"`python bench/bench_gallery.py` ({r['date']}; {r['machine']}). {r['artworks']:,} published artworks "
-        f"in SQLite, served by daphne (scripts/run's command, DEBUG off); {r['connections']} keep-alive "
+        f"in SQLite, served by scripts/run's web server "
+        f"(nstsite.webserver: one daphne process per core, DEBUG off); {r['connections']} keep-alive "
         f"connections in a closed loop for {r['seconds']:.0f} s after a warm-up, from the script's own asyncio "
         "client on the same machine. Anonymous GETs of the index HTML, cycling through four URLs. "
         f"Load average (1 min) before/after: {r['load_average_before'][0]:.1f}/{r['load_average_after'][0]:.1f} "
