@@ -329,15 +329,11 @@ def write_docs(r: dict) -> None:
         "three 410/s, p95 204 ms. The rest of the gap is the 2 cores, shared with the load generator.",
         "",
     ]
-    path = REPO / "docs" / "benchmarks.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
     section = "\n".join(lines)
-    pattern = re.compile(r"^## Gallery\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text.rstrip("\n") + "\n")
+    from bench.common import write_section
+
+    path = REPO / "docs" / "benchmarks.md"
+    write_section(path, "Gallery", section)
     print(f"wrote the Gallery section of {path.relative_to(REPO)}")
 
 

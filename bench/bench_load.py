@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repo's packages
-from bench.common import percentile  # noqa: E402
+from bench.common import percentile, write_section  # noqa: E402
 from engine.worker import StyleWorker  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -480,13 +480,7 @@ def write_docs(r: dict) -> None:
         "",
     ])
     path = REPO / "docs" / "reliability.md"
-    text = path.read_text() if path.exists() else "# Reliability and security\n"
-    pattern = re.compile(r"^## Load\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.write_text(text.rstrip("\n") + "\n")
+    write_section(path, "Load", section, title="# Reliability and security")
     print(f"wrote the Load section of {path.relative_to(REPO)}")
 
 

@@ -38,7 +38,7 @@ from pathlib import Path
 from statistics import median
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repo's packages
-from bench.common import cpu_name  # noqa: E402
+from bench.common import cpu_name, write_section  # noqa: E402
 from engine.worker import StyleWorker  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -350,15 +350,7 @@ def write_docs(r: dict, runs: int) -> None:
         "",
     ])
     path = REPO / "docs" / "benchmarks.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    # Replace our own section (up to the next "## " heading) or append it.
-    pattern = re.compile(r"^## Platform\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(text.rstrip("\n") + "\n")
+    write_section(path, "Platform", section)
     print(f"wrote the Platform section of {path.relative_to(REPO)}")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import re
 from pathlib import Path
 
 
@@ -24,3 +25,15 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown CPU"
+
+
+def write_section(path: Path, heading: str, section: str, title: str = "# Benchmarks") -> None:
+    """Put `section` (which starts with "## <heading>") in place of that section of the Markdown file
+    at `path` (up to the next "## " heading), or at the end when it has none yet."""
+    text = path.read_text() if path.exists() else title + "\n"
+    pattern = re.compile(rf"^## {re.escape(heading)}\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section.rstrip("\n") + "\n\n", text, count=1)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.write_text(text.rstrip("\n") + "\n")
