@@ -338,3 +338,22 @@ def cancel_at_check(monkeypatch):
         return count
 
     return arm
+
+
+@pytest.fixture
+def page(tmp_path, monkeypatch):
+    """A headless Chromium page (tests/browser.py). Playwright's sync API runs an asyncio loop in this
+    thread, and Django refuses ORM calls from a thread with a running loop; the test's own ORM calls
+    (an in-process worker, checks) are plain synchronous code, so the guard is lifted for the test.
+    Django keeps connections per context, and the ORM calls made while Playwright runs get
+    connections of their own: they are closed afterwards, or the test database cannot be dropped."""
+    from django.db import connections
+
+    from tests.browser import chromium_context
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with chromium_context(tmp_path / "chromium-profile") as context:
+        try:
+            yield context.new_page()
+        finally:
+            connections.close_all()

@@ -30,22 +30,13 @@ from PIL import Image
 
 from engine.models import Status, StyleImage, StyleJob
 from tests.conftest import PASSWORD
+from tests.crafted_images import encode, png_chunk
 from tests.test_jobs import field_errors
 
 pytestmark = pytest.mark.django_db
 
 
 # --- crafting files ------------------------------------------------------------------------------
-
-def encode(img: Image.Image, fmt: str, **kw) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format=fmt, **kw)
-    return buf.getvalue()
-
-
-def png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
 
 def zero_png(width: int, height: int) -> bytes:
     """A real, complete 1-bit black PNG of any size, compressed row by row: a large image costs

@@ -7,27 +7,11 @@ import re
 from pathlib import Path
 
 import pytest
-from django.db import connections
 from django.urls import reverse
 
-from tests.browser import artifact_path, chromium_context
+from tests.browser import artifact_path
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def page(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    # Playwright's sync API runs an asyncio loop in this thread, and Django refuses ORM calls from
-    # a thread with a running loop. The test's own ORM calls (the in-process worker) are plain
-    # synchronous code, so the guard is lifted for this test only.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with chromium_context(tmp_path / "chromium-profile") as context:
-        try:
-            yield context.new_page()
-        finally:
-            # Django keeps connections per context, and the ORM calls made while Playwright runs
-            # get connections of their own: close them, or the test database cannot be dropped.
-            connections.close_all()
 
 
 def test_a_visitor_signs_up_submits_a_fast_job_and_sees_the_result(

@@ -481,20 +481,6 @@ def test_a_cached_grid_page_never_shows_an_unpublished_or_deleted_artwork(finish
 
 # --- in a real browser ---------------------------------------------------------------------------
 
-@pytest.fixture
-def page(tmp_path, monkeypatch):
-    """A headless Chromium page (as in tests/test_browser.py: ORM calls allowed while Playwright's
-    loop runs in this thread, and the connections it made closed afterwards)."""
-    from tests.browser import chromium_context
-
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    with chromium_context(tmp_path / "chromium-profile") as context:
-        try:
-            yield context.new_page()
-        finally:
-            connections.close_all()
-
-
 def _image_loaded(page, selector: str) -> bool:
     """Waits (up to Playwright's timeout) until every image matching `selector` has been decoded."""
     page.wait_for_function(

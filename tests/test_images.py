@@ -19,21 +19,12 @@ from PIL import Image, ImageCms
 
 from engine.nst import images
 from engine.nst.errors import ImageError, ParameterError
+from tests.crafted_images import encode, png_chunk
 
 ACCEPTED = "JPEG, PNG or WebP"
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-def encode(img: Image.Image, fmt: str, **kw) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, format=fmt, **kw)
-    return buf.getvalue()
-
-
-def png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
 
 def raw_png(width: int, height: int, bit_depth: int, color_type: int, idat: bytes) -> bytes:
     """A PNG written by hand, so the header can say anything (sizes Pillow would not write)."""
