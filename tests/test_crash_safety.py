@@ -354,5 +354,9 @@ def test_a_job_that_keeps_losing_its_worker_fails_with_a_clear_message(make_job,
     assert job.error == tasks.worker_lost_error(2)
     assert "stopped unexpectedly 2 times" in job.error and "smaller size" in job.error
     rq_queue = django_rq.get_queue(job.queue)
+    # RQ runs the failure callback (which fails the row) before it files the job as failed: wait
+    # for the second step too, or the check races the surviving worker's cleanup.
+    wait_for(lambda: job.rq_job_id in rq_queue.failed_job_registry, "RQ to file the job as failed",
+             timeout=10)
     assert rq_queue.job_ids == [] and job.rq_job_id in rq_queue.failed_job_registry
     assert witness.alive and _starts(job, *doomed, witness) == 2
