@@ -213,7 +213,7 @@ def daphne_url(tmp_path_factory):
         try:
             requests.get(url + "/accounts/login/", timeout=2)
             break
-        except requests.ConnectionError:
+        except requests.RequestException:  # refused, or too busy to answer in time yet
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
                 log.close()

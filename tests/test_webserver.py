@@ -48,7 +48,7 @@ def server(tmp_path):
             try:
                 requests.get(url + "/accounts/login/", timeout=2)
                 return proc, url
-            except requests.ConnectionError:
+            except requests.RequestException:  # refused, or too busy to answer in time yet
                 if proc.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"the web server did not start:\n{(tmp_path / 'web.log').read_text()}",
                                 pytrace=False)
