@@ -11,6 +11,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 COLUMNS = ("step", "epoch", "scale", "content", "style", "tv", "total", "seconds")
+# A loss point: one step as [step, content, style, tv, total], the compact form live pages chart
+# (up to 10,000 per job over a socket) and the only one besides LossRow itself.
+POINT_FIELDS = ("step", "content", "style", "tv", "total")
 
 
 @dataclass
@@ -24,6 +27,10 @@ class LossRow:
     total: float
     seconds: float     # wall time since the run started (resumed runs continue the count)
 
+    def point(self) -> list[float]:
+        """This step as a loss point (POINT_FIELDS)."""
+        return [getattr(self, name) for name in POINT_FIELDS]
+
 
 @dataclass
 class LossHistory:
@@ -35,6 +42,9 @@ class LossHistory:
 
     def last(self) -> LossRow | None:
         return self.rows[-1] if self.rows else None
+
+    def points(self) -> list[list[float]]:
+        return [row.point() for row in self.rows]
 
     def to_dict(self) -> dict:
         return {"columns": list(COLUMNS), "rows": [asdict(r) for r in self.rows], "events": list(self.events)}
