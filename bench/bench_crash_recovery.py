@@ -148,11 +148,11 @@ def checkpoint_step(job) -> int:
 
 
 def kill_nine(lab: Lab) -> dict:
-    from engine import queue
+    from engine import jobs
 
     first = lab.worker("a")
     job = lab.make_job(64, 10, 40)
-    queue.enqueue_job(job)
+    jobs.enqueue(job)
     mid_epoch(job, first, 0)
     second = lab.worker("b")
     mid_epoch(job, first, 1)
@@ -173,11 +173,11 @@ def kill_nine(lab: Lab) -> dict:
 
 
 def sigterm(lab: Lab, size: int) -> dict:
-    from engine import queue
+    from engine import jobs
 
     worker = lab.worker("t")
     job = lab.make_job(size, 20, 10)
-    queue.enqueue_job(job)
+    jobs.enqueue(job)
     mid_epoch(job, worker, 1)
     worker.proc.send_signal(signal.SIGTERM)
     signalled = time.monotonic()
@@ -188,7 +188,7 @@ def sigterm(lab: Lab, size: int) -> dict:
     saved = checkpoint(handed_back)
     assert handed_back.status == "queued" and saved.step == handed_back.step, worker.tail()
     per_step = saved.elapsed / saved.step  # the engine's own time, without loading
-    queue.cancel_job(handed_back)
+    jobs.cancel(handed_back)
     worker.stop()
     return {"sigterm_to_exit_s": round(exited, 2), "seconds_per_step": round(per_step, 3),
             "handed_back_at_step": handed_back.step}

@@ -167,7 +167,7 @@ def latencies(page, kinds: tuple[str, ...]) -> list[float]:
 def publish_events(job, n: int, interval: float) -> list[float]:
     """n progress events from a thread without an event loop (as a worker); returns each publish's
     duration in ms."""
-    from engine import events
+    from engine import live
 
     durations: list[float] = []
 
@@ -175,7 +175,7 @@ def publish_events(job, n: int, interval: float) -> list[float]:
         for i in range(n):
             losses = [[10 * i + k + 1, 0.5, 1.5, 0.1, 2.1] for k in range(10)]
             started = time.perf_counter()
-            ok = events.publish_progress(job, epoch=1 + i // 10, step=10 * (i + 1), eta_seconds=30.0,
+            ok = live.publish_progress(job, epoch=1 + i // 10, step=10 * (i + 1), eta_seconds=30.0,
                                          losses=losses, preview_epoch=1 + i // 10 if i % 10 == 9 else None)
             durations.append((time.perf_counter() - started) * 1000)
             if not ok:
@@ -192,11 +192,11 @@ def publish_events(job, n: int, interval: float) -> list[float]:
 
 def real_run(job, publish: bool) -> dict:
     """engine.tasks.run_style_job on `job`, in a thread without an event loop (as an RQ worker)."""
-    from engine import events, tasks
+    from engine import events, live, tasks
 
     step_times: list[float] = []
     publish_ms: list[float] = []
-    real_on_step, real_publish_progress = tasks._Run.on_step, events.publish_progress
+    real_on_step, real_publish_progress = tasks._Run.on_step, live.publish_progress
 
     def timed_on_step(self, report):
         step_times.append(time.perf_counter())

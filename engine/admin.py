@@ -7,7 +7,8 @@ the high-priority queue, take out of the gallery, and delete with their files. T
 (templates/admin/index.html).
 
 Every staff member (is_staff) may do this without being given model permissions one by one: they
-are the people who already see and cancel every job on the site (StyleJob.objects.visible_to).
+are the people who already see and cancel every job on the site (engine.models.is_queue_staff, the
+rule StyleJob.objects.visible_to and manageable_by follow).
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from redis.exceptions import RedisError
 
 from gallery import publishing
 
-from . import cleanup, queue
-from .models import StyleImage, StyleJob, UserQuota
+from . import cleanup, jobs
+from .models import HIGH_QUEUE, StyleImage, StyleJob, UserQuota, is_queue_staff
 from .templatetags.nst import duration as format_duration
 
 
@@ -31,7 +32,7 @@ class StaffRunTheQueue:
     """Admin permissions for any active staff member (see the module notes)."""
 
     def _staff(self, request) -> bool:
-        return request.user.is_active and request.user.is_staff
+        return is_queue_staff(request.user)
 
     def has_module_permission(self, request) -> bool:
         return self._staff(request)
@@ -110,7 +111,7 @@ class StyleJobAdmin(StaffRunTheQueue, admin.ModelAdmin):
 
     @admin.action(description="Cancel the selected queued or running jobs")
     def cancel_jobs(self, request, queryset):
-        cancelled = sum(queue.cancel_job(job) for job in queryset)
+        cancelled = sum(jobs.cancel(job) for job in queryset)
         self.message_user(request, f"{cancelled} job(s) cancelled.", messages.SUCCESS)
 
     @admin.action(description="Requeue the selected failed or cancelled jobs (classic: from the last checkpoint)")
@@ -118,8 +119,8 @@ class StyleJobAdmin(StaffRunTheQueue, admin.ModelAdmin):
         requeued, skipped = [], []
         for job in queryset:
             try:
-                (requeued if queue.requeue_job(job) else skipped).append(job.pk)
-            except queue.RequeueRefused as exc:
+                (requeued if jobs.requeue(job) else skipped).append(job.pk)
+            except jobs.RequeueRefused as exc:
                 self.message_user(request, f"Job {job.pk}: {exc}", messages.WARNING)
         if requeued:
             self.message_user(request, f"Requeued: {_ids(requeued)}.", messages.SUCCESS)
@@ -132,7 +133,7 @@ class StyleJobAdmin(StaffRunTheQueue, admin.ModelAdmin):
         moved, skipped = [], []
         for job in queryset:
             try:
-                (moved if queue.prioritise_job(job, "high") else skipped).append(job.pk)
+                (moved if jobs.prioritise(job, HIGH_QUEUE) else skipped).append(job.pk)
             except RedisError:
                 self.message_user(request, f"Job {job.pk}: the queue cannot be reached.", messages.ERROR)
         if moved:

@@ -16,14 +16,12 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.core.files.storage import default_storage
 from django.db import transaction
 from redis.exceptions import RedisError
-from rq.exceptions import NoSuchJobError
-from rq.job import Job, JobStatus
 
-from . import queue
-from .models import StyleJob, job_file_name
+from . import jobs, queue
+from .job_files import delete_folder, job_folder
+from .models import StyleJob
 
 logger = logging.getLogger(__name__)
 
@@ -37,16 +35,16 @@ class Deletion:
     still_stopping: list[int] = field(default_factory=list)  # cancelled, but a worker still holds them
 
 
-def delete_jobs(jobs: Iterable[StyleJob], wait_seconds: float = STOP_WAIT_SECONDS) -> Deletion:
+def delete_jobs(selected: Iterable[StyleJob], wait_seconds: float = STOP_WAIT_SECONDS) -> Deletion:
     """Cancel the active ones, wait for their workers to let go, then delete the rows (one
     transaction) and, once that has committed, each job's folder."""
-    jobs = list(jobs)
-    for job in jobs:
+    selected = list(selected)
+    for job in selected:
         if job.is_active:
-            queue.cancel_job(job)
-    held = _wait_until_released(jobs, wait_seconds)
-    outcome = Deletion(still_stopping=sorted(job.pk for job in jobs if job.pk in held))
-    doomed = [job for job in jobs if job.pk not in held]
+            jobs.cancel(job)
+    held = _wait_until_released(selected, wait_seconds)
+    outcome = Deletion(still_stopping=sorted(job.pk for job in selected if job.pk in held))
+    doomed = [job for job in selected if job.pk not in held]
     if not doomed:
         return outcome
     folders = [job_folder(job) for job in doomed]
@@ -58,40 +56,16 @@ def delete_jobs(jobs: Iterable[StyleJob], wait_seconds: float = STOP_WAIT_SECOND
     return outcome
 
 
-def job_folder(job: StyleJob) -> str:
-    return job_file_name(job, "").rstrip("/")
-
-
-def delete_folder(folder: str) -> None:
-    """Every file under `folder` in default_storage, then the folder itself."""
-    try:
-        dirs, files = default_storage.listdir(folder)
-    except FileNotFoundError:
-        return
-    for name in files:
-        default_storage.delete(f"{folder}/{name}")
-    for name in dirs:
-        delete_folder(f"{folder}/{name}")
-    default_storage.delete(folder)  # FileSystemStorage removes the (now empty) directory
-
-
-def _held_by_worker(connection, job: StyleJob) -> bool:
-    try:
-        return Job.fetch(job.rq_job_id, connection=connection).get_status() == JobStatus.STARTED
-    except NoSuchJobError:
-        return False
-
-
-def _wait_until_released(jobs: list[StyleJob], wait_seconds: float) -> set[int]:
+def _wait_until_released(selected: list[StyleJob], wait_seconds: float) -> set[int]:
     """Ids of the jobs a worker still runs (RQ status "started") after waiting up to
     `wait_seconds`. Without Redis we cannot tell: every job that has started counts as held.
     (A worker that has popped a job but not started it yet finds no row and skips it.)"""
-    maybe_running = [job for job in jobs if job.started_at is not None]
+    maybe_running = [job for job in selected if job.started_at is not None]
     deadline = time.monotonic() + wait_seconds
     try:
         connection = queue.redis_connection()
         while True:
-            held = {job.pk for job in maybe_running if _held_by_worker(connection, job)}
+            held = {job.pk for job in maybe_running if queue.held_by_worker(job, connection)}
             if not held or time.monotonic() >= deadline:
                 return held
             time.sleep(POLL_SECONDS)
@@ -104,11 +78,6 @@ def _remove_leftovers(folders: list[str], rq_ids: list[str]) -> None:
     for folder in folders:
         delete_folder(folder)
     try:
-        connection = queue.redis_connection()
-        for rq_id in rq_ids:  # their RQ entries (finished/failed registries) refer to deleted rows
-            try:
-                Job.fetch(rq_id, connection=connection).delete()
-            except NoSuchJobError:
-                pass
+        queue.delete_rq_jobs(rq_ids)
     except RedisError:
         logger.warning("Redis unreachable: RQ entries of deleted jobs stay until they expire", exc_info=True)

@@ -7,7 +7,9 @@ only their jobs. A refused socket is accepted and closed at once with a code the
 snapshot from the database, so a page that opens late or reconnects has missed nothing; events
 published meanwhile follow it (the page drops loss points it already has, by step).
 
-Groups and event formats: engine.events. ORM and Redis reads run in database_sync_to_async helpers.
+Groups and event formats: engine.events; snapshots: engine.live. ORM and Redis reads run in
+database_sync_to_async helpers. Who may watch a job is StyleJob.objects.visible_to, the rule the
+job's page follows (engine.models).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from . import events
+from . import events, live
 from .models import StyleJob
 
 CLOSE_NOT_FOUND = 4404       # no such job, or not one this user may see (as the page's 404)
@@ -31,7 +33,7 @@ def _may_watch(user, pk: int) -> bool:
 @database_sync_to_async
 def _job_snapshot(pk: int) -> dict | None:
     job = StyleJob.objects.filter(pk=pk).first()
-    return events.snapshot(job) if job is not None else None
+    return live.snapshot(job) if job is not None else None
 
 
 @database_sync_to_async

@@ -6,6 +6,11 @@ The life cycle is a set of methods on the model (NetBox's Job.start()/terminate(
        |                   |----fail()-----> failed
        |----fail()--------------------------> failed     (e.g. the queue was unreachable)
        '----cancel()----------------------->  cancelled  (also from running)
+    failed/cancelled --requeue()--> queued              (staff; a lost worker's job: from running)
+
+and, within a state: report_progress() and record_placement() (running), record_stop()
+(cancelled: where it stopped), move_to_queue() (queued), set_visibility() (any).
+engine.jobs (the job service) calls these and then tells RQ and the browsers.
 
 Each transition is ONE conditional UPDATE ... WHERE id = ... AND status IN (...): two workers, or a
 worker and the owner's cancel request, cannot both win. A method returns False when the job was no
@@ -22,12 +27,22 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from .job_files import (
+    HISTORY,
+    PLOT,
+    RESULT,
+    epoch_checkpoint_name,
+    job_file_name,
+    preview_name,
+    stop_checkpoint_name,
+    style_kind,
+    write_job_file,
+)
 from .signals import job_succeeded
 
 if TYPE_CHECKING:
@@ -59,12 +74,24 @@ class Visibility(models.TextChoices):
 
 ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
 FINAL_STATUSES = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
-QUEUE_NAMES = ("high", "default")
+# RQ queues: workers empty HIGH_QUEUE first (staff's jobs, and jobs staff move up).
+HIGH_QUEUE, DEFAULT_QUEUE = "high", "default"
 
 
-def job_file_name(job: StyleJob, filename: str) -> str:
-    """Every file of a job lives in jobs/<uuid>/: not guessable, and easy to remove together."""
-    return f"jobs/{job.uuid.hex}/{filename}"
+# --- who may see and manage a job: the one rule ----------------------------------------------------
+# A job's page, previews and downloads are for whoever may see it: anyone for a public job, else its
+# owner and staff. Cancelling, publishing and deleting are for whoever may manage it: its owner and
+# staff. The predicates below and StyleJobQuerySet.visible_to/manageable_by (their SQL form) are the
+# only places that say so; views, websocket consumers, the gallery and the admin all ask them.
+
+def is_queue_staff(user) -> bool:
+    """Staff run the queue: they see and manage every job (and the admin's queue pages)."""
+    return bool(user.is_authenticated and user.is_active and user.is_staff)
+
+
+def may_manage(user, owner_id: int) -> bool:
+    """May `user` manage a job (or artwork) whose owner is `owner_id`?"""
+    return bool(user.is_authenticated and (user.pk == owner_id or is_queue_staff(user)))
 
 
 def _content_upload_to(instance: StyleJob, filename: str) -> str:
@@ -85,11 +112,15 @@ class StyleJobQuerySet(models.QuerySet):
 
     def visible_to(self, user) -> StyleJobQuerySet:
         """What `user` may look at: public jobs, their own, and everything for staff."""
-        if user.is_authenticated and user.is_staff:
+        if is_queue_staff(user):
             return self.all()
         if user.is_authenticated:
             return self.filter(Q(owner=user) | Q(visibility=Visibility.PUBLIC))
         return self.public()
+
+    def manageable_by(self, user) -> StyleJobQuerySet:
+        """What `user` may cancel, publish or delete: their own jobs, and everything for staff."""
+        return self.all() if is_queue_staff(user) else self.for_user(user)
 
     def active(self) -> StyleJobQuerySet:
         return self.filter(status__in=ACTIVE_STATUSES)
@@ -105,7 +136,7 @@ class StyleJob(models.Model):
     size = models.PositiveIntegerField()
     content = models.FileField(upload_to=_content_upload_to, max_length=255)
     visibility = models.CharField(max_length=16, choices=Visibility.choices, default=Visibility.PRIVATE)
-    queue = models.CharField(max_length=32, default="default")
+    queue = models.CharField(max_length=32, default=DEFAULT_QUEUE)
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     epoch = models.PositiveIntegerField(default=0)
@@ -169,11 +200,11 @@ class StyleJob(models.Model):
                          "progress_at": timezone.now()}
         old_checkpoint = self.checkpoint.name if checkpoint is not None else ""
         if preview is not None:
-            changes["preview"] = write_job_file(self, f"preview-e{epoch:02d}.jpg", preview)
+            changes["preview"] = write_job_file(self, preview_name(epoch), preview)
         if checkpoint is not None:
             # A new name per epoch, the old file removed only once the row points at the new one:
             # a crash mid-write never leaves the job without a usable checkpoint.
-            changes["checkpoint"] = write_job_file(self, f"checkpoint-e{epoch:02d}.npz", checkpoint)
+            changes["checkpoint"] = write_job_file(self, epoch_checkpoint_name(epoch), checkpoint)
         ok = self._transition((Status.RUNNING,), **changes)
         if ok and old_checkpoint and old_checkpoint != self.checkpoint.name:
             default_storage.delete(old_checkpoint)
@@ -191,13 +222,13 @@ class StyleJob(models.Model):
             "status": Status.SUCCEEDED, "finished_at": timezone.now(), "run_seconds": seconds,
             "step": self.total_steps, "epoch": self.epochs, "eta_seconds": None,
             "device": device[:200], "network": network[:64],
-            "result": write_job_file(self, "result.png", image_png),
+            "result": write_job_file(self, RESULT, image_png),
         }
         if history is not None:
-            changes["history"] = write_job_file(self, "history.json", history.to_json().encode())
+            changes["history"] = write_job_file(self, HISTORY, history.to_json().encode())
             if history.rows:
                 plot = history.plot_png(f"Job {self.pk}: loss per step")
-                changes["plot"] = write_job_file(self, "loss.png", plot)
+                changes["plot"] = write_job_file(self, PLOT, plot)
         ok = self._transition((Status.RUNNING,), **changes)
         if ok and old_checkpoint:
             default_storage.delete(old_checkpoint)
@@ -211,7 +242,7 @@ class StyleJob(models.Model):
                                 finished_at=timezone.now(), eta_seconds=None)
 
     def cancel(self) -> bool:
-        """queued/running -> cancelled. Only the database: engine.queue.cancel_job() also takes
+        """queued/running -> cancelled. Only the database: engine.jobs.cancel() also takes
         the job off the RQ queue and tells a running worker to stop."""
         return self._transition(ACTIVE_STATUSES, status=Status.CANCELLED, finished_at=timezone.now(),
                                 eta_seconds=None)
@@ -220,7 +251,7 @@ class StyleJob(models.Model):
         """Where a cancelled run stopped, with the engine's checkpoint so a requeued run resumes."""
         changes: dict = {"epoch": epoch, "step": step}
         if checkpoint is not None:
-            changes["checkpoint"] = write_job_file(self, f"checkpoint-s{step:05d}.npz", checkpoint)
+            changes["checkpoint"] = write_job_file(self, stop_checkpoint_name(step), checkpoint)
         old = self.checkpoint.name
         ok = self._transition((Status.CANCELLED,), **changes)
         if ok and checkpoint is not None and old and old != self.checkpoint.name:
@@ -232,7 +263,7 @@ class StyleJob(models.Model):
         """failed/cancelled -> queued again (staff's "requeue"; a lost worker's job passes
         allowed=(running,)). The checkpoint stays, so the next run resumes where the last one
         stopped; without one the progress starts again from zero. Only the database:
-        engine.queue.requeue_job() also puts it back on an RQ queue."""
+        engine.jobs.requeue() also puts it back on an RQ queue."""
         self.refresh_from_db(fields=["checkpoint"])
         changes: dict = {"status": Status.QUEUED, "error": "", "finished_at": None, "eta_seconds": None,
                          "run_seconds": None, "worker": ""}
@@ -241,6 +272,21 @@ class StyleJob(models.Model):
         if queue:
             changes["queue"] = queue
         return self._transition(allowed, **changes)
+
+    def record_placement(self, *, device: str, network: str) -> bool:
+        """Where a running job runs (the worker's device, the feature network), stored as soon as a
+        worker has it, so its page shows them during the run. False when it is no longer running."""
+        return self._transition((Status.RUNNING,), device=device[:200], network=network[:64])
+
+    def move_to_queue(self, queue: str) -> bool:
+        """Record that a queued job now waits on `queue` (engine.jobs.prioritise moves its RQ entry
+        first). False when it is no longer queued."""
+        return self._transition((Status.QUEUED,), queue=queue)
+
+    def set_visibility(self, visibility: str) -> None:
+        """Public or private, in any state (gallery.publishing keeps the artwork in step with it)."""
+        type(self).objects.filter(pk=self.pk).update(visibility=visibility)
+        self.visibility = visibility
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -273,12 +319,11 @@ class StyleJob(models.Model):
         data["style_weights"] = tuple(data.get("style_weights", ()))
         return FastParams(**data)
 
-    def is_visible_to(self, user) -> bool:
-        return (self.visibility == Visibility.PUBLIC
-                or (user.is_authenticated and (user.pk == self.owner_id or user.is_staff)))
+    def is_manageable_by(self, user) -> bool:
+        return may_manage(user, self.owner_id)
 
     def can_cancel(self, user) -> bool:
-        return self.is_active and user.is_authenticated and (user.pk == self.owner_id or user.is_staff)
+        return self.is_active and self.is_manageable_by(user)
 
 
 class StyleImage(models.Model):
@@ -298,8 +343,8 @@ class StyleImage(models.Model):
 
     @property
     def download_kind(self) -> str:
-        """Its `kind` in the engine:download URL."""
-        return f"style-{self.position}"
+        """Its `kind` in the engine:download and gallery:thumbnail URLs."""
+        return style_kind(self.position)
 
 
 def _announce_success(job: StyleJob) -> None:
@@ -313,14 +358,6 @@ def params_dict(params: ClassicParams | FastParams) -> dict:
     """The dict stored in StyleJob.params (tuples become lists in JSON anyway)."""
     return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(params).items()}
 
-
-def write_job_file(job: StyleJob, filename: str, data: bytes) -> str:
-    """Store bytes as jobs/<uuid>/<filename> (replacing an older file of that name); returns the
-    storage name to put into a FileField."""
-    name = job_file_name(job, filename)
-    if default_storage.exists(name):
-        default_storage.delete(name)
-    return default_storage.save(name, ContentFile(data))
 
 
 class UserQuota(models.Model):

@@ -8,17 +8,20 @@ them per process). Start one with
 
 (settings.RQ already names it, so `python manage.py rqworker high default` is the same).
 
-When a run does not end by itself: a cancel stops it with a checkpoint kept (cancelled); the
+When a run does not end by itself, it is for one of the reasons of engine.stopping.StopReason,
+checked before every engine step: a cancel stops it with a checkpoint kept (cancelled); the
 worker's SIGTERM stops it with a checkpoint and puts it back on its queue (queued again, resumed by
-the next worker); a worker that died is noticed by its lapsed lease and its job is put back by
-on_rq_failure below, a limited number of times (engine/worker.py has the whole story).
+the next worker); a lost lease stops it without another write. A worker that died is noticed by
+its lapsed lease and its job is put back by on_rq_failure below, a limited number of times
+(engine/worker.py has the whole story). Putting jobs back or failing them goes through the job
+service (engine.jobs); the row changes through its life-cycle methods (engine.models).
 
 What reaches the database while a classic job runs: progress at most once a second and at every
 epoch (with a small preview JPEG and the engine's checkpoint), never a query per step. The cancel
 check the engine makes before every step is one Redis EXISTS, plus a flag set when a progress
 update finds the row no longer running (a cancel that could not reach Redis).
 
-What reaches the browsers (engine.events, over the channel layer): started, then progress at most
+What reaches the browsers (engine.live, over the channel layer): started, then progress at most
 every EVENT_INTERVAL and at every epoch (with the loss points since the previous event and the
 URL of the new epoch preview), then the end. Publishing is bounded and never raises on a Redis
 failure; docs/benchmarks.md ("Live progress") has its cost per step.
@@ -43,13 +46,13 @@ from rq.job import Retry
 from rq.timeouts import JobTimeoutException
 
 from engine.nst import (
-    Cancelled,
     Checkpoint,
     EngineError,
     EpochReport,
     LossHistory,
     ParameterError,
     StepReport,
+    Stopped,
     get_fast_stylizer,
     images,
     stylize_classic,
@@ -57,8 +60,9 @@ from engine.nst import (
 from engine.nst.device import describe_device
 from engine.nst.fast import NETWORK as FAST_NETWORK
 
-from . import events, queue, worker
+from . import jobs, live, queue, worker
 from .models import Mode, Status, StyleJob
+from .stopping import StopReason
 
 logger = logging.getLogger(__name__)
 
@@ -75,12 +79,6 @@ GENERIC_ERROR = ("Something went wrong on our side while running this job. It ha
 ABANDONED = "abandoned"  # what the task returns when its worker gave the job up (lease lost)
 TIMEOUT_ERROR = ("The job ran longer than the time limit and was stopped. Try a smaller size, "
                  "fewer epochs or fewer steps per epoch.")
-
-
-def worker_lost_error(runs: int) -> str:
-    times = "once" if runs == 1 else f"{runs} times"
-    return (f"The worker running this job stopped unexpectedly {times} (for example, it ran out of memory), "
-            "so it was not tried again. Please submit it again, perhaps at a smaller size.")
 
 
 def run_style_job(job_id: int) -> str | Retry:
@@ -101,7 +99,7 @@ def run_style_job(job_id: int) -> str | Retry:
     try:
         _announce_start(job)
         run.execute()
-    except Cancelled as exc:
+    except Stopped as exc:
         handed_back = run.stopped(exc)
         if handed_back is not None:
             return handed_back
@@ -126,15 +124,14 @@ def _announce_start(job: StyleJob) -> None:
     """Device and network are known as soon as a worker has the job: stored now, not only with
     the result, so the job page (and a socket's snapshot) shows them during the run; then the
     job's page and the pages of the jobs still queued (they moved up) are told."""
-    job.device = describe_device()[:200]
-    job.network = (job.params.get("network", "") if job.mode == Mode.CLASSIC else FAST_NETWORK)[:64]
-    StyleJob.objects.filter(pk=job.pk, status=Status.RUNNING).update(device=job.device, network=job.network)
-    events.publish_started(job)
-    events.publish_queue()
+    network = job.params.get("network", "") if job.mode == Mode.CLASSIC else FAST_NETWORK
+    job.record_placement(device=describe_device(), network=network)
+    live.publish_started(job)
+    live.publish_queue()
 
 
 def on_rq_failure(rq_job, connection, exc_type, exc_value, tb) -> None:
-    """RQ's failure callback (set by engine.queue.enqueue_job), which decides whether RQ may retry
+    """RQ's failure callback (set by engine.queue.enqueue), which decides whether RQ may retry
     the job. The task marks the failures it sees itself; this catches those it cannot:
 
     - a worker that died mid-job (killed, out of memory): RQ reports AbandonedJobError once the
@@ -143,35 +140,31 @@ def on_rq_failure(rq_job, connection, exc_type, exc_value, tb) -> None:
 
     Such a job goes back to "queued", keeping its checkpoint, and RQ's retry puts the same RQ job at
     the front of its queue, while it has retries left (NST_JOB_MAX_RECOVERIES); then it fails with
-    a message. For anything else, or a job that is no longer active, RQ must not retry: a retry is
-    for lost workers only. Database errors propagate: RQ then keeps the abandoned entry and the
-    next maintenance pass tries again (engine.worker.StyleWorker.clean_registries)."""
-    if worker.stop_reason() == worker.LEASE_LOST:
+    a message (engine.jobs.worker_lost). For anything else, or a job that is no longer active, RQ
+    must not retry: a retry is for lost workers only. Database errors propagate: RQ then keeps the
+    abandoned entry and the next maintenance pass tries again (StyleWorker.clean_registries)."""
+    if worker.stop_reason() == StopReason.LEASE_LOST:
         return  # this worker gave the job up: its recovery is the maintenance pass's business
     job = StyleJob.objects.filter(pk=rq_job.args[0]).first() if rq_job.args else None
     lost = issubclass(exc_type, (AbandonedJobError, SystemExit, KeyboardInterrupt))
     if job is None or not job.is_active:
         rq_job.retries_left = 0
         return
-    if lost and rq_job.should_retry:
-        if job.status == Status.QUEUED or job.requeue(allowed=(Status.RUNNING,)):
-            logger.warning("Style job %s: its worker %s was lost; back on queue %s (%s recoveries left).",
-                           job.pk, rq_job.worker_name or "?", rq_job.origin, rq_job.retries_left - 1)
-            events.publish_queue()  # its page (and those behind it) learn it waits again
-            return
-        job.refresh_from_db()
-        if not job.is_active:  # it ended meanwhile
-            rq_job.retries_left = 0
-            return
+    if lost and jobs.worker_lost(job, may_retry=rq_job.should_retry):
+        logger.warning("Style job %s: its worker %s was lost; back on queue %s (%s recoveries left).",
+                       job.pk, rq_job.worker_name or "?", rq_job.origin, rq_job.retries_left - 1)
+        return
     rq_job.retries_left = 0
+    job.refresh_from_db()
+    if not job.is_active:  # it ended meanwhile
+        return
     if lost:
-        runs = rq_job.meta.get("max_recoveries", 0) + 1  # set by engine.queue.enqueue_job
+        runs = rq_job.meta.get("max_recoveries", 0) + 1  # set by engine.queue.enqueue
         logger.warning("Style job %s: its worker %s was lost, %s runs in all; failing it.", job.pk,
                        rq_job.worker_name or "?", runs)
-        job.fail(worker_lost_error(runs))
+        jobs.fail(job, jobs.worker_lost_error(runs))
     else:
-        job.fail(GENERIC_ERROR)
-    events.publish_final(job)
+        jobs.fail(job, GENERIC_ERROR)
 
 
 class _Run:
@@ -184,7 +177,9 @@ class _Run:
         self.started = time.monotonic()
         self.last_saved = self.started
         self.epoch = self.step = 0
-        self.stop = False  # set when a progress update finds the job no longer running
+        # Set when the job's cancel flag is seen, or a progress update finds the row no longer
+        # running; with the worker's own reason (engine.worker.stop_reason) it makes stop_reason().
+        self.cancelled = False
         # Live events: loss points not yet published, when the last event went out, and the
         # engine's ETA at the last epoch (counted down between epochs).
         self.pending_losses: list[list[float]] = []
@@ -202,8 +197,8 @@ class _Run:
         else:
             result = self.run_classic(content, styles, params, model_dir)
             history = result.history
-        if worker.stop_reason() == worker.LEASE_LOST:  # the result may no longer be ours to write
-            raise Cancelled("The worker lost its lease on the job.")
+        if worker.stop_reason() == StopReason.LEASE_LOST:  # the result may no longer be ours to write
+            raise Stopped("The worker lost its lease on the job.")
         job.finish(image_png=images.encode_png(result.image), history=history, device=result.device,
                    network=result.network, seconds=time.monotonic() - self.started)
 
@@ -213,7 +208,7 @@ class _Run:
         it held, never the job."""
         resume = self.checkpoint()
         kwargs = dict(model_dir=model_dir, on_step=self.on_step, on_epoch=self.on_epoch,
-                      should_cancel=self.should_cancel)
+                      should_stop=self.should_stop)
         if resume is not None:
             try:
                 return stylize_classic(content, styles, params, resume_from=resume, **kwargs)
@@ -246,27 +241,34 @@ class _Run:
 
     # --- engine callbacks -----------------------------------------------------------------------
 
-    def should_cancel(self) -> bool:
-        if self.stop or worker.stop_reason() is not None:
-            return True
-        if time.monotonic() < self.redis_retry_at:
-            return False
-        try:
-            return queue.cancel_requested(self.redis, self.job)
-        except RedisError:
-            # The DB check in the next progress update still stops a cancelled run meanwhile.
-            self.redis_retry_at = time.monotonic() + REDIS_RETRY_SECONDS
-            return False
+    def stop_reason(self) -> StopReason | None:
+        """The one stop signal: a lost lease first (nothing more may be written), then a cancel
+        (the row says so, whatever else happens), then the worker's shutdown."""
+        reason = worker.stop_reason()
+        if reason == StopReason.LEASE_LOST:
+            return reason
+        return StopReason.CANCELLED if self.cancelled else reason
+
+    def should_stop(self) -> bool:
+        """The engine's check before every step: one Redis EXISTS (skipped for a while after a
+        Redis error: the DB check in the next progress update still stops a cancelled run)."""
+        worker.before_step(self.job.pk, self.step + 1)
+        if not self.cancelled and time.monotonic() >= self.redis_retry_at:
+            try:
+                self.cancelled = queue.cancel_requested(self.redis, self.job)
+            except RedisError:
+                self.redis_retry_at = time.monotonic() + REDIS_RETRY_SECONDS
+        return self.stop_reason() is not None
 
     def on_step(self, report: StepReport) -> None:
         self.epoch, self.step = report.epoch, report.step
-        self.pending_losses.append(events.loss_point(report.row))
+        self.pending_losses.append(report.row.point())
         now = time.monotonic()
         if now - self.last_saved >= PROGRESS_INTERVAL:
             self.save_progress(epoch=report.epoch, step=report.step, eta_seconds=self.eta(report, now))
         # An epoch's last step is published by on_epoch, right after, with its preview.
         epoch_end = report.step % (report.total_steps // report.epochs) == 0
-        if not epoch_end and not self.stop and now - self.last_published >= EVENT_INTERVAL:
+        if not epoch_end and not self.cancelled and now - self.last_published >= EVENT_INTERVAL:
             self.publish_progress(eta_seconds=self.eta(report, now))
 
     def on_epoch(self, report: EpochReport) -> None:
@@ -274,7 +276,7 @@ class _Run:
         self.save_progress(epoch=report.epoch, step=report.step, eta_seconds=report.eta_seconds,
                            preview=preview, checkpoint=report.checkpoint().to_bytes())
         self.epoch_eta = (report.eta_seconds, time.monotonic())
-        if not self.stop:  # the preview file exists now: its URL can go out
+        if not self.cancelled:  # the preview file exists now: its URL can go out
             self.publish_progress(eta_seconds=report.eta_seconds, preview_epoch=report.epoch)
 
     def eta(self, report: StepReport, now: float) -> float | None:
@@ -290,7 +292,7 @@ class _Run:
     def publish_progress(self, *, eta_seconds: float | None, preview_epoch: int | None = None) -> None:
         self.last_published = time.monotonic()
         losses, self.pending_losses = self.pending_losses, []
-        events.publish_progress(self.job, epoch=self.epoch, step=self.step, eta_seconds=eta_seconds,
+        live.publish_progress(self.job, epoch=self.epoch, step=self.step, eta_seconds=eta_seconds,
                                 losses=losses, preview_epoch=preview_epoch)
 
     def publish_end(self) -> None:
@@ -298,46 +300,36 @@ class _Run:
         for a job handed back to its queue (its worker is shutting down), its place in the queue."""
         losses, self.pending_losses = self.pending_losses, []
         if self.job.status == Status.QUEUED:
-            events.publish_queue()
+            live.publish_queue()
             return
-        events.publish_final(self.job, losses)
+        live.publish_final(self.job, losses)
 
     def save_progress(self, **kwargs) -> None:
         self.last_saved = time.monotonic()
         if not self.job.report_progress(**kwargs):
-            self.stop = True
+            self.cancelled = True
 
-    def stopped(self, exc: Cancelled) -> Retry | str | None:
-        """The engine stopped before a step. Its worker lost the lease: write nothing, the job may be
-        someone else's now (returns ABANDONED). Its worker is shutting down: hand the job back
-        (returns RQ's Retry). Otherwise it was cancelled: keep the checkpoint for a later requeue."""
-        reason = worker.stop_reason()
-        checkpoint = getattr(exc, "checkpoint", None)
-        if reason == worker.LEASE_LOST:
+    def stopped(self, exc: Stopped) -> Retry | str | None:
+        """The engine stopped before a step; act on why. A lost lease: write nothing, the job may be
+        someone else's now (returns ABANDONED). A shutdown: hand the job back to its queue with the
+        checkpoint (returns RQ's Retry). A cancel: keep the checkpoint for a later requeue."""
+        reason = self.stop_reason() or StopReason.CANCELLED  # no reason left: a cancel flag set by hand
+        checkpoint = exc.checkpoint
+        step = checkpoint.step if checkpoint is not None else self.step
+        if reason == StopReason.LEASE_LOST:
             logger.warning("Style job %s: abandoned after step %s (lease lost)", self.job.pk, self.step)
             return ABANDONED
-        if reason == worker.SHUTDOWN and not self.stop and self.hand_back(checkpoint):
-            logger.info("Style job %s: back on its queue after step %s (worker shutting down)", self.job.pk,
-                        checkpoint.step if checkpoint is not None else self.step)
+        data = checkpoint.to_bytes() if checkpoint is not None else None
+        if reason == StopReason.SHUTDOWN and jobs.hand_back(
+                self.job, epoch=self.epoch or self.job.epoch, step=step, checkpoint=data):
+            logger.info("Style job %s: back on its queue after step %s (worker shutting down)", self.job.pk, step)
             current = get_current_job()
             # Retry.max counts the job's earlier hand-backs too: this one must always be allowed.
             return Retry(max=(current.number_of_retries or 0) + 1 if current is not None else 1)
         self.job.cancel()  # already cancelled by whoever asked; this is for a flag set by hand
-        step = checkpoint.step if checkpoint is not None else self.step
-        self.job.record_stop(epoch=self.epoch, step=step,
-                             checkpoint=checkpoint.to_bytes() if checkpoint is not None else None)
+        self.job.record_stop(epoch=self.epoch, step=step, checkpoint=data)
         logger.info("Style job %s cancelled after step %s", self.job.pk, step)
         return None
-
-    def hand_back(self, checkpoint: Checkpoint | None) -> bool:
-        """running -> queued with the engine's checkpoint (so the next run resumes exactly here).
-        False when the row is no longer running (cancelled meanwhile)."""
-        if checkpoint is not None:
-            saved = self.job.report_progress(epoch=self.epoch or self.job.epoch, step=checkpoint.step,
-                                             checkpoint=checkpoint.to_bytes())
-            if not saved:
-                return False
-        return self.job.requeue(allowed=(Status.RUNNING,))
 
 
 def _fail_fast_redis() -> Redis:

@@ -15,7 +15,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -25,9 +24,11 @@ from engine.nst import LossHistory
 from gallery import publishing
 from gallery.models import Artwork
 
-from . import events, queue, quotas
+from . import events, jobs, live, quotas
 from .describe import param_rows
+from .estimates import estimate_queue
 from .forms import CLASSIC_FIELDS, FAST_FIELDS, StyleJobForm
+from .job_files import download_links, download_spec, file_for, preview_epochs, preview_file
 from .models import Mode, Status, StyleJob
 
 JOBS_PER_PAGE = 20
@@ -38,11 +39,10 @@ logger = logging.getLogger(__name__)
 
 
 def _get_job_for_user(request: HttpRequest, pk: int, *, manage: bool = False) -> StyleJob:
-    """The job if `request.user` may see it (or, with manage=True, change it), else 404."""
-    jobs = StyleJob.objects.visible_to(request.user)
-    if manage and not request.user.is_staff:
-        jobs = jobs.for_user(request.user)
-    return get_object_or_404(jobs.select_related("owner"), pk=pk)
+    """The job if `request.user` may see it (or, with manage=True, manage it), else 404."""
+    allowed = (StyleJob.objects.manageable_by(request.user) if manage
+               else StyleJob.objects.visible_to(request.user))
+    return get_object_or_404(allowed.select_related("owner"), pk=pk)
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -83,15 +83,10 @@ def _submit_context(form: StyleJobForm, remix: Artwork | None) -> dict:
 def _create_job(request: HttpRequest, form: StyleJobForm) -> StyleJob | None:
     """The job of a valid form, queued after commit; None (and an error on the form) over quota."""
     try:
-        with transaction.atomic():
-            quotas.reserve_active_slot(request.user)
-            job = form.create_job(request.user, queue.queue_for(request.user))
-            # The worker must find the row: enqueue only once it is committed.
-            transaction.on_commit(partial(queue.enqueue_job, job))
+        return jobs.submit(request.user, partial(form.create_job, request.user))
     except quotas.QuotaExceeded as exc:
         form.add_error(None, str(exc))
         return None
-    return job
 
 
 def _remixed_artwork(request: HttpRequest) -> Artwork | None:
@@ -150,7 +145,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "params": param_rows(job),
         "can_cancel": job.can_cancel(request.user),
         "is_owner": request.user.is_authenticated and request.user.pk == job.owner_id,
-        "estimate": queue.estimate_queue(job) if job.status == Status.QUEUED else None,
+        "estimate": estimate_queue(job) if job.status == Status.QUEUED else None,
         "downloads": download_links(job),
         "previews": events.previews(job),
         "epoch_losses": _epoch_losses(job),
@@ -163,7 +158,7 @@ def _epoch_losses(job: StyleJob) -> list[list[float]]:
     JavaScript; a succeeded job shows its full loss plot instead."""
     if job.mode != Mode.CLASSIC or job.status == Status.SUCCEEDED:
         return []
-    points = events.losses_so_far(job)
+    points = live.losses_so_far(job)
     per_epoch = max(1, job.total_steps // max(1, job.epochs))
     rows = [p for p in points if p[0] % per_epoch == 0]
     if points and (not rows or rows[-1][0] != points[-1][0]):
@@ -175,7 +170,7 @@ def _epoch_losses(job: StyleJob) -> list[list[float]]:
 @require_POST
 def cancel(request: HttpRequest, pk: int) -> HttpResponse:
     job = _get_job_for_user(request, pk, manage=True)
-    if queue.cancel_job(job):
+    if jobs.cancel(job):
         messages.success(request, f"Job {job.pk} is cancelled.")
     else:
         status = job.get_status_display().lower()
@@ -207,39 +202,29 @@ def publish(request: HttpRequest, pk: int) -> HttpResponse:
 
 # --- downloads ----------------------------------------------------------------------------------
 
-# kind -> (job attribute, content type, download name suffix, attachment by default)
-DOWNLOADS = {
-    "png": ("result", "image/png", ".png", True),
-    "plot": ("plot", "image/png", "-loss.png", True),
-    "csv": ("history", "text/csv", "-loss.csv", True),
-    "json": ("history", "application/json", "-history.json", True),
-    "preview": ("preview", "image/jpeg", "-preview.jpg", False),
-    "content": ("content", "image/png", "-content.png", False),
-}
-
-
 def download(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
     """A job's files, through this view (never a public /media/ URL): private jobs stay private.
-    ?inline=1 shows the file in the browser instead of saving it."""
+    ?inline=1 shows the file in the browser instead of saving it. Which files exist and what they
+    are called: engine.job_files."""
     job = _get_job_for_user(request, pk)
-    field = _file_for(job, kind)
+    field = file_for(job, kind)
     if not field:
         raise Http404("This job has no such file (yet).")
-    _, content_type, suffix, attachment = DOWNLOADS.get(kind, (None, "image/png", f"-{kind}.png", False))
-    as_attachment = attachment and request.GET.get("inline") != "1"
-    filename = f"nst-job-{job.pk}{suffix}"
+    spec = download_spec(kind)
+    filename = f"nst-job-{job.pk}{spec.suffix}"
     if kind in ("csv", "json"):
         with field.open("rb") as fh:
             history = json.loads(fh.read())
         if kind == "csv":
-            body, content_type = LossHistory.from_dict(history).to_csv(), "text/csv; charset=utf-8"
+            body = LossHistory.from_dict(history).to_csv()
         else:
             body = json.dumps(_run_metadata(job) | history, indent=1)
-        response = HttpResponse(body, content_type=content_type)
+        response = HttpResponse(body, content_type=spec.content_type)
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
     else:
+        as_attachment = spec.attachment and request.GET.get("inline") != "1"
         response = FileResponse(field.open("rb"), as_attachment=as_attachment, filename=filename,
-                                content_type=content_type)
+                                content_type=spec.content_type)
     response["Cache-Control"] = "private, no-cache"
     return response
 
@@ -247,26 +232,15 @@ def download(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
 def preview(request: HttpRequest, pk: int, epoch: int) -> HttpResponse:
     """An epoch's preview JPEG (the live page's thumbnails), with the job's own access check."""
     job = _get_job_for_user(request, pk)
-    if epoch not in events.preview_epochs(job):
+    if epoch not in preview_epochs(job):
         raise Http404("This job has no preview for that epoch (yet).")
     try:
-        fh = default_storage.open(events.preview_file(job, epoch), "rb")
+        fh = default_storage.open(preview_file(job, epoch), "rb")
     except FileNotFoundError:
         raise Http404("This preview is gone.") from None
     response = FileResponse(fh, content_type="image/jpeg")
     response["Cache-Control"] = "private, no-cache"
     return response
-
-
-def _file_for(job: StyleJob, kind: str):
-    if kind == "csv" and not job.plot:
-        return None  # no losses (fast mode): the history holds only timings, no CSV to give
-    if kind in DOWNLOADS:
-        return getattr(job, DOWNLOADS[kind][0])
-    if kind.startswith("style-") and kind[6:].isdigit():
-        style = job.styles.filter(position=int(kind[6:])).first()
-        return style.image if style else None
-    return None
 
 
 def _run_metadata(job: StyleJob) -> dict:
@@ -276,16 +250,3 @@ def _run_metadata(job: StyleJob) -> dict:
         "seconds": job.run_seconds,
         "styles": [{"position": s.position, "weight": s.weight} for s in job.styles.all()],
     }
-
-
-def download_links(job: StyleJob) -> list[tuple[str, str]]:
-    """(kind, label) of the files this job has, for the page's download links."""
-    out = []
-    if job.result:
-        out.append(("png", "Result (PNG)"))
-    if job.plot:
-        out.append(("plot", "Loss plot (PNG)"))
-        out.append(("csv", "Loss history (CSV)"))
-    if job.history:
-        out.append(("json", "History (JSON)"))
-    return out

@@ -47,7 +47,7 @@ Never lost. A job whose worker died is back on its queue (row "queued") or faile
 the lease makes the death visible within minutes, and the callback decides which. A job that RQ
 has no trace of at all (an enqueue lost between the commit and Redis, a job popped by a worker
 that died before registering it, Redis restarted without its data) is put back by a sweep of the
-active rows against Redis in the same maintenance pass (engine.queue.recover_orphans).
+active rows against Redis in the same maintenance pass (engine.jobs.recover_orphans).
 """
 
 from __future__ import annotations
@@ -69,16 +69,15 @@ from rq.registry import clean_registries
 from rq.utils import now
 from rq.worker import SimpleWorker
 
+from . import jobs
+from .stopping import StopReason
+
 if TYPE_CHECKING:
     from rq.executions import Execution
     from rq.job import Job
     from rq.queue import Queue
 
 logger = logging.getLogger(__name__)
-
-# Why the job running in this process must stop before its next engine step (engine.tasks asks).
-SHUTDOWN = "shutdown"      # SIGTERM: checkpoint, hand the job back to its queue, exit
-LEASE_LOST = "lease lost"  # the lease could not be renewed in time: stop, write nothing more
 
 # One worker per process (RQ's model): the signal handler and the task meet here.
 _shutdown_requested = threading.Event()
@@ -95,15 +94,24 @@ return 0
 """
 
 
-def stop_reason() -> str | None:
-    """SHUTDOWN, LEASE_LOST, or None while the job in this process may go on. A lost lease wins:
-    then the job may already be someone else's, and even a checkpoint must not be written."""
+def stop_reason() -> StopReason | None:
+    """Why the job running in this process must stop before its next engine step (SHUTDOWN,
+    LEASE_LOST), or None while it may go on. A lost lease wins: then the job may already be
+    someone else's, and even a checkpoint must not be written."""
     lease = _current_lease
     if lease is not None and not lease.valid():
-        return LEASE_LOST
+        return StopReason.LEASE_LOST
     if _shutdown_requested.is_set():
-        return SHUTDOWN
+        return StopReason.SHUTDOWN
     return None
+
+
+def before_step(job_id: int, step: int) -> None:
+    """Called by the task before every engine step (after step `step` - 1), in the worker's main
+    thread: hands over to the hook of the worker that holds the current lease, if any."""
+    lease = _current_lease
+    if lease is not None:
+        lease.worker.before_step(job_id, step)
 
 
 class JobLease:
@@ -208,6 +216,10 @@ class StyleWorker(SimpleWorker):
         # The registry entry's first score (prepare_execution); the lease renews it from then on.
         return self.lease_seconds
 
+    def before_step(self, job_id: int, step: int) -> None:
+        """Called by the task before every engine step, in the worker's main thread. Does nothing
+        here; a subclass may observe or hold a run at a known step (the crash tests' harness)."""
+
     # --- a job's lease ---------------------------------------------------------------------------
 
     def prepare_execution(self, job: Job) -> Execution:
@@ -297,12 +309,10 @@ class StyleWorker(SimpleWorker):
         self.last_cleaned_at = now()
 
     def run_maintenance_tasks(self) -> None:
-        from engine.queue import recover_orphans
-
         try:
             super().run_maintenance_tasks()
             # Jobs RQ has no trace of at all (lost enqueues, Redis data loss): see recover_orphans.
-            recover_orphans(settle_seconds=self.lease_seconds)
+            jobs.recover_orphans(settle_seconds=self.lease_seconds)
         except RedisConnectionError as exc:
             logger.warning("Worker %s: maintenance skipped, Redis unreachable (%s).", self.name, exc)
             self.last_cleaned_at = now()

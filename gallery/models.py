@@ -88,6 +88,18 @@ class Artwork(models.Model):
     def __str__(self) -> str:
         return f"Artwork {self.pk} (job {self.job_id})"
 
+    # Publishing (gallery.publishing calls these, with GridVersion.bump, in one transaction).
+    def republish(self) -> bool:
+        """Back into the gallery. False when it was there already."""
+        done = bool(type(self).objects.filter(pk=self.pk, published=False).update(published=True))
+        self.published = True
+        return done
+
+    @classmethod
+    def withdraw(cls, job_id: int) -> bool:
+        """The job's artwork (if any) leaves the gallery. False when it was not in it."""
+        return bool(cls.objects.filter(job_id=job_id, published=True).update(published=False))
+
 
 class Like(models.Model):
     """One user's like of one artwork. The unique constraint is what makes liking idempotent,

@@ -35,8 +35,7 @@ def publish(job: StyleJob) -> Artwork | None:
     once it succeeds. Raises NotPublishable for a failed or cancelled job."""
     if job.status in FINAL_STATUSES and job.status != Status.SUCCEEDED:
         raise NotPublishable(f"Job {job.pk} {job.get_status_display().lower()} and has no result to publish.")
-    StyleJob.objects.filter(pk=job.pk).update(visibility=Visibility.PUBLIC)
-    job.visibility = Visibility.PUBLIC
+    job.set_visibility(Visibility.PUBLIC)
     job.refresh_from_db(fields=["status", "result"])  # it may have succeeded meanwhile
     if job.status != Status.SUCCEEDED:
         return None
@@ -46,10 +45,9 @@ def publish(job: StyleJob) -> Artwork | None:
 def unpublish(job: StyleJob) -> None:
     """Make `job` private: its artwork (if any) leaves the gallery with this commit."""
     with transaction.atomic():
-        StyleJob.objects.filter(pk=job.pk).update(visibility=Visibility.PRIVATE)
-        if Artwork.objects.filter(job_id=job.pk, published=True).update(published=False):
+        job.set_visibility(Visibility.PRIVATE)
+        if Artwork.withdraw(job.pk):
             GridVersion.bump()
-    job.visibility = Visibility.PRIVATE
 
 
 def publish_if_public(sender, job: StyleJob, **kwargs) -> None:
@@ -65,9 +63,8 @@ def _enter_gallery(job: StyleJob) -> Artwork:
     artwork = Artwork.objects.filter(job=job).first()
     if artwork is not None and artwork.thumbnails:
         with transaction.atomic():
-            Artwork.objects.filter(pk=artwork.pk).update(published=True)
-            GridVersion.bump()
-        artwork.published = True
+            if artwork.republish():
+                GridVersion.bump()
         return artwork
     thumbs = make_thumbnails(job)  # files first, outside any transaction; the row then points at them
     with transaction.atomic():

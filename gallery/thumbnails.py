@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from django.db.models.fields.files import FieldFile
 
-from engine.models import StyleJob, write_job_file
+from engine.job_files import write_job_file
+from engine.models import StyleJob
 from engine.nst import images
 
 # The grid shows results at up to ~15rem wide: 480 px covers that on high-density screens.
@@ -24,11 +25,6 @@ class Thumbnails:
     names: dict[str, str]   # kind -> storage name
     width: int              # of the result's thumbnail
     height: int
-
-
-def thumbnail_kinds(style_positions: list[int]) -> list[str]:
-    """The kinds an artwork has: its result, its content image and each of its style images."""
-    return ["result", "content", *(f"style-{p}" for p in style_positions)]
 
 
 def make_thumbnails(job: StyleJob) -> Thumbnails:

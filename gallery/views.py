@@ -29,7 +29,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST
 
 from engine.describe import param_rows
-from engine.models import Mode
+from engine.models import Mode, may_manage
 
 from . import likes
 from .models import DEFAULT_SORT, SORTS, Artwork, ArtworkQuerySet, GridVersion, Like
@@ -81,7 +81,7 @@ def user_page(request: HttpRequest, username: str) -> HttpResponse:
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     artwork = Artwork.objects.select_related("job", "owner").filter(pk=pk).first()
     if artwork is None or not artwork.published:
-        if artwork is not None and _may_manage(request, artwork):
+        if artwork is not None and may_manage(request.user, artwork.owner_id):
             return redirect("engine:detail", pk=artwork.job_id)  # theirs, but not in the gallery now
         raise Http404("No such artwork in the gallery.")
     job = artwork.job
@@ -92,11 +92,6 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "is_owner": request.user.is_authenticated and request.user.pk == artwork.owner_id,
     }
     return render(request, "gallery/detail.html", context)
-
-
-def _may_manage(request: HttpRequest, artwork: Artwork) -> bool:
-    user = request.user
-    return user.is_authenticated and (user.is_staff or user.pk == artwork.owner_id)
 
 
 @login_required

@@ -319,9 +319,9 @@ def job_form_data(image_bytes):
 @pytest.fixture
 def cancel_at_check(monkeypatch):
     """cancel_at_check(job, polls=n) -> counter: cancels `job` as its owner or staff would (row,
-    queue, flag: engine.queue.cancel_job) at the engine's n-th cancel check, made once per step,
+    queue, flag: engine.jobs.cancel) at the engine's n-th cancel check, made once per step,
     so the run stops with a checkpoint at a known step. counter["n"] counts the checks."""
-    from engine import queue
+    from engine import jobs, queue
     from engine.models import StyleJob
 
     def arm(job, *, polls: int) -> dict:
@@ -331,7 +331,7 @@ def cancel_at_check(monkeypatch):
         def check(redis, job_):
             count["n"] += 1
             if count["n"] == polls:
-                queue.cancel_job(StyleJob.objects.get(pk=job.pk))
+                jobs.cancel(StyleJob.objects.get(pk=job.pk))
             return real_check(redis, job_)
 
         monkeypatch.setattr(queue, "cancel_requested", check)

@@ -13,8 +13,8 @@ from django.db import connections
 from django.urls import reverse
 from rq.job import Job
 
-from engine import queue
-from engine.cleanup import job_folder
+from engine import jobs, queue
+from engine.job_files import job_folder
 from engine.models import Status, StyleJob
 from gallery.models import Artwork
 
@@ -53,7 +53,7 @@ def test_the_job_list_shows_the_queue_with_filters_and_search(staff_client, make
 @pytest.mark.django_db
 def test_the_job_page_shows_the_result_and_the_loss_plot(staff_client, make_job, burst_worker):
     job = make_job(epochs=1, steps_per_epoch=3)
-    queue.enqueue_job(job)
+    jobs.enqueue(job)
     burst_worker()
     job.refresh_from_db()
     assert job.status == Status.SUCCEEDED, job.error
@@ -85,7 +85,7 @@ def test_only_staff_reach_the_admin_and_the_queue_dashboard(client, other_client
 @pytest.mark.django_db
 def test_cancel_takes_queued_jobs_off_the_queue(staff_client, make_job, rq_redis):
     job = make_job()
-    queue.enqueue_job(job)
+    jobs.enqueue(job)
     response = _act(staff_client, "cancel_jobs", [job])
     assert "1 job(s) cancelled." in _messages(response)
     job.refresh_from_db()
@@ -97,7 +97,7 @@ def test_requeue_resumes_a_cancelled_classic_job_from_its_checkpoint_on_a_worker
         staff_client, make_job, burst_worker, cancel_at_check, django_capture_on_commit_callbacks):
     job = make_job(epochs=4, steps_per_epoch=5)  # a checkpoint every 5 steps
     checks = cancel_at_check(job, polls=13)
-    queue.enqueue_job(job)
+    jobs.enqueue(job)
     burst_worker()
     job.refresh_from_db()
     assert (job.status, job.step) == (Status.CANCELLED, 12) and job.checkpoint
@@ -135,8 +135,8 @@ def test_requeue_leaves_queued_and_succeeded_jobs_alone(staff_client, make_job, 
 def test_moving_to_high_priority_moves_the_rq_job_and_the_worker_runs_it_first(
         staff_client, make_job, burst_worker):
     first, second = make_job(mode="fast"), make_job(mode="fast")
-    queue.enqueue_job(first)
-    queue.enqueue_job(second)
+    jobs.enqueue(first)
+    jobs.enqueue(second)
     response = _act(staff_client, "prioritise_jobs", [second])
     assert f"Moved to the high-priority queue: {second.pk}." in _messages(response)
     second.refresh_from_db()
@@ -161,9 +161,9 @@ def rq_connection():
 @pytest.mark.django_db
 def test_a_job_a_worker_already_took_is_not_moved(make_job, rq_redis):
     job = make_job()
-    queue.enqueue_job(job)
+    jobs.enqueue(job)
     django_rq.get_queue("default").pop_job_id()  # as a worker's dequeue does
-    assert queue.prioritise_job(job) is False
+    assert jobs.prioritise(job) is False
     job.refresh_from_db()
     assert job.queue == "default" and django_rq.get_queue("high").job_ids == []
 
@@ -181,7 +181,7 @@ def _folder_files(job: StyleJob) -> list[str]:
 def test_delete_asks_first_then_removes_rows_files_thumbnails_and_rq_entries(
         staff_client, make_job, burst_worker, django_capture_on_commit_callbacks):
     job = make_job(mode="fast", visibility="public")
-    queue.enqueue_job(job)
+    jobs.enqueue(job)
     burst_worker()
     job.refresh_from_db()
     artwork = Artwork.objects.get(job=job)
@@ -230,7 +230,7 @@ def test_deleting_a_running_job_cancels_it_and_waits_for_its_worker(staff_client
 
     deleter = threading.Thread(target=staff_deletes)
     deleter.start()
-    queue.enqueue_job(job)
+    jobs.enqueue(job)
     burst_worker()
     running.set()
     deleter.join()

@@ -435,7 +435,7 @@ def test_unicode_and_long_usernames_within_the_limits_are_accepted():
 # --- someone else's job, in every URL --------------------------------------------------------------
 
 def job_urls(pk: int) -> list[tuple[str, str]]:
-    from engine.views import DOWNLOADS
+    from engine.job_files import DOWNLOADS
 
     urls = [("get", reverse("engine:detail", args=[pk])), ("post", reverse("engine:cancel", args=[pk]))]
     kinds = [*DOWNLOADS, "style-1", "style-2", "nonsense"]

@@ -8,7 +8,7 @@ import pytest
 from engine.nst import color
 from engine.nst.checkpoint import Checkpoint
 from engine.nst.classic import ClassicParams, scale_plan, stylize_classic
-from engine.nst.errors import Cancelled, ModelFileError, ParameterError
+from engine.nst.errors import ModelFileError, ParameterError, Stopped
 from engine.nst.optimizers import LBFGS
 
 TINY = dict(size=64, epochs=2, steps_per_epoch=8, multiscale=False)
@@ -133,8 +133,8 @@ def test_resume_from_a_checkpoint_equals_an_uninterrupted_run(content, starry, o
 
 def test_resume_refuses_other_parameters_or_images(content, starry, matisse, tmp_path):
     params = ClassicParams(**TINY)
-    with pytest.raises(Cancelled) as cancelled:
-        stylize_classic(content, [starry], params, should_cancel=lambda: True)
+    with pytest.raises(Stopped) as cancelled:
+        stylize_classic(content, [starry], params, should_stop=lambda: True)
     path = cancelled.value.checkpoint.save(tmp_path / "run.ckpt")
     checkpoint = Checkpoint.load(path)
     with pytest.raises(ParameterError, match="other parameters"):
@@ -148,9 +148,9 @@ def test_resume_refuses_other_parameters_or_images(content, starry, matisse, tmp
 
 def test_cancel_is_honoured_within_one_step(content, starry):
     steps = []
-    with pytest.raises(Cancelled) as cancelled:
+    with pytest.raises(Stopped) as cancelled:
         stylize_classic(content, [starry], ClassicParams(**TINY),
-                        on_step=lambda r: steps.append(r.step), should_cancel=lambda: len(steps) >= 3)
+                        on_step=lambda r: steps.append(r.step), should_stop=lambda: len(steps) >= 3)
     assert steps == [1, 2, 3]
     assert cancelled.value.checkpoint.step == 3
 

@@ -27,7 +27,7 @@ from django.urls import reverse
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
-from engine import queue, tasks
+from engine import jobs, queue
 from engine.models import Status, StyleJob
 from engine.nst import Checkpoint, LossHistory
 from tests import processes
@@ -175,7 +175,7 @@ def test_a_worker_killed_mid_job_is_noticed_and_another_resumes_from_the_last_ch
         make_job, workers, settings):
     job = make_job(epochs=10, steps_per_epoch=40)  # 400 steps at 64 px, a checkpoint every 40
     first = workers("a")
-    queue.enqueue_job(job)
+    jobs.enqueue(job)
     _running_mid_epoch(job, first, min_epoch=1)
     second = workers("b")
     _wait_registered(second)
@@ -211,7 +211,7 @@ def test_sigterm_hands_the_job_back_with_a_checkpoint_and_the_worker_exits(
         make_job, workers, owner_client):
     job = make_job(epochs=10, steps_per_epoch=40)
     first = workers("a")
-    queue.enqueue_job(job)
+    jobs.enqueue(job)
     _running_mid_epoch(job, first, min_epoch=1)
 
     first.proc.send_signal(signal.SIGTERM)
@@ -243,7 +243,7 @@ def test_a_job_survives_redis_being_killed_and_restarted_under_it(make_job, work
     the worker reconnects, the job ends once, and the worker takes the next job."""
     job = make_job(epochs=10, steps_per_epoch=40)
     first = workers("a", NST_WORKER_HEARTBEAT_SECONDS="2", NST_WORKER_LEASE_SECONDS="30")
-    queue.enqueue_job(job)
+    jobs.enqueue(job)
     _running_mid_epoch(job, first, min_epoch=1)
 
     aof_redis.kill()
@@ -263,7 +263,7 @@ def test_a_job_survives_redis_being_killed_and_restarted_under_it(make_job, work
     assert "lease renewed again" in first.log(), first.tail()
 
     after = make_job(epochs=1, steps_per_epoch=3)
-    queue.enqueue_job(after)
+    jobs.enqueue(after)
     after = _wait_final(after, first)
     assert after.status == Status.SUCCEEDED and after.worker == first.name, after.error
     _record("Redis killed and restarted under a job", redis_down_s=down_seconds,
@@ -278,7 +278,7 @@ def test_a_worker_cut_off_from_redis_longer_than_its_lease_stops_and_the_job_res
     and the job resumes from its last checkpoint, never on two workers at once."""
     job = make_job(epochs=10, steps_per_epoch=40)
     first = workers("a")
-    queue.enqueue_job(job)
+    jobs.enqueue(job)
     _running_mid_epoch(job, first, min_epoch=1)
 
     aof_redis.kill()
@@ -309,8 +309,8 @@ def test_jobs_come_back_when_redis_restarts_without_its_data(make_job, workers, 
     job on no queue, puts both back, and they end once each (the first from its checkpoint)."""
     running, waiting = make_job(epochs=10, steps_per_epoch=40), make_job(epochs=1, steps_per_epoch=5)
     first = workers("a")
-    queue.enqueue_job(running)
-    queue.enqueue_job(waiting)
+    jobs.enqueue(running)
+    jobs.enqueue(waiting)
     _running_mid_epoch(running, first, min_epoch=1)
 
     aof_redis.kill()
@@ -338,7 +338,7 @@ def test_jobs_come_back_when_redis_restarts_without_its_data(make_job, workers, 
 def test_a_job_that_keeps_losing_its_worker_fails_with_a_clear_message(make_job, workers, settings):
     settings.NST_JOB_MAX_RECOVERIES = 1  # enqueue_job gives the job this many recoveries
     job = make_job(epochs=10, steps_per_epoch=40)
-    queue.enqueue_job(job)
+    jobs.enqueue(job)
     doomed = []
     for label in ("a", "b"):
         worker = workers(label)
@@ -351,7 +351,7 @@ def test_a_job_that_keeps_losing_its_worker_fails_with_a_clear_message(make_job,
     job = _wait_final(job, *workers.all)
 
     assert job.status == Status.FAILED
-    assert job.error == tasks.worker_lost_error(2)
+    assert job.error == jobs.worker_lost_error(2)
     assert "stopped unexpectedly 2 times" in job.error and "smaller size" in job.error
     rq_queue = django_rq.get_queue(job.queue)
     # RQ runs the failure callback (which fails the row) before it files the job as failed: wait

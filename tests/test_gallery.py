@@ -117,6 +117,17 @@ def test_the_owner_publishes_and_unpublishes_with_the_toggle(finished_job, owner
 
 
 @pytest.mark.django_db
+def test_withdrawing_and_republishing_an_artwork_each_happen_once(finished_job):
+    artwork = Artwork.objects.get(job=finished_job(public=True))
+    assert Artwork.withdraw(artwork.job_id) is True
+    assert Artwork.withdraw(artwork.job_id) is False  # a second withdraw changes nothing
+    assert Artwork.objects.get(pk=artwork.pk).published is False
+    assert artwork.republish() is True
+    assert artwork.republish() is False
+    assert Artwork.objects.get(pk=artwork.pk).published is True
+
+
+@pytest.mark.django_db
 def test_only_the_owner_publishes_and_staff_may_unpublish(finished_job, other_client, staff_client):
     private = finished_job(public=False)
     public = finished_job()

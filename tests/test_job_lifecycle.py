@@ -137,3 +137,50 @@ def test_querysets_for_users(make_job, owner, other_user, staff_user):
     assert set(StyleJob.objects.visible_to(other_user)) == {public, theirs}
     assert set(StyleJob.objects.visible_to(AnonymousUser())) == {public}
     assert set(StyleJob.objects.visible_to(staff_user)) == {private, public, theirs}
+
+
+def test_placement_is_recorded_only_while_running(make_job):
+    job = make_job()
+    assert job.record_placement(device="CPU", network="vgg16") is False  # still queued
+    job.start(worker="w")
+    assert job.record_placement(device="CPU (2 cores)", network="vgg16") is True
+    job.refresh_from_db()
+    assert (job.device, job.network) == ("CPU (2 cores)", "vgg16")
+    StyleJob.objects.get(pk=job.pk).cancel()
+    assert job.record_placement(device="GPU", network="vgg19") is False
+    job.refresh_from_db()
+    assert job.device == "CPU (2 cores)"
+
+
+def test_only_a_queued_job_moves_to_another_queue(make_job):
+    job = make_job()
+    assert job.move_to_queue("high") is True
+    assert StyleJob.objects.get(pk=job.pk).queue == "high"
+    job.start(worker="w")  # a worker took it meanwhile: the row keeps the queue it ran from
+    assert job.move_to_queue("default") is False
+    assert StyleJob.objects.get(pk=job.pk).queue == "high"
+
+
+def test_visibility_changes_in_any_state(make_job):
+    job = make_job()
+    job.start(worker="w")
+    job.set_visibility("public")
+    assert StyleJob.objects.get(pk=job.pk).visibility == job.visibility == "public"
+    job.fail("boom")
+    job.set_visibility("private")
+    assert StyleJob.objects.get(pk=job.pk).visibility == "private"
+
+
+def test_who_may_manage_a_job_is_its_owner_or_staff(make_job, owner, other_user, staff_user):
+    from django.contrib.auth.models import AnonymousUser
+
+    from engine.models import may_manage
+
+    mine, theirs = make_job(visibility="public"), make_job(user=other_user)
+    assert set(StyleJob.objects.manageable_by(owner)) == {mine}
+    assert set(StyleJob.objects.manageable_by(staff_user)) == {mine, theirs}
+    assert list(StyleJob.objects.manageable_by(AnonymousUser())) == []
+    assert [mine.is_manageable_by(u) for u in (owner, other_user, staff_user, AnonymousUser())] == [
+        True, False, True, False]
+    staff_user.is_active = False  # a deactivated staff account runs nothing
+    assert may_manage(staff_user, mine.owner_id) is False

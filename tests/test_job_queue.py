@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rq import Worker
 
-from engine import queue
+from engine import estimates
 from engine.models import Status, StyleJob
 
 pytestmark = pytest.mark.django_db
@@ -24,14 +24,14 @@ def _succeeded(make_job, seconds: float, **kwargs) -> StyleJob:
 
 
 def test_run_time_comes_from_similar_recent_jobs():
-    estimator = queue.RunTimeEstimator([("classic", 512, 300, 100.0), ("classic", 512, 300, 120.0),
+    estimator = estimates.RunTimeEstimator([("classic", 512, 300, 100.0), ("classic", 512, 300, 120.0),
                                         ("classic", 512, 300, 500.0), ("fast", 512, 1, 2.0)])
     assert estimator.estimate("classic", 512, 300) == 120.0  # the median: one slow run does not count much
     # Unseen size: the mode's rate per pixel-step, scaled.
     bigger = estimator.estimate("classic", 1024, 300)
     assert 4 * 100 < bigger < 4 * 500
     # Nothing known about the mode at all: a default that grows with the work.
-    empty = queue.RunTimeEstimator([])
+    empty = estimates.RunTimeEstimator([])
     assert empty.estimate("classic", 1024, 500) > empty.estimate("classic", 256, 30) > 0
 
 
@@ -39,12 +39,12 @@ def test_position_counts_the_jobs_a_worker_takes_first(make_job, staff_user):
     first, second = make_job(), make_job()
     urgent = make_job(user=staff_user, queue="high")
     mine = make_job()
-    assert queue.estimate_queue(first).position == 1      # the staff job goes first
-    assert queue.estimate_queue(second).position == 2
-    assert queue.estimate_queue(urgent).position == 0
-    assert queue.estimate_queue(mine).position == 3
+    assert estimates.estimate_queue(first).position == 1      # the staff job goes first
+    assert estimates.estimate_queue(second).position == 2
+    assert estimates.estimate_queue(urgent).position == 0
+    assert estimates.estimate_queue(mine).position == 3
     first.cancel()
-    assert queue.estimate_queue(mine).position == 2
+    assert estimates.estimate_queue(mine).position == 2
 
 
 def test_eta_adds_up_the_jobs_ahead_and_the_running_ones_per_worker(make_job, rq_redis,
@@ -61,7 +61,7 @@ def test_eta_adds_up_the_jobs_ahead_and_the_running_ones_per_worker(make_job, rq
     worker.register_birth()
     try:
         with django_assert_max_num_queries(3):  # however many jobs are queued or running
-            estimate = queue.estimate_queue(mine)
+            estimate = estimates.estimate_queue(mine)
     finally:
         worker.register_death()
     assert estimate.position == len(ahead)

@@ -1,4 +1,4 @@
-"""Requeueing stopped jobs (engine.queue.requeue_job): a classic job resumes from its checkpoint on
+"""Requeueing stopped jobs (engine.jobs.requeue): a classic job resumes from its checkpoint on
 a real RQ SimpleWorker with the real engine and a real Redis, and nothing is ever run twice at once."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 from django.core.files.base import ContentFile
 from rq.job import Job, JobStatus
 
-from engine import queue
+from engine import jobs
 from engine.models import Status, StyleJob
 from engine.nst import LossHistory
 
@@ -28,7 +28,7 @@ def test_a_cancelled_classic_job_requeued_resumes_from_its_checkpoint_and_finish
         make_job, burst_worker, cancel_at_check, django_capture_on_commit_callbacks):
     job = make_job(epochs=4, steps_per_epoch=5)          # 20 steps, a checkpoint every 5
     checks = cancel_at_check(job, polls=13)   # cancelled before step 13
-    queue.enqueue_job(job)
+    jobs.enqueue(job)
     burst_worker()
     job.refresh_from_db()
     assert job.status == Status.CANCELLED
@@ -37,7 +37,7 @@ def test_a_cancelled_classic_job_requeued_resumes_from_its_checkpoint_and_finish
 
     checks["n"] = 0
     with django_capture_on_commit_callbacks(execute=True):
-        assert queue.requeue_job(job) is True
+        assert jobs.requeue(job) is True
     job.refresh_from_db()
     assert (job.status, job.error, job.finished_at, job.step) == (Status.QUEUED, "", None, stopped_at)
     burst_worker()
@@ -58,7 +58,7 @@ def test_a_requeued_job_without_checkpoint_starts_again_from_zero(
     StyleJob.objects.filter(pk=job.pk).update(step=2, epoch=1)  # stale progress must not survive
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert queue.requeue_job(job, queue_name="high") is True
+        assert jobs.requeue(job, queue_name="high") is True
     job.refresh_from_db()
     assert (job.status, job.queue, job.step, job.epoch) == (Status.QUEUED, "high", 0, 0)
     assert job.rq_job_id in django_rq.get_queue("high").job_ids
@@ -76,7 +76,7 @@ def test_an_unreadable_checkpoint_costs_its_steps_not_the_job(
     assert job.cancel()
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert queue.requeue_job(job)
+        assert jobs.requeue(job)
     burst_worker()
     job.refresh_from_db()
     assert (job.status, job.step) == (Status.SUCCEEDED, 3), job.error
@@ -88,8 +88,8 @@ def test_only_failed_or_cancelled_jobs_can_be_requeued(make_job, django_capture_
     StyleJob.objects.filter(pk=finished.pk).update(status=Status.SUCCEEDED)
     finished.refresh_from_db()
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        assert queue.requeue_job(queued) is False
-        assert queue.requeue_job(finished) is False
+        assert jobs.requeue(queued) is False
+        assert jobs.requeue(finished) is False
     assert callbacks == []  # nothing enqueued
     assert StyleJob.objects.get(pk=finished.pk).status == Status.SUCCEEDED
 
@@ -99,13 +99,13 @@ def test_a_cancelled_run_that_has_not_stopped_yet_cannot_be_requeued(
         make_job, rq_redis, django_capture_on_commit_callbacks):
     """Its worker still holds the RQ job (status "started"): a second run would overlap the first."""
     job = make_job()
-    queue.enqueue_job(job)
+    jobs.enqueue(job)
     job.start(worker="busy")
     Job.fetch(job.rq_job_id, connection=rq_redis).set_status(JobStatus.STARTED)
     assert job.cancel()
 
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        with pytest.raises(queue.RequeueRefused, match="still stopping"):
-            queue.requeue_job(job)
+        with pytest.raises(jobs.RequeueRefused, match="still stopping"):
+            jobs.requeue(job)
     assert callbacks == []
     assert StyleJob.objects.get(pk=job.pk).status == Status.CANCELLED

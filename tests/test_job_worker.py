@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from PIL import Image
 
-from engine import tasks
+from engine import jobs, queue, tasks
 from engine.models import Status, StyleJob
 from engine.nst import Checkpoint, LossHistory
 
@@ -75,7 +75,6 @@ def test_a_fast_job_from_the_form_runs_on_a_worker_and_succeeds(
 @pytest.mark.django_db
 def test_progress_is_saved_per_epoch_not_per_step_with_previews_and_checkpoints(
         make_job, burst_worker, rq_redis, monkeypatch):
-    from engine import queue
 
     job = make_job(epochs=3, steps_per_epoch=10)
     checkpoints_seen = []
@@ -90,7 +89,7 @@ def test_progress_is_saved_per_epoch_not_per_step_with_previews_and_checkpoints(
         return ok
 
     monkeypatch.setattr(StyleJob, "report_progress", spy)
-    queue.enqueue_job(job)
+    jobs.enqueue(job)
     with CaptureQueriesContext(connection) as queries:
         burst_worker()
     job.refresh_from_db()
@@ -116,12 +115,11 @@ def job_folder(job):
 
 @pytest.mark.django_db
 def test_a_failing_job_gets_the_engines_message_and_the_worker_runs_the_next_job(make_job, burst_worker):
-    from engine import queue
 
     broken = make_job(mode="fast", content=b"\x89PNG\r\n\x1a\n this is not really a PNG")
     good = make_job(mode="fast")
-    queue.enqueue_job(broken)
-    queue.enqueue_job(good)
+    jobs.enqueue(broken)
+    jobs.enqueue(good)
     burst_worker()
     broken.refresh_from_db()
     good.refresh_from_db()
@@ -133,7 +131,6 @@ def test_a_failing_job_gets_the_engines_message_and_the_worker_runs_the_next_job
 @pytest.mark.django_db
 def test_an_unexpected_error_gives_a_generic_message_and_logs_the_traceback(
         make_job, burst_worker, monkeypatch, caplog):
-    from engine import queue
 
     def explode(*args, **kwargs):
         raise RuntimeError("internal detail the user must not see")
@@ -141,8 +138,8 @@ def test_an_unexpected_error_gives_a_generic_message_and_logs_the_traceback(
     monkeypatch.setattr(tasks, "stylize_classic", explode)
     bad = make_job()
     good = make_job(mode="fast")
-    queue.enqueue_job(bad)
-    queue.enqueue_job(good)
+    jobs.enqueue(bad)
+    jobs.enqueue(good)
     with caplog.at_level(logging.ERROR, logger="engine.tasks"):
         burst_worker()
     bad.refresh_from_db()
@@ -171,10 +168,9 @@ def test_cancelling_a_queued_job_takes_it_off_the_queue(
 
 @pytest.mark.django_db
 def test_a_worker_does_not_run_a_job_cancelled_after_it_was_dequeued(make_job, burst_worker):
-    from engine import queue
 
     job = make_job(mode="fast")
-    queue.enqueue_job(job)
+    jobs.enqueue(job)
     StyleJob.objects.get(pk=job.pk).cancel()  # the row only: as if the cancel lost the race for the queue
     burst_worker()
     job.refresh_from_db()
@@ -186,7 +182,6 @@ def test_cancelling_a_running_job_stops_the_engine_within_a_step_and_keeps_a_che
         make_job, owner_client, burst_worker, monkeypatch):
     """The worker runs here (main thread, as RQ wants); the owner cancels from another thread once
     the engine has done a few steps. 20 epochs x 50 steps would take about a minute."""
-    from engine import queue
 
     job = make_job(epochs=20, steps_per_epoch=50)
     polls = {"n": 0}
@@ -212,7 +207,7 @@ def test_cancelling_a_running_job_stops_the_engine_within_a_step_and_keeps_a_che
 
     canceller = threading.Thread(target=owner_cancels)
     canceller.start()
-    queue.enqueue_job(job)
+    jobs.enqueue(job)
     burst_worker()
     running.set()  # release the thread if the job ended before it was cancelled
     canceller.join()
@@ -256,12 +251,11 @@ def test_a_job_whose_worker_died_goes_back_to_the_front_of_its_queue_then_fails_
     from rq.job import Job
     from rq.registry import FailedJobRegistry, StartedJobRegistry, clean_registries
 
-    from engine import queue
 
     settings.NST_JOB_MAX_RECOVERIES = 1
     waiting, job = make_job(), make_job()
-    queue.enqueue_job(job)
-    queue.enqueue_job(waiting)
+    jobs.enqueue(job)
+    jobs.enqueue(waiting)
     rq_queue = django_rq.get_queue("default")
     _worker_dies_running(job, rq_redis, "doomed-1")
     job.checkpoint.save("checkpoint-e01.npz", ContentFile(b"the engine's state"), save=False)
@@ -278,7 +272,7 @@ def test_a_job_whose_worker_died_goes_back_to_the_front_of_its_queue_then_fails_
     _worker_dies_running(job, rq_redis, "doomed-2")
     clean_registries(rq_queue)
     job.refresh_from_db()
-    assert (job.status, job.error) == (Status.FAILED, tasks.worker_lost_error(2))
+    assert (job.status, job.error) == (Status.FAILED, jobs.worker_lost_error(2))
     assert "stopped unexpectedly 2 times" in job.error
     assert rq_queue.job_ids == [waiting.rq_job_id]
     assert job.rq_job_id in FailedJobRegistry(queue=rq_queue)
@@ -289,10 +283,9 @@ def test_a_finished_job_whose_rq_entry_lapsed_is_not_run_again(make_job, rq_redi
     """E.g. its worker finished the row but could not tell Redis (down at that moment)."""
     from rq.registry import clean_registries
 
-    from engine import queue
 
     job = make_job()
-    queue.enqueue_job(job)
+    jobs.enqueue(job)
     _worker_dies_running(job, rq_redis, "unlucky")
     StyleJob.objects.filter(pk=job.pk).update(status=Status.SUCCEEDED)
     rq_queue = django_rq.get_queue("default")
@@ -311,24 +304,23 @@ def test_jobs_that_redis_lost_are_put_back_on_their_queues_by_the_sweep(make_job
     from django.utils import timezone
     from rq.registry import StartedJobRegistry
 
-    from engine import queue
 
     healthy, never_enqueued, lost_running, alive = make_job(), make_job(), make_job(), make_job()
-    queue.enqueue_job(healthy)
+    jobs.enqueue(healthy)
     for job, worker in ((lost_running, "gone"), (alive, "busy")):
-        queue.enqueue_job(job)
+        jobs.enqueue(job)
         assert django_rq.get_queue("default").remove(job.rq_job_id) == 1
         assert job.start(worker=worker)
     StyleJob.objects.filter(pk=lost_running.pk).update(progress_at=timezone.now() - timedelta(hours=1))
     registry = StartedJobRegistry(queue=django_rq.get_queue("default"))
     rq_redis.zadd(registry.key, {f"{alive.rq_job_id}:its-execution": 2e9})  # its lease is current
 
-    assert queue.recover_orphans(settle_seconds=0) == 0  # first sighting: maybe just in between
-    assert queue.recover_orphans(settle_seconds=0) == 2
+    assert jobs.recover_orphans(settle_seconds=0) == 0  # first sighting: maybe just in between
+    assert jobs.recover_orphans(settle_seconds=0) == 2
     assert sorted(django_rq.get_queue("default").job_ids) == sorted(
         [healthy.rq_job_id, never_enqueued.rq_job_id, lost_running.rq_job_id])
     assert StyleJob.objects.get(pk=alive.pk).status == Status.RUNNING
-    assert queue.recover_orphans(settle_seconds=0) == 0  # nothing left to do
+    assert jobs.recover_orphans(settle_seconds=0) == 0  # nothing left to do
 
     burst_worker()
     for job in (healthy, never_enqueued, lost_running):

@@ -16,7 +16,7 @@ from channels.testing import WebsocketCommunicator
 from django.test import Client
 from django.urls import reverse
 
-from engine import consumers, events, queue
+from engine import consumers, estimates, jobs, live, publisher, queue
 from engine.models import Status, StyleJob
 from engine.nst import images
 
@@ -125,8 +125,8 @@ async def test_my_jobs_needs_a_login_and_carries_only_the_users_own_jobs(
     snap = await comm.receive_json_from(timeout=5)
     assert [line["job"] for line in snap["jobs"]] == [mine.pk]
     # Cancelling both (in the web process): the owner's list hears of theirs only.
-    await sync_to_async(queue.cancel_job)(theirs)
-    await sync_to_async(queue.cancel_job)(mine)
+    await sync_to_async(jobs.cancel)(theirs)
+    await sync_to_async(jobs.cancel)(mine)
     lines = [await comm.receive_json_from(timeout=5)]
     while lines[-1]["event"] != "cancelled" or not await comm.receive_nothing(timeout=0.3):
         lines.append(await comm.receive_json_from(timeout=5))
@@ -144,9 +144,9 @@ def _run_two_epochs_by_hand(job: StyleJob, jpeg: bytes) -> None:
         steps = range(3 * epoch - 2, 3 * epoch + 1)
         job.report_progress(epoch=epoch, step=steps[-1], eta_seconds=3.0, preview=jpeg)
         losses = [[s, 1.0 / s, 2.0 / s, 0.0, 3.0 / s] for s in steps]
-        assert events.publish_progress(job, epoch=epoch, step=steps[-1], eta_seconds=3.0, losses=losses,
+        assert live.publish_progress(job, epoch=epoch, step=steps[-1], eta_seconds=3.0, losses=losses,
                                        preview_epoch=epoch)
-    assert events.flush()  # sent (progress events do not wait: the engine's thread goes on)
+    assert publisher.flush()  # sent (progress events do not wait: the engine's thread goes on)
 
 
 @pytest.mark.asyncio
@@ -228,7 +228,7 @@ def test_a_worker_running_a_job_streams_its_progress_to_the_page_and_the_list(
                                                     cookie(owner), connected))
     watcher.start()
     assert connected.wait(60) and page and listing
-    queue.enqueue_job(job)
+    jobs.enqueue(job)
     burst_worker()
     watcher.join(60)
     job.refresh_from_db()
@@ -254,7 +254,7 @@ def test_a_worker_running_a_job_streams_its_progress_to_the_page_and_the_list(
     assert "losses" not in listing[-1] and listing[-1]["status"] == "succeeded"
     assert [e["event"] for e in listing][-1] == "finished" and "progress" in [e["event"] for e in listing]
     # The history file holds the losses now; the Redis list of a finished job is gone.
-    assert not queue.redis_connection().exists(events.losses_key(job))
+    assert not queue.redis_connection().exists(live.losses_key(job))
 
 
 # --- a Redis that is dead or hung ---------------------------------------------------------------------
@@ -275,19 +275,19 @@ def test_a_job_succeeds_when_the_channel_layers_redis_is_dead(make_job, burst_wo
                                                               caplog):
     _point_channel_layer_at(settings, f"redis://127.0.0.1:{_closed_port()}/0")
     attempts = []
-    real_send_now = events._send_now
+    real_send_now = publisher._send_now
 
     async def counting_send_now(batch, clients):  # the real send, counted
         attempts.append(time.monotonic())
         return await real_send_now(batch, clients)
 
-    monkeypatch.setattr(events, "_send_now", counting_send_now)
+    monkeypatch.setattr(publisher, "_send_now", counting_send_now)
     publishes = []
-    real_publish = events._publish
-    monkeypatch.setattr(events, "_publish", lambda *a, **k: publishes.append(1) or real_publish(*a, **k))
+    real_publish = live._publish
+    monkeypatch.setattr(live, "_publish", lambda *a, **k: publishes.append(1) or real_publish(*a, **k))
     job = make_job(epochs=4, steps_per_epoch=10)
-    queue.enqueue_job(job)
-    with caplog.at_level(logging.DEBUG, logger="engine.events"):
+    jobs.enqueue(job)
+    with caplog.at_level(logging.DEBUG, logger="engine.publisher"):
         burst_worker()
     job.refresh_from_db()
     assert job.status == Status.SUCCEEDED, job.error
@@ -297,7 +297,7 @@ def test_a_job_succeeds_when_the_channel_layers_redis_is_dead(make_job, burst_wo
     assert len(publishes) >= 2 + job.epochs
     assert 1 <= len(attempts) < len(publishes)
     gaps = [b - a for a, b in zip(attempts, attempts[1:], strict=False)]
-    assert all(gap >= events.BACKOFF_FIRST * 0.9 for gap in gaps)
+    assert all(gap >= publisher.BACKOFF_FIRST * 0.9 for gap in gaps)
 
 
 def test_a_hung_redis_costs_one_timeout_then_publishing_pauses(make_job, rq_redis, settings):
@@ -308,12 +308,12 @@ def test_a_hung_redis_costs_one_timeout_then_publishing_pauses(make_job, rq_redi
         job = make_job()
         job.cancel()
         started = time.monotonic()
-        assert events.publish_final(job) is False
+        assert live.publish_final(job) is False
         first = time.monotonic() - started
         started = time.monotonic()
-        assert events.publish_final(job) is False  # paused: not even tried
+        assert live.publish_final(job) is False  # paused: not even tried
         second = time.monotonic() - started
-    assert events.PUBLISH_TIMEOUT * 0.9 <= first < events.PUBLISH_TIMEOUT + 2
+    assert publisher.PUBLISH_TIMEOUT * 0.9 <= first < publisher.PUBLISH_TIMEOUT + 2
     assert second < 0.05
 
 
@@ -326,11 +326,11 @@ def test_every_waiting_job_gets_its_place_in_the_queue_in_three_queries(
     waiting = [make_job() for _ in range(4)]
     urgent = make_job(user=staff_user, queue="high")
     with django_assert_max_num_queries(3):  # however many jobs wait
-        estimates = queue.estimate_queued_jobs(events.QUEUE_UPDATES)
-    assert [(pk, e.position) for pk, _, e in estimates] == [
+        queued = estimates.estimate_queued_jobs(live.QUEUE_UPDATES)
+    assert [(pk, e.position) for pk, _, e in queued] == [
         (urgent.pk, 0), *((job.pk, i) for i, job in enumerate(waiting, 1))]
-    assert [owner for _, owner, _ in estimates] == [staff_user.pk] + [job.owner_id for job in waiting]
-    assert all(e.workers == 0 and e.wait_seconds is None for _, _, e in estimates)  # no worker yet
+    assert [owner for _, owner, _ in queued] == [staff_user.pk] + [job.owner_id for job in waiting]
+    assert all(e.workers == 0 and e.wait_seconds is None for _, _, e in queued)  # no worker yet
 
 
 @pytest.mark.asyncio
@@ -340,7 +340,7 @@ async def test_a_waiting_jobs_page_hears_when_it_moves_up(make_job, owner, cooki
     comm = communicator(job_path(second), await sync_to_async(cookie)(owner))
     assert (await comm.connect(timeout=5))[0]
     assert (await comm.receive_json_from(timeout=5))["queue"]["position"] == 1
-    await sync_to_async(queue.cancel_job)(first)
+    await sync_to_async(jobs.cancel)(first)
     moved = await comm.receive_json_from(timeout=5)
     await comm.disconnect()
     assert (moved["event"], moved["job"], moved["status"]) == ("queued", second.pk, "queued")

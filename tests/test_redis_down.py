@@ -15,7 +15,7 @@ import redis
 from django.http import HttpResponse
 from django.urls import include, path, reverse
 
-from engine import queue
+from engine import jobs, queue
 from engine.models import Status, StyleJob
 from tests.conftest import _free_port
 
@@ -99,7 +99,7 @@ def test_a_queued_jobs_page_while_redis_is_down_shows_no_estimate_but_a_message(
 
 def test_cancelling_while_redis_is_down_cancels_the_job(owner_client, make_job, redis_process):
     job = make_job()
-    queue.enqueue_job(job)
+    jobs.enqueue(job)
     redis_process.stop()
     html = assert_friendly(owner_client.post(reverse("engine:cancel", args=[job.pk]), follow=True))
     assert f"Job {job.pk} is cancelled." in html

@@ -24,7 +24,7 @@ from . import color
 from .checkpoint import Checkpoint, inputs_digest
 from .classic_params import ClassicParams, normalised
 from .device import describe_device, resolve_precision
-from .errors import Cancelled, ImageError, ParameterError
+from .errors import ImageError, ParameterError, Stopped
 from .history import LossHistory, LossRow
 from .images import to_uint8
 from .optimizers import make_optimizer
@@ -154,9 +154,9 @@ class _Level:
 
 class _ClassicRun:
     def __init__(self, content, styles, params: ClassicParams, net: FeatureNet, precision: str,
-                 on_step, on_epoch, should_cancel):
+                 on_step, on_epoch, should_stop):
         self.params, self.net, self.precision = params, net, precision
-        self.on_step, self.on_epoch, self.should_cancel = on_step, on_epoch, should_cancel
+        self.on_step, self.on_epoch, self.should_stop = on_step, on_epoch, should_stop
         self.content = resize(content, fit_dims(content.shape, params.size))
         self.styles = [s.astype(np.float32) for s in styles]
         self.digest = inputs_digest(content, styles)
@@ -228,8 +228,8 @@ class _ClassicRun:
         self.last_good = self.x
         total = self.params.total_steps
         while self.step < total:
-            if self.should_cancel is not None and self.should_cancel():
-                raise self.cancelled()
+            if self.should_stop is not None and self.should_stop():
+                raise self.stopped()
             if self.level_of(self.step) != self.level.index:
                 self.next_level()
             if not self.one_step():
@@ -338,10 +338,8 @@ class _ClassicRun:
         self.step, self.lr_scale, self.elapsed = ck.step, ck.lr_scale, ck.elapsed
         self.history = LossHistory.from_dict(ck.history)
 
-    def cancelled(self) -> Cancelled:
-        exc = Cancelled(f"Cancelled after step {self.step} of {self.params.total_steps}.")
-        exc.checkpoint = self.checkpoint()
-        return exc
+    def stopped(self) -> Stopped:
+        return Stopped(f"Stopped after step {self.step} of {self.params.total_steps}.", self.checkpoint())
 
 
 @dataclass
@@ -390,15 +388,15 @@ def stylize_classic(
     model_dir=None,
     on_step: Callable[[StepReport], None] | None = None,
     on_epoch: Callable[[EpochReport], None] | None = None,
-    should_cancel: Callable[[], bool] | None = None,
+    should_stop: Callable[[], bool] | None = None,
     resume_from: Checkpoint | None = None,
 ) -> ClassicResult:
     """Paint `content` in the style of `styles` (RGB float arrays in [0, 1], any size; the
     content is resized to params.size on its longest side).
 
     on_step gets every step's losses (keep it cheap); on_epoch gets a preview, the history,
-    an ETA and a checkpoint factory; should_cancel is polled before every step and ends the
-    run with Cancelled (carrying a checkpoint). resume_from continues a checkpointed run.
+    an ETA and a checkpoint factory; should_stop is polled before every step and ends the
+    run with Stopped (carrying a checkpoint). resume_from continues a checkpointed run.
     """
     params = params or ClassicParams()
     params.validate(len(styles))
@@ -408,7 +406,7 @@ def stylize_classic(
     net = get_feature_net(params.network, model_dir)
     net.check_layers(tuple(params.content_layers) + tuple(params.style_layers))
     precision = resolve_precision(params.precision)
-    run = _ClassicRun(content, styles, params, net, precision, on_step, on_epoch, should_cancel)
+    run = _ClassicRun(content, styles, params, net, precision, on_step, on_epoch, should_stop)
     final = run.execute(resume_from)
     if params.preserve_colors:
         final = color.keep_content_colors(final, run.level.content)

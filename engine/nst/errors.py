@@ -1,6 +1,7 @@
 """Exceptions the engine raises. Each message is written for the person who has to act on it."""
 
 
+
 class EngineError(Exception):
     """Base class: anything the engine refuses or cannot do, with a message a user can act on."""
 
@@ -17,5 +18,12 @@ class ModelFileError(EngineError):
     """A pretrained model file is missing or corrupt. The message names the file and the fix."""
 
 
-class Cancelled(EngineError):
-    """The caller's cancel check returned True; raised within one optimisation step."""
+class Stopped(EngineError):
+    """The caller's stop check (`should_stop`) returned True: the run ended before its next step.
+    Why it was asked to stop (a cancel, a shutdown, a lost lease) is the caller's business; the
+    engine gives back the run's state so the caller can keep it: `checkpoint`, of the kind the
+    run's `resume_from` takes (classic mode: an engine.nst.Checkpoint), or None when it has none."""
+
+    def __init__(self, message: str, checkpoint: object | None = None):
+        super().__init__(message)
+        self.checkpoint = checkpoint

@@ -1,0 +1,150 @@
+"""The files of a style job: where each one is stored, what it is called, and which of them a user
+can download. One place, next to the model that writes them (engine.models), for everyone who
+needs a name: the model's life-cycle methods, the job page, live events, previews, the admin,
+clean-up and the gallery's thumbnails.
+
+Every file of a job lives in jobs/<uuid>/ (not guessable, and removed together):
+
+    content.png, style-<n>.png         the inputs (re-encoded uploads)
+    preview-e<NN>.jpg                  the preview after epoch NN (small JPEG, for watching)
+    checkpoint-e<NN>.npz, -s<NNNNN>    the engine's state after an epoch / where a cancelled run stopped
+    result.png, history.json, loss.png the outcome
+    thumb-<kind>.jpg                   the gallery's thumbnails
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Protocol
+from uuid import UUID
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db.models.fields.files import FieldFile
+
+
+class StyleJob(Protocol):
+    """What this module reads of an engine.models.StyleJob (which imports this module)."""
+    uuid: UUID
+    preview: FieldFile
+    plot: FieldFile
+    styles: Any  # its StyleImage related manager
+
+RESULT = "result.png"
+HISTORY = "history.json"
+PLOT = "loss.png"
+_PREVIEW = re.compile(r"preview-e(\d+)\.jpg$")
+
+
+def job_file_name(job: StyleJob, filename: str) -> str:
+    """Storage name of one of the job's files: jobs/<uuid>/<filename>."""
+    return f"jobs/{job.uuid.hex}/{filename}"
+
+
+def job_folder(job: StyleJob) -> str:
+    return f"jobs/{job.uuid.hex}"
+
+
+def write_job_file(job: StyleJob, filename: str, data: bytes) -> str:
+    """Store bytes as jobs/<uuid>/<filename> (replacing an older file of that name); returns the
+    storage name to put into a FileField."""
+    name = job_file_name(job, filename)
+    if default_storage.exists(name):
+        default_storage.delete(name)
+    return default_storage.save(name, ContentFile(data))
+
+
+def delete_folder(folder: str) -> None:
+    """Every file under `folder` in default_storage, then the folder itself."""
+    try:
+        dirs, files = default_storage.listdir(folder)
+    except FileNotFoundError:
+        return
+    for name in files:
+        default_storage.delete(f"{folder}/{name}")
+    for name in dirs:
+        delete_folder(f"{folder}/{name}")
+    default_storage.delete(folder)  # FileSystemStorage removes the (now empty) directory
+
+
+# --- inputs -----------------------------------------------------------------------------------------
+
+def style_kind(position: int) -> str:
+    """The `kind` of a style image in download and thumbnail URLs."""
+    return f"style-{position}"
+
+
+def style_position(kind: str) -> int | None:
+    """The inverse of style_kind; None for any other kind (ASCII digits only: "style-²" is not one)."""
+    digits = kind.removeprefix("style-") if kind.startswith("style-") else ""
+    return int(digits) if digits.isascii() and digits.isdigit() else None
+
+
+# --- epoch previews and checkpoints -----------------------------------------------------------------
+
+def preview_name(epoch: int) -> str:
+    return f"preview-e{epoch:02d}.jpg"
+
+
+def preview_file(job: StyleJob, epoch: int) -> str:
+    return job_file_name(job, preview_name(epoch))
+
+
+def preview_epochs(job: StyleJob) -> list[int]:
+    """Epochs whose preview exists: 1 .. the epoch of the latest one (`job.preview` points at the
+    newest; the engine writes one per epoch, in order)."""
+    match = _PREVIEW.search(job.preview.name or "")
+    return list(range(1, int(match.group(1)) + 1)) if match else []
+
+
+def epoch_checkpoint_name(epoch: int) -> str:
+    return f"checkpoint-e{epoch:02d}.npz"
+
+
+def stop_checkpoint_name(step: int) -> str:
+    return f"checkpoint-s{step:05d}.npz"
+
+
+# --- downloads --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Download:
+    field: str          # the StyleJob file field it comes from
+    content_type: str
+    suffix: str         # of the download's file name, after "nst-job-<pk>"
+    attachment: bool    # saved rather than shown, unless the URL asks ?inline=1
+    label: str = ""     # for the job page's download buttons; "" = not offered there
+
+
+DOWNLOADS: dict[str, Download] = {
+    "png": Download("result", "image/png", ".png", True, "Result (PNG)"),
+    "plot": Download("plot", "image/png", "-loss.png", True, "Loss plot (PNG)"),
+    "csv": Download("history", "text/csv; charset=utf-8", "-loss.csv", True, "Loss history (CSV)"),
+    "json": Download("history", "application/json", "-history.json", True, "History (JSON)"),
+    "preview": Download("preview", "image/jpeg", "-preview.jpg", False),
+    "content": Download("content", "image/png", "-content.png", False),
+}
+
+
+def download_spec(kind: str) -> Download:
+    """How a download `kind` is served (a style image: as its PNG, shown in the browser)."""
+    return DOWNLOADS.get(kind) or Download("image", "image/png", f"-{kind}.png", False)
+
+
+def file_for(job: StyleJob, kind: str) -> FieldFile | None:
+    """The stored file behind a download `kind` of `job`, or None when the job has none (yet)."""
+    if kind == "csv" and not job.plot:
+        return None  # no losses (fast mode): the history holds only timings, no CSV to give
+    if kind in DOWNLOADS:
+        return getattr(job, DOWNLOADS[kind].field) or None
+    position = style_position(kind)
+    if position is None:
+        return None
+    style = next((s for s in job.styles.all() if s.position == position), None)
+    return style.image if style else None
+
+
+def download_links(job: StyleJob) -> list[tuple[str, str]]:
+    """(kind, label) of the downloads the job's page offers, for the files this job has."""
+    return [(kind, d.label) for kind, d in DOWNLOADS.items() if d.label and file_for(job, kind)]
