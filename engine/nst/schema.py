@@ -191,7 +191,7 @@ def check_user_values(values: Mapping[str, Any], mode: str, *, quota: float | No
     for name, value in values.items():
         control = CONTROLS.get(name)
         if control is None or not control.web or mode not in control.modes:
-            problems.append(f"{name} is not a control of {mode} mode.")
+            problems.append(f"{name} is not a control a user sets in {mode} mode.")
             continue
         try:
             control.check(value, control.user_bounds(quota) or control.engine_bounds(mode))
