@@ -11,8 +11,10 @@ STORED_MAX_SIDE and re-encoded as PNG without metadata (no EXIF/GPS, no ICC prof
 chunks) before anything is stored.
 
 The classic-only and fast-only controls are all on the page (it works without JavaScript);
-only the chosen mode's controls are validated and used. A preset, when chosen, replaces the
-controls it covers (engine.presets), and errors on those controls are dropped with their values.
+only the chosen mode's controls are validated and used. A control left empty is an error; one the
+request does not send at all (a page loaded before the control was added) takes its default. A
+preset, when chosen, replaces the controls it covers (engine.presets), and errors on those
+controls are dropped with their values.
 
 A remix (the hidden `remix` field: a published gallery artwork) brings that artwork's style
 images: they are used when the user uploads no style image of their own, and copied into the
@@ -188,7 +190,12 @@ class StyleJobForm(forms.Form):
             data.pop(name, None)
         data.update(preset_values)
         for control in schema.controls(mode, web=True):
-            if data.get(control.name) is None and control.name not in self._errors and control.kind != "bool":
+            if data.get(control.name) is not None or control.name in self._errors or control.kind == "bool":
+                continue
+            if self.fields[control.name].widget.value_omitted_from_data(self.data, self.files,
+                                                                       self.add_prefix(control.name)):
+                data[control.name] = control.default  # not sent at all: a page older than the control
+            else:
                 self.add_error(control.name, forms.ValidationError("This field is required.", code="required"))
         self._clean_styles(data)
         self._refuse_extra_files()

@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from engine import presets
 from engine.forms import STORED_MAX_SIDE, StyleJobForm
-from engine.models import UserQuota, params_dict
+from engine.models import StyleJob, UserQuota, params_dict
 from engine.nst import ClassicParams, FastParams, ParameterError, images, params_class, schema
 from engine.nst.optimizers import OPTIMIZERS
 from engine.nst.vgg import NETWORKS
@@ -144,6 +144,19 @@ def test_the_page_has_a_field_for_every_control_in_its_modes_fieldset(owner_clie
         for mode, fieldset in fieldsets.items():
             only_here = control.modes == (mode,)
             assert (f'id="id_{control.name}"' in fieldset) == only_here, (control.name, mode)
+
+
+@pytest.mark.django_db
+def test_a_control_the_request_leaves_out_takes_its_default_and_an_empty_one_is_required(
+        owner_client, job_form_data, rq_redis, django_capture_on_commit_callbacks):
+    data = job_form_data("classic")
+    del data["tv_weight"]  # as from a page loaded before the control existed
+    with django_capture_on_commit_callbacks(execute=True):
+        assert owner_client.post(reverse("engine:submit"), data).status_code == 302
+    assert StyleJob.objects.get().params["tv_weight"] == schema.CONTROLS["tv_weight"].default
+    html = owner_client.post(reverse("engine:submit"), job_form_data("classic", tv_weight="")).content.decode()
+    assert "This field is required." in re.search(r'id="field-tv_weight">(.*?)</div>', html, re.S).group(1)
+    assert StyleJob.objects.count() == 1
 
 
 @pytest.mark.django_db
