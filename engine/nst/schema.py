@@ -91,6 +91,7 @@ class Control:
 
     @property
     def ui_step(self) -> float | None:
+        """The step of an input or slider; None: any number."""
         return self.step if self.step is not None else (1 if self.kind == "int" else None)
 
     @property
@@ -113,10 +114,7 @@ class Control:
         else:
             if self.kind == "int" and (isinstance(value, bool) or not isinstance(value, Integral)):
                 raise ParameterError(f"{self.name} must be a whole number (got {value!r}).")
-            if bounds is not None:
-                check_number(self.name, value, *bounds, unit=self.unit)
-            else:
-                check_number(self.name, value, -math.inf, math.inf)
+            check_number(self.name, value, *(bounds or (-math.inf, math.inf)), unit=self.unit)
 
     # --- display ----------------------------------------------------------------------------
 
