@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -130,7 +129,7 @@ class StyleJob(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="style_jobs")
     mode = models.CharField(max_length=16, choices=Mode.choices)
-    # The engine's parameters, validated: ClassicParams.to_dict() or FastParams as a dict.
+    # The engine's parameters, validated: params.to_dict() of the mode's params (engine.nst.schema).
     params = models.JSONField(default=dict)
     # Copied out of params for queries (queue estimates look for runs of a similar size).
     size = models.PositiveIntegerField()
@@ -311,13 +310,11 @@ class StyleJob(models.Model):
         return f"nst-{self.uuid.hex}"
 
     def engine_params(self) -> ClassicParams | FastParams:
-        from engine.nst import ClassicParams, FastParams
+        """The stored params as the engine's dataclass (keys since removed are ignored, controls since
+        added take their defaults)."""
+        from engine.nst import params_class
 
-        if self.mode == Mode.CLASSIC:
-            return ClassicParams.from_dict(self.params)
-        data = dict(self.params)
-        data["style_weights"] = tuple(data.get("style_weights", ()))
-        return FastParams(**data)
+        return params_class(self.mode).from_dict(self.params)
 
     def is_manageable_by(self, user) -> bool:
         return may_manage(user, self.owner_id)
@@ -356,7 +353,7 @@ def _announce_success(job: StyleJob) -> None:
 
 def params_dict(params: ClassicParams | FastParams) -> dict:
     """The dict stored in StyleJob.params (tuples become lists in JSON anyway)."""
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(params).items()}
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in params.to_dict().items()}
 
 
 

@@ -20,14 +20,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from engine import presets
-from engine.nst import LossHistory
+from engine.nst import LossHistory, schema
 from gallery import publishing
 from gallery.models import Artwork
 
 from . import events, jobs, live, quotas
 from .describe import param_rows
 from .estimates import estimate_queue
-from .forms import CLASSIC_FIELDS, FAST_FIELDS, StyleJobForm
+from .forms import StyleJobForm
 from .job_files import download_links, download_spec, file_for, preview_epochs, preview_file
 from .models import Mode, Status, StyleJob
 
@@ -71,7 +71,7 @@ def submit(request: HttpRequest) -> HttpResponse:
     else:
         remix = _remixed_artwork(request)
         initial = _initial_from_artwork(remix) if remix else _initial_from_query(request)
-        form = StyleJobForm(initial=initial)
+        form = StyleJobForm(initial=initial, user=request.user)
     return render(request, "engine/submit.html", _submit_context(form, remix))
 
 
@@ -105,11 +105,9 @@ def _initial_from_artwork(artwork: Artwork) -> dict:
     """The form as the artwork's job was submitted, minus the photo: its mode, its settings and
     (through the hidden remix field) its style images with their weights."""
     job = artwork.job
-    p = job.params
-    initial = {"mode": job.mode, "preset": presets.CUSTOM, "remix": artwork.pk, "size": p.get("size"),
-               "preserve_colors": p.get("preserve_colors", False)}
-    fields = CLASSIC_FIELDS if job.mode == Mode.CLASSIC else FAST_FIELDS
-    initial.update({name: p[name] for name in fields if name in p})
+    params = job.engine_params()
+    initial = {"mode": job.mode, "preset": presets.CUSTOM, "remix": artwork.pk}
+    initial.update({c.name: getattr(params, c.name) for c in schema.controls(job.mode, web=True)})
     for style in job.styles.all():
         initial[f"style_{style.position}_weight"] = style.weight
     return initial
