@@ -135,6 +135,9 @@ class StyleJob(models.Model):
     size = models.PositiveIntegerField()
     content = models.FileField(upload_to=_content_upload_to, max_length=255)
     visibility = models.CharField(max_length=16, choices=Visibility.choices, default=Visibility.PRIVATE)
+    # Publishing shows the result; the inputs (content photo, style images) stay the owner's unless
+    # they tick this separate box too. False for every job made before the box existed.
+    share_originals = models.BooleanField(default=False)
     queue = models.CharField(max_length=32, default=DEFAULT_QUEUE)
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
