@@ -215,11 +215,13 @@ class _Run:
         kwargs = dict(model_dir=model_dir, on_step=self.on_step, on_epoch=self.on_epoch,
                       should_cancel=self.should_cancel)
         if resume is not None:
+            self.step = resume.step  # where the engine goes on from
             try:
                 return stylize_classic(content, styles, params, resume_from=resume, **kwargs)
             except ParameterError as exc:
-                if self.step:  # it failed later than the restore: a real error
+                if self.step != resume.step:  # it failed later than the restore: a real error
                     raise
+                self.step = 0
                 logger.warning("Style job %s: checkpoint not usable (%s); starting again.", self.job.pk, exc)
         return stylize_classic(content, styles, params, **kwargs)
 
@@ -247,6 +249,7 @@ class _Run:
     # --- engine callbacks -----------------------------------------------------------------------
 
     def should_cancel(self) -> bool:
+        worker.before_step(self.job.pk, self.step + 1)
         if self.stop or worker.stop_reason() is not None:
             return True
         if time.monotonic() < self.redis_retry_at:

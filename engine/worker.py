@@ -95,6 +95,14 @@ return 0
 """
 
 
+def before_step(job_id: int, step: int) -> None:
+    """Called by the task before every engine step: hands over to the worker holding the current
+    lease (none when the task runs outside a StyleWorker, e.g. in a test's in-process worker)."""
+    lease = _current_lease
+    if lease is not None:
+        lease.worker.before_step(job_id, step)
+
+
 def stop_reason() -> str | None:
     """SHUTDOWN, LEASE_LOST, or None while the job in this process may go on. A lost lease wins:
     then the job may already be someone else's, and even a checkpoint must not be written."""
@@ -207,6 +215,10 @@ class StyleWorker(SimpleWorker):
     def get_heartbeat_ttl(self, job: Job) -> int:
         # The registry entry's first score (prepare_execution); the lease renews it from then on.
         return self.lease_seconds
+
+    def before_step(self, job_id: int, step: int) -> None:
+        """Called by the task before every engine step, in the worker's main thread; a subclass may
+        observe or hold a run at a known step (the crash tests' harness, tests/harness.py)."""
 
     # --- a job's lease ---------------------------------------------------------------------------
 
