@@ -87,9 +87,9 @@ class Lab:
         from engine.queue import redis_connection
 
         def registered() -> bool:
-            return not worker.alive or worker.rq_name in {w.name for w in Worker.all(connection=redis_connection())}
+            return not worker.alive or worker.name in {w.name for w in Worker.all(connection=redis_connection())}
 
-        wait_for(registered, f"worker {worker.rq_name} to register", WAIT, explain=worker.tail)
+        wait_for(registered, f"worker {worker.name} to register", WAIT, explain=worker.tail)
         assert worker.alive, worker.tail()
         return worker
 
@@ -145,9 +145,9 @@ def kill_nine(lab: Lab) -> dict:
     first.proc.wait(timeout=60)
     lab.gate.release(job.pk)
     at_kill = row(job)
-    assert at_kill.status == "running" and at_kill.worker == first.rq_name, (at_kill.status, at_kill.worker)
+    assert at_kill.status == "running" and at_kill.worker == first.name, (at_kill.status, at_kill.worker)
     redone = KILL_BEFORE_STEP - 1 - checkpoint_step(at_kill)  # the engine's steps since its checkpoint
-    resumed = wait_for(lambda: (r := row(job)).worker == second.rq_name and r,
+    resumed = wait_for(lambda: (r := row(job)).worker == second.name and r,
                        "the second worker to take the job", WAIT, every=0.1, explain=second.tail)
     detected = resumed.started_at.timestamp() - killed_at
     done = wait_for(lambda: (r := row(job)).status not in ("queued", "running") and r, "the job to end", WAIT,

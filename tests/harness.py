@@ -339,20 +339,20 @@ class Platform:
             raise HarnessError(f"manage.py {' '.join(args)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
         return done.stdout
 
-    def start(self, name: str, command: list[str], **env: str) -> Process:
-        if name in self.processes and self.processes[name].alive:
-            raise HarnessError(f"{name} is already running")
-        process = Process(name, command, {**self.env, **env}, self.tmp / f"{name}.log")
-        self.processes[name] = process
+    def start(self, label: str, command: list[str], name: str | None = None, **env: str) -> Process:
+        """A process of the platform, `processes[label]`, its log in tmp/<label>.log; `env` adds to
+        the platform's environment."""
+        if label in self.processes and self.processes[label].alive:
+            raise HarnessError(f"{label} is already running")
+        process = Process(name or label, command, {**self.env, **env}, self.tmp / f"{label}.log")
+        self.processes[label] = process
         return process
 
-    def start_worker(self, name: str, **env: str) -> Process:
-        """Another worker (the "worker" line), named `name` here and `<name>-<random>` in RQ (the
-        worker name the rows record: Process.rq_name); `env` adds to its environment."""
-        rq_name = f"{name}-{uuid.uuid4().hex[:8]}"
-        process = self.start(name, worker_command(self.commands["worker"], rq_name, self.worker_class), **env)
-        process.rq_name = rq_name  # type: ignore[attr-defined]
-        return process
+    def start_worker(self, label: str, **env: str) -> Process:
+        """Another worker (the "worker" line), `processes[label]`. Its name, in RQ and so in the
+        rows it runs, is `<label>-<random>` (a killed worker's registration outlives it a while)."""
+        name = f"{label}-{uuid.uuid4().hex[:8]}"
+        return self.start(label, worker_command(self.commands["worker"], name, self.worker_class), name=name, **env)
 
     def up(self, *, workers: int = 1, migrate: bool = True, timeout: float = 120) -> Platform:
         if self.redis is not None and not self.redis.alive:
@@ -373,8 +373,9 @@ class Platform:
         """Until the web server answers on the platform's port (every process listed must be up)."""
         wait_http(self.url + "/", list(self.processes.values()), timeout)
 
-    def workers(self) -> list[Process]:
-        return [p for p in self.processes.values() if getattr(p, "rq_name", None)]
+    def workers(self) -> dict[str, Process]:
+        """{label: process} of the workers started."""
+        return {label: p for label, p in self.processes.items() if "rqworker" in p.command}
 
     def assert_alive(self) -> None:
         for process in self.processes.values():
@@ -386,8 +387,8 @@ class Platform:
         return "\n".join(p.tail(lines) for p in self.processes.values())
 
     def job_events(self) -> list[dict]:
-        """GatedWorker's job lines from every worker's log, each with "worker" (the process name)."""
-        return [dict(event, worker=p.name) for p in self.workers() for event in job_events(p.log())]
+        """GatedWorker's job lines from every worker's log, each with "worker" (its label)."""
+        return [dict(event, worker=label) for label, p in self.workers().items() for event in job_events(p.log())]
 
     def down(self, grace: float = 20) -> None:
         """SIGTERM to every process at once (the workers hand their jobs back), SIGKILL to those

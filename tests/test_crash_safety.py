@@ -93,7 +93,7 @@ def platform(aof_redis, media_root, model_dir, tmp_path, settings):
     stack = Platform(tmp_path / "platform", redis_url=aof_redis.url, database_url=_test_database_url(),
                      model_dir=model_dir, env={"DJANGO_MEDIA_ROOT": str(media_root), **SHORT_LEASE})
     yield stack
-    for worker in stack.workers():
+    for worker in stack.workers().values():
         worker.kill()
 
 
@@ -102,11 +102,9 @@ def workers(platform):
     """start(label, **env) -> a worker process (tests.harness.GatedWorker, started with the worker
     command of scripts/lib/processes); `.name` is its RQ name, the one the rows record."""
     def start(label: str, **env: str) -> Process:
-        worker = platform.start_worker(label, **env)
-        worker.name = worker.rq_name
-        return worker
+        return platform.start_worker(label, **env)
 
-    start.all = platform.workers  # type: ignore[attr-defined]
+    start.all = lambda: list(platform.workers().values())  # type: ignore[attr-defined]
     return start
 
 
