@@ -156,6 +156,16 @@ def _held(gate: Gate, job: StyleJob, step: int, worker: Process) -> StyleJob:
     return row
 
 
+def _just_renewed(job: StyleJob) -> None:
+    """Until the job's lease has just been renewed (the score of its StartedJobRegistry entry moved):
+    what the test does next has a whole heartbeat before the next renewal."""
+    client = queue.redis_connection()
+    key = StartedJobRegistry(queue=django_rq.get_queue(job.queue)).key
+    before = client.zrange(key, 0, -1, withscores=True)
+    wait_for(lambda: client.zrange(key, 0, -1, withscores=True) != before, f"job {job.pk}'s lease to be renewed",
+             timeout=30, every=0.01)
+
+
 def _wait_final(job: StyleJob, *workers: Process) -> StyleJob:
     return wait_for(lambda: (row := _row(job)).status not in (Status.QUEUED, Status.RUNNING) and row,
                     f"job {job.pk} to end", every=0.2, explain=_explain(*workers))
@@ -343,6 +353,10 @@ def test_jobs_come_back_when_redis_restarts_without_its_data(make_job, workers, 
     queue.enqueue_job(waiting)
     _held(gate, running, MID_EPOCH_2, first)
 
+    # Right after a renewal, so that the next one (1 s later) finds the new, empty Redis: one
+    # that failed and retried into the fence (3 s after the last renewal) would stop the job as
+    # "not renewed" instead.
+    _just_renewed(running)
     aof_redis.kill()
     aof_redis.wipe()
     aof_redis.start()
