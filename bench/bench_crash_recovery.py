@@ -3,20 +3,23 @@
     python bench/bench_crash_recovery.py                       # the production lease settings
     python bench/bench_crash_recovery.py --runs 1 --heartbeat 1 --lease 5 --maintenance 2
 
-What it measures, with real processes (the crash-safety tests' harness, tests/processes.py): a
+What it measures, with real processes (the crash-safety tests' harness, tests/harness.py): a
 redis-server with an append-only file, RQ workers started with the worker command of
-scripts/lib/processes (engine.worker.StyleWorker), a SQLite database in a temporary folder and
-the real engine on classic jobs.
+scripts/lib/processes (tests.harness.GatedWorker: the platform's StyleWorker, which it can hold
+at a chosen engine step), a SQLite database in a temporary folder and the real engine on classic
+jobs. Each crash happens at a chosen step, never by catching the job mid-run.
 
 - "kill -9": a worker runs a classic job (64 px, 10 epochs of 40 steps) while a second one idles;
-  the first is killed with SIGKILL between two epoch ends. Figures: seconds from the kill until the
-  second worker has started the job again (the detection delay: the lease has to lapse and a
-  maintenance pass has to find it), and the steps redone (those after the last epoch checkpoint).
-  The job then runs to its end on the second worker.
-- "SIGTERM": a worker runs a classic job at --sigterm-size px and gets SIGTERM between two epoch
-  ends. Figures: seconds from the signal until the process has exited with the job back on its
-  queue, and the engine's seconds per step at that size (the bulk of the wait is finishing the
-  step in progress). The job is then cancelled.
+  the first is held before step 100 (99 steps done, the last checkpoint at step 80) and killed
+  there with SIGKILL. Figures: seconds from the kill until the second worker has started the job
+  again (the detection delay: the lease has to lapse and a maintenance pass has to find it), and
+  the steps redone (those after the last epoch checkpoint: 19 by this choice). The job then runs
+  to its end on the second worker.
+- "SIGTERM": a worker runs a classic job at --sigterm-size px (20 epochs of 10 steps); it is held
+  before step 15, let go, and gets SIGTERM as soon as it has begun that step. Figures: seconds from
+  the signal until the process has exited with the job back on its queue, and the engine's seconds
+  per step at that size (the bulk of the wait is finishing the step begun: here nearly a whole
+  one, the worst case). The job is then cancelled.
 
 The lease settings default to settings.py's (heartbeat 10 s, lease 60 s, maintenance 30 s);
 expect a detection delay between about lease - heartbeat and lease + maintenance + a dequeue wait.
@@ -29,7 +32,6 @@ import argparse
 import json
 import os
 import platform
-import secrets
 import signal
 import sys
 import tempfile
@@ -41,31 +43,29 @@ from statistics import median
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.processes import RedisServer, WorkerProcess, wait_for  # noqa: E402
+from tests.harness import Platform, Process, RedisServer, wait_for  # noqa: E402
 
 SHARED_IMAGES = Path(os.environ.get("NST_SHARED_DIR") or REPO.parent / "shared") / "images"
 WAIT = 900.0
+KILL_BEFORE_STEP = 100  # kill -9: 99 steps done, the last checkpoint at step 80
+SIGTERM_AT_STEP = 15    # SIGTERM: in the step after epoch 1's checkpoint (10 steps per epoch)
 
 
 class Lab:
-    """A temporary folder with its own database, Redis and media; workers started on demand."""
+    """A temporary folder with its own database, Redis (with an append-only file) and media, the
+    platform's workers started on demand (tests.harness.Platform, no web server), and Django set up
+    in this process on the same database and Redis (to make jobs and read their rows)."""
 
     def __init__(self, tmp: Path, args: argparse.Namespace):
-        self.tmp = tmp
-        self.redis = RedisServer(tmp / "redis")
-        self.env = {key: os.environ[key] for key in ("PATH", "HOME", "LANG", "TMPDIR") if key in os.environ}
-        self.env.update({
-            "DJANGO_SETTINGS_MODULE": "nstsite.settings", "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-            "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}", "REDIS_URL": self.redis.url,
-            "DJANGO_MEDIA_ROOT": str(tmp / "media"), "NST_MODEL_DIR": str(args.model_dir),
-            "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "2",
+        self.redis = RedisServer(tmp / "redis", aof=True)
+        self.platform = Platform(tmp / "platform", redis_url=self.redis.url, model_dir=args.model_dir, env={
             "NST_WORKER_HEARTBEAT_SECONDS": str(args.heartbeat), "NST_WORKER_LEASE_SECONDS": str(args.lease),
-            "NST_WORKER_MAINTENANCE_SECONDS": str(args.maintenance),
-        })
-        self.workers: list[WorkerProcess] = []
+            "NST_WORKER_MAINTENANCE_SECONDS": str(args.maintenance)})
+        self.gate = self.platform.gate
 
     def __enter__(self) -> Lab:
-        os.environ.update(self.env)
+        os.environ.update(self.platform.env)
+        os.environ["DJANGO_SETTINGS_MODULE"] = "nstsite.settings"
         import django
 
         django.setup()
@@ -76,22 +76,20 @@ class Lab:
         return self
 
     def __exit__(self, *exc) -> None:
-        for worker in self.workers:
-            worker.stop()
+        self.platform.down(grace=0)
         self.redis.kill()
 
-    def worker(self, label: str) -> WorkerProcess:
-        name = f"bench-{label}-{uuid.uuid4().hex[:8]}"
-        worker = WorkerProcess(name, self.env, self.tmp / f"{name}.log")
-        self.workers.append(worker)
+    def worker(self, label: str) -> Process:
+        """A worker, once it has registered with RQ."""
+        worker = self.platform.start_worker(f"{label}-{uuid.uuid4().hex[:4]}")
         from rq import Worker
 
         from engine.queue import redis_connection
 
         def registered() -> bool:
-            return not worker.alive or name in {w.name for w in Worker.all(connection=redis_connection())}
+            return not worker.alive or worker.name in {w.name for w in Worker.all(connection=redis_connection())}
 
-        wait_for(registered, f"worker {name} to register", WAIT, explain=worker.tail)
+        wait_for(registered, f"worker {worker.name} to register", WAIT, explain=worker.tail)
         assert worker.alive, worker.tail()
         return worker
 
@@ -122,20 +120,6 @@ def row(job):
     return StyleJob.objects.get(pk=job.pk)
 
 
-def mid_epoch(job, worker: WorkerProcess, min_epoch: int):
-    """The row once `worker` runs the job past `min_epoch` epochs and between two epoch ends."""
-    spe = job.params["steps_per_epoch"]
-
-    def check():
-        r = row(job)
-        if r.status == "running" and r.worker == worker.name and r.checkpoint and r.step > min_epoch * spe \
-                and r.step % spe not in (0, spe - 1):
-            return r
-        assert r.status in ("queued", "running"), (r.status, r.error)
-        return None
-    return wait_for(check, f"job {job.pk} past epoch {min_epoch}", WAIT, explain=worker.tail)
-
-
 def checkpoint(job):
     from engine.nst import Checkpoint
 
@@ -152,15 +136,17 @@ def kill_nine(lab: Lab) -> dict:
 
     first = lab.worker("a")
     job = lab.make_job(64, 10, 40)
+    lab.gate.hold(job.pk, KILL_BEFORE_STEP)
     jobs.enqueue(job)
-    mid_epoch(job, first, 0)
+    lab.gate.wait_held(job.pk, KILL_BEFORE_STEP, WAIT, explain=first.tail)
     second = lab.worker("b")
-    mid_epoch(job, first, 1)
     first.proc.send_signal(signal.SIGKILL)
     killed_at = time.time()
     first.proc.wait(timeout=60)
+    lab.gate.release(job.pk)
     at_kill = row(job)
-    redone = at_kill.step - checkpoint_step(at_kill)
+    assert at_kill.status == "running" and at_kill.worker == first.name, (at_kill.status, at_kill.worker)
+    redone = KILL_BEFORE_STEP - 1 - checkpoint_step(at_kill)  # the engine's steps since its checkpoint
     resumed = wait_for(lambda: (r := row(job)).worker == second.name and r,
                        "the second worker to take the job", WAIT, every=0.1, explain=second.tail)
     detected = resumed.started_at.timestamp() - killed_at
@@ -168,7 +154,7 @@ def kill_nine(lab: Lab) -> dict:
                     every=0.2, explain=second.tail)
     assert done.status == "succeeded", done.error
     for worker in (first, second):
-        worker.stop()
+        worker.kill()
     return {"detected_after_s": round(detected, 2), "steps_redone": redone}
 
 
@@ -177,8 +163,11 @@ def sigterm(lab: Lab, size: int) -> dict:
 
     worker = lab.worker("t")
     job = lab.make_job(size, 20, 10)
+    lab.gate.hold(job.pk, SIGTERM_AT_STEP)
     jobs.enqueue(job)
-    mid_epoch(job, worker, 1)
+    lab.gate.wait_held(job.pk, SIGTERM_AT_STEP, WAIT, explain=worker.tail)
+    lab.gate.release(job.pk)
+    lab.gate.wait_gone_on(job.pk, WAIT, explain=worker.tail)  # the engine has begun the step
     worker.proc.send_signal(signal.SIGTERM)
     signalled = time.monotonic()
     worker.proc.wait(timeout=WAIT)
@@ -186,10 +175,10 @@ def sigterm(lab: Lab, size: int) -> dict:
     handed_back = row(job)
     assert worker.proc.returncode == 0, worker.tail()
     saved = checkpoint(handed_back)
-    assert handed_back.status == "queued" and saved.step == handed_back.step, worker.tail()
+    assert handed_back.status == "queued" and saved.step == handed_back.step == SIGTERM_AT_STEP, worker.tail()
     per_step = saved.elapsed / saved.step  # the engine's own time, without loading
     jobs.cancel(handed_back)
-    worker.stop()
+    worker.kill()
     return {"sigterm_to_exit_s": round(exited, 2), "seconds_per_step": round(per_step, 3),
             "handed_back_at_step": handed_back.step}
 

@@ -4,9 +4,10 @@
     python bench/bench_gallery.py --artworks 1000 --connections 10 --seconds 5 --no-write
 
 What it measures: the latency of the gallery index (GET /gallery/... as an anonymous visitor,
-the HTML page only, not its thumbnails) served by the production web server, daphne, started
-with the command scripts/run uses (scripts/lib/processes), DEBUG off, SQLite, in a throw-away
-folder with its own database seeded with N published artworks (bulk_create) by 200 users.
+the HTML page only, not its thumbnails) served by the production web server, started with the
+command scripts/run uses (scripts/lib/processes, through tests/harness.py's Platform), DEBUG off,
+SQLite, in a throw-away folder with its own database seeded with N published artworks
+(bulk_create) by 200 users.
 
 The load: C connections (HTTP/1.1 keep-alive) opened at once, each sending its next request as
 soon as its previous answer has arrived (a closed loop: C requests are always in flight), for a
@@ -29,9 +30,7 @@ import json
 import os
 import platform
 import re
-import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,6 +38,9 @@ from pathlib import Path
 from statistics import quantiles
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from tests.harness import Platform  # noqa: E402
+
 URLS = ["/gallery/", "/gallery/?sort=liked", "/gallery/?mode=fast", "/gallery/?page=300"]
 # The same load on a static file (WhiteNoise answers it inside Django's middleware, no view, no
 # database): what this server manages on this machine right now, to read the gallery's figures by.
@@ -48,20 +50,6 @@ GOAL_P95_MS = 150.0
 
 
 # --- the site ---------------------------------------------------------------------------------------
-
-def bench_env(tmp: Path) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "PATH": str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", ""),
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-        "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}",
-        "DJANGO_MEDIA_ROOT": str(tmp / "media"),
-        "DJANGO_STATIC_ROOT": str(tmp / "static"),
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("DJANGO_DEBUG", None)
-    return env
-
 
 def seed(env: dict[str, str], artworks: int) -> None:
     """Migrate the throw-away database and fill it, in this process (the server is another one)."""
@@ -94,20 +82,6 @@ def seed(env: dict[str, str], artworks: int) -> None:
             Artwork(job=job, owner_id=job.owner_id, mode=job.mode, like_count=(i * 7919) % 97, thumb_width=480,
                     thumb_height=360, thumbnails={"result": f"jobs/seed/{i}-thumb.jpg"})
             for i, job in zip(batch, jobs, strict=True)])
-
-
-def web_command(port: int) -> list[str]:
-    from bench.bench_platform import process_commands
-
-    return process_commands("127.0.0.1", port)["web"]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --- the client -------------------------------------------------------------------------------------
@@ -194,32 +168,22 @@ def main() -> int:
 
     load_before = os.getloadavg()
     tmp = Path(tempfile.mkdtemp(prefix="bench-gallery-"))
-    env = bench_env(tmp)
-    server = None
+    site = Platform(tmp)   # the web server as scripts/run starts it (tests/harness.py), and its own Redis
     try:
         t0 = time.perf_counter()
-        seed(env, args.artworks)
+        seed(site.env, args.artworks)
         print(f"seeded {args.artworks} artworks in {time.perf_counter() - t0:.1f} s")
-        port = free_port()
-        log = (tmp / "web.log").open("wb")
-        server = subprocess.Popen(web_command(port), cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL)
         try:
-            asyncio.run(wait_for_server(port, server))
-        except SystemExit:
-            print((tmp / "web.log").read_text(errors="replace")[-3000:])
+            site.up(workers=0, migrate=False)  # seed() has migrated and collected the static files
+        except AssertionError:
+            print(site.logs())
             raise
-        single = asyncio.run(load(port, 1, seconds=min(5.0, args.seconds), warmup=1.0))
-        loaded = asyncio.run(load(port, args.connections, seconds=args.seconds, warmup=args.warmup))
-        reference = asyncio.run(load(port, args.connections, seconds=min(10.0, args.seconds), warmup=1.0,
+        single = asyncio.run(load(site.port, 1, seconds=min(5.0, args.seconds), warmup=1.0))
+        loaded = asyncio.run(load(site.port, args.connections, seconds=args.seconds, warmup=args.warmup))
+        reference = asyncio.run(load(site.port, args.connections, seconds=min(10.0, args.seconds), warmup=1.0,
                                      urls=[REFERENCE_URL]))[REFERENCE_URL]
     finally:
-        if server is not None:
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        site.down()
         shutil.rmtree(tmp, ignore_errors=True)
 
     everything = [t for ts in loaded.values() for t in ts]
@@ -241,25 +205,6 @@ def main() -> int:
     if not args.no_write:
         write_docs(result)
     return 0
-
-
-async def wait_for_server(port: int, server: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        if server.poll() is not None:
-            raise SystemExit("daphne ended early; its log is in the temporary folder's web.log")
-        try:
-            conn = Connection(port)
-            await conn.open()
-            status, _ = await conn.get("/gallery/")
-            conn.close()
-            if status == 200:
-                return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise SystemExit("daphne did not start")
-        await asyncio.sleep(0.2)
 
 
 def machine() -> str:

@@ -4,7 +4,7 @@
     python bench/bench_live.py --events 400 --runs 5 --size 128 --no-write
     python bench/bench_live.py --docs-only          # the docs section again from the last results
 
-It starts the web server the way scripts/run does (daphne, tests/live_stack.py: free port, a SQLite
+It starts the web server the way scripts/run does (tests/harness.py's Platform: free port, a SQLite
 file and media in a temporary folder, its own Redis) and opens a job page in headless Chromium
 (/usr/bin/chromium, or NST_CHROMIUM), logged in as the job's owner. This process plays the worker:
 it publishes with engine.events, from a thread without an event loop, as an RQ worker does.
@@ -34,7 +34,6 @@ import json
 import os
 import secrets
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -45,7 +44,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from bench.common import cpu_name, percentile, write_section  # noqa: E402
-from tests.live_stack import LiveStack, free_port  # noqa: E402  (free of pytest)
+from tests.harness import Platform  # noqa: E402  (free of pytest)
 
 SHARED_IMAGES = Path(os.environ.get("NST_SHARED_DIR") or REPO.parent / "shared") / "images"
 CHROMIUM = os.environ.get("NST_CHROMIUM") or "/usr/bin/chromium"
@@ -77,19 +76,10 @@ window.__receipts = [];
 
 @contextmanager
 def running_stack(tmp: Path):
-    redis_port = free_port()
-    redis = subprocess.Popen(["redis-server", "--bind", "127.0.0.1", "--port", str(redis_port), "--save", "",
-                              "--appendonly", "no", "--dir", str(tmp)], stdout=subprocess.DEVNULL)
-    stack = LiveStack(tmp, redis_url=f"redis://127.0.0.1:{redis_port}/0")
-    if os.environ.get("NST_MODEL_DIR"):
-        stack.env["NST_MODEL_DIR"] = os.environ["NST_MODEL_DIR"]
-    try:
-        stack.up(worker=False)
-        yield stack
-    finally:
-        stack.down()
-        redis.terminate()
-        redis.wait(timeout=10)
+    """The web server and its own Redis (no worker: this process plays the worker)."""
+    model_dir = Path(os.environ["NST_MODEL_DIR"]) if os.environ.get("NST_MODEL_DIR") else None
+    with Platform(tmp, model_dir=model_dir) as stack:
+        yield stack.up(workers=0)
 
 
 def setup_django(env: dict) -> None:

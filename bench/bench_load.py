@@ -5,12 +5,13 @@ docs/reliability.md, "Load".
     python bench/bench_load.py --users 5 --jobs 4 --no-write
     python bench/bench_load.py --browse /jobs/ /gallery/ /
 
-Bounded and on loopback only: it starts its own Redis, the web server (daphne) and TWO workers,
-with the commands of scripts/lib/processes, on free 127.0.0.1 ports and against a throw-away
-SQLite database in a temporary folder (or the database DATABASE_URL names: it is migrated and
-gets 20 new users, so give it a throw-away one). The only change to the worker command: the
-worker class is CountingWorker below (the platform's StyleWorker plus one log line when a job starts and
-one when it ends), so that every execution of every job is counted by the workers themselves.
+Bounded and on loopback only: it starts its own Redis, the web server and TWO workers, with the
+commands of scripts/lib/processes (tests/harness.py's Platform), on free 127.0.0.1 ports and against
+a throw-away SQLite database in a temporary folder (or the database DATABASE_URL names: it is
+migrated and gets 20 new users, so give it a throw-away one). The only change to the worker
+command: the worker class is tests.harness.GatedWorker (the platform's StyleWorker plus one log
+line when a job starts and one when it ends; it holds nothing here), so that every execution of
+every job is counted by the workers themselves.
 
 Each user is a thread with its own HTTP session: it logs in through the login form, then submits
 --jobs fast jobs at the smallest size (the form's POST with its CSRF token, a photo and a
@@ -33,10 +34,6 @@ import json
 import os
 import re
 import secrets
-import shlex
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -47,123 +44,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repo's packages
 from bench.common import percentile, write_section  # noqa: E402
-from engine.worker import StyleWorker  # noqa: E402
+from tests.harness import Platform  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_IMAGES = Path(os.environ.get("NST_SHARED_DIR") or REPO.parent / "shared") / "images"
-WORKER_CLASS = "bench.bench_load.CountingWorker"
 SIZE = 256  # the form's smallest size
 PASSWORD = "load-Test-passphrase-42"
-
-
-class CountingWorker(StyleWorker):
-    """StyleWorker (the platform's worker), plus a line when a job starts and one when it ends (pid, RQ job id)."""
-
-    def execute_job(self, job, queue):
-        started = time.time()
-        print("LOAD-JOB " + json.dumps({"event": "start", "pid": os.getpid(), "id": job.id,
-                                        "at": started}), flush=True)
-        try:
-            return super().execute_job(job, queue)
-        finally:
-            print("LOAD-JOB " + json.dumps({"event": "end", "pid": os.getpid(), "id": job.id,
-                                            "at": time.time(), "seconds": time.time() - started}), flush=True)
-
-
-# --- the stack: Redis, daphne, two workers --------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def process_commands(port: int) -> dict[str, list[str]]:
-    """The web and worker commands scripts/run starts (scripts/lib/processes)."""
-    out = subprocess.run(["bash", "scripts/run", "--print-commands"], cwd=REPO, check=True, text=True,
-                         capture_output=True, env={**os.environ, "NST_HOST": "127.0.0.1", "PORT": str(port)})
-    return {name: shlex.split(cmd) for name, cmd in (line.split(": ", 1) for line in out.stdout.splitlines())}
-
-
-class Stack:
-    def __init__(self, tmp: Path, workers: int) -> None:
-        self.tmp, self.workers = tmp, workers
-        self.procs: dict[str, subprocess.Popen] = {}
-        self.port, self.redis_port = free_port(), free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        venv_bin = str(Path(sys.executable).parent)
-        self.env = {
-            **os.environ,
-            "PATH": venv_bin + os.pathsep + os.environ.get("PATH", ""),
-            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-            "DATABASE_URL": os.environ.get("DATABASE_URL") or f"sqlite:///{tmp / 'db.sqlite3'}",
-            "REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
-            "DJANGO_MEDIA_ROOT": str(tmp / "media"),
-            "DJANGO_STATIC_ROOT": str(tmp / "static"),
-            "PYTHONUNBUFFERED": "1",
-            "TF_CPP_MIN_LOG_LEVEL": "2",
-        }
-        self.env.pop("DJANGO_DEBUG", None)
-
-    def manage(self, *args: str) -> str:
-        done = subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=self.env,
-                              capture_output=True, text=True)
-        if done.returncode:
-            raise RuntimeError(f"manage.py {args[0]} failed:\n{done.stderr[-3000:]}")
-        return done.stdout
-
-    def start(self, name: str, command: list[str]) -> None:
-        log = (self.tmp / f"{name}.log").open("wb")
-        self.procs[name] = subprocess.Popen(command, cwd=REPO, env=self.env, stdout=log,
-                                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-
-    def log(self, name: str) -> str:
-        return (self.tmp / f"{name}.log").read_text(errors="replace")
-
-    def up(self) -> None:
-        import requests
-
-        self.manage("migrate", "--noinput")
-        self.manage("collectstatic", "--noinput")
-        self.start("redis", ["redis-server", "--bind", "127.0.0.1", "--port", str(self.redis_port),
-                             "--save", "", "--appendonly", "no", "--dir", str(self.tmp)])
-        commands = process_commands(self.port)
-        worker = commands["worker"]
-        worker[worker.index("--worker-class") + 1] = WORKER_CLASS
-        self.start("web", commands["web"])
-        for n in range(1, self.workers + 1):
-            self.start(f"worker-{n}", worker)
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                requests.get(self.url + "/accounts/login/", timeout=2)
-                return
-            except requests.ConnectionError:
-                self.assert_alive()
-                if time.monotonic() > deadline:
-                    raise SystemExit("the web server did not start") from None
-                time.sleep(0.2)
-
-    def assert_alive(self) -> None:
-        for name, proc in self.procs.items():
-            if proc.poll() is not None:
-                raise SystemExit(f"{name} ended early (status {proc.returncode}):\n{self.log(name)[-3000:]}")
-
-    def down(self) -> None:
-        for proc in reversed(list(self.procs.values())):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in reversed(list(self.procs.values())):
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-    def job_events(self) -> list[dict]:
-        return [dict(json.loads(line.split(" ", 1)[1]), worker=name)
-                for name in self.procs if name.startswith("worker-")
-                for line in self.log(name).splitlines() if line.startswith("LOAD-JOB ")]
 
 
 # --- the users ------------------------------------------------------------------------------------------
@@ -293,7 +179,7 @@ def small_jpeg(name: str, side: int) -> bytes:
         return out.getvalue()
 
 
-def create_users(stack: Stack, prefix: str, count: int, active_jobs: int) -> list[str]:
+def create_users(stack: Platform, prefix: str, count: int, active_jobs: int) -> list[str]:
     """The load's users, each with a quota of `active_jobs` jobs at once (as staff would set in the
     admin): the default quota (3) would refuse most of a user's burst of submissions."""
     names = [f"{prefix}{n:02d}" for n in range(1, count + 1)]
@@ -307,7 +193,7 @@ def create_users(stack: Stack, prefix: str, count: int, active_jobs: int) -> lis
 
 # --- checks and figures ------------------------------------------------------------------------------------
 
-def database_facts(stack: Stack, job_ids: list[int]) -> dict:
+def database_facts(stack: Platform, job_ids: list[int]) -> dict:
     """The jobs' rows and RQ's registries, read by a manage.py shell in the stack's environment."""
     code = f"""
 import json
@@ -391,9 +277,9 @@ def main() -> int:
     expected = args.users * args.jobs
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="nst-bench-load-") as tmp:
-        stack = Stack(Path(tmp), args.workers)
+        stack = Platform(Path(tmp), database_url=os.environ.get("DATABASE_URL"))
         try:
-            stack.up()
+            stack.up(workers=args.workers)
             names = create_users(stack, f"load{secrets.token_hex(3)}-", args.users, args.jobs)
             shared = Shared(browse=list(args.browse), deadline=time.monotonic() + args.timeout)
             users = [User(stack.url, name, args.jobs, shared, images) for name in names]

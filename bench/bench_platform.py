@@ -6,10 +6,11 @@
 What it measures: the time from submitting the job form (an HTTP POST to the running web server,
 as a browser sends it) to having the result (the job page says "succeeded" and the result PNG has
 been downloaded), with a warm worker, for fast-mode jobs. It starts the stack the way
-scripts/run does, on free ports and in a temporary folder: its own Redis, the web server (daphne)
-and one worker, with the commands from scripts/lib/processes. The one change: the worker's class
-is CountingWorker below, the platform's StyleWorker plus one log line per job saying which process ran it
-and how many times the fast-mode models have been loaded in that process.
+scripts/run does, on free ports and in a temporary folder: its own Redis, the web server and one
+worker, with the commands from scripts/lib/processes (tests/harness.py's Platform). The one change:
+the worker's class is tests.harness.GatedWorker, the platform's StyleWorker plus a log line when a
+job starts and one when it ends, saying which process ran it and how many times the fast-mode
+models have been loaded in that process (it holds nothing here).
 
 Two series after one untimed warm-up job (which pays for importing TensorFlow and loading the
 models): "same images" submits the same photo and painting each time (the worker's style-vector
@@ -27,10 +28,6 @@ import json
 import os
 import re
 import secrets
-import shlex
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,127 +36,11 @@ from statistics import median
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repo's packages
 from bench.common import cpu_name, write_section  # noqa: E402
-from engine.worker import StyleWorker  # noqa: E402
+from tests.harness import Platform  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_IMAGES = Path(os.environ.get("NST_SHARED_DIR") or REPO.parent / "shared") / "images"
-WORKER_CLASS = "bench.bench_platform.CountingWorker"
 POLL_SECONDS = 0.02
-
-
-class CountingWorker(StyleWorker):
-    """StyleWorker (the platform's worker), plus a line per job: the process id, whether TensorFlow was already imported
-    when the job started, and how often the fast-mode stylizer (predictor + transformer) has been
-    built in this process (functools.cache misses of engine.nst.fast._stylizer_for)."""
-
-    def execute_job(self, job, queue):
-        tf_before = "tensorflow" in sys.modules
-        started = time.perf_counter()
-        try:
-            return super().execute_job(job, queue)
-        finally:
-            from engine.nst import fast
-
-            info = fast._stylizer_for.cache_info()
-            print("BENCH-JOB " + json.dumps({
-                "pid": os.getpid(), "args": list(job.args), "seconds": time.perf_counter() - started,
-                "tensorflow_already_imported": tf_before, "model_loads": info.misses,
-                "model_reuses": info.hits}), flush=True)
-
-
-# --- the stack ----------------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def process_commands(host: str, port: int) -> dict[str, list[str]]:
-    """The web and worker commands scripts/run starts (scripts/lib/processes)."""
-    out = subprocess.run(["bash", "scripts/run", "--print-commands"], cwd=REPO, check=True, text=True,
-                         capture_output=True, env={**os.environ, "NST_HOST": host, "PORT": str(port)}).stdout
-    return {name: shlex.split(cmd) for name, cmd in (line.split(": ", 1) for line in out.splitlines())}
-
-
-class Stack:
-    def __init__(self, tmp: Path) -> None:
-        self.tmp = tmp
-        self.procs: list[subprocess.Popen] = []
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        redis_port = free_port()
-        venv_bin = str(Path(sys.executable).parent)
-        self.env = {
-            **os.environ,
-            "PATH": venv_bin + os.pathsep + os.environ.get("PATH", ""),
-            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-            "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}",
-            "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
-            "DJANGO_MEDIA_ROOT": str(tmp / "media"),
-            "DJANGO_STATIC_ROOT": str(tmp / "static"),
-            "PYTHONUNBUFFERED": "1",
-            "TF_CPP_MIN_LOG_LEVEL": "2",
-        }
-        self.env.pop("DJANGO_DEBUG", None)
-        self.redis_port = redis_port
-
-    def run(self, *args: str) -> None:
-        subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=self.env, check=True,
-                       stdout=subprocess.DEVNULL)
-
-    def start(self, name: str, command: list[str]) -> subprocess.Popen:
-        log = (self.tmp / f"{name}.log").open("wb")
-        proc = subprocess.Popen(command, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL)
-        self.procs.append(proc)
-        return proc
-
-    def log(self, name: str) -> str:
-        return (self.tmp / f"{name}.log").read_text(errors="replace")
-
-    def up(self) -> None:
-        import requests
-
-        self.run("migrate", "--noinput")
-        self.run("collectstatic", "--noinput")
-        self.start("redis", ["redis-server", "--bind", "127.0.0.1", "--port", str(self.redis_port),
-                             "--save", "", "--appendonly", "no", "--dir", str(self.tmp)])
-        commands = process_commands("127.0.0.1", self.port)
-        worker = commands["worker"]
-        worker[worker.index("--worker-class") + 1] = WORKER_CLASS
-        self.start("web", commands["web"])
-        self.start("worker", worker)
-        deadline = time.monotonic() + 120
-        while not self.answers(requests):
-            for proc in self.procs:
-                if proc.poll() is not None:
-                    raise SystemExit(f"{proc.args[0]} ended early:\n{self.log('web')}\n{self.log('worker')}")
-            if time.monotonic() > deadline:
-                raise SystemExit("the web server did not start")
-            time.sleep(0.2)
-
-    def answers(self, requests) -> bool:
-        try:
-            requests.get(self.url + "/", timeout=2)
-        except requests.ConnectionError:
-            return False
-        return True
-
-    def down(self) -> None:
-        for proc in reversed(self.procs):
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in reversed(self.procs):
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
-    def worker_jobs(self) -> list[dict]:
-        return [json.loads(line.split(" ", 1)[1]) for line in self.log("worker").splitlines()
-                if line.startswith("BENCH-JOB ")]
 
 
 # --- a user, in a browser's shoes -----------------------------------------------------------------
@@ -274,9 +155,9 @@ def main() -> int:
     content = jpeg("tubingen.jpg")
     same_style = jpeg("starry_night.jpg")
     with tempfile.TemporaryDirectory(prefix="nst-bench-platform-") as tmp:
-        stack = Stack(Path(tmp))
+        stack = Platform(Path(tmp))
         try:
-            stack.up()
+            stack.up(workers=1)
             visitor = Visitor(stack.url)
             visitor.sign_up()
             cold = timed_job(visitor, content, same_style, args.size)
@@ -284,7 +165,7 @@ def main() -> int:
             new = [timed_job(visitor, content, cropped_png("woman-with-hat-matisse.jpg", i), args.size)
                    for i in range(args.runs)]
             time.sleep(0.5)   # the worker's last log line
-            jobs = stack.worker_jobs()
+            jobs = [event for event in stack.job_events() if event["event"] == "end"]
         finally:
             stack.down()
 

@@ -210,11 +210,13 @@ class _Run:
         kwargs = dict(model_dir=model_dir, on_step=self.on_step, on_epoch=self.on_epoch,
                       should_stop=self.should_stop)
         if resume is not None:
+            self.step = resume.step  # where the engine goes on from
             try:
                 return stylize_classic(content, styles, params, resume_from=resume, **kwargs)
             except ParameterError as exc:
-                if self.step:  # it failed later than the restore: a real error
+                if self.step != resume.step:  # it failed later than the restore: a real error
                     raise
+                self.step = 0
                 logger.warning("Style job %s: checkpoint not usable (%s); starting again.", self.job.pk, exc)
         return stylize_classic(content, styles, params, **kwargs)
 

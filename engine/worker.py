@@ -218,7 +218,8 @@ class StyleWorker(SimpleWorker):
 
     def before_step(self, job_id: int, step: int) -> None:
         """Called by the task before every engine step, in the worker's main thread. Does nothing
-        here; a subclass may observe or hold a run at a known step (the crash tests' harness)."""
+        here; a subclass may observe or hold a run at a known step (the crash tests' harness,
+        tests/harness.py)."""
 
     # --- a job's lease ---------------------------------------------------------------------------
 

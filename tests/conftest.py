@@ -19,6 +19,8 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from tests.web_client import PASSWORD  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -91,8 +93,6 @@ def load_test_image(images_dir: Path) -> Callable[[str, int], np.ndarray]:
 
 # --- the web platform: three users, a real Redis, a real RQ worker, job media -------------------
 
-PASSWORD = "correct-Horse-battery-9"
-
 
 @pytest.fixture
 def owner(django_user_model):
@@ -134,55 +134,34 @@ def staff_client(staff_user):
     return _logged_in_client(staff_user)
 
 
-def _free_port() -> int:
-    import socket
+@pytest.fixture
+def cookie():
+    """cookie(user) -> the Cookie header of a browser logged in as `user` (a real session), or None
+    for an anonymous visitor."""
+    from django.test import Client
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    def make(user) -> bytes | None:
+        if user is None:
+            return None
+        client = Client()
+        client.force_login(user)
+        return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+    return make
 
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory) -> str:
     """A private redis-server for the whole test session (no persistence); yields its URL.
     Fails, never skips, when redis-server is not installed."""
-    import shutil
-    import subprocess
-    import time
+    from tests.harness import HarnessError, RedisServer
 
-    import redis
-
-    exe = shutil.which("redis-server")
-    if exe is None:
-        pytest.fail("redis-server is not installed; the platform tests need a real Redis "
-                    "(Debian: apt-get install redis-server).", pytrace=False)
-    port = _free_port()
-    workdir = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen(
-        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.exceptions.ConnectionError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail(f"redis-server did not start on port {port}: "
-                            f"{proc.stderr.read().decode(errors='replace')}", pytrace=False)
-            time.sleep(0.05)
-    client.close()
-    yield url
-    proc.terminate()
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    except HarnessError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield server.url
+    server.process.stop(grace=10)
 
 
 @pytest.fixture

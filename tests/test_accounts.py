@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core import mail
 from django.urls import reverse
 
-from tests.conftest import PASSWORD
+from tests.web_client import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

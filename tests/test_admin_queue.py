@@ -5,6 +5,7 @@ worker, and django-rq's dashboard, for staff only."""
 from __future__ import annotations
 
 import threading
+import time
 
 import django_rq
 import pytest
@@ -205,8 +206,9 @@ def test_delete_asks_first_then_removes_rows_files_thumbnails_and_rq_entries(
 def test_deleting_a_running_job_cancels_it_and_waits_for_its_worker(staff_client, make_job, burst_worker,
                                                                      monkeypatch):
     """The worker runs here (main thread, as RQ wants); staff delete the job from another thread
-    while the engine is at step 10 of 200. The delete cancels it, waits until the worker has
-    stopped (and saved its checkpoint), then removes the row and the whole folder."""
+    while the engine waits before its step 10 of 200 (until the delete's cancel is in: the job
+    cannot end first). The delete cancels it, waits until the worker has stopped (and saved its
+    checkpoint), then removes the row and the whole folder."""
     job = make_job(epochs=4, steps_per_epoch=50)
     polls = {"n": 0}
     running = threading.Event()
@@ -216,6 +218,9 @@ def test_deleting_a_running_job_cancels_it_and_waits_for_its_worker(staff_client
         polls["n"] += 1
         if polls["n"] == 10:
             running.set()
+            deadline = time.monotonic() + 120
+            while not real_check(redis, job_) and time.monotonic() < deadline:  # the cancel reached Redis
+                time.sleep(0.02)
         return real_check(redis, job_)
 
     monkeypatch.setattr(queue, "cancel_requested", counting_check)

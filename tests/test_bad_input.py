@@ -29,11 +29,10 @@ from django.urls import reverse
 from PIL import Image
 
 from engine.models import Status, StyleImage, StyleJob
-from tests.conftest import PASSWORD
 from tests.crafted_images import encode, png_chunk
-from tests.test_jobs import field_errors
+from tests.web_client import PASSWORD, field_errors
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
 
 # --- crafting files ------------------------------------------------------------------------------
@@ -271,6 +270,72 @@ def test_the_form_refuses_many_problems_at_once_and_names_each(submit, media_roo
     for field in ("content", "size", "epochs", "optimizer"):
         assert field_errors(response, field), field
     assert_nothing_stored(callbacks, media_root, upload_tmp)
+
+
+# --- the form's messages, one field at a time ----------------------------------------------------------
+
+def post_form(client, data):
+    return client.post(reverse("engine:submit"), data)
+
+
+def test_a_file_that_is_not_an_image_is_refused_next_to_its_field(owner_client, job_form_data):
+    data = job_form_data(content=SimpleUploadedFile("photo.jpg", b"GIF89a not what it claims", "image/jpeg"))
+    response = post_form(owner_client, data)
+    assert response.status_code == 200
+    assert "not a JPEG, PNG or WebP image" in field_errors(response, "content")
+    assert "GIF" in field_errors(response, "content")
+    assert not StyleJob.objects.exists()
+
+
+def test_a_too_large_upload_is_refused_with_the_limit(owner_client, job_form_data, image_bytes, settings):
+    settings.NST_MAX_UPLOAD_BYTES = 10_000
+    big = image_bytes("golden_gate.jpg", 600)
+    assert len(big) > 10_000
+    response = post_form(owner_client, job_form_data(style_1=SimpleUploadedFile("big.jpg", big, "image/jpeg")))
+    message = field_errors(response, "style_1")
+    assert "largest file you can upload is" in message and "MB" in message
+    assert not StyleJob.objects.exists()
+
+
+def test_out_of_range_values_are_refused_next_to_their_fields(owner_client, job_form_data):
+    data = job_form_data(size="100", epochs="21", steps_per_epoch="501", content_weight="0.5",
+                         style_weight="1", tv_weight="-1")
+    response = post_form(owner_client, data)
+    assert response.status_code == 200
+    assert field_errors(response, "size") == "Size must be between 256 and 1024 px."
+    assert field_errors(response, "epochs") == "Epochs must be between 1 and 20."
+    assert "between 10 and 500" in field_errors(response, "steps_per_epoch")
+    assert "between 1 and 100000" in field_errors(response, "content_weight")
+    assert "between 0.0001 and 0.1" in field_errors(response, "style_weight")
+    assert "between 0 and 100" in field_errors(response, "tv_weight")
+    assert field_errors(response, "seed") == ""
+    assert not StyleJob.objects.exists()
+
+
+def test_fast_strength_must_be_between_0_and_1(owner_client, job_form_data):
+    response = post_form(owner_client, job_form_data("fast", strength="1.5"))
+    assert field_errors(response, "strength") == "Style strength must be between 0 and 1."
+
+
+def test_a_job_needs_a_style_image(owner_client, job_form_data):
+    response = post_form(owner_client, job_form_data(style_1=None))
+    assert field_errors(response, "style_1") == "Add at least one style image."
+    assert not StyleJob.objects.exists()
+
+
+def test_a_job_needs_a_content_image(owner_client, job_form_data):
+    response = post_form(owner_client, job_form_data(content=None))
+    assert field_errors(response, "content") == "Choose the content image."
+
+
+def test_style_weights_cannot_all_be_zero(owner_client, job_form_data):
+    response = post_form(owner_client, job_form_data(style_1_weight="0"))
+    assert "above zero" in field_errors(response, "style_1_weight")
+
+
+def test_the_form_keeps_the_users_values_after_an_error(owner_client, job_form_data):
+    response = post_form(owner_client, job_form_data(size="100", tv_weight="42"))
+    assert 'name="tv_weight" value="42"' in response.content.decode()
 
 
 # --- a failure half-way through saving ---------------------------------------------------------------

@@ -9,7 +9,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -22,6 +21,8 @@ from urllib.parse import urlsplit
 import dj_database_url
 import pytest
 import yaml
+
+from tests.harness import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 LONG_RUNNING = ("web", "worker", "redis", "postgres")
@@ -173,12 +174,6 @@ def test_the_shell_scripts_parse(script: str) -> None:
 
 
 # --- scripts/run, for real --------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def processes() -> dict[int, tuple[int, int, str, str]]:
     """pid -> (parent pid, session id, state, command line) of every process."""

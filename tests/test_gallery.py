@@ -506,7 +506,7 @@ def test_in_a_browser_a_visitor_browses_likes_and_remixes_an_artwork(live_server
     from playwright.sync_api import expect
 
     from tests.browser import artifact_path
-    from tests.conftest import PASSWORD
+    from tests.web_client import PASSWORD
 
     artwork = finished_job(styles=("starry_night.jpg", "shipwreck.jpg")).artwork
     page.goto(live_server.url + reverse("gallery:index"))

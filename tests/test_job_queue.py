@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rq import Worker
 
-from engine import estimates
+from engine import estimates, live
 from engine.models import Status, StyleJob
 
 pytestmark = pytest.mark.django_db
@@ -88,3 +88,17 @@ def test_the_page_shows_an_eta_when_a_worker_runs(owner_client, make_job, rq_red
     finally:
         worker.register_death()
     assert 'id="queue-eta"' in html
+
+
+def test_every_waiting_job_gets_its_place_in_the_queue_in_three_queries(
+        make_job, staff_user, rq_redis, django_assert_max_num_queries):
+    running = make_job()
+    running.start(worker="test")
+    waiting = [make_job() for _ in range(4)]
+    urgent = make_job(user=staff_user, queue="high")
+    with django_assert_max_num_queries(3):  # however many jobs wait
+        queued = estimates.estimate_queued_jobs(live.QUEUE_UPDATES)
+    assert [(pk, e.position) for pk, _, e in queued] == [
+        (urgent.pk, 0), *((job.pk, i) for i, job in enumerate(waiting, 1))]
+    assert [owner for _, owner, _ in queued] == [staff_user.pk] + [job.owner_id for job in waiting]
+    assert all(e.workers == 0 and e.wait_seconds is None for _, _, e in queued)  # no worker yet

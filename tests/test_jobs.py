@@ -1,5 +1,6 @@
-"""The submission form and the job pages: what is accepted, what is refused (with the message next
-to the field), who sees what, and what is stored."""
+"""The submission form and the job pages: what is accepted and what is stored, the job page, my
+jobs, cancelling. What is refused (bad input): test_bad_input.py; who may see what:
+test_permissions.py; a queue that cannot be reached: test_redis_down.py."""
 
 from __future__ import annotations
 
@@ -15,15 +16,6 @@ from PIL import Image
 from engine.models import Status, StyleJob
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
-
-
-def field_errors(response, name: str) -> str:
-    """The text of the errors shown inside the field's own block on the page."""
-    html = response.content.decode()
-    match = re.search(rf'<div class="field[^"]*" id="field-{name}">(.*?)</div>', html, re.S)
-    assert match, f"field {name} is not on the page"
-    errors = re.search(r'<ul class="errorlist"[^>]*>(.*?)</ul>', match.group(1), re.S)
-    return re.sub(r"<[^>]+>", " ", errors.group(1)).strip() if errors else ""
 
 
 def post(client, data, capture=None):
@@ -133,68 +125,6 @@ def test_fast_mode_ignores_the_classic_fields(owner_client, job_form_data, rq_re
     assert job.mode == "fast" and set(job.params) == {"size", "strength", "style_weights", "preserve_colors"}
 
 
-# --- refused submissions -----------------------------------------------------------------------------
-
-def test_a_file_that_is_not_an_image_is_refused_next_to_its_field(owner_client, job_form_data):
-    data = job_form_data(content=SimpleUploadedFile("photo.jpg", b"GIF89a not what it claims", "image/jpeg"))
-    response = post(owner_client, data)
-    assert response.status_code == 200
-    assert "not a JPEG, PNG or WebP image" in field_errors(response, "content")
-    assert "GIF" in field_errors(response, "content")
-    assert not StyleJob.objects.exists()
-
-
-def test_a_too_large_upload_is_refused_with_the_limit(owner_client, job_form_data, image_bytes, settings):
-    settings.NST_MAX_UPLOAD_BYTES = 10_000
-    big = image_bytes("golden_gate.jpg", 600)
-    assert len(big) > 10_000
-    response = post(owner_client, job_form_data(style_1=SimpleUploadedFile("big.jpg", big, "image/jpeg")))
-    message = field_errors(response, "style_1")
-    assert "largest file you can upload is" in message and "MB" in message
-    assert not StyleJob.objects.exists()
-
-
-def test_out_of_range_values_are_refused_next_to_their_fields(owner_client, job_form_data):
-    data = job_form_data(size="100", epochs="21", steps_per_epoch="501", content_weight="0.5",
-                         style_weight="1", tv_weight="-1")
-    response = post(owner_client, data)
-    assert response.status_code == 200
-    assert field_errors(response, "size") == "Size must be between 256 and 1024 px."
-    assert field_errors(response, "epochs") == "Epochs must be between 1 and 20."
-    assert "between 10 and 500" in field_errors(response, "steps_per_epoch")
-    assert "between 1 and 100000" in field_errors(response, "content_weight")
-    assert "between 0.0001 and 0.1" in field_errors(response, "style_weight")
-    assert "between 0 and 100" in field_errors(response, "tv_weight")
-    assert field_errors(response, "seed") == ""
-    assert not StyleJob.objects.exists()
-
-
-def test_fast_strength_must_be_between_0_and_1(owner_client, job_form_data):
-    response = post(owner_client, job_form_data("fast", strength="1.5"))
-    assert field_errors(response, "strength") == "Style strength must be between 0 and 1."
-
-
-def test_a_job_needs_a_style_image(owner_client, job_form_data):
-    response = post(owner_client, job_form_data(style_1=None))
-    assert field_errors(response, "style_1") == "Add at least one style image."
-    assert not StyleJob.objects.exists()
-
-
-def test_a_job_needs_a_content_image(owner_client, job_form_data):
-    response = post(owner_client, job_form_data(content=None))
-    assert field_errors(response, "content") == "Choose the content image."
-
-
-def test_style_weights_cannot_all_be_zero(owner_client, job_form_data):
-    response = post(owner_client, job_form_data(style_1_weight="0"))
-    assert "above zero" in field_errors(response, "style_1_weight")
-
-
-def test_the_form_keeps_the_users_values_after_an_error(owner_client, job_form_data):
-    response = post(owner_client, job_form_data(size="100", tv_weight="42"))
-    assert 'name="tv_weight" value="42"' in response.content.decode()
-
-
 # --- job pages and access ---------------------------------------------------------------------------
 
 def test_the_job_page_shows_status_parameters_and_queue_position(owner_client, make_job, rq_redis):
@@ -205,38 +135,6 @@ def test_the_job_page_shows_status_parameters_and_queue_position(owner_client, m
     assert "next in the queue" in html
     assert 'http-equiv="refresh"' in html  # follows progress without JavaScript
     assert 'id="cancel-job"' in html
-
-
-def test_it_hides_private_jobs_from_others(other_client, client, make_job, rq_redis):
-    job = make_job()
-    urls = [reverse("engine:detail", args=[job.pk]), reverse("engine:download", args=[job.pk, "content"]),
-            reverse("engine:download", args=[job.pk, "style-1"])]
-    for url in urls:
-        assert other_client.get(url).status_code == 404, url
-        assert client.get(url).status_code == 404, url
-
-
-def test_others_cannot_cancel_a_job_even_a_public_one(other_client, make_job, rq_redis):
-    for visibility in ("private", "public"):
-        job = make_job(visibility=visibility)
-        assert other_client.post(reverse("engine:cancel", args=[job.pk])).status_code == 404
-        job.refresh_from_db()
-        assert job.status == Status.QUEUED
-
-
-def test_public_jobs_are_visible_to_everyone(client, other_client, make_job, rq_redis):
-    job = make_job(visibility="public")
-    assert client.get(reverse("engine:detail", args=[job.pk])).status_code == 200
-    page = other_client.get(reverse("engine:detail", args=[job.pk])).content.decode()
-    assert 'id="cancel-job"' not in page
-
-
-def test_staff_can_see_and_cancel_any_job(staff_client, make_job, rq_redis):
-    job = make_job()
-    assert staff_client.get(reverse("engine:detail", args=[job.pk])).status_code == 200
-    assert staff_client.post(reverse("engine:cancel", args=[job.pk])).status_code == 302
-    job.refresh_from_db()
-    assert job.status == Status.CANCELLED
 
 
 def test_cancel_needs_post(owner_client, make_job):
@@ -291,15 +189,3 @@ def test_the_home_page_works_for_everyone(client, owner_client, make_job):
     assert client.get(reverse("home")).status_code == 200
     html = owner_client.get(reverse("home")).content.decode()
     assert "Your recent jobs" in html
-
-
-def test_an_unreachable_queue_fails_the_job_with_a_clear_message(owner_client, job_form_data, settings,
-                                                                  django_capture_on_commit_callbacks):
-    closed = "redis://127.0.0.1:9/0"  # the discard port: nothing listens there
-    settings.RQ_QUEUES = {name: {**config, "URL": closed} for name, config in settings.RQ_QUEUES.items()}
-    response = post(owner_client, job_form_data("fast"), django_capture_on_commit_callbacks)
-    job = StyleJob.objects.get()
-    assert response.status_code == 302
-    assert job.status == Status.FAILED and "queue cannot be reached" in job.error
-    page = owner_client.get(reverse("engine:detail", args=[job.pk])).content.decode()
-    assert "queue cannot be reached" in page

@@ -21,6 +21,7 @@ import requests
 from django.conf import settings
 
 from nstsite.limits import BodySizeLimit, content_length, limit_http
+from tests.harness import HarnessError, Process, free_port, process_env, wait_http
 
 REPO = Path(__file__).resolve().parents[1]
 MB = 2**20
@@ -184,48 +185,27 @@ def test_a_request_limit_below_one_megabyte_stops_the_process():
 
 # --- the whole stack: a real daphne ------------------------------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def daphne_url(tmp_path_factory):
     """daphne serving nstsite.asgi with a 1 MB request limit, on a free loopback port."""
     port = free_port()
     tmp = tmp_path_factory.mktemp("daphne")
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("DJANGO_", "NST_")) and k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(DJANGO_SECRET_KEY="limits-test-" + "k" * 40, NST_MAX_REQUEST_MB="1",
-               DATABASE_URL=f"sqlite:///{tmp / 'db.sqlite3'}", DJANGO_MEDIA_ROOT=str(tmp / "media"),
-               DJANGO_STATIC_ROOT=str(tmp / "static"), DJANGO_SETTINGS_MODULE="nstsite.settings",
-               PYTHONUNBUFFERED="1")
+    env = process_env(DJANGO_SECRET_KEY="limits-test-" + "k" * 40, NST_MAX_REQUEST_MB="1",
+                      DATABASE_URL=f"sqlite:///{tmp / 'db.sqlite3'}", DJANGO_MEDIA_ROOT=str(tmp / "media"),
+                      DJANGO_STATIC_ROOT=str(tmp / "static"), DJANGO_SETTINGS_MODULE="nstsite.settings")
     # Production-like: debug off, so the pages need the collected (manifest) static files.
     subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=REPO, env=env,
                    check=True)
-    log = open(tmp / "daphne.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "daphne", "--bind", "127.0.0.1", "--port", str(port),
-                             "nstsite.asgi:application"], cwd=REPO, env=env, stdout=log, stderr=log)
+    daphne = Process("daphne", [sys.executable, "-m", "daphne", "--bind", "127.0.0.1", "--port", str(port),
+                                "nstsite.asgi:application"], env, tmp / "daphne.log")
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            requests.get(url + "/accounts/login/", timeout=2)
-            break
-        except requests.RequestException:  # refused, or too busy to answer in time yet
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                log.close()
-                pytest.fail(f"daphne did not start:\n{(tmp / 'daphne.log').read_text()}", pytrace=False)
-            time.sleep(0.2)
-    yield url
-    proc.terminate()
     try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        wait_http(url + "/accounts/login/", [daphne], timeout=60)
+    except HarnessError as exc:
+        daphne.kill()
+        pytest.fail(f"daphne did not start:\n{exc}", pytrace=False)
+    yield url
+    daphne.stop(grace=10)
 
 
 def read_response(sock: socket.socket, timeout: float) -> bytes:

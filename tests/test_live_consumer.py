@@ -1,49 +1,35 @@
 """Live progress over websockets: the consumers behind nstsite.asgi (origin check, session auth),
 driven with Channels' WebsocketCommunicator, on the real Redis channel layer the workers publish
-to; the events of a real job run by a real RQ worker; a dead or hung Redis."""
+to; the events of a real job run by a real RQ worker; a dead or hung Redis. And the whole of it in
+a real browser: headless Chromium (Playwright) on the job page of a real small classic job, served
+by the web server and run by a worker process, both started as scripts/run starts them
+(tests/harness.py); the page must show the epochs' thumbnails and a growing loss chart before the
+final image, without reloading."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import socket
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.testing import WebsocketCommunicator
 from django.test import Client
 from django.urls import reverse
 
-from engine import consumers, estimates, jobs, live, publisher, queue
+from engine import consumers, jobs, live, publisher, queue
 from engine.models import Status, StyleJob
 from engine.nst import images
+from tests.browser import artifact_path, chromium_context
+from tests.harness import Platform, free_port
+from tests.web_client import communicator
 
 pytestmark = pytest.mark.django_db(transaction=True)
 FINAL_EVENTS = ("finished", "failed", "cancelled")
-ORIGIN = b"http://localhost"
-
-
-@pytest.fixture
-def cookie():
-    """cookie(user) -> the Cookie header of a browser logged in as `user` (a real session)."""
-    def make(user) -> bytes:
-        client = Client()
-        client.force_login(user)
-        return f"sessionid={client.cookies['sessionid'].value}".encode()
-
-    return make
-
-
-def communicator(path: str, cookie_header: bytes | None = None,
-                 origin: bytes = ORIGIN) -> WebsocketCommunicator:
-    from nstsite.asgi import application  # the whole stack: origin check, session auth, routing
-
-    headers = [(b"host", b"localhost"), (b"origin", origin)]
-    if cookie_header:
-        headers.append((b"cookie", cookie_header))
-    return WebsocketCommunicator(application, path, headers=headers)
 
 
 async def refused_with(path: str, cookie_header: bytes | None = None) -> int:
@@ -265,15 +251,9 @@ def _point_channel_layer_at(settings, address: str) -> None:
         **layer["CONFIG"], "hosts": [{**layer["CONFIG"]["hosts"][0], "address": address}]}}}
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]  # nothing listens there once the socket is closed
-
-
 def test_a_job_succeeds_when_the_channel_layers_redis_is_dead(make_job, burst_worker, settings, monkeypatch,
                                                               caplog):
-    _point_channel_layer_at(settings, f"redis://127.0.0.1:{_closed_port()}/0")
+    _point_channel_layer_at(settings, f"redis://127.0.0.1:{free_port()}/0")
     attempts = []
     real_send_now = publisher._send_now
 
@@ -319,20 +299,6 @@ def test_a_hung_redis_costs_one_timeout_then_publishing_pauses(make_job, rq_redi
 
 # --- the queue moving ----------------------------------------------------------------------------
 
-def test_every_waiting_job_gets_its_place_in_the_queue_in_three_queries(
-        make_job, staff_user, rq_redis, django_assert_max_num_queries):
-    running = make_job()
-    running.start(worker="test")
-    waiting = [make_job() for _ in range(4)]
-    urgent = make_job(user=staff_user, queue="high")
-    with django_assert_max_num_queries(3):  # however many jobs wait
-        queued = estimates.estimate_queued_jobs(live.QUEUE_UPDATES)
-    assert [(pk, e.position) for pk, _, e in queued] == [
-        (urgent.pk, 0), *((job.pk, i) for i, job in enumerate(waiting, 1))]
-    assert [owner for _, owner, _ in queued] == [staff_user.pk] + [job.owner_id for job in waiting]
-    assert all(e.workers == 0 and e.wait_seconds is None for _, _, e in queued)  # no worker yet
-
-
 @pytest.mark.asyncio
 async def test_a_waiting_jobs_page_hears_when_it_moves_up(make_job, owner, cookie, rq_redis):
     first = await sync_to_async(make_job)()
@@ -345,3 +311,128 @@ async def test_a_waiting_jobs_page_hears_when_it_moves_up(make_job, owner, cooki
     await comm.disconnect()
     assert (moved["event"], moved["job"], moved["status"]) == ("queued", second.pk, "queued")
     assert moved["queue"]["position"] == 0
+
+
+# --- in a real browser, against the platform's processes ------------------------------------------
+
+# Records, in the page, every change the test looks at, with the time it happened: whether the
+# thumbnails and the chart came before the result is then read from the page's own history, not
+# from when the test happened to look.
+TIMELINE_SCRIPT = """
+window.__timeline = [];
+document.addEventListener("DOMContentLoaded", function () {
+  function record() {
+    const chart = document.getElementById("loss-chart");
+    const status = document.getElementById("job-status");
+    window.__timeline.push({
+      t: performance.now(),
+      thumbs: document.querySelectorAll("#epoch-previews li").length,
+      points: chart ? Number(chart.dataset.points) : 0,
+      result: Boolean(document.getElementById("result-image")),
+      status: status ? status.dataset.status : null,
+    });
+  }
+  record();
+  new MutationObserver(record).observe(document.body, {
+    subtree: true, childList: true, attributes: true, attributeFilter: ["data-points", "data-status"],
+  });
+});
+"""
+
+
+@pytest.fixture
+def live_platform(tmp_path: Path, redis_server: str, model_dir: Path):
+    """The web server, on a database of its own; no worker yet (the test starts it). A Redis
+    database of its own: the platform's worker must not take other tests' jobs."""
+    import redis
+
+    redis_url = redis_server.rsplit("/", 1)[0] + "/1"
+    redis.Redis.from_url(redis_url).flushdb()
+    with Platform(tmp_path / "platform", redis_url=redis_url, model_dir=model_dir) as platform:
+        yield platform.up(workers=0)
+
+
+@pytest.fixture
+def watching_page(tmp_path: Path):
+    """A Chromium page that records the job page's changes (TIMELINE_SCRIPT)."""
+    with chromium_context(tmp_path / "chromium-profile") as context:
+        context.add_init_script(TIMELINE_SCRIPT)
+        yield context.new_page()
+
+
+def _submit_small_classic_job(page, base: str, images_dir: Path) -> None:
+    page.goto(base + "/accounts/signup/")
+    page.fill("input[name=username]", "watcher")
+    page.fill("input[name=email]", "watcher@example.org")
+    page.fill("input[name=password1]", "Brush-strokes-of-1889")
+    page.fill("input[name=password2]", "Brush-strokes-of-1889")
+    page.click("#signup-submit")
+    page.wait_for_url(base + "/jobs/new/")
+    page.set_input_files("input[name=content]", images_dir / "tubingen.jpg")
+    page.set_input_files("input[name=style_1]", images_dir / "starry_night.jpg")
+    page.select_option("select[name=mode]", "classic")
+    page.select_option("select[name=preset]", "custom")
+    page.fill("input[name=size]", "256")        # the form's smallest
+    page.fill("input[name=epochs]", "3")
+    page.fill("input[name=steps_per_epoch]", "10")
+    page.click("#submit-job")
+    page.wait_for_url(re.compile(r"/jobs/\d+/$"))
+
+
+def test_the_job_page_shows_thumbnails_and_a_growing_loss_chart_before_the_result(
+        live_platform: Platform, watching_page, images_dir: Path) -> None:
+    """The job is submitted and both pages opened before any worker runs; the worker then holds the
+    job after epoch 1 and after epoch 2 until the page shows that epoch, so the page sees the job
+    grow however fast the machine."""
+    from playwright.sync_api import expect
+
+    page, platform, gate = watching_page, live_platform, live_platform.gate
+    _submit_small_classic_job(page, platform.url, images_dir)
+    page.evaluate("window.__sameDocument = true")  # gone if the page ever reloads
+    job_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
+    my_jobs = page.context.new_page()  # "My jobs" in a second tab, opened while the job waits
+    my_jobs.goto(platform.url + "/jobs/")
+    my_jobs.evaluate("window.__sameDocument = true")
+
+    try:
+        gate.hold(job_id, 12)  # 10 steps per epoch: held after epoch 1's event (and one step more)
+        platform.start_worker("worker")
+        gate.wait_held(job_id, 12, 240, explain=platform.logs)
+        page.wait_for_function("document.querySelectorAll('#epoch-previews li').length >= 1", timeout=60_000)
+        gate.hold(job_id, 22)
+        gate.wait_held(job_id, 22, 240, explain=platform.logs)
+        page.wait_for_function("document.querySelectorAll('#epoch-previews li').length >= 2", timeout=60_000)
+        page.screenshot(path=artifact_path("browser-live-progress.png"), full_page=True)
+        gate.release(job_id)
+        expect(page.locator("#job-status")).to_have_attribute("data-status", "succeeded", timeout=120_000)
+        expect(page.locator("#result-image")).to_be_visible()
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{platform.logs()}") from None
+    except Exception as exc:  # Playwright's TimeoutError: say what the server side did
+        raise AssertionError(f"{exc}\n{platform.logs()}") from None
+    page.screenshot(path=artifact_path("browser-live-final.png"), full_page=True)
+
+    assert page.evaluate("window.__sameDocument") is True  # updated in place, never reloaded
+    timeline = page.evaluate("window.__timeline")
+    before = [entry for entry in timeline if not entry["result"]]
+    assert before and before[0]["thumbs"] == 0 and before[0]["points"] == 0  # opened before any progress
+    assert max(entry["thumbs"] for entry in before) >= 2, timeline
+    growth = sorted({entry["points"] for entry in before if entry["points"]})
+    assert len(growth) >= 2, timeline  # the chart grew while the job ran, not in one go at the end
+    assert [e["status"] for e in timeline][-1] == "succeeded"
+
+    # The three thumbnails and the result really arrived and decoded in the browser.
+    thumbs = page.locator("#epoch-previews img")
+    expect(thumbs).to_have_count(3)
+    for i in range(3):
+        assert thumbs.nth(i).evaluate("img => img.complete && img.naturalWidth > 0")
+    assert page.locator("#loss-chart").get_attribute("data-points") == "30"
+    assert page.locator("#result-image").evaluate("img => img.complete && img.naturalWidth") == 256
+    expect(page.locator("#download-csv")).to_be_visible()
+    expect(page.locator("#run-seconds")).to_have_text(re.compile(r"^[1-9]\d* s$|^\d+ min"))  # the run's, not 0 s
+    expect(page.locator("#cancel-job")).to_have_count(0)
+
+    row = my_jobs.locator(f'tr.job-row[data-job-id="{job_id}"]')
+    expect(row.locator(".job-status-cell")).to_have_text("Succeeded")
+    expect(row.locator(".job-progress-cell")).to_have_text("30 / 30 steps")
+    assert my_jobs.evaluate("window.__sameDocument") is True

@@ -225,6 +225,40 @@ def test_a_file_of_a_private_job_is_never_in_a_public_place(objects) -> None:
     assert Client().get("/" + settings.MEDIA_URL.strip("/") + "/" + name).status_code == 404
 
 
+# --- the job pages, one case at a time ----------------------------------------------------------------
+
+def test_it_hides_private_jobs_from_others(other_client, client, make_job, rq_redis):
+    job = make_job()
+    urls = [reverse("engine:detail", args=[job.pk]), reverse("engine:download", args=[job.pk, "content"]),
+            reverse("engine:download", args=[job.pk, "style-1"])]
+    for url in urls:
+        assert other_client.get(url).status_code == 404, url
+        assert client.get(url).status_code == 404, url
+
+
+def test_others_cannot_cancel_a_job_even_a_public_one(other_client, make_job, rq_redis):
+    for visibility in ("private", "public"):
+        job = make_job(visibility=visibility)
+        assert other_client.post(reverse("engine:cancel", args=[job.pk])).status_code == 404
+        job.refresh_from_db()
+        assert job.status == Status.QUEUED
+
+
+def test_public_jobs_are_visible_to_everyone(client, other_client, make_job, rq_redis):
+    job = make_job(visibility="public")
+    assert client.get(reverse("engine:detail", args=[job.pk])).status_code == 200
+    page = other_client.get(reverse("engine:detail", args=[job.pk])).content.decode()
+    assert 'id="cancel-job"' not in page
+
+
+def test_staff_can_see_and_cancel_any_job(staff_client, make_job, rq_redis):
+    job = make_job()
+    assert staff_client.get(reverse("engine:detail", args=[job.pk])).status_code == 200
+    assert staff_client.post(reverse("engine:cancel", args=[job.pk])).status_code == 302
+    job.refresh_from_db()
+    assert job.status == Status.CANCELLED
+
+
 # --- websockets ---------------------------------------------------------------------------------
 
 # (route, path maker, {role: "snapshot" or the close code}); 4404 mirrors the page's 404, 4401 "log in".
@@ -247,17 +281,11 @@ def test_every_websocket_route_is_in_the_matrix() -> None:
 @pytest.mark.asyncio
 @pytest.mark.parametrize("route, path, expected", [pytest.param(*row, id=f"{i}-{row[0]}")
                                                    for i, row in enumerate(WS_MATRIX)])
-async def test_the_websocket_matrix(route, path, expected, objects, owner, other_user, staff_user, rq_redis):
+async def test_the_websocket_matrix(route, path, expected, objects, owner, other_user, staff_user, cookie,
+                                    rq_redis):
     from asgiref.sync import sync_to_async
 
-    from tests.test_live_consumer import communicator
-
-    def cookie(user) -> bytes | None:
-        if user is None:
-            return None
-        client = Client()
-        client.force_login(user)
-        return f"sessionid={client.cookies['sessionid'].value}".encode()
+    from tests.web_client import communicator
 
     target = path(objects)
     answers = {}

@@ -1,71 +1,32 @@
 """Pages that touch Redis while it is unreachable: a real redis-server on a free port, started for
-each test, given the queues, then stopped. Every page must answer with a friendly message, never a
-500 or a traceback, and work again once Redis is back."""
+each test, given the queues, then stopped (or the queues pointed at a port where nothing listens).
+Every page must answer with a friendly message, never a 500 or a traceback, and work again once
+Redis is back."""
 
 from __future__ import annotations
 
-import shutil
-import signal
-import subprocess
-import time
-
 import django_rq
 import pytest
-import redis
 from django.http import HttpResponse
 from django.urls import include, path, reverse
 
 from engine import jobs, queue
 from engine.models import Status, StyleJob
-from tests.conftest import _free_port
+from tests.harness import RedisServer
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 
 
-class RedisProcess:
-    """A private redis-server that can be stopped and started again on the same port."""
-
-    def __init__(self, workdir):
-        self.port, self.workdir, self.proc = _free_port(), workdir, None
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        exe = shutil.which("redis-server")
-        if exe is None:
-            pytest.fail("redis-server is not installed (Debian: apt-get install redis-server).",
-                        pytrace=False)
-        self.proc = subprocess.Popen([exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                                      "--appendonly", "no", "--dir", str(self.workdir)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis.from_url(self.url)
-        deadline = time.monotonic() + 15
-        while True:
-            try:
-                client.ping()
-                return
-            except redis.ConnectionError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"redis-server did not start on port {self.port}", pytrace=False)
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        self.proc.wait(timeout=10)
-        with pytest.raises(redis.ConnectionError):  # really gone
-            redis.Redis.from_url(self.url).ping()
-
-
 @pytest.fixture
 def redis_process(tmp_path, settings):
-    """A running private Redis that the queues use; stopped (if still running) at the end."""
-    server = RedisProcess(tmp_path)
-    server.start()
+    """A running private Redis (tests/harness.py) that the queues use; stop() stops it (SIGTERM,
+    and nothing answers on its port any more), start() starts it again on the same port. Killed at
+    the end if still running."""
+    server = RedisServer(tmp_path / "redis").start()
     settings.REDIS_URL = server.url
     settings.RQ_QUEUES = {name: {**config, "URL": server.url} for name, config in settings.RQ_QUEUES.items()}
     yield server
-    if server.proc.poll() is None:
-        server.proc.kill()
-        server.proc.wait()
+    server.kill()
 
 
 def assert_friendly(response, status: int = 200) -> str:
@@ -140,6 +101,19 @@ def test_everything_works_again_once_redis_is_back(owner_client, job_form_data, 
     assert django_rq.get_queue("default").job_ids == [job.rq_job_id]
     html = assert_friendly(owner_client.get(reverse("engine:detail", args=[job.pk])))
     assert "next in the queue" in html
+
+
+def test_an_unreachable_queue_fails_the_job_with_a_clear_message(owner_client, job_form_data, settings,
+                                                                  django_capture_on_commit_callbacks):
+    closed = "redis://127.0.0.1:9/0"  # the discard port: nothing listens there
+    settings.RQ_QUEUES = {name: {**config, "URL": closed} for name, config in settings.RQ_QUEUES.items()}
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.post(reverse("engine:submit"), job_form_data("fast"))
+    job = StyleJob.objects.get()
+    assert response.status_code == 302
+    assert job.status == Status.FAILED and "queue cannot be reached" in job.error
+    page = owner_client.get(reverse("engine:detail", args=[job.pk])).content.decode()
+    assert "queue cannot be reached" in page
 
 
 # --- the net under views that do not catch Redis errors themselves ---------------------------------

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.test import Client
 from django.urls import reverse
 
-from tests.conftest import PASSWORD
+from tests.web_client import PASSWORD
 
 pytestmark = pytest.mark.django_db
 REPO = Path(__file__).resolve().parents[1]

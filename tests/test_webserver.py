@@ -3,67 +3,41 @@ each answering; stopped together by SIGTERM; all stopped when one of them dies."
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import psutil
 import pytest
 import requests
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.harness import HarnessError, Process, free_port, process_env, wait_http
 
 
 @pytest.fixture
 def server(tmp_path):
-    """server(processes) -> (process, url): nstsite.webserver on a free loopback port, answering."""
-    started = []
+    """server(processes) -> (process, url): nstsite.webserver on a free loopback port, answering
+    (tests/harness.py starts it; each is killed at the end with everything it started)."""
+    started: list[Process] = []
 
     def start(processes: int):
         port = free_port()
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("DJANGO_", "NST_")) and k not in ("DATABASE_URL", "REDIS_URL")}
-        env.update(DJANGO_DEBUG="1", DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
-                   DJANGO_MEDIA_ROOT=str(tmp_path / "media"), DJANGO_STATIC_ROOT=str(tmp_path / "static"),
-                   PYTHONUNBUFFERED="1")
-        log = open(tmp_path / "web.log", "wb")
-        proc = subprocess.Popen([sys.executable, "-m", "nstsite.webserver", "--bind", "127.0.0.1",
-                                 "--port", str(port), "--processes", str(processes)],
-                                cwd=REPO, env=env, stdout=log, stderr=log)
-        started.append((proc, log))
+        env = process_env(DJANGO_DEBUG="1", DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+                          DJANGO_MEDIA_ROOT=str(tmp_path / "media"), DJANGO_STATIC_ROOT=str(tmp_path / "static"))
+        web = Process("web", [sys.executable, "-m", "nstsite.webserver", "--bind", "127.0.0.1", "--port", str(port),
+                              "--processes", str(processes)], env, tmp_path / "web.log")
+        started.append(web)
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                requests.get(url + "/accounts/login/", timeout=2)
-                return proc, url
-            except requests.RequestException:  # refused, or too busy to answer in time yet
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"the web server did not start:\n{(tmp_path / 'web.log').read_text()}",
-                                pytrace=False)
-                time.sleep(0.2)
+        try:
+            wait_http(url + "/accounts/login/", [web], timeout=60)
+        except HarnessError as exc:
+            pytest.fail(f"the web server did not start:\n{exc}", pytrace=False)
+        return web.proc, url
 
     yield start
-    for proc, log in started:
-        family = psutil.Process(proc.pid).children(recursive=True) if proc.poll() is None else []
-        for p in [proc, *family]:
-            try:
-                p.kill()
-            except (ProcessLookupError, psutil.NoSuchProcess):
-                pass
-        proc.wait(timeout=10)
-        log.close()
+    for web in started:
+        web.kill()
 
 
 def daphnes(proc: subprocess.Popen) -> list[psutil.Process]:

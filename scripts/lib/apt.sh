@@ -1,4 +1,5 @@
-# Shared by scripts/run and .ci/run (sourced, not executed): Debian packages, installed only when missing.
+# Shared by scripts/run, scripts/test and .ci/run (sourced, not executed): Debian packages, installed
+# only when missing.
 #
 #   nst_apt_install WHO PACKAGE...     apt-get install the packages (quietly; sudo unless root)
 #   nst_need_python_venv WHO           python3 with venv + ensurepip (python3-venv on Debian)
