@@ -44,14 +44,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from bench.common import cpu_name, percentile, write_section  # noqa: E402
-from tests.harness import Platform  # noqa: E402  (free of pytest)
+from tests.browser import chromium_context  # noqa: E402  (free of pytest, like the harness)
+from tests.harness import Platform  # noqa: E402
 
 SHARED_IMAGES = Path(os.environ.get("NST_SHARED_DIR") or REPO.parent / "shared") / "images"
-CHROMIUM = os.environ.get("NST_CHROMIUM") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [  # as tests/browser.py (not imported: it imports pytest, which changes the settings)
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 RECEIPTS_SCRIPT = """
 window.__receipts = [];
 (function () {
@@ -124,22 +120,15 @@ def make_job(user, size: int, epochs: int, steps: int):
 
 @contextmanager
 def logged_in_page(base: str, password: str, profile: Path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(profile), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            context.add_init_script(RECEIPTS_SCRIPT)
-            page = context.new_page()
-            page.goto(base + "/accounts/login/")
-            page.fill("input[name=username]", "bench")
-            page.fill("input[name=password]", password)
-            page.click("#login-submit")
-            page.wait_for_load_state()
-            yield page
-        finally:
-            context.close()
+    with chromium_context(profile) as context:
+        context.add_init_script(RECEIPTS_SCRIPT)
+        page = context.new_page()
+        page.goto(base + "/accounts/login/")
+        page.fill("input[name=username]", "bench")
+        page.fill("input[name=password]", password)
+        page.click("#login-submit")
+        page.wait_for_load_state()
+        yield page
 
 
 def open_job_page(page, base: str, job) -> None:

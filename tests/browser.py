@@ -3,6 +3,7 @@
 Playwright cannot download its own browser here (no internet), so it always starts the system
 one. A missing browser or Playwright fails the test that asks for it, naming the package to
 install; it is never a skip, because a skipped browser test passes on a machine set up wrongly.
+Free of pytest (bench/bench_live.py uses it too).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
+from tests.harness import HarnessError
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("NST_CHROMIUM") or "/usr/bin/chromium"
@@ -29,8 +30,9 @@ ARTIFACTS = REPO / "test-artifacts"
 def require_chromium() -> str:
     path = shutil.which(CHROMIUM)
     if path is None:
-        pytest.fail(f"Chromium is not installed at {CHROMIUM}; the browser tests need it "
-                    "(Debian: apt-get install chromium; or set NST_CHROMIUM to its path).", pytrace=False)
+        raise HarnessError(f"Chromium is not installed at {CHROMIUM}; the browser tests need it "
+                           "(scripts/test installs it; Debian: apt-get install chromium; or set NST_CHROMIUM "
+                           "to its path).")
     return path
 
 
@@ -41,8 +43,8 @@ def chromium_context(user_data_dir: Path) -> Iterator:
     try:
         from playwright.sync_api import sync_playwright
     except ImportError as exc:
-        pytest.fail(f"Playwright is not installed ({exc}); scripts/test installs requirements-dev.txt.",
-                    pytrace=False)
+        raise HarnessError(f"Playwright is not installed ({exc}); scripts/test installs requirements-dev.txt.") \
+            from None
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             str(user_data_dir), executable_path=executable, headless=True, args=CHROMIUM_ARGS,

@@ -120,10 +120,6 @@ class Process:
                                      preexec_fn=_die_with_parent)
 
     @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    @property
     def alive(self) -> bool:
         return self.proc.poll() is None
 
@@ -429,10 +425,6 @@ class Gate:
     def __init__(self, folder: Path):
         self.folder = folder
         folder.mkdir(parents=True, exist_ok=True)
-
-    @property
-    def env(self) -> dict[str, str]:
-        return {GATE_DIR_VARIABLE: str(self.folder)}
 
     def _file(self, job_id: int, kind: str) -> Path:
         return self.folder / f"{job_id}.{kind}"
