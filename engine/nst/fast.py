@@ -25,6 +25,11 @@ Choices, and why:
   are mixed the same way, by a weighted average of their vectors.
 * Style vectors are cached per image (hash of the pixels, bounded LRU), so a repeated style or a
   repeated content at strength < 1 costs no predictor run.
+* Print sizes (up to 8192 px, 64 megapixels) run in tiles, in bounded memory. The transformer's
+  instance norms make each pixel depend on statistics of the whole image, so the tiles do not
+  compute their own: ``Transformer.tiled`` runs the graph one norm at a time over all tiles and
+  pools the tiles' statistics into the whole image's before going on. Tiled and whole runs give
+  the same image (to ~1e-4); up to UNTILED_MAX_PIXELS the image still runs whole.
 * The TF Hub SavedModel variant ("magenta-hub", Inception-v3 predictor) is not offered: it is not
   available offline and would make tensorflow-hub a dependency. ``FastResult.network`` names the
   network so one can be added later without changing callers.
@@ -48,14 +53,20 @@ from typing import Any
 
 import numpy as np
 
-from . import model_files, tflite_graph
+from . import model_files, tflite_graph, tiling
 from .color import keep_content_colors
 from .device import describe_device
 from .errors import ImageError, ParameterError
 from .images import to_uint8
 
 NETWORK = "magenta-v1-256-fp16"
-MIN_SIZE, MAX_SIZE = 64, 2048
+MIN_SIZE, MAX_SIZE = 64, 8192
+# Larger images are rendered in tiles (Transformer.tiled): 2048x2048 is the largest fast mode ran
+# whole before tiling existed, so up to there the output is exactly what it was.
+UNTILED_MAX_PIXELS = 2048 * 2048
+TILE = 1024  # core side of a tile, px: peak memory grows with it (docs/benchmarks.md, "Print size")
+HALO = 64  # context around a tile's core: the transformer's receptive field reaches ~56 px
+BLEND = 16  # half-width of the band where neighbouring tiles are cross-faded
 STYLE_SIZE = 256  # the predictor's fixed input size
 SIZE_MULTIPLE = 4  # the transformer downsamples twice by 2
 # Below this the 1/4-resolution feature maps are too small to mean anything.
@@ -72,7 +83,7 @@ _STYLE_INPUT = "mobilenet_conv/Conv/BiasAdd"  # the transformer's style-vector i
 class FastParams:
     """What a fast-mode job asks for.
 
-    size: longest side of the output in pixels (64..2048).
+    size: longest side of the output in pixels (64..8192; above 2048x2048 pixels it runs in tiles).
     strength: 0..1; 1 = the style's vector, 0 = the content's own vector (nearly the content).
     style_weights: one non-negative weight per style image; empty = equal weights.
     preserve_colors: keep the content's colours, take only luminance from the stylisation.
@@ -119,13 +130,15 @@ def _is_number(value: Any) -> bool:
 class FastResult:
     """image: HxWx3 uint8. style_vector: (100,) float32, the blended vector the transformer
     received. seconds: "prepare" (resize), "predict", "transfer", "total". device: where the
-    transformer ran ("CPU: <model>, <n> cores" or "GPU: <name>", from engine.nst.device)."""
+    transformer ran ("CPU: <model>, <n> cores" or "GPU: <name>", from engine.nst.device). tiles:
+    how many tiles the image was rendered in (1: whole)."""
 
     image: np.ndarray
     style_vector: np.ndarray
     seconds: dict[str, float]
     device: str
     network: str = NETWORK
+    tiles: int = 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -145,6 +158,8 @@ def as_image(array: np.ndarray, what: str) -> np.ndarray:
         raise ImageError(f"The {what} image must be an HxWx3 RGB array, got shape {image.shape}.")
     if not np.issubdtype(image.dtype, np.floating):
         raise ImageError(f"The {what} image must hold floats in [0, 1], got {image.dtype}.")
+    if image.dtype == np.float32 and image.flags.c_contiguous and image.min() >= 0.0 and image.max() <= 1.0:
+        return image  # already clean: no copy (at print size a copy is over half a gigabyte)
     return np.ascontiguousarray(np.clip(image, 0.0, 1.0), dtype=np.float32)
 
 
@@ -157,6 +172,19 @@ def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
     out = tf.image.resize(image, (height, width), method="bilinear", antialias=True)
     return np.clip(out.numpy(), 0.0, 1.0).astype(np.float32)
 
+
+
+def finish(stylized: np.ndarray, content: np.ndarray | None, rows: int = 512) -> np.ndarray:
+    """The uint8 result, with the content's colours put back when `content` is given. Done in
+    bands of rows: at print size a whole-image temporary is over half a gigabyte, and the colour
+    transfer makes several (the ops are per pixel, so the bands give the same pixels)."""
+    out = np.empty(stylized.shape, np.uint8)
+    for top in range(0, stylized.shape[0], rows):
+        band = stylized[top:top + rows]
+        if content is not None:
+            band = keep_content_colors(band, content[top:top + rows])
+        out[top:top + rows] = to_uint8(band)
+    return out
 
 
 def image_key(image: np.ndarray) -> str:
@@ -224,7 +252,8 @@ class TFLiteTransformer:
 
 
 class Transformer:
-    """The fp16 TFLite transformer rebuilt as a TensorFlow function over any image size."""
+    """The fp16 TFLite transformer rebuilt as a TensorFlow function over any image size, run on the
+    whole image (`__call__`) or tile by tile with the whole image's normalisation (`tiled`)."""
 
     def __init__(
         self, path: Path, *, jit_compile: bool = False, translations: Mapping[str, Callable] | None = None
@@ -234,6 +263,10 @@ class Transformer:
         import tensorflow as tf
 
         graph, (content_index, style_index) = tflite_graph.load(path, [_CONTENT_INPUT, _STYLE_INPUT])
+        self._graph, self._content_index, self._style_index = graph, content_index, style_index
+        self._translations = translations
+        self.norms = tflite_graph.find_instance_norms(graph)
+        self.segments = tflite_graph.split_at_norms(graph, self.norms)
 
         def padded_transform(content: Any, style: Any) -> Any:
             # Pad bottom/right to a multiple of 4 by reflection, run, crop back to the input size.
@@ -254,10 +287,124 @@ class Transformer:
                 tf.TensorSpec([1, 1, 1, STYLE_VECTOR_LEN], tf.float32),
             ],
         )
+        # Traced on first use only: most processes never tile.
+        self._segment_fns = [self._segment_function(seg) for seg in self.segments]
 
     def __call__(self, content: np.ndarray, style_vector: np.ndarray) -> np.ndarray:
         style = np.asarray(style_vector, np.float32).reshape(1, 1, 1, STYLE_VECTOR_LEN)
         return self._fn(content[None], style)[0].numpy()
+
+    # --- tiles ----------------------------------------------------------------------------------
+
+    def tiled(
+        self, content: np.ndarray, style_vector: np.ndarray, *, tile: int = TILE, halo: int = HALO,
+        blend: int = BLEND,
+    ) -> np.ndarray:
+        """The stylised image, computed tile by tile in memory bounded by the tile size.
+
+        Instance normalisation makes every output pixel depend on statistics of the *whole* image:
+        tiles normalised on their own each get their own contrast and colour cast, hence seams. So
+        the graph runs one segment at a time (tflite_graph.split_at_norms): all tiles run segment k,
+        which ends with norm k's input; the tiles' moments of it over their cores are pooled into
+        the whole image's mean and variance, which segment k + 1 is given. Each tile keeps its state
+        between segments, so nothing is computed twice. With a halo as wide as the receptive field,
+        every core then gets what the whole image gets; overlaps are cross-faded all the same.
+        """
+        import tensorflow as tf
+
+        height, width = content.shape[:2]
+        padded_h, padded_w = _round_up(height), _round_up(width)
+        tiles = tiling.plan(padded_h, padded_w, tile, halo, blend)
+        given = {self._style_index: tf.constant(np.asarray(style_vector, np.float32).reshape(1, 1, 1, -1))}
+        states: list[dict[int, Any]] = [{} for _ in tiles]
+        for segment, norm, run in zip(self.segments, self.norms, self._segment_fns, strict=False):
+            parts = []
+            for t, state in zip(tiles, states, strict=True):
+                made, moments = run(self._feeds(segment, state, given, content, t), _core_tensor(t))
+                state.update(zip(segment.makes, made, strict=True))
+                for index in set(state) - set(segment.keeps):
+                    del state[index]
+                stride = self._stride(segment.target)
+                count = (t.core.height // stride) * (t.core.width // stride)
+                parts.append(tiling.Moments(count, moments[0].numpy(), moments[1].numpy()))
+            pooled = tiling.Moments.merge_all(parts)
+            given[norm.mean] = tf.constant(pooled.mean.reshape(1, 1, 1, -1), tf.float32)
+            given[norm.variance] = tf.constant(pooled.variance.reshape(1, 1, 1, -1), tf.float32)
+
+        out = np.zeros((height, width, 3), np.float32)
+        last, run = self.segments[-1], self._segment_fns[-1]
+        for i, t in enumerate(tiles):
+            image = run(self._feeds(last, states[i], given, content, t), _core_tensor(t))[0][0].numpy()[0]
+            states[i] = {}  # done with this tile: free its state
+            keep = tiling.Box(t.keep.top, min(t.keep.bottom, height), t.keep.left, min(t.keep.right, width))
+            inside = keep.relative_to(t.window)
+            weight = tiling.weights(t, blend, padded_h, padded_w)[: keep.height, : keep.width]
+            out[keep.slices] += weight * image[inside.slices]
+        return out
+
+    def _stride(self, tensor: int) -> int:
+        """How many input pixels one position of a feature map spans (1, 2 or 4)."""
+        shapes = self._graph.tensors
+        return shapes[self._content_index].shape[1] // shapes[tensor].shape[1]
+
+    def _feeds(
+        self, segment: tflite_graph.Segment, state: dict[int, Any], given: dict[int, Any], content: np.ndarray,
+        tile: tiling.Tile,
+    ) -> list[Any]:
+        """A segment's inputs for one tile: its own state, the shared style vector and statistics,
+        and (for the first segment) the tile's window of the content."""
+        import tensorflow as tf
+
+        feeds = []
+        for index in segment.reads:
+            if index == self._content_index:
+                feeds.append(tf.constant(tiling.pad_window(content, tile.window)[None]))
+            else:
+                feeds.append(state[index] if index in state else given[index])
+        return feeds
+
+    def _segment_function(self, segment: tflite_graph.Segment) -> Callable:
+        """A tf.function running one segment on one tile: (reads, core) -> (makes, moments of the
+        target over the core: mean and variance per channel). The last segment's target is the image:
+        its "moments" are empty."""
+        import tensorflow as tf
+
+        graph, translations = self._graph, self._translations
+        final = segment.target == graph.outputs[0]
+        wanted = list(segment.makes) if not final else [segment.target]
+        target_at = wanted.index(segment.target)
+        stride = self._stride(segment.target)
+
+        def run(reads: list, core: Any) -> Any:
+            outputs = tflite_graph.run_graph(graph, dict(zip(segment.reads, reads, strict=True)), translations,
+                                             outputs=wanted)
+            if final:
+                return outputs, ()
+            x = outputs[target_at][:, core[0] // stride:core[1] // stride, core[2] // stride:core[3] // stride, :]
+            return outputs, tf.nn.moments(x, axes=[0, 1, 2])
+
+        specs = [_spec(graph.tensors[i].shape) for i in segment.reads]
+        return tf.function(run, input_signature=[specs, tf.TensorSpec([4], tf.int32)])
+def _round_up(n: int) -> int:
+    return -(-n // SIZE_MULTIPLE) * SIZE_MULTIPLE
+
+
+def _core_tensor(tile: tiling.Tile) -> Any:
+    """The tile's core in window pixels, as the int32 [top, bottom, left, right] a segment takes."""
+    import tensorflow as tf
+
+    core = tile.core.relative_to(tile.window)
+    return tf.constant([core.top, core.bottom, core.left, core.right], tf.int32)
+
+
+def _spec(shape: tuple[int, ...]) -> Any:
+    """A feature map's TensorSpec with free height and width; statistics and the style vector
+    (spatially 1x1) keep their shape."""
+    import tensorflow as tf
+
+    if len(shape) == 4 and shape[1] > 1:
+        return tf.TensorSpec([1, None, None, shape[3]], tf.float32)
+    return tf.TensorSpec(shape, tf.float32)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -305,9 +452,14 @@ class FastStylizer:
             mixed = params.strength * mixed + (1.0 - params.strength) * self.style_vector(content)
         return np.asarray(mixed, np.float32)
 
-    def stylize(self, content: np.ndarray, styles: Sequence[np.ndarray], params: FastParams) -> FastResult:
+    def stylize(
+        self, content: np.ndarray, styles: Sequence[np.ndarray], params: FastParams, *, tile: int | None = None
+    ) -> FastResult:
         """Stylise `content` (HxWx3 floats in [0, 1]) with `styles`; the output's longest side is
-        params.size (the content is resized here when it is not already that size)."""
+        params.size (the content is resized here when it is not already that size).
+
+        Images of up to UNTILED_MAX_PIXELS run whole; larger ones in tiles of `tile` px (default
+        TILE). Passing `tile` tiles any image: tests and benchmarks compare the two ways."""
         params.validate(len(styles))
         started = time.perf_counter()
         content = as_image(content, "content")
@@ -319,10 +471,13 @@ class FastStylizer:
         prepared = time.perf_counter()
         vector = self.blended_vector(content, styles, params)
         predicted = time.perf_counter()
-        stylized = self.transformer(content, vector)
-        if params.preserve_colors:
-            stylized = keep_content_colors(stylized, content)
-        image = to_uint8(stylized)
+        if tile is None and height * width <= UNTILED_MAX_PIXELS:
+            stylized, tiles = self.transformer(content, vector), 1
+        else:
+            tile = tile or TILE
+            stylized = self.transformer.tiled(content, vector, tile=tile)
+            tiles = len(tiling.plan(_round_up(height), _round_up(width), tile, HALO, BLEND))
+        image = finish(stylized, content if params.preserve_colors else None)
         done = time.perf_counter()
         seconds = {
             "prepare": prepared - started,
@@ -330,7 +485,7 @@ class FastStylizer:
             "transfer": done - predicted,
             "total": done - started,
         }
-        return FastResult(image=image, style_vector=vector, seconds=seconds, device=self.device)
+        return FastResult(image=image, style_vector=vector, seconds=seconds, device=self.device, tiles=tiles)
 
 
 _LOAD_LOCK = threading.Lock()
