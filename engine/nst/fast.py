@@ -30,9 +30,9 @@ Choices, and why:
   compute their own: ``Transformer.tiled`` runs the graph one norm at a time over all tiles and
   pools the tiles' statistics into the whole image's before going on. Tiled and whole runs give
   the same image (to ~1e-4); up to UNTILED_MAX_PIXELS the image still runs whole.
-* The TF Hub SavedModel variant ("magenta-hub", Inception-v3 predictor) is not offered: it is not
-  available offline and would make tensorflow-hub a dependency. ``FastResult.network`` names the
-  network so one can be added later without changing callers.
+* The TF-Hub model can run fast mode too (network "tfhub", engine.nst.fast_hub): the original
+  SavedModel (Inception-v3 predictor) where the internet is reachable, or this network exported
+  as a SavedModel with the same call (``manage.py export_fast_model``) where it is not.
 
 Nothing heavy happens at import: TensorFlow is imported inside functions, and models are loaded
 by ``FastStylizer`` (``get_fast_stylizer`` keeps one per model directory and process).
@@ -72,6 +72,10 @@ SIZE_MULTIPLE = 4  # the transformer downsamples twice by 2
 # Below this the 1/4-resolution feature maps are too small to mean anything.
 MIN_SIDE = 16
 STYLE_VECTOR_LEN = 100
+# Which network runs fast mode: the built-in one (the TFLite files, rebuilt; any size), or a
+# SavedModel loaded with tensorflow_hub from a handle the server sets (engine.nst.fast_hub).
+FAST_NETWORKS = ("builtin", "tfhub")
+HUB_MAX_SIZE = 2048  # a hub model runs whole images only: no tiles, so no print sizes
 # 64 vectors of 100 floats: the bound is about a long-lived worker's growth, not memory.
 STYLE_CACHE_ENTRIES = 64
 
@@ -87,12 +91,15 @@ class FastParams:
     strength: 0..1; 1 = the style's vector, 0 = the content's own vector (nearly the content).
     style_weights: one non-negative weight per style image; empty = equal weights.
     preserve_colors: keep the content's colours, take only luminance from the stylisation.
+    network: "builtin", or "tfhub" (the model the server's hub handle names; it takes one style
+    image at full strength, the hub model's interface, up to HUB_MAX_SIZE px).
     """
 
     size: int = 512
     strength: float = 1.0
     style_weights: tuple[float, ...] = ()
     preserve_colors: bool = False
+    network: str = "builtin"
 
     def validate(self, n_styles: int) -> None:
         """Raise ParameterError for anything the stylizer cannot honour."""
@@ -112,6 +119,22 @@ class FastParams:
                 raise ParameterError(f"Style weights must be non-negative numbers, not {weights!r}.")
             if sum(weights) <= 0:
                 raise ParameterError("At least one style weight must be above zero.")
+        if self.network not in FAST_NETWORKS:
+            raise ParameterError(f"network must be one of {', '.join(FAST_NETWORKS)}, not {self.network!r}.")
+        if self.network == "tfhub":
+            self._validate_hub(n_styles)
+
+    def _validate_hub(self, n_styles: int) -> None:
+        """What a hub model's call (content, style) -> image cannot do."""
+        if n_styles != 1:
+            raise ParameterError("The TF-Hub network takes exactly one style image; use the built-in network "
+                                 "to mix styles.")
+        if self.strength != 1.0:
+            raise ParameterError("The TF-Hub network always applies the full style (strength 1); use the "
+                                 "built-in network for a weaker style.")
+        if self.size > HUB_MAX_SIZE:
+            raise ParameterError(f"The TF-Hub network makes images of up to {HUB_MAX_SIZE} px; use the built-in "
+                                 f"network for larger (print) sizes.")
 
     def normalised_weights(self, n_styles: int) -> np.ndarray:
         weights = np.asarray(self.style_weights or [1.0] * n_styles, np.float64)
@@ -277,6 +300,9 @@ class Transformer:
             out = tflite_graph.run_graph(graph, feeds, translations)[0]
             return out[:, :height, :width, :]
 
+        # The whole-image network as plain TensorFlow ops, for building into other functions
+        # (engine.nst.fast_hub exports it): batch [N, H, W, 3] content, [N, 1, 1, 100] style vectors.
+        self.transform = padded_transform
         # One signature with unknown H and W: traced once, never retraced per image size.
         # (XLA jit_compile was slower on CPU and recompiles for every new size: see benchmarks.)
         self._fn = tf.function(

@@ -58,6 +58,11 @@ class Tensor:
     name: str
     shape: tuple[int, ...]
     dtype: type
+    # Quantised tensors only: real value = scale * (q - zero_point), per channel along quantized_dim
+    # when there is more than one scale (engine.nst.tflite_int8 uses these).
+    scale: np.ndarray | None = field(default=None, compare=False)
+    zero_point: np.ndarray | None = field(default=None, compare=False)
+    quantized_dim: int = 0
 
 
 @dataclass(frozen=True)
@@ -105,7 +110,12 @@ def read_graph(path: Path | str) -> Graph:
         name = t.name.decode() if isinstance(t.name, bytes) else str(t.name)
         dtype = _NUMPY_DTYPES.get(t.type)
         shape = tuple(int(s) for s in (t.shape if t.shape is not None else ()))
-        tensors.append(Tensor(name, shape, dtype))
+        q = t.quantization
+        if q is not None and q.scale is not None and len(q.scale):
+            tensors.append(Tensor(name, shape, dtype, np.asarray(q.scale, np.float64),
+                                  np.asarray(q.zeroPoint, np.int64), int(q.quantizedDimension)))
+        else:
+            tensors.append(Tensor(name, shape, dtype))
         data = model.buffers[t.buffer].data if t.buffer > 0 else None
         if data is not None and len(data):
             if dtype is None:
