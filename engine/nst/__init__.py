@@ -13,12 +13,12 @@ from . import images
 from .checkpoint import Checkpoint
 from .classic import ClassicResult, EpochReport, StepReport, stylize_classic
 from .classic_params import ClassicParams
-from .errors import Cancelled, EngineError, ImageError, ModelFileError, ParameterError
+from .errors import Cancelled, EngineError, ImageError, ModelFileError, ParameterError, ResourceError
 from .fast import FastParams, FastResult, FastStylizer, get_fast_stylizer
 from .history import LossHistory, LossRow
 
 __all__ = [
     "Cancelled", "Checkpoint", "ClassicParams", "ClassicResult", "EngineError", "EpochReport", "FastParams",
     "FastResult", "FastStylizer", "ImageError", "LossHistory", "LossRow", "ModelFileError", "ParameterError",
-    "StepReport", "get_fast_stylizer", "images", "stylize_classic",
+    "ResourceError", "StepReport", "get_fast_stylizer", "images", "stylize_classic",
 ]

@@ -22,7 +22,9 @@ MAX_STYLES = 3
 
 CONTENT_LAYERS = ("block5_conv2",)
 STYLE_LAYERS = ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1")
-INITS = ("content", "noise", "mix")
+# Where the optimisation starts: the photo, noise, a mix of both, or fast mode's result for the
+# same pair ("fast": the classic losses then refine an already stylised picture).
+INITS = ("content", "noise", "mix", "fast")
 PRECISIONS = ("auto", "bfloat16", "float32")
 
 
@@ -38,7 +40,7 @@ class ClassicParams:
     learning_rate: float | None = None   # None: 1.0 for L-BFGS, 0.02 for Adam
     network: str = "vgg16"               # or "vgg19"
     multiscale: bool = True              # coarse-to-fine
-    init: str = "content"                # content | noise | mix
+    init: str = "content"                # content | noise | mix | fast
     init_noise: float = 0.3              # share of noise when init="mix"
     style_weights: tuple[float, ...] = ()  # one per style image; empty: equal
     preserve_colors: bool = False        # luminance-only transfer

@@ -15,7 +15,7 @@ from .errors import EngineError, ParameterError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from .classic_params import ClassicParams
+    from .classic_params import INITS, ClassicParams
 
     d = ClassicParams()
     parser.add_argument("content", help="content photo (JPEG, PNG or WebP)")
@@ -35,7 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     classic.add_argument("--content-weight", type=float, default=d.content_weight)
     classic.add_argument("--style-weight", type=float, default=d.style_weight)
     classic.add_argument("--tv-weight", type=float, default=d.tv_weight)
-    classic.add_argument("--init", choices=("content", "noise", "mix"), default=d.init)
+    classic.add_argument("--init", choices=INITS, default=d.init,
+                         help="where the optimisation starts (fast: from fast mode's result)")
     classic.add_argument("--single-scale", action="store_true", help="no coarse-to-fine")
     classic.add_argument("--precision", choices=("auto", "bfloat16", "float32"), default=d.precision)
     classic.add_argument("--seed", type=int, default=d.seed)

@@ -17,5 +17,9 @@ class ModelFileError(EngineError):
     """A pretrained model file is missing or corrupt. The message names the file and the fix."""
 
 
+class ResourceError(EngineError):
+    """The run needs more memory than this machine can give it. The message says what would fit."""
+
+
 class Cancelled(EngineError):
     """The caller's cancel check returned True; raised within one optimisation step."""
