@@ -50,12 +50,12 @@ from engine.nst import (
     LossHistory,
     ParameterError,
     StepReport,
-    get_fast_stylizer,
     images,
     stylize_classic,
 )
 from engine.nst.device import describe_device
 from engine.nst.fast import NETWORK as FAST_NETWORK
+from engine.nst.fast_hub import HUB_NETWORK, get_stylizer
 
 from . import events, queue, worker
 from .models import Mode, Status, StyleJob
@@ -122,12 +122,18 @@ def run_style_job(job_id: int) -> str | Retry:
     return job.status
 
 
+def _network_name(job: StyleJob) -> str:
+    if job.mode == Mode.CLASSIC:
+        return job.params.get("network", "")
+    return HUB_NETWORK if job.params.get("fast_network") == HUB_NETWORK else FAST_NETWORK
+
+
 def _announce_start(job: StyleJob) -> None:
     """Device and network are known as soon as a worker has the job: stored now, not only with
     the result, so the job page (and a socket's snapshot) shows them during the run; then the
     job's page and the pages of the jobs still queued (they moved up) are told."""
     job.device = describe_device()[:200]
-    job.network = (job.params.get("network", "") if job.mode == Mode.CLASSIC else FAST_NETWORK)[:64]
+    job.network = _network_name(job)[:64]
     StyleJob.objects.filter(pk=job.pk, status=Status.RUNNING).update(device=job.device, network=job.network)
     events.publish_started(job)
     events.publish_queue()
@@ -196,7 +202,7 @@ class _Run:
         content, styles = self.load_images(params.size)
         model_dir = settings.NST_MODEL_DIR
         if job.mode == Mode.FAST:
-            result = get_fast_stylizer(model_dir).stylize(content, styles, params)
+            result = get_stylizer(params, model_dir, settings.NST_FAST_HUB_HANDLE).stylize(content, styles, params)
             seconds = ", ".join(f"{name} {value:.2f} s" for name, value in result.seconds.items())
             history = LossHistory(events=[f"Fast mode, one forward pass: {seconds}."])
         else:

@@ -47,3 +47,24 @@ def test_the_start_is_fast_modes_result_for_the_same_pair(content, starry, model
 def test_a_fast_start_without_the_fast_model_files_names_them(content, starry, tmp_path):
     with pytest.raises(ModelFileError, match="magenta_arbitrary-image-stylization"):
         stylize_classic(content, [starry], ClassicParams(**TINY, init="fast"), model_dir=tmp_path)
+
+
+@pytest.mark.django_db
+def test_a_classic_job_with_a_fast_start_runs_on_a_worker(make_job, burst_worker):
+    from engine import queue
+    from engine.models import Status
+
+    job = make_job(size=64, init="fast", epochs=1, steps_per_epoch=3)
+    queue.enqueue_job(job)
+    burst_worker()
+    job.refresh_from_db()
+    assert job.status == Status.SUCCEEDED, job.error
+    assert job.params["init"] == "fast"
+
+
+def test_a_fast_start_begins_at_the_final_size():
+    from engine.nst.classic import plan_for
+
+    assert plan_for(ClassicParams(size=1024)) == [(256, 150), (512, 90), (1024, 60)]
+    assert plan_for(ClassicParams(size=1024, init="fast")) == [(1024, 300)]
+    assert plan_for(ClassicParams(size=1024, multiscale=False)) == [(1024, 300)]

@@ -64,7 +64,7 @@ def test_tensorflow_hub_loads_the_export_and_gives_the_engines_image(exported, s
 
 def test_the_hub_network_stylizes_like_the_built_in_one(exported, stylizer, model_dir, images_dir):
     content, style = photo(images_dir, "tubingen.jpg", 96, 128), photo(images_dir, "starry_night.jpg", 200, 252)
-    hub_params = fast.FastParams(size=128, preserve_colors=True, network="tfhub")
+    hub_params = fast.FastParams(size=128, preserve_colors=True, fast_network="tfhub")
     hub_stylizer = fast_hub.get_stylizer(hub_params, model_dir, str(exported))
     assert isinstance(hub_stylizer, fast_hub.HubStylizer)
     assert fast_hub.get_hub_stylizer(str(exported)) is hub_stylizer  # loaded once per process
@@ -91,10 +91,10 @@ def test_the_rebuilt_int8_predictor_gives_the_interpreters_style_vectors(stylize
 @pytest.mark.parametrize(
     ("params", "n_styles", "message"),
     [
-        (fast.FastParams(network="tfhub"), 2, "exactly one style image"),
-        (fast.FastParams(network="tfhub", strength=0.5), 1, "full style"),
-        (fast.FastParams(network="tfhub", size=4096), 1, "up to 2048 px"),
-        (fast.FastParams(network="hubble"), 1, "network must be one of builtin, tfhub"),
+        (fast.FastParams(fast_network="tfhub"), 2, "exactly one style image"),
+        (fast.FastParams(fast_network="tfhub", strength=0.5), 1, "full style"),
+        (fast.FastParams(fast_network="tfhub", size=4096), 1, "up to 2048 px"),
+        (fast.FastParams(fast_network="hubble"), 1, "fast_network must be one of builtin, tfhub"),
     ],
 )
 def test_what_the_hub_model_cannot_do_is_refused_before_any_work(params, n_styles, message):
@@ -104,7 +104,7 @@ def test_what_the_hub_model_cannot_do_is_refused_before_any_work(params, n_style
 
 def test_a_missing_handle_names_the_setting_and_the_export_command(tmp_path):
     with pytest.raises(ModelFileError, match="NST_FAST_HUB_HANDLE.*export_fast_model"):
-        fast_hub.get_stylizer(fast.FastParams(network="tfhub"), "unused", "")
+        fast_hub.get_stylizer(fast.FastParams(fast_network="tfhub"), "unused", "")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         with pytest.raises(ModelFileError, match="Could not load the TF-Hub model"):
@@ -117,3 +117,33 @@ def test_export_refuses_a_folder_that_is_not_empty(tmp_path, settings, model_dir
     with pytest.raises(CommandError, match="not an empty folder"):
         call_command("export_fast_model", str(tmp_path))
     assert (tmp_path / "keep.txt").read_text() == "mine"
+
+
+@pytest.mark.django_db
+def test_a_tfhub_job_runs_on_a_worker_with_the_servers_handle(make_job, burst_worker, settings, exported):
+    from engine import queue
+    from engine.models import Status
+
+    settings.NST_FAST_HUB_HANDLE = str(exported)
+    job = make_job(mode="fast", size=96, fast_network="tfhub")
+    queue.enqueue_job(job)
+    burst_worker()
+    job.refresh_from_db()
+    assert job.status == Status.SUCCEEDED, job.error
+    assert job.network == "tfhub"
+    with Image.open(job.result) as img:
+        assert max(img.size) == 96
+
+
+@pytest.mark.django_db
+def test_a_tfhub_job_on_a_server_without_a_handle_fails_saying_what_to_set(make_job, burst_worker, settings):
+    from engine import queue
+    from engine.models import Status
+
+    settings.NST_FAST_HUB_HANDLE = ""
+    job = make_job(mode="fast", size=96, fast_network="tfhub")
+    queue.enqueue_job(job)
+    burst_worker()
+    job.refresh_from_db()
+    assert job.status == Status.FAILED
+    assert "NST_FAST_HUB_HANDLE" in job.error and "Traceback" not in job.error

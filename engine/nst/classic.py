@@ -93,6 +93,14 @@ def scale_plan(size: int, total_steps: int, multiscale: bool) -> list[tuple[int,
     return list(zip(sides, steps, strict=True))
 
 
+def plan_for(params: ClassicParams) -> list[tuple[int, int]]:
+    """The run's scale plan. A fast start begins at the final size: coarse-to-fine exists to get the
+    large-scale picture cheaply, and fast mode's result already is one; refining it at a coarse level
+    first only blurs its strokes and reached the default run's objective later (docs/benchmarks.md,
+    "Fast start")."""
+    return scale_plan(params.size, params.total_steps, params.multiscale and params.init != "fast")
+
+
 def fit_dims(shape: Sequence[int], side: int) -> tuple[int, int]:
     h, w = shape[0], shape[1]
     scale = side / max(h, w)
@@ -170,7 +178,7 @@ class _ClassicRun:
         self.layer_weights = dict(
             zip(params.style_layers, normalised(params.style_layer_weights, n_layers), strict=True)
         )
-        self.plan = scale_plan(params.size, params.total_steps, params.multiscale)
+        self.plan = plan_for(params)
         self.loss_and_grad = _loss_and_grad_fn(net, params.content_layers, params.style_layers, precision)
         self.weights = np.array([
             params.content_weight / CONTENT_UNIT,
@@ -221,9 +229,9 @@ class _ClassicRun:
         return ((1 - p.init_noise) * level.net_content + p.init_noise * noise).astype(np.float32)
 
     def fast_start(self, level: _Level) -> np.ndarray:
-        """The fast model's result for the same pair, at the run's final size and then resized to
-        this level: the optimisation refines a stylised picture instead of painting the style onto
-        the photo from scratch. Its time counts as the run's (warm: about 0.1 s at 512 px)."""
+        """The fast model's result for the same pair, at the run's final size (resized to this level
+        if the plan has coarser ones): the optimisation refines a stylised picture instead of painting
+        the style onto the photo from scratch. Its time counts as the run's (warm: 0.1 s at 512 px)."""
         from . import model_files
         from .fast import FastParams, get_fast_stylizer
 

@@ -30,7 +30,7 @@ Choices, and why:
   compute their own: ``Transformer.tiled`` runs the graph one norm at a time over all tiles and
   pools the tiles' statistics into the whole image's before going on. Tiled and whole runs give
   the same image (to ~1e-4); up to UNTILED_MAX_PIXELS the image still runs whole.
-* The TF-Hub model can run fast mode too (network "tfhub", engine.nst.fast_hub): the original
+* The TF-Hub model can run fast mode too (fast_network "tfhub", engine.nst.fast_hub): the original
   SavedModel (Inception-v3 predictor) where the internet is reachable, or this network exported
   as a SavedModel with the same call (``manage.py export_fast_model``) where it is not.
 
@@ -91,15 +91,16 @@ class FastParams:
     strength: 0..1; 1 = the style's vector, 0 = the content's own vector (nearly the content).
     style_weights: one non-negative weight per style image; empty = equal weights.
     preserve_colors: keep the content's colours, take only luminance from the stylisation.
-    network: "builtin", or "tfhub" (the model the server's hub handle names; it takes one style
-    image at full strength, the hub model's interface, up to HUB_MAX_SIZE px).
+    fast_network: "builtin", or "tfhub" (the model the server's hub handle names; it takes one
+    style image at full strength, the hub model's interface, up to HUB_MAX_SIZE px). Not "network":
+    classic mode's control of that name chooses its feature network, and the form has one namespace.
     """
 
     size: int = 512
     strength: float = 1.0
     style_weights: tuple[float, ...] = ()
     preserve_colors: bool = False
-    network: str = "builtin"
+    fast_network: str = "builtin"
 
     def validate(self, n_styles: int) -> None:
         """Raise ParameterError for anything the stylizer cannot honour."""
@@ -119,9 +120,10 @@ class FastParams:
                 raise ParameterError(f"Style weights must be non-negative numbers, not {weights!r}.")
             if sum(weights) <= 0:
                 raise ParameterError("At least one style weight must be above zero.")
-        if self.network not in FAST_NETWORKS:
-            raise ParameterError(f"network must be one of {', '.join(FAST_NETWORKS)}, not {self.network!r}.")
-        if self.network == "tfhub":
+        if self.fast_network not in FAST_NETWORKS:
+            raise ParameterError(f"fast_network must be one of {', '.join(FAST_NETWORKS)}, "
+                                 f"not {self.fast_network!r}.")
+        if self.fast_network == "tfhub":
             self._validate_hub(n_styles)
 
     def _validate_hub(self, n_styles: int) -> None:

@@ -146,6 +146,6 @@ def get_hub_stylizer(handle: str) -> HubStylizer:
 
 def get_stylizer(params: fast.FastParams, model_dir: Path | str, hub_handle: str | None) -> Any:
     """The stylizer that runs `params`: the built-in one, or the hub model at `hub_handle`."""
-    if params.network == HUB_NETWORK:
+    if params.fast_network == HUB_NETWORK:
         return get_hub_stylizer(hub_handle or "")
     return fast.get_fast_stylizer(model_dir)
