@@ -341,21 +341,13 @@ class Transformer:
         import tensorflow as tf
 
         height, width = content.shape[:2]
-        padded_h, padded_w = _round_up(height), _round_up(width)
-        tiles = tiling.plan(padded_h, padded_w, tile, halo, blend)
+        padded = _round_up(height), _round_up(width)
+        tiles = tiling.plan(*padded, tile, halo, blend)
         given = {self._style_index: tf.constant(np.asarray(style_vector, np.float32).reshape(1, 1, 1, -1))}
         states: list[dict[int, Any]] = [{} for _ in tiles]
-        for segment, norm, run in zip(self.segments, self.norms, self._segment_fns, strict=False):
-            parts = []
-            for t, state in zip(tiles, states, strict=True):
-                made, moments = run(self._feeds(segment, state, given, content, t), _core_tensor(t))
-                state.update(zip(segment.makes, made, strict=True))
-                for index in set(state) - set(segment.keeps):
-                    del state[index]
-                stride = self._stride(segment.target)
-                count = (t.core.height // stride) * (t.core.width // stride)
-                parts.append(tiling.Moments(count, moments[0].numpy(), moments[1].numpy()))
-            pooled = tiling.Moments.merge_all(parts)
+        # Every segment but the last ends with a norm's input: run it on all tiles, pool, go on.
+        for k, norm in enumerate(self.norms):
+            pooled = self._run_segment(k, tiles, states, given, content)
             given[norm.mean] = tf.constant(pooled.mean.reshape(1, 1, 1, -1), tf.float32)
             given[norm.variance] = tf.constant(pooled.variance.reshape(1, 1, 1, -1), tf.float32)
 
@@ -365,10 +357,26 @@ class Transformer:
             image = run(self._feeds(last, states[i], given, content, t), _core_tensor(t))[0][0].numpy()[0]
             states[i] = {}  # done with this tile: free its state
             keep = tiling.Box(t.keep.top, min(t.keep.bottom, height), t.keep.left, min(t.keep.right, width))
-            inside = keep.relative_to(t.window)
-            weight = tiling.weights(t, blend, padded_h, padded_w)[: keep.height, : keep.width]
-            out[keep.slices] += weight * image[inside.slices]
+            weight = tiling.weights(t, blend, *padded)[: keep.height, : keep.width]
+            out[keep.slices] += weight * image[keep.relative_to(t.window).slices]
         return out
+
+    def _run_segment(
+        self, k: int, tiles: list[tiling.Tile], states: list[dict[int, Any]], given: dict[int, Any],
+        content: np.ndarray,
+    ) -> tiling.Moments:
+        """Segment k on every tile (each tile's state moves on); the whole image's moments of its target."""
+        segment, run = self.segments[k], self._segment_fns[k]
+        stride = self._stride(segment.target)
+        parts = []
+        for t, state in zip(tiles, states, strict=True):
+            made, (mean, variance) = run(self._feeds(segment, state, given, content, t), _core_tensor(t))
+            state.update(zip(segment.makes, made, strict=True))
+            for index in set(state) - set(segment.keeps):
+                del state[index]
+            count = (t.core.height // stride) * (t.core.width // stride)
+            parts.append(tiling.Moments(count, mean.numpy(), variance.numpy()))
+        return tiling.Moments.merge_all(parts)
 
     def _stride(self, tensor: int) -> int:
         """How many input pixels one position of a feature map spans (1, 2 or 4)."""
@@ -413,6 +421,8 @@ class Transformer:
 
         specs = [_spec(graph.tensors[i].shape) for i in segment.reads]
         return tf.function(run, input_signature=[specs, tf.TensorSpec([4], tf.int32)])
+
+
 def _round_up(n: int) -> int:
     return -(-n // SIZE_MULTIPLE) * SIZE_MULTIPLE
 
