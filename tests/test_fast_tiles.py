@@ -175,3 +175,21 @@ def test_print_sizes_are_accepted_up_to_8192():
     fast.FastParams(size=8192).validate(1)
     with pytest.raises(ParameterError, match="8192"):
         fast.FastParams(size=8193).validate(1)
+
+
+@pytest.mark.django_db
+def test_a_print_size_result_gets_its_gallery_thumbnail(make_job):
+    # 8192x6144 (a 4:3 photo at fast mode's largest size) is 50.3 MP: over the uploads' limit, and
+    # still the engine's own result, which the gallery must be able to read to publish it.
+    from engine.models import Visibility
+    from engine.nst import images
+    from gallery.models import Artwork
+
+    big = Image.new("RGB", (8192, 6144), (40, 90, 160))
+    png = images.encode_png(big)
+    job = make_job(mode="fast", size=64, visibility=Visibility.PUBLIC)
+    assert job.start(worker="test")
+    assert job.finish(image_png=png, history=None, device="CPU", network="", seconds=0.1)
+    artwork = Artwork.objects.get(job=job)
+    assert "result" in artwork.thumbnails
+    assert artwork.thumb_width * 3 == artwork.thumb_height * 4
