@@ -1,13 +1,20 @@
 """The job submission form: uploads plus every engine control, bounded by the seed's ranges.
 
+The controls' fields come from the parameter schema (engine.nst.schema): label, bounds, range
+message, initial value, help and the page's layout. The size's upper bound is the user's quota
+(engine.quotas): the field says "between 256 and <quota> px" and refuses what no engine could make;
+a size the engine could make but the quota does not allow gets the quota's own message above the form.
+
 Uploaded files are checked by their content (engine.nst.images.open_image, which also refuses
 images over 50 megapixels before decoding them), converted to 8-bit sRGB, shrunk to at most
 STORED_MAX_SIDE and re-encoded as PNG without metadata (no EXIF/GPS, no ICC profile, no text
 chunks) before anything is stored.
 
 The classic-only and fast-only controls are all on the page (it works without JavaScript);
-only the chosen mode's controls are validated and used. A preset, when chosen, replaces the
-controls it covers (engine.presets), and errors on those controls are dropped with their values.
+only the chosen mode's controls are validated and used. A control left empty is an error; one the
+request does not send at all (a page loaded before the control was added) takes its default. A
+preset, when chosen, replaces the controls it covers (engine.presets), and errors on those
+controls are dropped with their values.
 
 A remix (the hidden `remix` field: a published gallery artwork) brings that artwork's style
 images: they are used when the user uploads no style image of their own, and copied into the
@@ -23,39 +30,41 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 
 from engine import presets, quotas
-from engine.nst import ClassicParams, FastParams, ImageError, ParameterError, images
-from engine.nst.classic_params import INITS, MAX_STYLES, USER_RANGES
+from engine.nst import ImageError, ParameterError, images, params_class, schema
+from engine.nst.classic_params import MAX_STYLES
 from gallery.models import Artwork
 
-from .models import Mode, StyleImage, StyleJob, Visibility, params_dict
+from .models import Mode, StyleImage, StyleJob, UserQuota, Visibility, params_dict
 
-# Largest side kept of an upload: the engine never works above 2048 px, so more is only disk.
+# Largest side kept of an upload for a user whose quota is at most this: more is only disk, and
+# encoding time in the request. A user allowed larger results (print sizes) keeps their photo up to
+# their quota's size, so a print is not an enlarged 2048 px photo.
 STORED_MAX_SIDE = 2048
 ACCEPT = "image/jpeg,image/png,image/webp"
 STYLE_SLOTS = tuple(range(1, MAX_STYLES + 1))
 
-CLASSIC_FIELDS = ("content_weight", "style_weight", "tv_weight", "epochs", "steps_per_epoch", "optimizer",
-                  "network", "multiscale", "init", "seed")
-FAST_FIELDS = ("strength",)
-SHARED_FIELDS = ("size", "preserve_colors")
-_DEFAULTS = ClassicParams()
 
-
-def _range_messages(label: str, low, high, unit: str = "") -> dict[str, str]:
-    text = f"{label} must be between {low:g} and {high:g}{unit}."
-    return {"min_value": text, "max_value": text}
-
-
-def _int(name: str, label: str, unit: str = "", **kwargs) -> forms.IntegerField:
-    low, high = USER_RANGES[name]
-    return forms.IntegerField(label=label, min_value=low, max_value=high, required=False,
-                              error_messages=_range_messages(label, low, high, unit), **kwargs)
-
-
-def _float(name: str, label: str, **kwargs) -> forms.FloatField:
-    low, high = USER_RANGES[name]
-    return forms.FloatField(label=label, min_value=low, max_value=high, required=False,
-                            error_messages=_range_messages(label, low, high), **kwargs)
+def control_field(control: schema.Control, quota: UserQuota) -> forms.Field:
+    """The form field of a control of the parameter schema, for a user with this quota."""
+    common = {"label": control.label, "required": False, "initial": control.default, "help_text": control.help}
+    if control.kind == "bool":
+        return forms.BooleanField(**common)
+    if control.kind == "choice":
+        return forms.ChoiceField(choices=control.choices, **common)
+    allowed = control.user_bounds(quota.max_size)  # None: any value the engine takes
+    low, high = allowed or control.engine_bounds()
+    messages = {}
+    if allowed:  # the seed's ranges, in words; bare validity bounds (the seed) keep Django's wording
+        unit = f" {control.unit}" if control.unit else ""
+        messages["min_value"] = messages["max_value"] = f"{control.label} must be between {low:g} and {high:g}{unit}."
+    # An open upper bound is the quota: the page shows it, the field refuses only what the engine
+    # cannot make, and the quota check (engine.quotas) refuses the rest in its own words.
+    refuse_above = control.engine_bounds()[1] if allowed and control.user[1] is None else high
+    field_class = forms.IntegerField if control.kind == "int" else forms.FloatField
+    field = field_class(min_value=low, max_value=refuse_above, error_messages=messages, **common)
+    field.widget.attrs["max"] = high
+    field.widget.attrs["step"] = "any" if control.ui_step is None else f"{control.ui_step:g}"
+    return field
 
 
 def _image_field(label: str, required: bool) -> forms.FileField:
@@ -85,34 +94,6 @@ class StyleJobForm(forms.Form):
     style_3_weight = forms.FloatField(label="Weight of style 3", min_value=0, max_value=100, initial=1.0,
                                       required=False)
 
-    size = _int("size", "Size", " px", initial=_DEFAULTS.size,
-                help_text="Longest side of the result, in pixels.")
-    preserve_colors = forms.BooleanField(label="Keep the content's colours", required=False)
-
-    content_weight = _float("content_weight", "Content weight", initial=_DEFAULTS.content_weight)
-    style_weight = _float("style_weight", "Style weight", initial=_DEFAULTS.style_weight)
-    tv_weight = _float("tv_weight", "Smoothness (total variation) weight", initial=_DEFAULTS.tv_weight)
-    epochs = _int("epochs", "Epochs", initial=_DEFAULTS.epochs, help_text="A preview after each epoch.")
-    steps_per_epoch = _int("steps_per_epoch", "Steps per epoch", initial=_DEFAULTS.steps_per_epoch)
-    optimizer = forms.ChoiceField(label="Optimiser",
-                                  choices=[("lbfgs", "L-BFGS (fewer steps)"), ("adam", "Adam")],
-                                  initial=_DEFAULTS.optimizer, required=False)
-    network = forms.ChoiceField(label="Feature network",
-                                choices=[("vgg16", "VGG16"), ("vgg19", "VGG19 (needs its model file)")],
-                                initial=_DEFAULTS.network, required=False)
-    multiscale = forms.BooleanField(label="Coarse-to-fine (faster at large sizes)",
-                                    initial=_DEFAULTS.multiscale, required=False)
-    init = forms.ChoiceField(label="Start from", choices=[(i, i.capitalize()) for i in INITS],
-                             initial=_DEFAULTS.init, required=False)
-    seed = forms.IntegerField(label="Random seed", min_value=0, max_value=2**31 - 1, initial=_DEFAULTS.seed,
-                              required=False)
-
-    strength = forms.FloatField(label="Style strength", min_value=0.0, max_value=1.0, initial=1.0,
-                                required=False,
-                                error_messages=_range_messages("Style strength", 0, 1),
-                                widget=forms.NumberInput(attrs={"step": "0.05"}),
-                                help_text="0 keeps the photo, 1 is the full style.")
-
     publish = forms.BooleanField(
         label="Publish it in the gallery when it is finished", required=False,
         help_text="Others can then see it, like it and remix it. You can make it private again at any time.")
@@ -124,14 +105,54 @@ class StyleJobForm(forms.Form):
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user  # for the quota checks; None skips them
-        for name in ("size", "epochs", "steps_per_epoch"):
-            self.fields[name].widget.attrs["step"] = "1"
+        # The controls' fields are made per form: the size's maximum is this user's quota.
+        self.quota = quotas.limits_for(user) if user is not None else UserQuota()
+        self.fields.update({c.name: control_field(c, self.quota) for c in schema.controls(web=True)})
+        engine_max = int(schema.CONTROLS["size"].engine_bounds()[1])
+        self.stored_max_side = min(engine_max, max(STORED_MAX_SIDE, self.quota.max_size))
+        self.hidden_controls: set[str] = set()
+        if not settings.NST_FAST_HUB_HANDLE:
+            # No hub model on this server: the page does not show the choice (an absent control takes
+            # its default, "builtin"), and a hand-made request for it is refused as an unknown choice.
+            self.fields["fast_network"].choices = [c for c in schema.CONTROLS["fast_network"].choices
+                                                   if c[0] != "tfhub"]
+            self.hidden_controls.add("fast_network")
         for slot in STYLE_SLOTS:
             self.fields[f"style_{slot}_weight"].widget.attrs["step"] = "any"
         max_bytes = settings.NST_MAX_UPLOAD_BYTES
         for name in ("content", *(f"style_{slot}" for slot in STYLE_SLOTS)):
             self.fields[name].widget.attrs["data-max-bytes"] = str(max_bytes)
             self.fields[name].help_text = f"JPEG, PNG or WebP, up to {_megabytes(max_bytes)}."
+
+    # --- the page's layout of the controls ------------------------------------------------------
+
+    @property
+    def shared_control_rows(self) -> list[tuple[bool, list[forms.BoundField]]]:
+        """The controls every mode uses, as the page lays them out (see _control_rows)."""
+        return self._control_rows([c for c in schema.controls(web=True) if len(c.modes) > 1])
+
+    @property
+    def mode_control_rows(self) -> list[tuple[str, list[tuple[bool, list[forms.BoundField]]]]]:
+        """(mode, rows) of the controls only one mode uses: a fieldset per mode on the page."""
+        return [(mode, self._control_rows([c for c in schema.controls(mode, web=True) if c.modes == (mode,)]))
+                for mode in schema.MODES]
+
+    def _control_rows(self, controls: list[schema.Control]) -> list[tuple[bool, list[forms.BoundField]]]:
+        """(in a row, bound fields): the controls of one `row` side by side where the first of them
+        is declared, the others one under the other."""
+        rows: dict[str, list[forms.BoundField]] = {}
+        out: list[tuple[bool, list[forms.BoundField]]] = []
+        for control in controls:
+            if control.name in self.hidden_controls:
+                continue
+            if control.row is None:
+                out.append((False, [self[control.name]]))
+            elif control.row in rows:
+                rows[control.row].append(self[control.name])
+            else:
+                rows[control.row] = [self[control.name]]
+                out.append((True, rows[control.row]))
+        return out
 
     # --- uploads --------------------------------------------------------------------------------
 
@@ -151,8 +172,8 @@ class StyleJobForm(forms.Form):
             img = images.open_image(upload)
         except ImageError as exc:
             raise forms.ValidationError(str(exc), code="invalid_image") from None
-        if max(img.size) > STORED_MAX_SIDE:
-            img = images.resize_longest(img, STORED_MAX_SIDE)
+        if max(img.size) > self.stored_max_side:
+            img = images.resize_longest(img, self.stored_max_side)
         return ContentFile(images.encode_png(img), name=f"{name}.png")
 
     def clean_content(self):
@@ -173,19 +194,26 @@ class StyleJobForm(forms.Form):
         data = super().clean()
         if "remix" in self._errors:  # a hidden field: say it above the form
             self.add_error(None, self._errors.pop("remix").as_data())
+        for name in self.hidden_controls & set(self._errors):  # not on the page: say it above the form
+            self.add_error(None, self._errors.pop(name).as_data())
         mode = data.get("mode") or Mode.CLASSIC
         preset_values = presets.values(data.get("preset") or presets.CUSTOM, mode)
-        inactive = FAST_FIELDS if mode == Mode.CLASSIC else CLASSIC_FIELDS
+        inactive = [c.name for c in schema.controls(web=True) if mode not in c.modes]
         # The other mode's controls and the ones a preset replaces do not count: drop their errors.
         for name in (*inactive, *preset_values):
             self._errors.pop(name, None)
             data.pop(name, None)
         data.update(preset_values)
-        active = SHARED_FIELDS + (CLASSIC_FIELDS if mode == Mode.CLASSIC else FAST_FIELDS)
-        for name in active:
-            if data.get(name) is None and name not in self._errors and not isinstance(
-                    self.fields[name], forms.BooleanField):
-                self.add_error(name, forms.ValidationError("This field is required.", code="required"))
+        for control in schema.controls(mode, web=True):
+            if control.kind == "choice" and data.get(control.name) == "":
+                data[control.name] = None  # a ChoiceField's "nothing chosen", as None is a number field's
+            if data.get(control.name) is not None or control.name in self._errors or control.kind == "bool":
+                continue
+            if self.fields[control.name].widget.value_omitted_from_data(self.data, self.files,
+                                                                       self.add_prefix(control.name)):
+                data[control.name] = control.default  # not sent at all: a page older than the control
+            else:
+                self.add_error(control.name, forms.ValidationError("This field is required.", code="required"))
         self._clean_styles(data)
         self._refuse_extra_files()
         if not self._errors:
@@ -226,27 +254,23 @@ class StyleJobForm(forms.Form):
                 "field; this request had more. Please use the form on this page.", code="too_many_files"))
 
     def _build_params(self, data: dict, mode: str) -> None:
-        weights = data["style_weights"] if len(data["style_weights"]) > 1 else ()
+        values = {control.name: data[control.name] for control in schema.controls(mode, web=True)}
+        largest = int(schema.CONTROLS["size"].engine_bounds(mode)[1])  # the field allows any mode's largest
+        if values["size"] > largest:
+            self.add_error("size", forms.ValidationError(
+                f"{str(mode).capitalize()} mode makes images of up to {largest} px.", code="max_value"))
+            return
+        values["style_weights"] = data["style_weights"] if len(data["style_weights"]) > 1 else ()
+        params = params_class(mode).from_dict(values)
         try:
-            if mode == Mode.CLASSIC:
-                params = ClassicParams(
-                    size=data["size"], content_weight=data["content_weight"],
-                    style_weight=data["style_weight"], tv_weight=data["tv_weight"], epochs=data["epochs"],
-                    steps_per_epoch=data["steps_per_epoch"],
-                    optimizer=data["optimizer"], network=data["network"], multiscale=bool(data["multiscale"]),
-                    init=data["init"], style_weights=weights, preserve_colors=bool(data["preserve_colors"]),
-                    seed=data["seed"],
-                )
-            else:
-                params = FastParams(size=data["size"], strength=data["strength"], style_weights=weights,
-                                    preserve_colors=bool(data["preserve_colors"]))
             params.validate(len(data["style_slots"]))
         except ParameterError as exc:  # the fields' bounds are inside the engine's: a bug if seen
             raise forms.ValidationError(str(exc)) from None
         data["params"] = params
         if self.user is not None:
             steps = params.total_steps if mode == Mode.CLASSIC else 1
-            for problem in quotas.check_params(self.user, mode=mode, size=params.size, total_steps=steps):
+            for problem in quotas.check_params(self.user, mode=mode, size=params.size, total_steps=steps,
+                                                limits=self.quota):
                 self.add_error(None, forms.ValidationError(problem, code="quota"))
 
     # --- saving ---------------------------------------------------------------------------------

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -265,13 +264,11 @@ class StyleJob(models.Model):
         return f"nst-{self.uuid.hex}"
 
     def engine_params(self) -> ClassicParams | FastParams:
-        from engine.nst import ClassicParams, FastParams
+        """The stored params as the engine's dataclass (keys since removed are ignored, controls since
+        added take their defaults)."""
+        from engine.nst import params_class
 
-        if self.mode == Mode.CLASSIC:
-            return ClassicParams.from_dict(self.params)
-        data = dict(self.params)
-        data["style_weights"] = tuple(data.get("style_weights", ()))
-        return FastParams(**data)
+        return params_class(self.mode).from_dict(self.params)
 
     def is_visible_to(self, user) -> bool:
         return (self.visibility == Visibility.PUBLIC
@@ -311,7 +308,7 @@ def _announce_success(job: StyleJob) -> None:
 
 def params_dict(params: ClassicParams | FastParams) -> dict:
     """The dict stored in StyleJob.params (tuples become lists in JSON anyway)."""
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(params).items()}
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in params.to_dict().items()}
 
 
 def write_job_file(job: StyleJob, filename: str, data: bytes) -> str:

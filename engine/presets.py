@@ -4,9 +4,16 @@ A preset sets the controls that decide how long a job runs (size, epochs, steps 
 optimiser, coarse-to-fine); the weights, init, colours and seed stay as the user set them.
 Choosing "custom" uses the form's own values. The form applies a preset on the server, so
 presets work without JavaScript; static/js/submit.js only fills the fields in as a preview.
+
+A preset's values are a user's choice like any other: `problems()` checks them against the
+parameter schema (known controls of the mode, within the user's ranges and the default quota).
 """
 
 from __future__ import annotations
+
+from engine.nst import schema
+
+from .models import UserQuota
 
 CUSTOM = "custom"
 
@@ -43,3 +50,18 @@ def values(preset: str, mode: str) -> dict[str, object]:
 def as_json() -> dict[str, dict[str, dict[str, object]]]:
     """{preset: {mode: {field: value}}} for the page's script (json_script)."""
     return {name: modes for name, (_, modes) in PRESETS.items()}
+
+
+def problems() -> list[str]:
+    """What is wrong with PRESETS (empty: nothing): a control the mode does not have, a value of the
+    wrong type or out of a user's range. The size must fit the default quota, or most users could
+    not use the preset."""
+    out = []
+    for name, (_, modes) in PRESETS.items():
+        for mode, values in modes.items():
+            if mode not in schema.MODES:
+                out.append(f"Preset {name!r}: there is no mode {mode!r}.")
+                continue
+            out += [f"Preset {name!r}, {mode} mode: {problem}"
+                    for problem in schema.check_user_values(values, mode, quota=UserQuota().max_size)]
+    return out

@@ -27,9 +27,10 @@ def limits_for(user) -> UserQuota:
     return UserQuota.objects.filter(user=user).first() or UserQuota(user=user)
 
 
-def check_params(user, *, mode: str, size: int, total_steps: int) -> list[str]:
-    """Messages for the limits this job would exceed (empty: within the quota)."""
-    limits = limits_for(user)
+def check_params(user, *, mode: str, size: int, total_steps: int, limits: UserQuota | None = None) -> list[str]:
+    """Messages for the limits this job would exceed (empty: within the quota). `limits`: the user's
+    quota when the caller has read it already."""
+    limits = limits or limits_for(user)
     problems = []
     if size > limits.max_size:
         problems.append(f"Your account can make images of up to {limits.max_size} px; this job asks for "

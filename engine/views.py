@@ -21,13 +21,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from engine import presets
-from engine.nst import LossHistory
+from engine.nst import LossHistory, schema
 from gallery import publishing
 from gallery.models import Artwork
 
 from . import events, queue, quotas
 from .describe import param_rows
-from .forms import CLASSIC_FIELDS, FAST_FIELDS, StyleJobForm
+from .forms import StyleJobForm
 from .models import Mode, Status, StyleJob
 
 JOBS_PER_PAGE = 20
@@ -110,11 +110,9 @@ def _initial_from_artwork(artwork: Artwork) -> dict:
     """The form as the artwork's job was submitted, minus the photo: its mode, its settings and
     (through the hidden remix field) its style images with their weights."""
     job = artwork.job
-    p = job.params
-    initial = {"mode": job.mode, "preset": presets.CUSTOM, "remix": artwork.pk, "size": p.get("size"),
-               "preserve_colors": p.get("preserve_colors", False)}
-    fields = CLASSIC_FIELDS if job.mode == Mode.CLASSIC else FAST_FIELDS
-    initial.update({name: p[name] for name in fields if name in p})
+    params = job.engine_params()
+    initial = {"mode": job.mode, "preset": presets.CUSTOM, "remix": artwork.pk}
+    initial.update({c.name: getattr(params, c.name) for c in schema.controls(job.mode, web=True)})
     for style in job.styles.all():
         initial[f"style_{style.position}_weight"] = style.weight
     return initial

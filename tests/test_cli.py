@@ -9,6 +9,56 @@ import pytest
 from django.core.management import CommandError, call_command
 from PIL import Image
 
+from engine.management.commands.stylize import Command
+from engine.nst import ClassicParams, FastParams, cli, schema
+
+# The flags the command has always had: scripts use them.
+FLAGS = ("--mode", "--out", "--size", "--style-weights", "--preserve-colors", "--model-dir", "--epochs", "--steps",
+         "--optimizer", "--learning-rate", "--network", "--content-weight", "--style-weight", "--tv-weight", "--init",
+         "--single-scale", "--precision", "--seed", "--checkpoint", "--resume", "--strength")
+
+
+def _parser():
+    return Command().create_parser("manage.py", "stylize")
+
+
+def test_help_shows_every_option_with_its_default():
+    text = " ".join(_parser().format_help().split())
+    for flag in FLAGS:
+        assert f" {flag}" in text, flag
+    for control in schema.controls():
+        action = next(a for a in _parser()._actions if a.dest == control.name)
+        words = " ".join(action.help.split())
+        assert words in text, control.name
+        if control.kind == "bool":
+            assert f"(default: {'on' if control.default else 'off'})" in words
+        else:
+            assert f"default: {control.format(control.default)})" in words
+    assert "--size SIZE Size: longest side of the result, in pixels (32 to 8192 px; default: 512 px)" in text
+    assert "--steps STEPS Steps per epoch (1 to 10000; default: 30)" in text
+    assert "--single-scale Coarse-to-fine (faster at large sizes): off (default: on)" in text
+
+
+def test_without_options_the_params_are_the_defaults():
+    opts = vars(_parser().parse_args(["photo.jpg", "style.jpg"]))
+    assert cli.params_from_options(opts, "classic") == ClassicParams()
+    assert cli.params_from_options(opts, "fast") == FastParams()
+
+
+def test_options_map_to_params():
+    opts = vars(_parser().parse_args([
+        "photo.jpg", "a.jpg", "b.jpg", "--size", "300", "--style-weights", "1", "2", "--preserve-colors",
+        "--epochs", "3", "--steps", "12", "--optimizer", "adam", "--learning-rate", "0.5", "--network", "vgg19",
+        "--content-weight", "500", "--style-weight", "0.05", "--tv-weight", "2.5", "--init", "mix",
+        "--single-scale", "--precision", "float32", "--seed", "9", "--strength", "0.25",
+    ]))
+    assert cli.params_from_options(opts, "classic") == ClassicParams(
+        size=300, style_weights=(1.0, 2.0), preserve_colors=True, epochs=3, steps_per_epoch=12, optimizer="adam",
+        learning_rate=0.5, network="vgg19", content_weight=500.0, style_weight=0.05, tv_weight=2.5, init="mix",
+        multiscale=False, precision="float32", seed=9)
+    assert cli.params_from_options(opts, "fast") == FastParams(
+        size=300, style_weights=(1.0, 2.0), preserve_colors=True, strength=0.25)
+
 
 def test_classic_writes_the_image_history_and_plot(images_dir, tmp_path):
     out = tmp_path / "result.png"

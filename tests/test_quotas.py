@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 import django_rq
 import pytest
 from django.urls import reverse
@@ -36,6 +38,27 @@ def test_a_job_larger_than_the_quota_is_refused_with_the_limit(owner, owner_clie
     assert "can make images of up to 256 px; this job asks for 512 px" in _form_errors(response)
     assert 'id="form-errors"' in response.content.decode()
     assert not StyleJob.objects.exists() and django_rq.get_queue("default").count == 0
+
+
+def test_the_size_field_goes_up_to_the_users_quota(owner, owner_client, job_form_data, rq_redis,
+                                                   django_capture_on_commit_callbacks):
+    quota = UserQuota.objects.create(user=owner, max_size=512)
+    response = _submit(owner_client, job_form_data("fast", size="200"), django_capture_on_commit_callbacks)
+    html = response.content.decode()
+    assert "Size must be between 256 and 512 px." in html
+    assert re.search(r'<input type="number" name="size" value="200" min="256" max="512"', html)
+    # A size the engine could make, above the quota: the quota's own message.
+    response = _submit(owner_client, job_form_data("fast", size="600"), django_capture_on_commit_callbacks)
+    assert "can make images of up to 512 px; this job asks for 600 px" in _form_errors(response)
+    # A quota raised above the usual 1024 px lets the user ask for more, up to what the engine makes.
+    quota.max_size = 4096
+    quota.save()
+    response = _submit(owner_client, job_form_data("fast", size="9000"), django_capture_on_commit_callbacks)
+    assert "Size must be between 256 and 4096 px." in response.content.decode()
+    response = _submit(owner_client, job_form_data("classic", size="3000"), django_capture_on_commit_callbacks)
+    assert "Classic mode makes images of up to 2048 px." in response.content.decode()
+    response = _submit(owner_client, job_form_data("fast", size="1500"), django_capture_on_commit_callbacks)
+    assert response.status_code == 302 and StyleJob.objects.get().size == 1500
 
 
 def test_a_classic_job_with_more_steps_than_the_quota_is_refused(owner, owner_client, job_form_data, rq_redis,

@@ -7,9 +7,12 @@ Importing this package is cheap (TensorFlow loads on first use). The public face
     style = images.load_array("painting.jpg", 512)
     result = stylize_classic(content, [style], ClassicParams(size=512), on_epoch=print)
     images.save_png(result.image, "out.png"); result.history.save("out")
+
+Every control a user can set is declared once in `schema` (its CONTROLS); `params_class(mode)`
+gives the dataclass a mode's controls fill in.
 """
 
-from . import images
+from . import images, schema
 from .checkpoint import Checkpoint
 from .classic import ClassicResult, EpochReport, StepReport, stylize_classic
 from .classic_params import ClassicParams
@@ -17,8 +20,14 @@ from .errors import Cancelled, EngineError, ImageError, ModelFileError, Paramete
 from .fast import FastParams, FastResult, FastStylizer, get_fast_stylizer
 from .history import LossHistory, LossRow
 
+
+def params_class(mode: str) -> type[ClassicParams] | type[FastParams]:
+    """The params dataclass of a mode (schema.CLASSIC or schema.FAST)."""
+    return {schema.CLASSIC: ClassicParams, schema.FAST: FastParams}[mode]
+
+
 __all__ = [
     "Cancelled", "Checkpoint", "ClassicParams", "ClassicResult", "EngineError", "EpochReport", "FastParams",
     "FastResult", "FastStylizer", "ImageError", "LossHistory", "LossRow", "ModelFileError", "ParameterError",
-    "ResourceError", "StepReport", "get_fast_stylizer", "images", "stylize_classic",
+    "ResourceError", "StepReport", "get_fast_stylizer", "images", "params_class", "schema", "stylize_classic",
 ]

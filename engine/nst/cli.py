@@ -8,42 +8,72 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from . import schema
 from .errors import EngineError, ParameterError
+
+if TYPE_CHECKING:
+    from .classic_params import ClassicParams
+    from .fast import FastParams
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from .classic_params import INITS, ClassicParams
-
-    d = ClassicParams()
+    """The command's arguments; one option per control of engine.nst.schema, default in its help."""
     parser.add_argument("content", help="content photo (JPEG, PNG or WebP)")
     parser.add_argument("styles", nargs="+", metavar="style", help="1 to 3 style images")
-    parser.add_argument("--mode", choices=("classic", "fast"), default="classic")
+    parser.add_argument("--mode", choices=schema.MODES, default=schema.CLASSIC,
+                        help="classic (optimises the image) or fast (one pass) (default: classic)")
     parser.add_argument("--out", default="result.png", help="output PNG (default: result.png)")
-    parser.add_argument("--size", type=int, default=d.size, help="longest side of the result, px")
-    parser.add_argument("--style-weights", type=float, nargs="+", default=(), help="one per style (mixing)")
-    parser.add_argument("--preserve-colors", action="store_true", help="keep the content's colours")
+    parser.add_argument("--style-weights", type=float, nargs="+", default=(),
+                        help="one per style (mixing; default: equal)")
     parser.add_argument("--model-dir", help="where the model files are (default: $NST_MODEL_DIR or ./models)")
     classic = parser.add_argument_group("classic mode")
-    classic.add_argument("--epochs", type=int, default=d.epochs)
-    classic.add_argument("--steps", type=int, default=d.steps_per_epoch, help="steps per epoch")
-    classic.add_argument("--optimizer", choices=("lbfgs", "adam"), default=d.optimizer)
-    classic.add_argument("--learning-rate", type=float, default=None)
-    classic.add_argument("--network", choices=("vgg16", "vgg19"), default=d.network)
-    classic.add_argument("--content-weight", type=float, default=d.content_weight)
-    classic.add_argument("--style-weight", type=float, default=d.style_weight)
-    classic.add_argument("--tv-weight", type=float, default=d.tv_weight)
-    classic.add_argument("--init", choices=INITS, default=d.init,
-                         help="where the optimisation starts (fast: from fast mode's result)")
-    classic.add_argument("--single-scale", action="store_true", help="no coarse-to-fine")
-    classic.add_argument("--precision", choices=("auto", "bfloat16", "float32"), default=d.precision)
-    classic.add_argument("--seed", type=int, default=d.seed)
+    fast = parser.add_argument_group("fast mode")
+    for control in schema.controls():
+        group = parser if len(control.modes) > 1 else classic if schema.CLASSIC in control.modes else fast
+        _add_option(group, control)
     classic.add_argument("--checkpoint", help="save the run's state here after every epoch")
     classic.add_argument("--resume", help="continue from a checkpoint saved with --checkpoint")
-    fast = parser.add_argument_group("fast mode")
-    fast.add_argument("--strength", type=float, default=1.0, help="0 (content) .. 1 (full style)")
+    fast.add_argument("--hub-handle", default=os.environ.get("NST_FAST_HUB_HANDLE", ""),
+                      help="with --fast-network tfhub: the model for tensorflow_hub.load, a TF-Hub URL or a "
+                           "SavedModel folder (default: $NST_FAST_HUB_HANDLE)")
+
+
+def _add_option(group, control: schema.Control) -> None:
+    flag = control.cli_flag or "--" + control.name.replace("_", "-")
+    about = control.label
+    if control.help:  # "Label: help text" with the help's first letter lowered and its full stop dropped
+        about += f": {control.help[0].lower()}{control.help[1:].rstrip('.')}"
+    if control.kind == "bool":  # a switch that turns the default round
+        now, default = ("off", "on") if control.default else ("on", "off")
+        group.add_argument(flag, dest=control.name, action="store_false" if control.default else "store_true",
+                           help=_escape(f"{about}: {now} (default: {default})"))
+        return
+    default = f"default: {control.format(control.default)}"
+    if control.kind == "choice":
+        kwargs: dict = {"choices": control.choice_values}
+    else:
+        kwargs = {"type": int if control.kind == "int" else float, "metavar": flag[2:].replace("-", "_").upper()}
+        low, high = control.engine_bounds()
+        default = f"{control.format(low, unit=False)} to {control.format(high)}; {default}"
+    group.add_argument(flag, dest=control.name, default=control.default, help=_escape(f"{about} ({default})"),
+                       **kwargs)
+
+
+def _escape(help_text: str) -> str:
+    return help_text.replace("%", "%%")  # argparse formats help strings with %
+
+
+def params_from_options(opts: dict, mode: str) -> ClassicParams | FastParams:
+    """ClassicParams or FastParams from parsed options (not yet validated)."""
+    from . import params_class
+
+    values = {control.name: opts[control.name] for control in schema.controls(mode)}
+    return params_class(mode).from_dict({**values, "style_weights": tuple(opts["style_weights"])})
 
 
 def run(opts: dict, stdout=sys.stdout) -> dict[str, Path]:
@@ -65,14 +95,13 @@ def run(opts: dict, stdout=sys.stdout) -> dict[str, Path]:
 
 def _run_fast(opts, content, styles, model_dir, out, stdout) -> dict[str, Path]:
     from . import images
-    from .fast import FastParams, get_fast_stylizer
+    from .fast_hub import get_stylizer
 
-    params = FastParams(size=opts["size"], strength=opts["strength"], style_weights=tuple(opts["style_weights"]),
-                        preserve_colors=opts["preserve_colors"])
+    params = params_from_options(opts, schema.FAST)
     params.validate(len(styles))
-    result = get_fast_stylizer(model_dir).stylize(content, styles, params)
+    result = get_stylizer(params, model_dir, opts.get("hub_handle")).stylize(content, styles, params)
     images.save_png(result.image, out)
-    meta = {"mode": "fast", "params": vars(params) | {"style_weights": list(params.style_weights)},
+    meta = {"mode": "fast", "params": params.to_dict(),
             "network": result.network, "device": result.device, "seconds": result.seconds}
     meta_path = out.with_suffix(".json")
     meta_path.write_text(json.dumps(meta, indent=2))
@@ -87,15 +116,8 @@ def _run_classic(opts, content, styles, model_dir, out, stdout) -> dict[str, Pat
     from . import images
     from .checkpoint import Checkpoint
     from .classic import stylize_classic
-    from .classic_params import ClassicParams
 
-    params = ClassicParams(
-        size=opts["size"], content_weight=opts["content_weight"], style_weight=opts["style_weight"],
-        tv_weight=opts["tv_weight"], epochs=opts["epochs"], steps_per_epoch=opts["steps"],
-        optimizer=opts["optimizer"], learning_rate=opts["learning_rate"], network=opts["network"],
-        multiscale=not opts["single_scale"], init=opts["init"], style_weights=tuple(opts["style_weights"]),
-        preserve_colors=opts["preserve_colors"], seed=opts["seed"], precision=opts["precision"],
-    )
+    params = params_from_options(opts, schema.CLASSIC)
     resume = Checkpoint.load(opts["resume"]) if opts.get("resume") else None
     bar = tqdm(total=params.total_steps, initial=resume.step if resume else 0, unit="step", file=sys.stderr)
 

@@ -46,21 +46,22 @@ import time
 import warnings
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import model_files, tflite_graph, tiling
+from . import model_files, schema, tflite_graph, tiling
+from .classic_params import check_weights
 from .color import keep_content_colors
 from .device import describe_device
 from .errors import ImageError, ParameterError
 from .images import to_uint8
+from .schema import default
 
 NETWORK = "magenta-v1-256-fp16"
-MIN_SIZE, MAX_SIZE = 64, 8192
 # Larger images are rendered in tiles (Transformer.tiled): 2048x2048 is the largest fast mode ran
 # whole before tiling existed, so up to there the output is exactly what it was.
 UNTILED_MAX_PIXELS = 2048 * 2048
@@ -72,9 +73,6 @@ SIZE_MULTIPLE = 4  # the transformer downsamples twice by 2
 # Below this the 1/4-resolution feature maps are too small to mean anything.
 MIN_SIDE = 16
 STYLE_VECTOR_LEN = 100
-# Which network runs fast mode: the built-in one (the TFLite files, rebuilt; any size), or a
-# SavedModel loaded with tensorflow_hub from a handle the server sets (engine.nst.fast_hub).
-FAST_NETWORKS = ("builtin", "tfhub")
 HUB_MAX_SIZE = 2048  # a hub model runs whole images only: no tiles, so no print sizes
 # 64 vectors of 100 floats: the bound is about a long-lived worker's growth, not memory.
 STYLE_CACHE_ENTRIES = 64
@@ -85,9 +83,9 @@ _STYLE_INPUT = "mobilenet_conv/Conv/BiasAdd"  # the transformer's style-vector i
 
 @dataclass(frozen=True)
 class FastParams:
-    """What a fast-mode job asks for.
+    """What a fast-mode job asks for (the controls are declared in engine.nst.schema).
 
-    size: longest side of the output in pixels (64..8192; above 2048x2048 pixels it runs in tiles).
+    size: longest side of the output in pixels (above 2048x2048 pixels it runs in tiles).
     strength: 0..1; 1 = the style's vector, 0 = the content's own vector (nearly the content).
     style_weights: one non-negative weight per style image; empty = equal weights.
     preserve_colors: keep the content's colours, take only luminance from the stylisation.
@@ -96,33 +94,25 @@ class FastParams:
     classic mode's control of that name chooses its feature network, and the form has one namespace.
     """
 
-    size: int = 512
-    strength: float = 1.0
+    size: int = default("size")
+    strength: float = default("strength")
     style_weights: tuple[float, ...] = ()
-    preserve_colors: bool = False
-    fast_network: str = "builtin"
+    preserve_colors: bool = default("preserve_colors")
+    fast_network: str = default("fast_network")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FastParams:
+        return schema.from_dict(cls, data)
 
     def validate(self, n_styles: int) -> None:
         """Raise ParameterError for anything the stylizer cannot honour."""
-        if isinstance(self.size, bool) or not isinstance(self.size, (int, np.integer)):
-            raise ParameterError(f"size must be a whole number of pixels, not {self.size!r}.")
-        if not MIN_SIZE <= self.size <= MAX_SIZE:
-            raise ParameterError(f"size must be between {MIN_SIZE} and {MAX_SIZE} pixels, not {self.size}.")
-        if not _is_number(self.strength) or not 0.0 <= self.strength <= 1.0:
-            raise ParameterError(f"strength must be a number between 0 and 1, not {self.strength!r}.")
+        schema.check(self, schema.FAST)
         if n_styles < 1:
             raise ParameterError("Fast mode needs at least one style image.")
-        weights = self.style_weights
-        if weights:
-            if len(weights) != n_styles:
-                raise ParameterError(f"{len(weights)} style weights given for {n_styles} style images.")
-            if not all(_is_number(w) and w >= 0 for w in weights):
-                raise ParameterError(f"Style weights must be non-negative numbers, not {weights!r}.")
-            if sum(weights) <= 0:
-                raise ParameterError("At least one style weight must be above zero.")
-        if self.fast_network not in FAST_NETWORKS:
-            raise ParameterError(f"fast_network must be one of {', '.join(FAST_NETWORKS)}, "
-                                 f"not {self.fast_network!r}.")
+        check_weights("style_weights", self.style_weights, n_styles)
         if self.fast_network == "tfhub":
             self._validate_hub(n_styles)
 
@@ -141,14 +131,6 @@ class FastParams:
     def normalised_weights(self, n_styles: int) -> np.ndarray:
         weights = np.asarray(self.style_weights or [1.0] * n_styles, np.float64)
         return (weights / weights.sum()).astype(np.float32)
-
-
-def _is_number(value: Any) -> bool:
-    return (
-        isinstance(value, (int, float, np.number))
-        and not isinstance(value, bool)
-        and bool(np.isfinite(value))
-    )
 
 
 @dataclass(frozen=True)
