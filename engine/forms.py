@@ -36,8 +36,10 @@ from gallery.models import Artwork
 
 from .models import Mode, StyleImage, StyleJob, UserQuota, Visibility, params_dict
 
-# Largest side kept of an upload: the engine never works above it, so more is only disk.
-STORED_MAX_SIDE = int(schema.CONTROLS["size"].engine_bounds()[1])
+# Largest side kept of an upload for a user whose quota is at most this: more is only disk, and
+# encoding time in the request. A user allowed larger results (print sizes) keeps their photo up to
+# their quota's size, so a print is not an enlarged 2048 px photo.
+STORED_MAX_SIDE = 2048
 ACCEPT = "image/jpeg,image/png,image/webp"
 STYLE_SLOTS = tuple(range(1, MAX_STYLES + 1))
 
@@ -106,6 +108,15 @@ class StyleJobForm(forms.Form):
         # The controls' fields are made per form: the size's maximum is this user's quota.
         self.quota = quotas.limits_for(user) if user is not None else UserQuota()
         self.fields.update({c.name: control_field(c, self.quota) for c in schema.controls(web=True)})
+        engine_max = int(schema.CONTROLS["size"].engine_bounds()[1])
+        self.stored_max_side = min(engine_max, max(STORED_MAX_SIDE, self.quota.max_size))
+        self.hidden_controls: set[str] = set()
+        if not settings.NST_FAST_HUB_HANDLE:
+            # No hub model on this server: the page does not show the choice (an absent control takes
+            # its default, "builtin"), and a hand-made request for it is refused as an unknown choice.
+            self.fields["fast_network"].choices = [c for c in schema.CONTROLS["fast_network"].choices
+                                                   if c[0] != "tfhub"]
+            self.hidden_controls.add("fast_network")
         for slot in STYLE_SLOTS:
             self.fields[f"style_{slot}_weight"].widget.attrs["step"] = "any"
         max_bytes = settings.NST_MAX_UPLOAD_BYTES
@@ -132,6 +143,8 @@ class StyleJobForm(forms.Form):
         rows: dict[str, list[forms.BoundField]] = {}
         out: list[tuple[bool, list[forms.BoundField]]] = []
         for control in controls:
+            if control.name in self.hidden_controls:
+                continue
             if control.row is None:
                 out.append((False, [self[control.name]]))
             elif control.row in rows:
@@ -159,8 +172,8 @@ class StyleJobForm(forms.Form):
             img = images.open_image(upload)
         except ImageError as exc:
             raise forms.ValidationError(str(exc), code="invalid_image") from None
-        if max(img.size) > STORED_MAX_SIDE:
-            img = images.resize_longest(img, STORED_MAX_SIDE)
+        if max(img.size) > self.stored_max_side:
+            img = images.resize_longest(img, self.stored_max_side)
         return ContentFile(images.encode_png(img), name=f"{name}.png")
 
     def clean_content(self):
@@ -181,6 +194,8 @@ class StyleJobForm(forms.Form):
         data = super().clean()
         if "remix" in self._errors:  # a hidden field: say it above the form
             self.add_error(None, self._errors.pop("remix").as_data())
+        for name in self.hidden_controls & set(self._errors):  # not on the page: say it above the form
+            self.add_error(None, self._errors.pop(name).as_data())
         mode = data.get("mode") or Mode.CLASSIC
         preset_values = presets.values(data.get("preset") or presets.CUSTOM, mode)
         inactive = [c.name for c in schema.controls(web=True) if mode not in c.modes]
@@ -190,6 +205,8 @@ class StyleJobForm(forms.Form):
             data.pop(name, None)
         data.update(preset_values)
         for control in schema.controls(mode, web=True):
+            if control.kind == "choice" and data.get(control.name) == "":
+                data[control.name] = None  # a ChoiceField's "nothing chosen", as None is a number field's
             if data.get(control.name) is not None or control.name in self._errors or control.kind == "bool":
                 continue
             if self.fields[control.name].widget.value_omitted_from_data(self.data, self.files,
@@ -238,6 +255,11 @@ class StyleJobForm(forms.Form):
 
     def _build_params(self, data: dict, mode: str) -> None:
         values = {control.name: data[control.name] for control in schema.controls(mode, web=True)}
+        largest = int(schema.CONTROLS["size"].engine_bounds(mode)[1])  # the field allows any mode's largest
+        if values["size"] > largest:
+            self.add_error("size", forms.ValidationError(
+                f"{str(mode).capitalize()} mode makes images of up to {largest} px.", code="max_value"))
+            return
         values["style_weights"] = data["style_weights"] if len(data["style_weights"]) > 1 else ()
         params = params_class(mode).from_dict(values)
         try:

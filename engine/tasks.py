@@ -53,12 +53,12 @@ from engine.nst import (
     ParameterError,
     StepReport,
     Stopped,
-    get_fast_stylizer,
     images,
     stylize_classic,
 )
 from engine.nst.device import describe_device
 from engine.nst.fast import NETWORK as FAST_NETWORK
+from engine.nst.fast_hub import HUB_NETWORK, get_stylizer
 
 from . import jobs, live, queue, worker
 from .models import Mode, Status, StyleJob
@@ -120,12 +120,17 @@ def run_style_job(job_id: int) -> str | Retry:
     return job.status
 
 
+def _network_name(job: StyleJob) -> str:
+    if job.mode == Mode.CLASSIC:
+        return job.params.get("network", "")
+    return HUB_NETWORK if job.params.get("fast_network") == HUB_NETWORK else FAST_NETWORK
+
+
 def _announce_start(job: StyleJob) -> None:
     """Device and network are known as soon as a worker has the job: stored now, not only with
     the result, so the job page (and a socket's snapshot) shows them during the run; then the
     job's page and the pages of the jobs still queued (they moved up) are told."""
-    network = job.params.get("network", "") if job.mode == Mode.CLASSIC else FAST_NETWORK
-    job.record_placement(device=describe_device(), network=network)
+    job.record_placement(device=describe_device(), network=_network_name(job))
     live.publish_started(job)
     live.publish_queue()
 
@@ -191,7 +196,7 @@ class _Run:
         content, styles = self.load_images(params.size)
         model_dir = settings.NST_MODEL_DIR
         if job.mode == Mode.FAST:
-            result = get_fast_stylizer(model_dir).stylize(content, styles, params)
+            result = get_stylizer(params, model_dir, settings.NST_FAST_HUB_HANDLE).stylize(content, styles, params)
             seconds = ", ".join(f"{name} {value:.2f} s" for name, value in result.seconds.items())
             history = LossHistory(events=[f"Fast mode, one forward pass: {seconds}."])
         else:

@@ -38,8 +38,10 @@ def make_thumbnails(job: StyleJob) -> Thumbnails:
 
 
 def _write(job: StyleJob, kind: str, field: FieldFile, side: int, names: dict[str, str]) -> tuple[int, int]:
+    # A result may be larger than any upload: fast mode renders print sizes up to 8192 px.
+    limit = images.MAX_RESULT_PIXELS if kind == "result" else images.MAX_PIXELS
     with field.open("rb") as fh:
-        img = images.open_image(fh)
+        img = images.open_image(fh, max_pixels=limit)
     if max(img.size) > side:  # never enlarged
         img = images.resize_longest(img, side)
     names[kind] = write_job_file(job, f"thumb-{kind}.jpg", images.encode_jpeg(img, quality=QUALITY))

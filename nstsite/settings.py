@@ -163,6 +163,12 @@ if not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
 # mirror folder `fetch_models` copies them from before trying the official URLs.
 NST_MODEL_DIR = env_path("NST_MODEL_DIR", BASE_DIR / "models")
 NST_MODEL_MIRROR = env_path("NST_MODEL_MIRROR", None)
+# Fast mode's "tfhub" network loads its model with tensorflow_hub.load(NST_FAST_HUB_HANDLE): a TF-Hub
+# URL where the internet is reachable, or a local SavedModel folder (`manage.py export_fast_model DIR`
+# writes one; relative paths are from the repository root). Empty: the network is not offered.
+_hub_handle = env_str("NST_FAST_HUB_HANDLE") or ""
+NST_FAST_HUB_HANDLE = (_hub_handle if not _hub_handle or "://" in _hub_handle
+                       else str((BASE_DIR / Path(_hub_handle).expanduser()).resolve()))
 
 MEDIA_ROOT = env_path("DJANGO_MEDIA_ROOT", VAR_DIR / "media")
 MEDIA_URL = "/media/"

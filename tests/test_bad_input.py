@@ -182,7 +182,7 @@ def test_text_where_a_file_belongs_is_refused(submit, media_root, upload_tmp):
 # --- bad parameters ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("mode, field, value, words", [
-    ("classic", "size", "5000", "Size must be between 256 and 1024 px."),
+    ("classic", "size", "9000", "Size must be between 256 and 1024 px."),
     ("fast", "size", "64", "Size must be between 256 and 1024 px."),
     ("classic", "epochs", "0", "Epochs must be between 1 and 20."),
     ("classic", "steps_per_epoch", "100000", "Steps per epoch must be between 10 and 500."),

@@ -219,7 +219,7 @@ def test_missing_model_files_are_named(model_dir, tmp_path):
     ("params", "n_styles"),
     [
         (fast.FastParams(size=63), 1),
-        (fast.FastParams(size=2049), 1),
+        (fast.FastParams(size=8193), 1),
         (fast.FastParams(size=512.0), 1),
         (fast.FastParams(size=True), 1),
         (fast.FastParams(strength=-0.1), 1),

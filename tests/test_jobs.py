@@ -122,7 +122,9 @@ def test_fast_mode_ignores_the_classic_fields(owner_client, job_form_data, rq_re
     data = job_form_data("fast", epochs="999", style_weight="", optimizer="nonsense")
     assert post(owner_client, data, django_capture_on_commit_callbacks).status_code == 302
     job = StyleJob.objects.get()
-    assert job.mode == "fast" and set(job.params) == {"size", "strength", "style_weights", "preserve_colors"}
+    assert job.mode == "fast" and set(job.params) == {"size", "strength", "style_weights", "preserve_colors",
+                                                      "fast_network"}
+    assert job.params["fast_network"] == "builtin"
 
 
 # --- job pages and access ---------------------------------------------------------------------------

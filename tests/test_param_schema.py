@@ -62,7 +62,7 @@ def test_the_engine_checks_each_control_against_its_engine_range():
     ClassicParams(size=32).validate(1)  # tests run at tiny sizes: wider than the form's 256
     with pytest.raises(ParameterError, match="size must be between 32 and 2048 px"):
         ClassicParams(size=2049).validate(1)
-    with pytest.raises(ParameterError, match="size must be between 64 and 2048 px"):
+    with pytest.raises(ParameterError, match="size must be between 64 and 8192 px"):
         FastParams(size=32).validate(1)
     with pytest.raises(ParameterError, match="seed must be a whole number"):
         ClassicParams(seed=1.5).validate(1)
@@ -71,8 +71,13 @@ def test_the_engine_checks_each_control_against_its_engine_range():
     ClassicParams(learning_rate=None).validate(1)  # None: the optimiser's own
 
 
-def test_uploads_are_kept_up_to_the_engines_largest_size():
-    assert STORED_MAX_SIDE == schema.CONTROLS["size"].engine_bounds()[1] == 2048
+@pytest.mark.django_db
+def test_uploads_are_kept_up_to_the_users_largest_size_but_at_least_2048_px(owner):
+    assert STORED_MAX_SIDE == 2048
+    assert StyleJobForm(user=owner).stored_max_side == 2048  # the default quota: 1024 px
+    UserQuota.objects.create(user=owner, max_size=6000)
+    assert StyleJobForm(user=owner).stored_max_side == 6000  # a print-size quota keeps the photo's pixels
+    assert schema.CONTROLS["size"].engine_bounds()[1] == 8192
 
 
 # --- from_dict --------------------------------------------------------------------------------------
@@ -80,7 +85,8 @@ def test_uploads_are_kept_up_to_the_engines_largest_size():
 @pytest.mark.parametrize("mode", schema.MODES)
 def test_from_dict_round_trips_params_through_the_stored_json(mode):
     cls = params_class(mode)
-    params = cls(**other_values(mode), style_weights=(2.0, 0.5))
+    # fast_network "tfhub" takes one style at full strength (test_fast_hub.py): the builtin one here.
+    params = cls(**other_values(mode, but=("fast_network",)), style_weights=(2.0, 0.5))
     params.validate(2)
     assert params != cls()
     stored = json.loads(json.dumps(params_dict(params)))  # what StyleJob.params holds
@@ -108,7 +114,8 @@ def test_a_stored_job_reads_back_as_its_modes_params(make_job):
 # --- the submission form ------------------------------------------------------------------------------
 
 @pytest.mark.django_db
-def test_the_forms_fields_and_bounds_come_from_the_schema(owner):
+def test_the_forms_fields_and_bounds_come_from_the_schema(owner, settings):
+    settings.NST_FAST_HUB_HANDLE = "var/fast-model"  # every choice offered (see the tfhub test below)
     form = StyleJobForm(user=owner)
     quota = UserQuota().max_size
     for control in schema.controls():
@@ -131,11 +138,12 @@ def test_the_forms_fields_and_bounds_come_from_the_schema(owner):
                 assert message.startswith(f"{control.label} must be between {low:g} and {high:g}")
     # The size: up to the quota on the page, refused on the field only past what the engine makes.
     size = form.fields["size"]
-    assert (size.min_value, size.widget.attrs["max"], size.max_value) == (256, quota, 2048)
+    assert (size.min_value, size.widget.attrs["max"], size.max_value) == (256, quota, 8192)
 
 
 @pytest.mark.django_db
-def test_the_page_has_a_field_for_every_control_in_its_modes_fieldset(owner_client):
+def test_the_page_has_a_field_for_every_control_in_its_modes_fieldset(owner_client, settings):
+    settings.NST_FAST_HUB_HANDLE = "https://tfhub.dev/google/magenta/arbitrary-image-stylization-v1-256/2"
     html = owner_client.get(reverse("engine:submit")).content.decode()
     fieldsets = {mode: re.search(rf'<fieldset [^>]*id="{mode}-settings">(.*?)</fieldset>', html, re.S).group(1)
                  for mode in schema.MODES}
@@ -234,3 +242,18 @@ def test_the_job_page_table_lists_every_control_of_the_jobs_mode(mode, make_job,
     assert job.start() and job.finish(image_png=result, history=None, device="CPU", network="", seconds=0.1)
     html = owner_client.get(reverse("gallery:detail", args=[job.artwork.pk])).content.decode()
     assert _table(html, "artwork-params") == expected
+
+
+@pytest.mark.django_db
+def test_the_tfhub_network_is_offered_only_where_the_server_has_a_hub_model(
+        owner_client, job_form_data, settings, rq_redis, django_capture_on_commit_callbacks):
+    settings.NST_FAST_HUB_HANDLE = ""
+    assert 'id="id_fast_network"' not in owner_client.get(reverse("engine:submit")).content.decode()
+    html = owner_client.post(reverse("engine:submit"), job_form_data("fast", fast_network="tfhub")).content.decode()
+    assert "Select a valid choice. tfhub is not one of the available choices." in html
+    with django_capture_on_commit_callbacks(execute=True):  # not sent at all: the built-in network
+        assert owner_client.post(reverse("engine:submit"), job_form_data("fast")).status_code == 302
+    assert StyleJob.objects.get().params["fast_network"] == "builtin"
+    settings.NST_FAST_HUB_HANDLE = "var/fast-model"
+    page = owner_client.get(reverse("engine:submit")).content.decode()
+    assert '<option value="tfhub">TF-Hub model</option>' in page

@@ -53,8 +53,10 @@ def test_the_size_field_goes_up_to_the_users_quota(owner, owner_client, job_form
     # A quota raised above the usual 1024 px lets the user ask for more, up to what the engine makes.
     quota.max_size = 4096
     quota.save()
-    response = _submit(owner_client, job_form_data("fast", size="3000"), django_capture_on_commit_callbacks)
-    assert "Size must be between 256 and 2048 px." in response.content.decode()
+    response = _submit(owner_client, job_form_data("fast", size="9000"), django_capture_on_commit_callbacks)
+    assert "Size must be between 256 and 4096 px." in response.content.decode()
+    response = _submit(owner_client, job_form_data("classic", size="3000"), django_capture_on_commit_callbacks)
+    assert "Classic mode makes images of up to 2048 px." in response.content.decode()
     response = _submit(owner_client, job_form_data("fast", size="1500"), django_capture_on_commit_callbacks)
     assert response.status_code == 302 and StyleJob.objects.get().size == 1500
 

@@ -16,7 +16,7 @@ from . import images, schema
 from .checkpoint import Checkpoint
 from .classic import ClassicResult, EpochReport, StepReport, stylize_classic
 from .classic_params import ClassicParams
-from .errors import EngineError, ImageError, ModelFileError, ParameterError, Stopped
+from .errors import EngineError, ImageError, ModelFileError, ParameterError, ResourceError, Stopped
 from .fast import FastParams, FastResult, FastStylizer, get_fast_stylizer
 from .history import LossHistory, LossRow
 
@@ -29,5 +29,6 @@ def params_class(mode: str) -> type[ClassicParams] | type[FastParams]:
 __all__ = [
     "Checkpoint", "ClassicParams", "ClassicResult", "EngineError", "EpochReport", "FastParams",
     "FastResult", "FastStylizer", "ImageError", "LossHistory", "LossRow", "ModelFileError", "ParameterError",
-    "StepReport", "Stopped", "get_fast_stylizer", "images", "params_class", "schema", "stylize_classic",
+    "ResourceError", "StepReport", "Stopped", "get_fast_stylizer", "images", "params_class", "schema",
+    "stylize_classic",
 ]

@@ -20,10 +20,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from . import color
+from . import classic_memory, color
 from .checkpoint import Checkpoint, inputs_digest
 from .classic_params import ClassicParams, normalised
-from .device import describe_device, resolve_precision
+from .device import describe_device, memory_available, resolve_precision
 from .errors import ImageError, ParameterError, Stopped
 from .history import LossHistory, LossRow
 from .images import to_uint8
@@ -93,6 +93,14 @@ def scale_plan(size: int, total_steps: int, multiscale: bool) -> list[tuple[int,
     return list(zip(sides, steps, strict=True))
 
 
+def plan_for(params: ClassicParams) -> list[tuple[int, int]]:
+    """The run's scale plan. A fast start begins at the final size: coarse-to-fine exists to get the
+    large-scale picture cheaply, and fast mode's result already is one; refining it at a coarse level
+    first only blurs its strokes and reached the default run's objective later (docs/benchmarks.md,
+    "Fast start")."""
+    return scale_plan(params.size, params.total_steps, params.multiscale and params.init != "fast")
+
+
 def fit_dims(shape: Sequence[int], side: int) -> tuple[int, int]:
     h, w = shape[0], shape[1]
     scale = side / max(h, w)
@@ -154,8 +162,8 @@ class _Level:
 
 class _ClassicRun:
     def __init__(self, content, styles, params: ClassicParams, net: FeatureNet, precision: str,
-                 on_step, on_epoch, should_stop):
-        self.params, self.net, self.precision = params, net, precision
+                 on_step, on_epoch, should_stop, model_dir=None):
+        self.params, self.net, self.precision, self.model_dir = params, net, precision, model_dir
         self.on_step, self.on_epoch, self.should_stop = on_step, on_epoch, should_stop
         self.content = resize(content, fit_dims(content.shape, params.size))
         self.styles = [s.astype(np.float32) for s in styles]
@@ -170,7 +178,7 @@ class _ClassicRun:
         self.layer_weights = dict(
             zip(params.style_layers, normalised(params.style_layer_weights, n_layers), strict=True)
         )
-        self.plan = scale_plan(params.size, params.total_steps, params.multiscale)
+        self.plan = plan_for(params)
         self.loss_and_grad = _loss_and_grad_fn(net, params.content_layers, params.style_layers, precision)
         self.weights = np.array([
             params.content_weight / CONTENT_UNIT,
@@ -213,10 +221,26 @@ class _ClassicRun:
         p = self.params
         if p.init == "content":
             return level.net_content.copy()
+        if p.init == "fast":
+            return self.fast_start(level)
         noise = np.random.default_rng(p.seed).uniform(0.0, 1.0, level.net_content.shape).astype(np.float32)
         if p.init == "noise":
             return noise
         return ((1 - p.init_noise) * level.net_content + p.init_noise * noise).astype(np.float32)
+
+    def fast_start(self, level: _Level) -> np.ndarray:
+        """The fast model's result for the same pair, at the run's final size (resized to this level
+        if the plan has coarser ones): the optimisation refines a stylised picture instead of painting
+        the style onto the photo from scratch. Its time counts as the run's (warm: 0.1 s at 512 px)."""
+        from . import model_files
+        from .fast import FastParams, get_fast_stylizer
+
+        started = time.perf_counter()
+        stylizer = get_fast_stylizer(self.model_dir or model_files.default_model_dir())
+        fast = FastParams(size=self.params.size, style_weights=tuple(self.style_mix))
+        image = stylizer.stylize(self.net_content, self.net_styles, fast).image.astype(np.float32) / 255.0
+        self.elapsed += time.perf_counter() - started
+        return resize(image, level.dims)
 
     # --- the loop -----------------------------------------------------------------------
     def execute(self, resume: Checkpoint | None) -> np.ndarray:
@@ -367,7 +391,7 @@ def objective(content: np.ndarray, styles: Sequence[np.ndarray], params: Classic
     params = replace(params or ClassicParams(), multiscale=False, precision=precision)
     params.validate(len(styles))
     net = get_feature_net(params.network, model_dir)
-    run = _ClassicRun(content, styles, params, net, precision, None, None, None)
+    run = _ClassicRun(content, styles, params, net, precision, None, None, None, model_dir)
     level = _Level(run, 0)
     return Objective(level.dims, run.content, run.loss_and_grad,
                      (level.content_targets, level.style_grams, run.layer_weights, run.weights))
@@ -390,6 +414,7 @@ def stylize_classic(
     on_epoch: Callable[[EpochReport], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     resume_from: Checkpoint | None = None,
+    memory_limit: int | None = None,
 ) -> ClassicResult:
     """Paint `content` in the style of `styles` (RGB float arrays in [0, 1], any size; the
     content is resized to params.size on its longest side).
@@ -397,16 +422,21 @@ def stylize_classic(
     on_step gets every step's losses (keep it cheap); on_epoch gets a preview, the history,
     an ETA and a checkpoint factory; should_stop is polled before every step and ends the
     run with Stopped (carrying a checkpoint). resume_from continues a checkpointed run.
+
+    A run that would not fit in memory (memory_limit bytes; default: what this process can have,
+    device.memory_available) is refused before any work with ResourceError, naming the size that fits.
     """
     params = params or ClassicParams()
     params.validate(len(styles))
     _check_image("content image", content)
     for i, style in enumerate(styles, 1):
         _check_image(f"style image {i}", style)
+    precision = resolve_precision(params.precision)
+    available = memory_limit if memory_limit is not None else memory_available()
+    classic_memory.check(params.size, content.shape, precision, available)
     net = get_feature_net(params.network, model_dir)
     net.check_layers(tuple(params.content_layers) + tuple(params.style_layers))
-    precision = resolve_precision(params.precision)
-    run = _ClassicRun(content, styles, params, net, precision, on_step, on_epoch, should_stop)
+    run = _ClassicRun(content, styles, params, net, precision, on_step, on_epoch, should_stop, model_dir)
     final = run.execute(resume_from)
     if params.preserve_colors:
         final = color.keep_content_colors(final, run.level.content)

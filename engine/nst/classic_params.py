@@ -30,7 +30,7 @@ class ClassicParams:
     learning_rate: float | None = default("learning_rate")  # None: 1.0 for L-BFGS, 0.02 for Adam
     network: str = default("network")                # vgg16 or vgg19
     multiscale: bool = default("multiscale")         # coarse-to-fine
-    init: str = default("init")                      # content | noise | mix
+    init: str = default("init")                      # content | noise | mix | fast
     init_noise: float = 0.3              # share of noise when init="mix"
     style_weights: tuple[float, ...] = ()  # one per style image; empty: equal
     preserve_colors: bool = default("preserve_colors")  # luminance-only transfer

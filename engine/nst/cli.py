@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -37,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         _add_option(group, control)
     classic.add_argument("--checkpoint", help="save the run's state here after every epoch")
     classic.add_argument("--resume", help="continue from a checkpoint saved with --checkpoint")
+    fast.add_argument("--hub-handle", default=os.environ.get("NST_FAST_HUB_HANDLE", ""),
+                      help="with --fast-network tfhub: the model for tensorflow_hub.load, a TF-Hub URL or a "
+                           "SavedModel folder (default: $NST_FAST_HUB_HANDLE)")
 
 
 def _add_option(group, control: schema.Control) -> None:
@@ -91,11 +95,11 @@ def run(opts: dict, stdout=sys.stdout) -> dict[str, Path]:
 
 def _run_fast(opts, content, styles, model_dir, out, stdout) -> dict[str, Path]:
     from . import images
-    from .fast import get_fast_stylizer
+    from .fast_hub import get_stylizer
 
     params = params_from_options(opts, schema.FAST)
     params.validate(len(styles))
-    result = get_fast_stylizer(model_dir).stylize(content, styles, params)
+    result = get_stylizer(params, model_dir, opts.get("hub_handle")).stylize(content, styles, params)
     images.save_png(result.image, out)
     meta = {"mode": "fast", "params": params.to_dict(),
             "network": result.network, "device": result.device, "seconds": result.seconds}

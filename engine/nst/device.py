@@ -49,3 +49,38 @@ def resolve_precision(requested: str) -> str:
     if requested == "auto":
         return "bfloat16" if fast_bfloat16() else "float32"
     return requested
+
+
+_CGROUP_FILES = (  # (limit, usage): cgroup v2, then v1
+    ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+    ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes"),
+)
+
+
+def memory_available() -> int:
+    """Bytes this process can grow to: what the system has available plus what the process already
+    holds (a run's peak counts that too), capped by the room left under a container's (cgroup)
+    memory limit, which the system-wide figure does not see."""
+    import psutil
+
+    held = psutil.Process().memory_info().rss
+    room = psutil.virtual_memory().available
+    cgroup = _cgroup_room()
+    if cgroup is not None:
+        room = min(room, cgroup)
+    return room + held
+
+
+def _cgroup_room() -> int | None:
+    for limit_file, usage_file in _CGROUP_FILES:
+        try:
+            with open(limit_file) as fh:
+                limit = fh.read().strip()
+            with open(usage_file) as fh:
+                usage = int(fh.read().strip())
+        except (OSError, ValueError):
+            continue
+        if limit == "max" or int(limit) >= 1 << 60:  # no limit (v1 says so with a huge number)
+            return None
+        return max(0, int(limit) - usage)
+    return None

@@ -18,6 +18,10 @@ class ModelFileError(EngineError):
     """A pretrained model file is missing or corrupt. The message names the file and the fix."""
 
 
+class ResourceError(EngineError):
+    """The run needs more memory than this machine can give it. The message says what would fit."""
+
+
 class Stopped(EngineError):
     """The caller's stop check (`should_stop`) returned True: the run ended before its next step.
     Why it was asked to stop (a cancel, a shutdown, a lost lease) is the caller's business; the

@@ -25,9 +25,14 @@ Choices, and why:
   are mixed the same way, by a weighted average of their vectors.
 * Style vectors are cached per image (hash of the pixels, bounded LRU), so a repeated style or a
   repeated content at strength < 1 costs no predictor run.
-* The TF Hub SavedModel variant ("magenta-hub", Inception-v3 predictor) is not offered: it is not
-  available offline and would make tensorflow-hub a dependency. ``FastResult.network`` names the
-  network so one can be added later without changing callers.
+* Print sizes (up to 8192 px, 64 megapixels) run in tiles, in bounded memory. The transformer's
+  instance norms make each pixel depend on statistics of the whole image, so the tiles do not
+  compute their own: ``Transformer.tiled`` runs the graph one norm at a time over all tiles and
+  pools the tiles' statistics into the whole image's before going on. Tiled and whole runs give
+  the same image (to ~1e-4); up to UNTILED_MAX_PIXELS the image still runs whole.
+* The TF-Hub model can run fast mode too (fast_network "tfhub", engine.nst.fast_hub): the original
+  SavedModel (Inception-v3 predictor) where the internet is reachable, or this network exported
+  as a SavedModel with the same call (``manage.py export_fast_model``) where it is not.
 
 Nothing heavy happens at import: TensorFlow is imported inside functions, and models are loaded
 by ``FastStylizer`` (``get_fast_stylizer`` keeps one per model directory and process).
@@ -48,7 +53,7 @@ from typing import Any
 
 import numpy as np
 
-from . import model_files, schema, tflite_graph
+from . import model_files, schema, tflite_graph, tiling
 from .classic_params import check_weights
 from .color import keep_content_colors
 from .device import describe_device
@@ -57,11 +62,18 @@ from .images import to_uint8
 from .schema import default
 
 NETWORK = "magenta-v1-256-fp16"
+# Larger images are rendered in tiles (Transformer.tiled): 2048x2048 is the largest fast mode ran
+# whole before tiling existed, so up to there the output is exactly what it was.
+UNTILED_MAX_PIXELS = 2048 * 2048
+TILE = 1024  # core side of a tile, px: peak memory grows with it (docs/benchmarks.md, "Print size")
+HALO = 64  # context around a tile's core: the transformer's receptive field reaches ~56 px
+BLEND = 16  # half-width of the band where neighbouring tiles are cross-faded
 STYLE_SIZE = 256  # the predictor's fixed input size
 SIZE_MULTIPLE = 4  # the transformer downsamples twice by 2
 # Below this the 1/4-resolution feature maps are too small to mean anything.
 MIN_SIDE = 16
 STYLE_VECTOR_LEN = 100
+HUB_MAX_SIZE = 2048  # a hub model runs whole images only: no tiles, so no print sizes
 # 64 vectors of 100 floats: the bound is about a long-lived worker's growth, not memory.
 STYLE_CACHE_ENTRIES = 64
 
@@ -73,16 +85,20 @@ _STYLE_INPUT = "mobilenet_conv/Conv/BiasAdd"  # the transformer's style-vector i
 class FastParams:
     """What a fast-mode job asks for (the controls are declared in engine.nst.schema).
 
-    size: longest side of the output in pixels.
+    size: longest side of the output in pixels (above 2048x2048 pixels it runs in tiles).
     strength: 0..1; 1 = the style's vector, 0 = the content's own vector (nearly the content).
     style_weights: one non-negative weight per style image; empty = equal weights.
     preserve_colors: keep the content's colours, take only luminance from the stylisation.
+    fast_network: "builtin", or "tfhub" (the model the server's hub handle names; it takes one
+    style image at full strength, the hub model's interface, up to HUB_MAX_SIZE px). Not "network":
+    classic mode's control of that name chooses its feature network, and the form has one namespace.
     """
 
     size: int = default("size")
     strength: float = default("strength")
     style_weights: tuple[float, ...] = ()
     preserve_colors: bool = default("preserve_colors")
+    fast_network: str = default("fast_network")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -97,6 +113,20 @@ class FastParams:
         if n_styles < 1:
             raise ParameterError("Fast mode needs at least one style image.")
         check_weights("style_weights", self.style_weights, n_styles)
+        if self.fast_network == "tfhub":
+            self._validate_hub(n_styles)
+
+    def _validate_hub(self, n_styles: int) -> None:
+        """What a hub model's call (content, style) -> image cannot do."""
+        if n_styles != 1:
+            raise ParameterError("The TF-Hub network takes exactly one style image; use the built-in network "
+                                 "to mix styles.")
+        if self.strength != 1.0:
+            raise ParameterError("The TF-Hub network always applies the full style (strength 1); use the "
+                                 "built-in network for a weaker style.")
+        if self.size > HUB_MAX_SIZE:
+            raise ParameterError(f"The TF-Hub network makes images of up to {HUB_MAX_SIZE} px; use the built-in "
+                                 f"network for larger (print) sizes.")
 
     def normalised_weights(self, n_styles: int) -> np.ndarray:
         weights = np.asarray(self.style_weights or [1.0] * n_styles, np.float64)
@@ -107,13 +137,15 @@ class FastParams:
 class FastResult:
     """image: HxWx3 uint8. style_vector: (100,) float32, the blended vector the transformer
     received. seconds: "prepare" (resize), "predict", "transfer", "total". device: where the
-    transformer ran ("CPU: <model>, <n> cores" or "GPU: <name>", from engine.nst.device)."""
+    transformer ran ("CPU: <model>, <n> cores" or "GPU: <name>", from engine.nst.device). tiles:
+    how many tiles the image was rendered in (1: whole)."""
 
     image: np.ndarray
     style_vector: np.ndarray
     seconds: dict[str, float]
     device: str
     network: str = NETWORK
+    tiles: int = 1
 
 
 # ---------------------------------------------------------------------------------------------
@@ -133,6 +165,8 @@ def as_image(array: np.ndarray, what: str) -> np.ndarray:
         raise ImageError(f"The {what} image must be an HxWx3 RGB array, got shape {image.shape}.")
     if not np.issubdtype(image.dtype, np.floating):
         raise ImageError(f"The {what} image must hold floats in [0, 1], got {image.dtype}.")
+    if image.dtype == np.float32 and image.flags.c_contiguous and image.min() >= 0.0 and image.max() <= 1.0:
+        return image  # already clean: no copy (at print size a copy is over half a gigabyte)
     return np.ascontiguousarray(np.clip(image, 0.0, 1.0), dtype=np.float32)
 
 
@@ -145,6 +179,19 @@ def resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
     out = tf.image.resize(image, (height, width), method="bilinear", antialias=True)
     return np.clip(out.numpy(), 0.0, 1.0).astype(np.float32)
 
+
+
+def finish(stylized: np.ndarray, content: np.ndarray | None, rows: int = 512) -> np.ndarray:
+    """The uint8 result, with the content's colours put back when `content` is given. Done in
+    bands of rows: at print size a whole-image temporary is over half a gigabyte, and the colour
+    transfer makes several (the ops are per pixel, so the bands give the same pixels)."""
+    out = np.empty(stylized.shape, np.uint8)
+    for top in range(0, stylized.shape[0], rows):
+        band = stylized[top:top + rows]
+        if content is not None:
+            band = keep_content_colors(band, content[top:top + rows])
+        out[top:top + rows] = to_uint8(band)
+    return out
 
 
 def image_key(image: np.ndarray) -> str:
@@ -212,7 +259,8 @@ class TFLiteTransformer:
 
 
 class Transformer:
-    """The fp16 TFLite transformer rebuilt as a TensorFlow function over any image size."""
+    """The fp16 TFLite transformer rebuilt as a TensorFlow function over any image size, run on the
+    whole image (`__call__`) or tile by tile with the whole image's normalisation (`tiled`)."""
 
     def __init__(
         self, path: Path, *, jit_compile: bool = False, translations: Mapping[str, Callable] | None = None
@@ -222,6 +270,10 @@ class Transformer:
         import tensorflow as tf
 
         graph, (content_index, style_index) = tflite_graph.load(path, [_CONTENT_INPUT, _STYLE_INPUT])
+        self._graph, self._content_index, self._style_index = graph, content_index, style_index
+        self._translations = translations
+        self.norms = tflite_graph.find_instance_norms(graph)
+        self.segments = tflite_graph.split_at_norms(graph, self.norms)
 
         def padded_transform(content: Any, style: Any) -> Any:
             # Pad bottom/right to a multiple of 4 by reflection, run, crop back to the input size.
@@ -232,6 +284,9 @@ class Transformer:
             out = tflite_graph.run_graph(graph, feeds, translations)[0]
             return out[:, :height, :width, :]
 
+        # The whole-image network as plain TensorFlow ops, for building into other functions
+        # (engine.nst.fast_hub exports it): batch [N, H, W, 3] content, [N, 1, 1, 100] style vectors.
+        self.transform = padded_transform
         # One signature with unknown H and W: traced once, never retraced per image size.
         # (XLA jit_compile was slower on CPU and recompiles for every new size: see benchmarks.)
         self._fn = tf.function(
@@ -242,10 +297,134 @@ class Transformer:
                 tf.TensorSpec([1, 1, 1, STYLE_VECTOR_LEN], tf.float32),
             ],
         )
+        # Traced on first use only: most processes never tile.
+        self._segment_fns = [self._segment_function(seg) for seg in self.segments]
 
     def __call__(self, content: np.ndarray, style_vector: np.ndarray) -> np.ndarray:
         style = np.asarray(style_vector, np.float32).reshape(1, 1, 1, STYLE_VECTOR_LEN)
         return self._fn(content[None], style)[0].numpy()
+
+    # --- tiles ----------------------------------------------------------------------------------
+
+    def tiled(
+        self, content: np.ndarray, style_vector: np.ndarray, *, tile: int = TILE, halo: int = HALO,
+        blend: int = BLEND,
+    ) -> np.ndarray:
+        """The stylised image, computed tile by tile in memory bounded by the tile size.
+
+        Instance normalisation makes every output pixel depend on statistics of the *whole* image:
+        tiles normalised on their own each get their own contrast and colour cast, hence seams. So
+        the graph runs one segment at a time (tflite_graph.split_at_norms): all tiles run segment k,
+        which ends with norm k's input; the tiles' moments of it over their cores are pooled into
+        the whole image's mean and variance, which segment k + 1 is given. Each tile keeps its state
+        between segments, so nothing is computed twice. With a halo as wide as the receptive field,
+        every core then gets what the whole image gets; overlaps are cross-faded all the same.
+        """
+        import tensorflow as tf
+
+        height, width = content.shape[:2]
+        padded = _round_up(height), _round_up(width)
+        tiles = tiling.plan(*padded, tile, halo, blend)
+        given = {self._style_index: tf.constant(np.asarray(style_vector, np.float32).reshape(1, 1, 1, -1))}
+        states: list[dict[int, Any]] = [{} for _ in tiles]
+        # Every segment but the last ends with a norm's input: run it on all tiles, pool, go on.
+        for k, norm in enumerate(self.norms):
+            pooled = self._run_segment(k, tiles, states, given, content)
+            given[norm.mean] = tf.constant(pooled.mean.reshape(1, 1, 1, -1), tf.float32)
+            given[norm.variance] = tf.constant(pooled.variance.reshape(1, 1, 1, -1), tf.float32)
+
+        out = np.zeros((height, width, 3), np.float32)
+        last, run = self.segments[-1], self._segment_fns[-1]
+        for i, t in enumerate(tiles):
+            image = run(self._feeds(last, states[i], given, content, t), _core_tensor(t))[0][0].numpy()[0]
+            states[i] = {}  # done with this tile: free its state
+            keep = tiling.Box(t.keep.top, min(t.keep.bottom, height), t.keep.left, min(t.keep.right, width))
+            weight = tiling.weights(t, blend, *padded)[: keep.height, : keep.width]
+            out[keep.slices] += weight * image[keep.relative_to(t.window).slices]
+        return out
+
+    def _run_segment(
+        self, k: int, tiles: list[tiling.Tile], states: list[dict[int, Any]], given: dict[int, Any],
+        content: np.ndarray,
+    ) -> tiling.Moments:
+        """Segment k on every tile (each tile's state moves on); the whole image's moments of its target."""
+        segment, run = self.segments[k], self._segment_fns[k]
+        stride = self._stride(segment.target)
+        parts = []
+        for t, state in zip(tiles, states, strict=True):
+            made, (mean, variance) = run(self._feeds(segment, state, given, content, t), _core_tensor(t))
+            state.update(zip(segment.makes, made, strict=True))
+            for index in set(state) - set(segment.keeps):
+                del state[index]
+            count = (t.core.height // stride) * (t.core.width // stride)
+            parts.append(tiling.Moments(count, mean.numpy(), variance.numpy()))
+        return tiling.Moments.merge_all(parts)
+
+    def _stride(self, tensor: int) -> int:
+        """How many input pixels one position of a feature map spans (1, 2 or 4)."""
+        shapes = self._graph.tensors
+        return shapes[self._content_index].shape[1] // shapes[tensor].shape[1]
+
+    def _feeds(
+        self, segment: tflite_graph.Segment, state: dict[int, Any], given: dict[int, Any], content: np.ndarray,
+        tile: tiling.Tile,
+    ) -> list[Any]:
+        """A segment's inputs for one tile: its own state, the shared style vector and statistics,
+        and (for the first segment) the tile's window of the content."""
+        import tensorflow as tf
+
+        feeds = []
+        for index in segment.reads:
+            if index == self._content_index:
+                feeds.append(tf.constant(tiling.pad_window(content, tile.window)[None]))
+            else:
+                feeds.append(state[index] if index in state else given[index])
+        return feeds
+
+    def _segment_function(self, segment: tflite_graph.Segment) -> Callable:
+        """A tf.function running one segment on one tile: (reads, core) -> (makes, moments of the
+        target over the core: mean and variance per channel). The last segment's target is the image:
+        its "moments" are empty."""
+        import tensorflow as tf
+
+        graph, translations = self._graph, self._translations
+        final = segment.target == graph.outputs[0]
+        wanted = list(segment.makes) if not final else [segment.target]
+        target_at = wanted.index(segment.target)
+        stride = self._stride(segment.target)
+
+        def run(reads: list, core: Any) -> Any:
+            outputs = tflite_graph.run_graph(graph, dict(zip(segment.reads, reads, strict=True)), translations,
+                                             outputs=wanted)
+            if final:
+                return outputs, ()
+            x = outputs[target_at][:, core[0] // stride:core[1] // stride, core[2] // stride:core[3] // stride, :]
+            return outputs, tf.nn.moments(x, axes=[0, 1, 2])
+
+        specs = [_spec(graph.tensors[i].shape) for i in segment.reads]
+        return tf.function(run, input_signature=[specs, tf.TensorSpec([4], tf.int32)])
+
+
+def _round_up(n: int) -> int:
+    return -(-n // SIZE_MULTIPLE) * SIZE_MULTIPLE
+
+
+def _core_tensor(tile: tiling.Tile) -> Any:
+    """The tile's core in window pixels, as the int32 [top, bottom, left, right] a segment takes."""
+    import tensorflow as tf
+
+    core = tile.core.relative_to(tile.window)
+    return tf.constant([core.top, core.bottom, core.left, core.right], tf.int32)
+
+
+def _spec(shape: tuple[int, ...]) -> Any:
+    """A feature map's TensorSpec with free height and width; statistics and the style vector
+    (spatially 1x1) keep their shape."""
+    import tensorflow as tf
+
+    if len(shape) == 4 and shape[1] > 1:
+        return tf.TensorSpec([1, None, None, shape[3]], tf.float32)
+    return tf.TensorSpec(shape, tf.float32)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -293,9 +472,14 @@ class FastStylizer:
             mixed = params.strength * mixed + (1.0 - params.strength) * self.style_vector(content)
         return np.asarray(mixed, np.float32)
 
-    def stylize(self, content: np.ndarray, styles: Sequence[np.ndarray], params: FastParams) -> FastResult:
+    def stylize(
+        self, content: np.ndarray, styles: Sequence[np.ndarray], params: FastParams, *, tile: int | None = None
+    ) -> FastResult:
         """Stylise `content` (HxWx3 floats in [0, 1]) with `styles`; the output's longest side is
-        params.size (the content is resized here when it is not already that size)."""
+        params.size (the content is resized here when it is not already that size).
+
+        Images of up to UNTILED_MAX_PIXELS run whole; larger ones in tiles of `tile` px (default
+        TILE). Passing `tile` tiles any image: tests and benchmarks compare the two ways."""
         params.validate(len(styles))
         started = time.perf_counter()
         content = as_image(content, "content")
@@ -307,10 +491,13 @@ class FastStylizer:
         prepared = time.perf_counter()
         vector = self.blended_vector(content, styles, params)
         predicted = time.perf_counter()
-        stylized = self.transformer(content, vector)
-        if params.preserve_colors:
-            stylized = keep_content_colors(stylized, content)
-        image = to_uint8(stylized)
+        if tile is None and height * width <= UNTILED_MAX_PIXELS:
+            stylized, tiles = self.transformer(content, vector), 1
+        else:
+            tile = tile or TILE
+            stylized = self.transformer.tiled(content, vector, tile=tile)
+            tiles = len(tiling.plan(_round_up(height), _round_up(width), tile, HALO, BLEND))
+        image = finish(stylized, content if params.preserve_colors else None)
         done = time.perf_counter()
         seconds = {
             "prepare": prepared - started,
@@ -318,7 +505,7 @@ class FastStylizer:
             "transfer": done - predicted,
             "total": done - started,
         }
-        return FastResult(image=image, style_vector=vector, seconds=seconds, device=self.device)
+        return FastResult(image=image, style_vector=vector, seconds=seconds, device=self.device, tiles=tiles)
 
 
 _LOAD_LOCK = threading.Lock()

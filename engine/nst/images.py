@@ -43,6 +43,9 @@ from .errors import ImageError, ParameterError
 
 # 50 megapixels: a 48 MP phone photo opens; decoded, that is ~150 MB of RGB, which a worker can hold.
 MAX_PIXELS = 50_000_000
+# What the engine itself writes can be larger: fast mode's print sizes go up to 8192 px on the long
+# side (8192x6144 for a 4:3 photo is 50.3 MP). For reading results back (gallery thumbnails), not uploads.
+MAX_RESULT_PIXELS = 8192 * 8192
 ACCEPTED_FORMATS = ("JPEG", "PNG", "WEBP")
 ACCEPTED_TEXT = "JPEG, PNG or WebP"
 _FORMAT_NAMES = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "WEBP": "WebP"}

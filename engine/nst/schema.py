@@ -130,9 +130,10 @@ class Control:
 
 CONTROLS: dict[str, Control] = {c.name: c for c in (
     # Fast mode starts at 64 px: below that its transformer's quarter-size feature maps are a few
-    # pixels wide.
+    # pixels wide; it goes to print sizes, 8192 px (in tiles above 2048x2048 pixels). Classic mode
+    # goes to 2048 px where the worker's memory allows (engine.nst.classic_memory refuses the rest).
     Control("size", "Size", "int", 512, BOTH, user=(256, None),
-            engine={CLASSIC: (32, 2048), FAST: (64, 2048)}, unit="px", row="size",
+            engine={CLASSIC: (32, 2048), FAST: (64, 8192)}, unit="px", row="size",
             help="Longest side of the result, in pixels."),
     Control("epochs", "Epochs", "int", 10, (CLASSIC,), user=(1, 20), engine=(1, 1000), row="length",
             table_label="Epochs × steps", help="A preview after each epoch."),
@@ -150,8 +151,11 @@ CONTROLS: dict[str, Control] = {c.name: c for c in (
             choices=(("vgg16", "VGG16"), ("vgg19", "VGG19 (needs its model file)"))),
     Control("multiscale", "Coarse-to-fine (faster at large sizes)", "bool", True, (CLASSIC,),
             table_label="Coarse-to-fine", cli_flag="--single-scale"),
+    # "fast": fast mode's result of the same pair, refined at the final size (measured against the
+    # default in docs/benchmarks.md, "Fast start": better images, not faster, so not the default).
     Control("init", "Start from", "choice", "content", (CLASSIC,), row="choices",
-            choices=(("content", "Content"), ("noise", "Noise"), ("mix", "Mix"))),
+            choices=(("content", "Content"), ("noise", "Noise"), ("mix", "Mix"),
+                     ("fast", "Fast mode's result"))),
     Control("seed", "Random seed", "int", 0, (CLASSIC,), engine=(0, 2**31 - 1), row="choices",
             table_label="Seed"),
     Control("learning_rate", "Learning rate", "float", None, (CLASSIC,), engine=(1e-6, 100.0), scale="log",
@@ -161,6 +165,11 @@ CONTROLS: dict[str, Control] = {c.name: c for c in (
             help="auto is bfloat16 where the CPU computes it natively, else float32."),
     Control("strength", "Style strength", "float", 1.0, (FAST,), user=(0.0, 1.0), step=0.05,
             help="0 keeps the photo, 1 is the full style."),
+    # Not "network": that is classic mode's feature network, and the form has one namespace. The
+    # form offers "tfhub" only where the server sets NST_FAST_HUB_HANDLE (engine.forms).
+    Control("fast_network", "Fast network", "choice", "builtin", (FAST,),
+            choices=(("builtin", "Built-in (any size)"), ("tfhub", "TF-Hub model")),
+            help="The TF-Hub model takes one style image at full strength, up to 2048 px."),
     Control("preserve_colors", "Keep the content's colours", "bool", False, BOTH),
 )}
 

@@ -58,6 +58,11 @@ class Tensor:
     name: str
     shape: tuple[int, ...]
     dtype: type
+    # Quantised tensors only: real value = scale * (q - zero_point), per channel along quantized_dim
+    # when there is more than one scale (engine.nst.tflite_int8 uses these).
+    scale: np.ndarray | None = field(default=None, compare=False)
+    zero_point: np.ndarray | None = field(default=None, compare=False)
+    quantized_dim: int = 0
 
 
 @dataclass(frozen=True)
@@ -105,7 +110,12 @@ def read_graph(path: Path | str) -> Graph:
         name = t.name.decode() if isinstance(t.name, bytes) else str(t.name)
         dtype = _NUMPY_DTYPES.get(t.type)
         shape = tuple(int(s) for s in (t.shape if t.shape is not None else ()))
-        tensors.append(Tensor(name, shape, dtype))
+        q = t.quantization
+        if q is not None and q.scale is not None and len(q.scale):
+            tensors.append(Tensor(name, shape, dtype, np.asarray(q.scale, np.float64),
+                                  np.asarray(q.zeroPoint, np.int64), int(q.quantizedDimension)))
+        else:
+            tensors.append(Tensor(name, shape, dtype))
         data = model.buffers[t.buffer].data if t.buffer > 0 else None
         if data is not None and len(data):
             if dtype is None:
@@ -254,12 +264,18 @@ def check_supported(graph: Graph) -> None:
 
 
 def run_graph(
-    graph: Graph, feeds: dict[int, Any], translations: Mapping[str, Callable] | None = None
+    graph: Graph,
+    feeds: Mapping[int, Any],
+    translations: Mapping[str, Callable] | None = None,
+    outputs: Sequence[int] | None = None,
 ) -> list[Any]:
-    """Evaluate the (constant-folded) graph on `feeds` {input tensor index: tf tensor}.
-    Meant to be called inside a tf.function, so it runs once per trace, not per image.
+    """Evaluate the (constant-folded) graph on `feeds` {tensor index: tf tensor} and return the
+    tensors `outputs` (default: the graph's outputs). Only the ops those outputs need are run, and a
+    fed tensor is never computed: feeding an intermediate tensor (an instance norm's statistics, say)
+    replaces the op that makes it. Meant to be called inside a tf.function, so it runs once per trace.
     `translations` replaces TRANSLATIONS (benchmarks use it to try e.g. bfloat16 convs)."""
     translations = TRANSLATIONS if translations is None else translations
+    wanted = tuple(graph.outputs if outputs is None else outputs)
     values: dict[int, Any] = dict(feeds)
 
     def arg(index: int) -> Any:
@@ -271,9 +287,97 @@ def run_graph(
             return graph.constants[index]
         raise KeyError(f"tensor {graph.tensors[index].name} is used before it is computed")
 
-    for op in graph.ops:
+    for op in needed_ops(graph, wanted, set(values)):
         values[op.outputs[0]] = translations[op.kind](op, [arg(i) for i in op.inputs], graph)
-    return [values[i] for i in graph.outputs]
+    return [values[i] for i in wanted]
+
+
+def needed_ops(graph: Graph, outputs: Sequence[int], given: set[int]) -> list[Op]:
+    """The ops, in execution order, that compute `outputs` from the inputs, constants and `given`."""
+    producer = {op.outputs[0]: op for op in graph.ops}
+    needed: set[int] = set()  # ids of needed ops
+    stack = [t for t in outputs if t not in given]
+    while stack:
+        op = producer.get(stack.pop())
+        if op is None or id(op) in needed:
+            continue  # an input or a constant, or already visited
+        needed.add(id(op))
+        stack.extend(i for i in op.inputs if i >= 0 and i not in given)
+    return [op for op in graph.ops if id(op) in needed]
+
+
+@dataclass(frozen=True)
+class InstanceNorm:
+    """One instance normalisation in a graph, as TensorFlow's `tf.nn.moments` leaves it:
+    mean = MEAN(x, axes 1, 2); variance = MEAN(SQUARED_DIFFERENCE(x, mean), axes 1, 2).
+    Tensor indices of x and of the two statistics (each [1, 1, 1, C])."""
+
+    source: int
+    mean: int
+    variance: int
+    channels: int
+
+
+def find_instance_norms(graph: Graph) -> list[InstanceNorm]:
+    """Every instance normalisation of the graph, in execution order. Tiled inference feeds their
+    statistics, computed for the whole image, so that each tile is normalised like the whole."""
+    spatial_means = {
+        op.outputs[0]: op.inputs[0]
+        for op in graph.ops
+        if op.kind == "MEAN" and sorted(np.ravel(graph.constants.get(op.inputs[1], [])).tolist()) == [1, 2]
+    }
+    norms = []
+    for op in graph.ops:
+        if op.kind != "SQUARED_DIFFERENCE":
+            continue
+        x, mean = op.inputs
+        if spatial_means.get(mean) != x:
+            continue
+        variance = next(
+            (out for out, src in spatial_means.items() if src == op.outputs[0]), None
+        )
+        if variance is not None:
+            norms.append(InstanceNorm(x, mean, variance, int(graph.tensors[mean].shape[-1])))
+    return norms
+
+
+@dataclass(frozen=True)
+class Segment:
+    """The ops from one instance norm's input to the next one's (or to the graph's output), for
+    running a graph one stretch at a time with each norm's statistics supplied from outside.
+
+    reads: the tensors it needs that are neither constants nor made by its own ops (graph inputs,
+    the fed statistics of earlier norms, tensors earlier segments made). makes: the tensors it makes
+    that later segments read (its target among them, unless it is the graph's output). keeps: every
+    tensor made so far that a later segment reads: the state to hold on to after this segment."""
+
+    target: int
+    reads: tuple[int, ...]
+    makes: tuple[int, ...]
+    keeps: tuple[int, ...]
+
+
+def split_at_norms(graph: Graph, norms: Sequence[InstanceNorm]) -> list[Segment]:
+    """Cut the graph just before each norm computes its statistics: segment k ends with norm k's
+    input; the last segment ends with the graph's (first) output. Every op lands in one segment."""
+    stats = {t for n in norms for t in (n.mean, n.variance)}
+    targets = [n.source for n in norms] + [graph.outputs[0]]
+    made: set[int] = set(graph.inputs)
+    stretches = []
+    for target in targets:
+        ops = needed_ops(graph, [target], made | stats)
+        produced = {op.outputs[0] for op in ops}
+        reads = {i for op in ops for i in op.inputs if i >= 0 and i not in graph.constants and i not in produced}
+        stretches.append((target, produced, reads))
+        made |= produced
+    segments = []
+    made = set()
+    for k, (target, produced, reads) in enumerate(stretches):
+        made |= produced
+        later = set().union(*(r for _, _, r in stretches[k + 1:]))
+        segments.append(Segment(target, tuple(sorted(reads)), tuple(sorted(produced & later)),
+                                tuple(sorted(made & later))))
+    return segments
 
 
 def load(path: Path | str, input_names: Sequence[str]) -> tuple[Graph, list[int]]:

@@ -1,0 +1,70 @@
+"""Classic mode's fast start (init="fast"): the optimisation starts from fast mode's result of the
+same pair instead of the photo. Real VGG16 and Magenta models, tiny sizes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.nst import fast
+from engine.nst.classic import ClassicParams, stylize_classic
+from engine.nst.errors import ModelFileError
+
+TINY = dict(size=64, epochs=1, steps_per_epoch=4, multiscale=False)
+
+
+@pytest.fixture(scope="module")
+def content(load_test_image):
+    return load_test_image("tubingen.jpg", 64)
+
+
+@pytest.fixture(scope="module")
+def starry(load_test_image):
+    return load_test_image("starry_night.jpg", 64)
+
+
+def test_a_fast_start_starts_from_a_stylised_picture_and_optimises_it(content, starry, model_dir):
+    from_photo = stylize_classic(content, [starry], ClassicParams(**TINY), model_dir=model_dir)
+    from_fast = stylize_classic(content, [starry], ClassicParams(**TINY, init="fast"), model_dir=model_dir)
+    # Step 1's losses are the starting image's: the photo matches its own features exactly, fast
+    # mode's picture does not (its deep features moved with the style)...
+    assert from_photo.history.rows[0].content < 1e-3
+    assert from_fast.history.rows[0].content > 0.1
+    # ...and the classic losses then improve on it.
+    assert from_fast.history.rows[-1].total < 0.8 * from_fast.history.rows[0].total
+    assert not np.array_equal(from_fast.image, from_photo.image)
+
+
+def test_the_start_is_fast_modes_result_for_the_same_pair(content, starry, model_dir):
+    expected = fast.get_fast_stylizer(model_dir).stylize(content, [starry], fast.FastParams(size=64)).image
+    params = ClassicParams(size=64, epochs=1, steps_per_epoch=1, multiscale=False, init="fast",
+                           optimizer="adam", learning_rate=1e-6)  # one tiny step: the start barely moves
+    result = stylize_classic(content, [starry], params, model_dir=model_dir)
+    assert expected.std() > 10
+    assert np.abs(result.image.astype(int) - expected.astype(int)).max() <= 1
+
+
+def test_a_fast_start_without_the_fast_model_files_names_them(content, starry, tmp_path):
+    with pytest.raises(ModelFileError, match="magenta_arbitrary-image-stylization"):
+        stylize_classic(content, [starry], ClassicParams(**TINY, init="fast"), model_dir=tmp_path)
+
+
+@pytest.mark.django_db
+def test_a_classic_job_with_a_fast_start_runs_on_a_worker(make_job, burst_worker):
+    from engine import queue
+    from engine.models import Status
+
+    job = make_job(size=64, init="fast", epochs=1, steps_per_epoch=3)
+    queue.enqueue_job(job)
+    burst_worker()
+    job.refresh_from_db()
+    assert job.status == Status.SUCCEEDED, job.error
+    assert job.params["init"] == "fast"
+
+
+def test_a_fast_start_begins_at_the_final_size():
+    from engine.nst.classic import plan_for
+
+    assert plan_for(ClassicParams(size=1024)) == [(256, 150), (512, 90), (1024, 60)]
+    assert plan_for(ClassicParams(size=1024, init="fast")) == [(1024, 300)]
+    assert plan_for(ClassicParams(size=1024, multiscale=False)) == [(1024, 300)]
