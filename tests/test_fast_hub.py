@@ -121,12 +121,12 @@ def test_export_refuses_a_folder_that_is_not_empty(tmp_path, settings, model_dir
 
 @pytest.mark.django_db
 def test_a_tfhub_job_runs_on_a_worker_with_the_servers_handle(make_job, burst_worker, settings, exported):
-    from engine import queue
+    from engine import jobs
     from engine.models import Status
 
     settings.NST_FAST_HUB_HANDLE = str(exported)
     job = make_job(mode="fast", size=96, fast_network="tfhub")
-    queue.enqueue_job(job)
+    jobs.enqueue(job)
     burst_worker()
     job.refresh_from_db()
     assert job.status == Status.SUCCEEDED, job.error
@@ -137,12 +137,12 @@ def test_a_tfhub_job_runs_on_a_worker_with_the_servers_handle(make_job, burst_wo
 
 @pytest.mark.django_db
 def test_a_tfhub_job_on_a_server_without_a_handle_fails_saying_what_to_set(make_job, burst_worker, settings):
-    from engine import queue
+    from engine import jobs
     from engine.models import Status
 
     settings.NST_FAST_HUB_HANDLE = ""
     job = make_job(mode="fast", size=96, fast_network="tfhub")
-    queue.enqueue_job(job)
+    jobs.enqueue(job)
     burst_worker()
     job.refresh_from_db()
     assert job.status == Status.FAILED
