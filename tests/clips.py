@@ -124,3 +124,13 @@ def make_audio_only(path: Path) -> Path:
         out.mux(packet)
     out.close()
     return path
+
+
+def make_empty_clip(path: Path) -> Path:
+    """An MP4 with a video track and not a single frame in it."""
+    out = av.open(str(path), "w", format="mp4")
+    stream = out.add_stream("libx264", rate=24)
+    stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+    out.start_encoding()
+    out.close()
+    return path

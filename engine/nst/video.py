@@ -189,7 +189,7 @@ def _usable(resume: VideoCheckpoint | None, work_dir: Path, shape: tuple[int, in
 
 def stylize_video(
     source: Source, styles: Sequence[np.ndarray], params: VideoParams, *, stylizer: FastStylizer,
-    work_dir: Path, out: Path, info: ClipInfo | None = None, limits: ClipLimits = ClipLimits(),
+    work_dir: Path, out: Path, info: ClipInfo | None = None, limits: ClipLimits = video_io.DEFAULT_LIMITS,
     on_frame: Callable[[FrameReport], None] | None = None, on_chunk: Callable[[ChunkReport], None] | None = None,
     should_stop: Callable[[], bool] | None = None, resume_from: VideoCheckpoint | None = None,
 ) -> VideoResult:

@@ -63,6 +63,9 @@ class ClipLimits:
     max_frames: int = 3600        # 60 s at 60 fps
 
 
+DEFAULT_LIMITS = ClipLimits()
+
+
 @dataclass(frozen=True)
 class ClipInfo:
     """A probed clip. width/height are upright (rotation applied); `rotation` is the angle, counter-
@@ -138,7 +141,7 @@ def _reopen(source: Source) -> Any:
 
 # --- probing ----------------------------------------------------------------------------------------
 
-def probe(source: Source, limits: ClipLimits = ClipLimits()) -> ClipInfo:
+def probe(source: Source, limits: ClipLimits = DEFAULT_LIMITS) -> ClipInfo:
     """The clip's description, or VideoError saying why it cannot be used (see the module notes)."""
     head = _prefix(source)
     if not head:
@@ -181,6 +184,8 @@ def _probe_av(source: Source, looks_like_video: bool) -> ClipInfo:
         if not container.streams.video:
             if container.streams.audio:
                 raise VideoError("The file is audio only: it has sound but no pictures. Please upload a video.")
+            if not len(container.streams):  # a container with nothing in it (MP4 drops empty tracks)
+                raise VideoError("The clip has no frames.")
             raise _not_a_clip()
         stream = container.streams.video[0]
         audio = container.streams.audio[0] if container.streams.audio else None
@@ -282,7 +287,7 @@ def _probe_pillow(source: Source, kind: str) -> ClipInfo:
         raise
     except Exception:  # noqa: BLE001 - Pillow raises many kinds for damaged data
         raise _damaged() from None
-    return ClipInfo("pillow", kind, kind, width, height, 0, frames, sum(durations[:-1]) / 1000.0,
+    return ClipInfo("pillow", kind, kind, width, height, 0, frames, sum(durations) / 1000.0,
                     PILLOW_TIME_BASE, None)
 
 
@@ -369,7 +374,10 @@ class ChunkWriter:
 
         self.path = path
         self.partial = path.with_name(f".{path.name}.partial")
-        self.container = av.open(str(self.partial), "w", format="mp4")
+        # A chunk starts late in the clip, so MP4 records its start in an edit list, in the movie's
+        # timescale (1/1000 s by default): in the stream's own, the start stays exact.
+        self.container = av.open(str(self.partial), "w", format="mp4",
+                                 options={"movie_timescale": str(time_base.denominator)})
         rate = Fraction(fps).limit_denominator(1001) if fps > 0 else Fraction(25)
         self.stream = self.container.add_stream(ENCODER, rate=rate, options=dict(ENCODER_OPTIONS))
         self.stream.width, self.stream.height, self.stream.pix_fmt = width, height, "yuv420p"
@@ -431,7 +439,8 @@ def assemble(chunks: Sequence[Path], source: Source | None, out: Path) -> Path:
     partial = out.with_name(f".{out.name}.partial")
     with av.open(str(chunks[0]), "r") as first:
         template = first.streams.video[0]
-        output = av.open(str(partial), "w", format="mp4", options={"movflags": "+faststart"})
+        output = av.open(str(partial), "w", format="mp4", options={
+            "movflags": "+faststart", "movie_timescale": str(template.time_base.denominator)})
         try:
             video = output.add_stream_from_template(template)
             extradata = template.codec_context.extradata
