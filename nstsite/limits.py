@@ -292,8 +292,9 @@ class KindLimitedUploadHandler(FileUploadHandler):
             if refusals is None:
                 refusals = self.request.upload_refusals = {}
             refusals.setdefault(self.field_name, []).append(
-                f"{self.file_name}: this {self.kind} is over {_megabytes(self.limit)} MB, the largest "
-                f"{self.kind} you can upload. Nothing of it was kept; please make it smaller and try again.")
+                f"{self.file_name} is over {_megabytes(self.limit)} MB; the largest file you can upload is "
+                f"{_megabytes(self.limit)} MB for a {self.kind}. Nothing of it was kept: please make it smaller "
+                f"({'e.g. save it as JPEG or scale it down' if self.kind == 'photo' else 'trim it'}) and try again.")
             logger.info("Dropped upload %r (%s) after %d bytes", self.file_name, self.kind, self.received)
             raise SkipFile()
         return raw_data

@@ -121,15 +121,26 @@ def _animated_frames(source: Source) -> int:
         return 0
 
 
-def media_kind(source: Source) -> str:
-    """"image" (JPEG, PNG, a still WebP or GIF) or "video" (anything else, including animated GIF and
-    WebP), from the content. "video" only says it is not a photo: probe() says whether it is a clip."""
+# HEIF/AVIF are ISO-BMFF like MP4 but pictures: photos, which the image path refuses in its words.
+_PICTURE_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"mif1", b"msf1", b"avif", b"avis")
+VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".qt", ".webm", ".mkv", ".avi", ".3gp")
+
+
+def media_kind(source: Source, name: str = "") -> str:
+    """"image" or "video": which path a file takes, from its content (its `name` only decides for a
+    file that is neither recognisably a photo nor a clip: "noise.mp4" is a bad clip, "noise.jpg" a
+    bad photo). Animated GIF and WebP are clips, still ones photos (which the image path refuses or
+    takes). "video" only says which checks apply: probe() says whether it is a usable clip."""
     head = _prefix(source)
     if any(head[offset:offset + len(magic)] == magic for offset, magic in _IMAGE_SIGNATURES):
         return "image"
     if head.startswith(b"GIF8") or (head.startswith(b"RIFF") and head[8:12] == b"WEBP"):
         return "video" if _animated_frames(source) > 1 else "image"
-    return "video"
+    if head[4:8] == b"ftyp" and head[8:12] in _PICTURE_BRANDS:
+        return "image"
+    if _looks_like_video(head):
+        return "video"
+    return "video" if name.lower().endswith(VIDEO_EXTENSIONS) else "image"
 
 
 def _reopen(source: Source) -> Any:
@@ -518,3 +529,17 @@ def clip_facts(path: Path) -> dict[str, Any]:
     head = path.read_bytes()[:1 << 20]
     facts["faststart"] = 0 <= head.find(b"moov") < (head.find(b"mdat") if b"mdat" in head else 1 << 62)
     return facts
+
+
+def still(source: Source) -> np.ndarray:
+    """The middle frame of a clip, upright, at its own size (HxWx3 uint8): thumbnails of a clip."""
+    info = probe(source, ClipLimits(max_seconds=float("inf"), max_side=1 << 16, max_frames=1 << 30))
+    middle = info.frames // 2
+    frame = None
+    for index, (_, image) in enumerate(read_frames(source, info, info.width, info.height)):
+        frame = image
+        if index >= middle:
+            break
+    if frame is None:
+        raise VideoError("The clip has no frames.")
+    return frame
