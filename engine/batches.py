@@ -17,6 +17,7 @@ from collections.abc import Iterable, Iterator
 
 from asgiref.sync import sync_to_async
 from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.db.models.fields.files import FieldFile
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -32,8 +33,8 @@ def with_batch_counts(jobs):
         members = StyleJob.objects.filter(batch=OuterRef("batch"))
         if condition is not None:
             members = members.filter(condition)
-        return Subquery(members.order_by().values("batch").annotate(n=Count("pk")).values("n")[:1],
-                        output_field=IntegerField())
+        return Coalesce(Subquery(members.order_by().values("batch").annotate(n=Count("pk")).values("n")[:1],
+                                 output_field=IntegerField()), 0)
 
     return jobs.annotate(batch_size=count(), batch_done=count(Q(status=Status.SUCCEEDED)),
                          batch_active=count(Q(status__in=(Status.QUEUED, Status.RUNNING))))

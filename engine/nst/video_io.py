@@ -215,9 +215,9 @@ def _probe_av(source: Source, looks_like_video: bool) -> ClipInfo:
         rotation = _right_angle(first_frame.rotation)
         width, height = first_frame.width, first_frame.height
         time_base = stream.time_base or Fraction(1, 90000)
-        seconds = float((last - first) * time_base) if frames > 1 else 0.0
-        if container.duration and frames > 1:  # the header's word, when the packets' span is shorter
-            seconds = max(seconds, min(float(container.duration) / 1e6, seconds * 2 + 1))
+        # From the first frame's start to the last one's end (the mean frame time), from the packets:
+        # a header's duration may say anything.
+        seconds = float((last - first) * time_base) * frames / (frames - 1) if frames > 1 else 0.0
     if rotation in (90, -90):
         width, height = height, width
     return ClipInfo("av", container.format.name.split(",")[0], codec, width, height, rotation, frames, seconds,
