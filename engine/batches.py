@@ -17,8 +17,8 @@ from collections.abc import Iterable, Iterator
 
 from asgiref.sync import sync_to_async
 from django.db.models import Count, IntegerField, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
 from django.db.models.fields.files import FieldFile
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 
