@@ -71,7 +71,7 @@ def test_a_clip_is_followed_frame_by_frame_and_then_plays_on_its_page(
         gate.hold(job_id, HELD_AT)
         platform.start_worker("worker")
         gate.wait_held(job_id, HELD_AT, 240, explain=platform.logs)
-        expect(page.locator("#video-progress")).to_contain_text(f"of {FRAMES}", timeout=60_000)
+        expect(page.locator("#progress-text")).to_contain_text(f"of {FRAMES}", timeout=60_000)
         page.wait_for_function("document.getElementById('video-preview').naturalWidth > 0", timeout=60_000)
         expect(page.locator("#video-fps")).to_contain_text("frames/s")
         _shots(page, "running")

@@ -20,8 +20,10 @@
     live.hidden = ["queued", "running"].indexOf(ev.status) < 0;
     if (ev.status !== "running" || ev.step === undefined) return;
     const text = "Frame " + ev.step + " of " + ev.total_steps;
-    $("video-progress").firstChild.textContent = text;
-    if (typeof ev.fps === "number" && ev.fps > 0) $("video-fps").textContent = " · " + ev.fps.toFixed(1) + " frames/s";
+    if (typeof ev.fps === "number" && ev.fps > 0) {
+      $("video-progress").firstChild.textContent = ev.total_steps + " frames";
+      $("video-fps").textContent = " · stylising " + ev.fps.toFixed(1) + " frames/s";
+    }
     const progressText = $("progress-text"); // job.js's line says "Stylising" for every mode but classic
     if (progressText) progressText.textContent = text;
   }
