@@ -61,6 +61,7 @@ def test_a_clip_is_followed_frame_by_frame_and_then_plays_on_its_page(
     expect(page.locator("select[name=mode]")).to_have_value("video")  # chosen for the clip
     expect(page.locator("#video-settings")).to_be_visible()
     expect(page.locator("#fast-settings")).to_be_visible()  # strength applies to every frame
+    expect(page.locator("#fast-settings .legend-note")).to_have_text("(used in fast and video modes)")
     page.set_input_files("input[name=style_1]", images_dir / "starry_night.jpg")
     page.fill("input[name=size]", "256")
     _shots(page, "submit")
@@ -88,6 +89,20 @@ def test_a_clip_is_followed_frame_by_frame_and_then_plays_on_its_page(
     width, duration = video.evaluate("v => [v.videoWidth, v.duration]")
     assert width == 256 and abs(duration - FRAMES / 24) < 0.2, (width, duration)
     _shots(page, "finished")
+
+    # Published: the gallery shows it as a video with its poster, and its page plays it.
+    page.click("#publish-button")
+    page.click("#gallery-link")
+    page.wait_for_url(re.compile(r"/gallery/\d+/$"))
+    artwork = page.locator("#artwork-video")
+    expect(artwork).to_have_attribute("poster", re.compile(r"/thumb/result\.jpg$"))
+    page.wait_for_function("document.getElementById('artwork-video').readyState >= 1", timeout=30_000)
+    assert artwork.evaluate("v => v.videoWidth") == 256
+    _shots(page, "gallery-artwork")
+    page.goto(platform.url + "/gallery/")
+    expect(page.locator(".art-card.art-video .badge")).to_have_text("▶ Video")
+    page.locator(".art-card.art-video img").evaluate("img => img.decode()")
+    _shots(page, "gallery")
 
 
 def test_a_batch_page_follows_its_jobs_and_offers_the_zip(

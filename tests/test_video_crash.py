@@ -124,3 +124,31 @@ def test_sigterm_mid_video_hands_the_job_back_and_the_next_worker_goes_on_from_t
     job = _final(job, platform)
     _assert_every_frame_once(job, source)
     assert f"Style job {job.pk} resumes at step 10" in second.log(), second.tail()
+
+
+def test_a_video_cancelled_mid_run_keeps_its_chunks_and_a_requeue_goes_on_from_them(video_job, platform):
+    job, source = video_job
+    platform.gate.hold(job.pk, HELD_AT)
+    worker = platform.start_worker("a")
+    jobs.enqueue(job)
+    platform.gate.wait_held(job.pk, HELD_AT, WAIT, explain=platform.logs)
+    assert jobs.cancel(_row(job))
+    platform.gate.release(job.pk)  # the engine's next stop check sees the cancel
+
+    def stopped() -> bool:  # the RQ job is over: a requeue now cannot run the job twice at once
+        try:
+            return jobs.requeue(_row(job))
+        except jobs.RequeueRefused:
+            return False
+
+    harness.wait_for(lambda: f"Style job {job.pk} cancelled after step 10" in worker.log(),
+                     "the worker to stop the cancelled job", WAIT, every=0.2, explain=platform.logs)
+    row = _row(job)
+    assert (row.status, row.step, _checkpoint(row).frames) == (Status.CANCELLED, 10, 10)
+    work = Path(row.content.path).parent / "video"
+    assert sorted(p.name for p in work.glob("chunk-*.mp4")) == ["chunk-00000.mp4", "chunk-00001.mp4"]
+
+    harness.wait_for(stopped, "the cancelled job to be requeued", WAIT, every=0.2, explain=platform.logs)
+    job = _final(job, platform)
+    _assert_every_frame_once(job, source)
+    assert worker.log().count(f"Style job {job.pk} resumes at step 10") == 1, worker.tail()

@@ -64,6 +64,11 @@
     const video = mode.value === "video";
     const fast = document.getElementById("fast-settings");
     if (fast && video) fast.hidden = false;
+    const legendNote = fast && fast.querySelector(".legend-note");
+    if (legendNote) {
+      legendNote.dataset.fastOnly = legendNote.dataset.fastOnly || legendNote.textContent;
+      legendNote.textContent = video ? "(used in fast and video modes)" : legendNote.dataset.fastOnly;
+    }
     const note = document.getElementById("video-mode-note");
     if (note) note.hidden = !video;
   }
