@@ -240,14 +240,18 @@ class StyleJob(models.Model):
                                 worker=worker[:200], error="")
 
     def report_progress(self, *, epoch: int, step: int, eta_seconds: float | None = None,
-                        preview: bytes | None = None, checkpoint: bytes | None = None) -> bool:
-        """Record progress of a running job, with an epoch's preview JPEG and checkpoint when given.
-        False when the job is no longer running (cancelled): the caller should stop."""
+                        preview: bytes | None = None, checkpoint: bytes | None = None,
+                        preview_epoch: int | None = None) -> bool:
+        """Record progress of a running job, with an epoch's preview JPEG and checkpoint when given
+        (the preview of `preview_epoch` when given: a video's chunk in progress, which its own preview
+        replaces at the chunk's end). False when the job is no longer running (cancelled): the
+        caller should stop."""
         changes: dict = {"epoch": epoch, "step": step, "eta_seconds": eta_seconds,
                          "progress_at": timezone.now()}
         old_checkpoint = self.checkpoint.name if checkpoint is not None else ""
         if preview is not None:
-            changes["preview"] = write_job_file(self, preview_name(epoch), preview)
+            name = preview_name(epoch if preview_epoch is None else preview_epoch)
+            changes["preview"] = write_job_file(self, name, preview)
         if checkpoint is not None:
             # A new name per epoch, the old file removed only once the row points at the new one:
             # a crash mid-write never leaves the job without a usable checkpoint.

@@ -74,6 +74,9 @@ EVENT_INTERVAL = 0.2      # seconds between live progress events within an epoch
 REDIS_RETRY_SECONDS = 2.0  # the cancel check's pause after Redis failed to answer
 PREVIEW_SIDE = 384        # previews are for watching, not keeping
 PREVIEW_QUALITY = 80
+# A video job's page gets its latest frame at least this often, not only once a chunk (a chunk of
+# 48 frames takes about 4 s at 480 px but a minute or more at 1920 px on a 2-core CPU).
+VIDEO_PREVIEW_SECONDS = 4.0
 # A style image is used at the content's size (classic) or 256 px (fast's predictor); never below
 # the predictor's size, so a small job still sees the painting's texture.
 MIN_STYLE_SIDE = 256
@@ -196,6 +199,8 @@ class _Run:
         self.last_published = self.started
         self.epoch_eta: tuple[float, float] | None = None  # (eta_seconds, monotonic time it was given)
         self.frames_per_second: float | None = None  # video jobs: this run's rate so far
+        self.last_preview = self.started  # video jobs: when the page last got a frame
+        self.chunk_frames = 0  # video jobs: frames per chunk (run_video sets it)
 
     def execute(self) -> None:
         job, params = self.job, self.job.engine_params()
@@ -243,6 +248,7 @@ class _Run:
         kwargs = dict(stylizer=get_fast_stylizer(settings.NST_MODEL_DIR), work_dir=work, out=out,
                       on_frame=self.on_frame, on_chunk=self.on_chunk, should_stop=self.should_stop)
         source = local_path(job.content.name)
+        self.chunk_frames = params.chunk_frames
         resume = self.checkpoint()
         try:
             self.step, self.epoch = (resume.frames, resume.chunks) if resume else (0, 0)
@@ -320,20 +326,33 @@ class _Run:
         if not epoch_end and not self.cancelled and now - self.last_published >= EVENT_INTERVAL:
             self.publish_progress(eta_seconds=self.eta(report, now))
 
+    @staticmethod
+    def preview_jpeg(image) -> bytes:
+        return images.encode_jpeg(image, quality=PREVIEW_QUALITY, max_side=PREVIEW_SIDE)
+
     def on_epoch(self, report: EpochReport) -> None:
-        preview = images.encode_jpeg(report.image, quality=PREVIEW_QUALITY, max_side=PREVIEW_SIDE)
         self.save_progress(epoch=report.epoch, step=report.step, eta_seconds=report.eta_seconds,
-                           preview=preview, checkpoint=report.checkpoint().to_bytes())
+                           preview=self.preview_jpeg(report.image), checkpoint=report.checkpoint().to_bytes())
         self.epoch_eta = (report.eta_seconds, time.monotonic())
         if not self.cancelled:  # the preview file exists now: its URL can go out
             self.publish_progress(eta_seconds=report.eta_seconds, preview_epoch=report.epoch)
 
     def on_frame(self, report) -> None:
         """A video frame done: progress saved at most every PROGRESS_INTERVAL, published at most every
-        EVENT_INTERVAL (frames done of total, frames per second, ETA). No DB query per frame."""
+        EVENT_INTERVAL (frames done of total, frames per second, ETA), and the frame itself as a
+        preview when the page has had none for VIDEO_PREVIEW_SECONDS. No DB query per frame."""
         self.step = report.frame
         self.frames_per_second = report.fps
         now = time.monotonic()
+        chunk_end = report.frame % self.chunk_frames == 0 or report.frame == report.frames
+        if now - self.last_preview >= VIDEO_PREVIEW_SECONDS and not chunk_end:
+            # Between chunks: the frame goes out as the preview of the chunk in progress.
+            self.last_preview = now
+            self.save_progress(epoch=self.epoch, step=report.frame, eta_seconds=report.eta_seconds,
+                               preview=self.preview_jpeg(report.image), preview_epoch=self.epoch + 1)
+            if not self.cancelled:
+                self.publish_progress(eta_seconds=report.eta_seconds, preview_epoch=self.epoch + 1)
+            return
         if now - self.last_saved >= PROGRESS_INTERVAL:
             self.save_progress(epoch=self.epoch, step=report.frame, eta_seconds=report.eta_seconds)
         if not self.cancelled and now - self.last_published >= EVENT_INTERVAL:
@@ -341,11 +360,11 @@ class _Run:
 
     def on_chunk(self, report) -> None:
         """A chunk is whole: its checkpoint and a preview of its last frame go to the row, the preview
-        to the page (one every chunk: every few seconds)."""
+        to the page."""
         self.epoch = report.chunk
-        preview = images.encode_jpeg(report.image, quality=PREVIEW_QUALITY, max_side=PREVIEW_SIDE)
+        self.last_preview = time.monotonic()
         self.save_progress(epoch=report.chunk, step=report.checkpoint.frames, eta_seconds=self.job.eta_seconds,
-                           preview=preview, checkpoint=report.checkpoint.to_bytes())
+                           preview=self.preview_jpeg(report.image), checkpoint=report.checkpoint.to_bytes())
         if not self.cancelled:
             self.publish_progress(eta_seconds=self.job.eta_seconds, preview_epoch=report.chunk)
 

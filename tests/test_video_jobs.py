@@ -185,6 +185,34 @@ def test_a_clip_becomes_a_video_job_that_a_worker_stylises_into_a_playable_mp4(
     assert client.get(reverse("engine:download", args=[job.pk, "mp4"])).status_code == 404  # private
 
 
+def test_the_page_gets_frames_between_chunks_not_only_at_their_ends(
+        post, clip, burst_worker, owner_client, monkeypatch):
+    """A chunk takes a minute at large sizes: the latest frame goes out every VIDEO_PREVIEW_SECONDS
+    (0 here: every frame) as the preview of the chunk in progress, which the page can load."""
+    from engine import live, tasks
+
+    monkeypatch.setattr(tasks, "VIDEO_PREVIEW_SECONDS", 0.0)
+    published, loaded = [], []
+    real_publish = live.publish_progress
+
+    def spy(job, **kwargs):
+        if kwargs.get("preview_epoch") is not None:
+            published.append((kwargs["step"], kwargs["preview_epoch"]))
+            url = reverse("engine:preview", args=[job.pk, kwargs["preview_epoch"]])
+            loaded.append(owner_client.get(url).status_code)
+        return real_publish(job, **kwargs)
+
+    monkeypatch.setattr(live, "publish_progress", spy)
+    post(content=_upload("pan.mp4", clip(frames=12)))
+    job = StyleJob.objects.get()
+    _small_job(job)  # chunks of 5: frames 1-5, 6-10, 11-12
+    burst_worker()
+    job.refresh_from_db()
+    assert job.status == Status.SUCCEEDED, job.error
+    assert published == [(frame, (frame - 1) // 5 + 1) for frame in range(1, 13)]
+    assert set(loaded) == {200}
+
+
 def test_a_published_video_is_in_the_gallery_with_its_poster_and_plays_on_its_page(
         post, clip, burst_worker, client):
     post(content=_upload("pan.mp4", clip()), publish="on")
