@@ -101,6 +101,8 @@ class StyleJobAdmin(StaffRunTheQueue, admin.ModelAdmin):
 
     @admin.display(description="result")
     def result_image(self, job: StyleJob) -> str:
+        if job.result_is_video:  # its poster frame stands for it
+            return _image_link(job, "poster", f"Poster of job {job.pk}") if job.poster else "—"
         return _image_link(job, "png", f"Result of job {job.pk}") if job.result else "—"
 
     @admin.display(description="loss plot")

@@ -22,7 +22,8 @@ from .models import HIGH_QUEUE, Mode, Status, StyleJob
 
 # Fallback costs when no similar job has run yet: seconds per (pixel x step), and a fixed part
 # (loading images and networks, writing files). Measured on a 2-core CPU, rounded up.
-DEFAULT_SECONDS_PER_PIXEL_STEP = {Mode.CLASSIC: 7e-6, Mode.FAST: 4e-6}
+# Video: a step is a frame; 240 frames at 480 px took 20 s (docs/benchmarks.md, "Video and batches").
+DEFAULT_SECONDS_PER_PIXEL_STEP = {Mode.CLASSIC: 7e-6, Mode.FAST: 4e-6, Mode.VIDEO: 3.6e-7}
 FIXED_SECONDS = 3.0
 RECENT_RUNS = 200
 

@@ -72,9 +72,12 @@ def started_event(job: StyleJob) -> dict:
 
 
 def progress_event(job: StyleJob, *, epoch: int, step: int, eta_seconds: float | None,
-                   losses: list[list[float]], preview_epoch: int | None = None) -> dict:
+                   losses: list[list[float]], preview_epoch: int | None = None, fps: float | None = None) -> dict:
+    """`fps`: a video job's frames per second (its steps are frames); None for the others."""
     event = {**job_state(job, "progress"), "epoch": epoch, "step": step, "eta_seconds": eta_seconds,
              "losses": losses, "preview": None}
+    if fps is not None:
+        event["fps"] = round(fps, 2)
     event["progress_percent"] = min(100, round(100 * step / job.total_steps)) if job.total_steps else 0
     if preview_epoch is not None:
         event["preview"] = {"epoch": preview_epoch, "url": preview_url(job, preview_epoch)}
@@ -93,13 +96,22 @@ def _final_fields(job: StyleJob) -> dict:
         return {"message": job.error}
     if job.status != Status.SUCCEEDED:
         return {}
+    if job.result_is_video:  # the page plays it (static/js/video_job.js); no <img> result
+        video = {"video_url": reverse("engine:download", args=[job.pk, "mp4"]) + "?inline=1",
+                 "poster_url": reverse("engine:download", args=[job.pk, "poster"]) if job.poster else None}
+        return {**video, "result_url": None, "plot_url": None, "downloads": _downloads(job),
+                "run_seconds": job.run_seconds, "device": job.device, "network": job.network}
     return {
         "result_url": reverse("engine:download", args=[job.pk, "png"]) + "?inline=1",
         "plot_url": reverse("engine:download", args=[job.pk, "plot"]) + "?inline=1" if job.plot else None,
-        "downloads": [{"kind": kind, "label": label, "url": reverse("engine:download", args=[job.pk, kind])}
-                      for kind, label in download_links(job)],
+        "downloads": _downloads(job),
         "run_seconds": job.run_seconds, "device": job.device, "network": job.network,
     }
+
+
+def _downloads(job: StyleJob) -> list[dict]:
+    return [{"kind": kind, "label": label, "url": reverse("engine:download", args=[job.pk, kind])}
+            for kind, label in download_links(job)]
 
 
 def snapshot(job: StyleJob, *, losses: list[list[float]], estimate: QueueEstimate | None) -> dict:

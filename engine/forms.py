@@ -34,7 +34,8 @@ from engine.nst import ImageError, ParameterError, images, params_class, schema
 from engine.nst.classic_params import MAX_STYLES
 from gallery.models import Artwork
 
-from .models import Mode, StyleImage, StyleJob, UserQuota, Visibility, params_dict
+from .content_files import Content, ContentRefused, check_clip, display_name, kind_of
+from .models import Batch, Mode, StyleImage, StyleJob, UserQuota, Visibility, params_dict
 
 # Largest side kept of an upload for a user whose quota is at most this: more is only disk, and
 # encoding time in the request. A user allowed larger results (print sizes) keeps their photo up to
@@ -67,6 +68,29 @@ def control_field(control: schema.Control, quota: UserQuota) -> forms.Field:
     return field
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one field (Django's documented recipe): cleans to a list, empty when none."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        if isinstance(data, (list, tuple)):
+            if not data:
+                return [super().clean(None, initial)] if self.required else []
+            return [super(MultipleFileField, self).clean(item, initial) for item in data]
+        cleaned = super().clean(data, initial)
+        return [cleaned] if cleaned else []
+
+
+CLIP_ACCEPT = "video/mp4,video/quicktime,video/webm,image/gif,.mp4,.mov,.m4v,.webm,.gif"
+
+
 def _image_field(label: str, required: bool) -> forms.FileField:
     return forms.FileField(label=label, required=required,
                            widget=forms.ClearableFileInput(attrs={"accept": ACCEPT}),
@@ -83,7 +107,10 @@ class StyleJobForm(forms.Form):
         choices=presets.CHOICES, initial=presets.CUSTOM, required=False,
         help_text="A preset sets the size, epochs, steps, optimiser and coarse-to-fine for you.",
     )
-    content = _image_field("Content image", required=True)
+    # Several files make a batch (engine.models.Batch): a job each, one page for all.
+    content = MultipleFileField(label="Content image", required=True,
+                                widget=MultipleFileInput(attrs={"accept": f"{ACCEPT},{CLIP_ACCEPT}"}),
+                                error_messages={"required": "Choose the content image."})
     style_1 = _image_field("Style image 1", required=False)
     style_2 = _image_field("Style image 2", required=False)
     style_3 = _image_field("Style image 3", required=False)
@@ -102,9 +129,11 @@ class StyleJobForm(forms.Form):
         error_messages={"invalid_choice": "The artwork you are remixing is no longer in the gallery. "
                                           "Please upload style images of your own."})
 
-    def __init__(self, *args, user=None, **kwargs):
+    def __init__(self, *args, user=None, upload_refusals=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user  # for the quota checks; None skips them
+        # Files the upload handler dropped as they arrived (over their kind's size: nstsite.limits).
+        self.upload_refusals: dict[str, list[str]] = upload_refusals or {}
         # The controls' fields are made per form: the size's maximum is this user's quota.
         self.quota = quotas.limits_for(user) if user is not None else UserQuota()
         self.fields.update({c.name: control_field(c, self.quota) for c in schema.controls(web=True)})
@@ -120,21 +149,39 @@ class StyleJobForm(forms.Form):
         for slot in STYLE_SLOTS:
             self.fields[f"style_{slot}_weight"].widget.attrs["step"] = "any"
         max_bytes = settings.NST_MAX_UPLOAD_BYTES
-        for name in ("content", *(f"style_{slot}" for slot in STYLE_SLOTS)):
+        for name in (f"style_{slot}" for slot in STYLE_SLOTS):
             self.fields[name].widget.attrs["data-max-bytes"] = str(max_bytes)
             self.fields[name].help_text = f"JPEG, PNG or WebP, up to {_megabytes(max_bytes)}."
+        self._describe_content_field(max_bytes)
+
+    def _describe_content_field(self, photo_bytes: int) -> None:
+        """The content field's limits, in words and for the page's script (static/js/video_form.js)."""
+        quota, clip_bytes = self.quota, quotas.clip_max_bytes(self.user, self.quota)
+        self.batch_files = min(quota.max_batch_files, settings.NST_MAX_BATCH_FILES)
+        self.clip_limits = quotas.clip_limits(self.user, quota)
+        field = self.fields["content"]
+        field.widget.attrs.update({"data-max-photo-bytes": str(photo_bytes), "data-max-clip-bytes": str(clip_bytes),
+                                   "data-max-files": str(self.batch_files)})
+        field.help_text = (
+            f"A photo: JPEG, PNG or WebP, up to {_megabytes(photo_bytes)}. Or a clip, in video mode: MP4, MOV, "
+            f"WebM or animated GIF/WebP, up to {self.clip_limits.max_seconds:g} s, "
+            f"{self.clip_limits.max_side} px and {_megabytes(clip_bytes)}. Choose up to {self.batch_files} files "
+            "at once for a batch: a job each, with the same styles and settings.")
 
     # --- the page's layout of the controls ------------------------------------------------------
 
     @property
     def shared_control_rows(self) -> list[tuple[bool, list[forms.BoundField]]]:
         """The controls every mode uses, as the page lays them out (see _control_rows)."""
-        return self._control_rows([c for c in schema.controls(web=True) if len(c.modes) > 1])
+        return self._control_rows([c for c in schema.controls(web=True) if set(c.modes) == set(schema.MODES)])
 
     @property
     def mode_control_rows(self) -> list[tuple[str, list[tuple[bool, list[forms.BoundField]]]]]:
-        """(mode, rows) of the controls only one mode uses: a fieldset per mode on the page."""
-        return [(mode, self._control_rows([c for c in schema.controls(mode, web=True) if c.modes == (mode,)]))
+        """(mode, rows) of the controls not every mode uses: a fieldset per mode on the page, each control
+        in the fieldset of the first mode it lists (video mode shares fast mode's strength: the page
+        shows both fieldsets in video mode)."""
+        return [(mode, self._control_rows([c for c in schema.controls(mode, web=True)
+                                           if c.modes[0] == mode and set(c.modes) != set(schema.MODES)]))
                 for mode in schema.MODES]
 
     def _control_rows(self, controls: list[schema.Control]) -> list[tuple[bool, list[forms.BoundField]]]:
@@ -176,8 +223,33 @@ class StyleJobForm(forms.Form):
             img = images.resize_longest(img, self.stored_max_side)
         return ContentFile(images.encode_png(img), name=f"{name}.png")
 
-    def clean_content(self):
-        return self._clean_image("content")
+    def clean_content(self) -> list[Content]:
+        """Each content file checked by its kind (engine.content_files); [] when there is none."""
+        uploads = self.cleaned_data.get("content") or []
+        if len(uploads) > self.batch_files:  # before any file is read
+            raise forms.ValidationError(
+                f"You chose {len(uploads)} files; one submission can take up to {self.batch_files}. Please "
+                "submit the rest separately.", code="too_many_files")
+        checked, problems = [], []
+        for upload in uploads:
+            prefix = f"{display_name(upload)}: " if len(uploads) > 1 else ""
+            try:
+                checked.append(self._check_content(upload))
+            except ContentRefused as exc:
+                problems.append(forms.ValidationError(f"{prefix}{exc}", code="invalid_content"))
+            except forms.ValidationError as exc:
+                problems += [forms.ValidationError(f"{prefix}{message}", code="invalid_image")
+                             for message in exc.messages]
+        if problems:
+            raise forms.ValidationError(problems)
+        return checked
+
+    def _check_content(self, upload) -> Content:
+        if kind_of(upload) == "video":
+            info = check_clip(upload, self.clip_limits, quotas.clip_max_bytes(self.user, self.quota))
+            return Content(display_name(upload), "video", upload, info)
+        self.cleaned_data["_upload"] = upload
+        return Content(display_name(upload), "image", self._clean_image("_upload"))
 
     def clean_style_1(self):
         return self._clean_image("style_1")
@@ -196,7 +268,11 @@ class StyleJobForm(forms.Form):
             self.add_error(None, self._errors.pop("remix").as_data())
         for name in self.hidden_controls & set(self._errors):  # not on the page: say it above the form
             self.add_error(None, self._errors.pop(name).as_data())
+        data.pop("_upload", None)
+        for name, refusals in self.upload_refusals.items():
+            self.add_error(name if name in self.fields else None, refusals)
         mode = data.get("mode") or Mode.CLASSIC
+        self._clean_kinds(data, mode)
         preset_values = presets.values(data.get("preset") or presets.CUSTOM, mode)
         inactive = [c.name for c in schema.controls(web=True) if mode not in c.modes]
         # The other mode's controls and the ones a preset replaces do not count: drop their errors.
@@ -243,11 +319,21 @@ class StyleJobForm(forms.Form):
         data["style_slots"] = given
         data["style_weights"] = tuple(float(w) for w in weights)
 
+    def _clean_kinds(self, data: dict, mode: str) -> None:
+        """Clips run in video mode; photos in video mode run in fast mode with the same settings."""
+        contents = data.get("content") or []
+        clips = [c.name for c in contents if c.kind == "video"]
+        if clips and mode != Mode.VIDEO:
+            self.add_error("content", forms.ValidationError(
+                f"{', '.join(clips)}: {'is a clip' if len(clips) == 1 else 'are clips'}. Clips are stylised in "
+                "video mode: choose Video as the mode (photos in the same submission then run in fast mode).",
+                code="clip_needs_video_mode"))
+
     def _refuse_extra_files(self) -> None:
         """A hand-made request can carry files the page does not offer (a fourth style, two files
-        in one field). Say so, rather than quietly using only some of them."""
+        in one style field). Say so, rather than quietly using only some of them."""
         unknown = [name for name in self.files if name not in self.fields]
-        repeated = [name for name in self.files if len(self.files.getlist(name)) > 1]
+        repeated = [name for name in self.files if name != "content" and len(self.files.getlist(name)) > 1]
         if unknown or repeated:
             self.add_error(None, forms.ValidationError(
                 f"A job takes one content image and at most {MAX_STYLES} style images, one per "
@@ -267,6 +353,8 @@ class StyleJobForm(forms.Form):
         except ParameterError as exc:  # the fields' bounds are inside the engine's: a bug if seen
             raise forms.ValidationError(str(exc)) from None
         data["params"] = params
+        if mode == Mode.VIDEO:
+            data["photo_params"] = params.fast_params()  # photos in a video-mode batch
         if self.user is not None:
             steps = params.total_steps if mode == Mode.CLASSIC else 1
             for problem in quotas.check_params(self.user, mode=mode, size=params.size, total_steps=steps,
@@ -275,33 +363,58 @@ class StyleJobForm(forms.Form):
 
     # --- saving ---------------------------------------------------------------------------------
 
+    @property
+    def is_batch(self) -> bool:
+        return len(self.cleaned_data["content"]) > 1
+
     def create_job(self, owner, queue: str) -> StyleJob:
-        """Create the job and its style images (call inside a transaction). If anything fails on
-        the way (a full disk, a database error), the files written so far are removed too: the
-        rows roll back with the transaction, files do not."""
-        data = self.cleaned_data
-        params = data["params"]
-        classic = data["mode"] == Mode.CLASSIC
-        job = StyleJob(
-            owner=owner, mode=data["mode"], params=params_dict(params), size=params.size,
-            visibility=Visibility.PUBLIC if data.get("publish") else Visibility.PRIVATE, queue=queue,
-            epochs=params.epochs if classic else 1, total_steps=params.total_steps if classic else 1,
-        )
-        written = []
+        """Create the job of a single content file and its style images (call inside a transaction)."""
+        return self._create([self.cleaned_data["content"][0]], owner, queue, batch=None)[0]
+
+    def create_batch(self, owner, queue: str) -> list[StyleJob]:
+        """Create a Batch and a job per content file (call inside a transaction)."""
+        return self._create(self.cleaned_data["content"], owner, queue, batch=Batch.objects.create(owner=owner))
+
+    def _create(self, contents: list[Content], owner, queue: str, batch: Batch | None) -> list[StyleJob]:
+        """If anything fails on the way (a full disk, a database error), the files written so far are
+        removed too: the rows roll back with the transaction, files do not."""
+        written, made = [], []
         try:
             with transaction.atomic():
-                job.content.save("content.png", data["content"], save=False)
-                written.append(job.content)
-                job.save()
-                for slot, weight in zip(data["style_slots"], data["style_weights"], strict=True):
-                    style = StyleImage(job=job, position=slot, weight=weight)
-                    style.image.save(f"style-{slot}.png", self._style_file(slot), save=False)
-                    written.append(style.image)
-                    style.save()
+                for content in contents:
+                    made.append(self._create_one(content, owner, queue, batch, written))
         except BaseException:
             for field_file in written:
                 field_file.storage.delete(field_file.name)
             raise
+        return made
+
+    def _create_one(self, content: Content, owner, queue: str, batch: Batch | None, written: list) -> StyleJob:
+        data = self.cleaned_data
+        mode = data["mode"]
+        params = data["params"]
+        if content.kind == "image" and mode == Mode.VIDEO:
+            mode, params = Mode.FAST, data["photo_params"]
+        if mode == Mode.CLASSIC:
+            epochs, total = params.epochs, params.total_steps
+        elif mode == Mode.VIDEO:  # a step per frame, an "epoch" per chunk
+            total = content.clip.frames
+            epochs = -(-total // params.chunk_frames)
+        else:
+            epochs, total = 1, 1
+        job = StyleJob(
+            owner=owner, mode=mode, params=params_dict(params), size=params.size, batch=batch,
+            visibility=Visibility.PUBLIC if data.get("publish") else Visibility.PRIVATE, queue=queue,
+            epochs=epochs, total_steps=total,
+        )
+        job.content.save(content.stored_name, content.file, save=False)
+        written.append(job.content)
+        job.save()
+        for slot, weight in zip(data["style_slots"], data["style_weights"], strict=True):
+            style = StyleImage(job=job, position=slot, weight=weight)
+            style.image.save(f"style-{slot}.png", self._style_file(slot), save=False)
+            written.append(style.image)
+            style.save()
         return job
 
     def _style_file(self, slot: int) -> ContentFile:

@@ -5,7 +5,10 @@ clean-up and the gallery's thumbnails.
 
 Every file of a job lives in jobs/<uuid>/ (not guessable, and removed together):
 
-    content.png, style-<n>.png         the inputs (re-encoded uploads)
+    content.png, style-<n>.png         the inputs (re-encoded uploads); a clip: content.<mp4|mov|webm|gif|webp>,
+                                       as uploaded
+    video/chunk-<NNNNN>.mp4            a video run's finished chunks (removed once the result is stored)
+    result.mp4, poster.jpg             a video's result and its middle frame
     preview-e<NN>.jpg                  the preview after epoch NN (small JPEG, for watching)
     checkpoint-e<NN>.npz, -s<NNNNN>    the engine's state after an epoch / where a cancelled run stopped
     result.png, history.json, loss.png the outcome
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -27,11 +31,17 @@ from django.db.models.fields.files import FieldFile
 class StyleJob(Protocol):
     """What this module reads of an engine.models.StyleJob (which imports this module)."""
     uuid: UUID
+    content: FieldFile
+    result: FieldFile
     preview: FieldFile
     plot: FieldFile
     styles: Any  # its StyleImage related manager
 
 RESULT = "result.png"
+VIDEO_RESULT = "result.mp4"
+POSTER = "poster.jpg"
+VIDEO_WORK = "video"
+VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".gif", ".webp", ".mkv")
 HISTORY = "history.json"
 PLOT = "loss.png"
 _PREVIEW = re.compile(r"preview-e(\d+)\.jpg$")
@@ -44,6 +54,21 @@ def job_file_name(job: StyleJob, filename: str) -> str:
 
 def job_folder(job: StyleJob) -> str:
     return f"jobs/{job.uuid.hex}"
+
+
+def is_video_name(name: str) -> bool:
+    """Whether a stored file is a clip (a video job's content or result), by the name we gave it."""
+    return bool(name) and name.lower().endswith(VIDEO_SUFFIXES)
+
+
+def local_path(name: str) -> Path:
+    """The file system path of a stored file. Video runs need it: FFmpeg reads and writes files, and a
+    worker resumes from chunk files left in the job's folder (MEDIA_ROOT shared by web and workers)."""
+    return Path(default_storage.path(name))
+
+
+def video_work_dir(job: StyleJob) -> Path:
+    return local_path(job_file_name(job, VIDEO_WORK))
 
 
 def write_job_file(job: StyleJob, filename: str, data: bytes) -> str:
@@ -119,16 +144,24 @@ class Download:
 
 DOWNLOADS: dict[str, Download] = {
     "png": Download("result", "image/png", ".png", True, "Result (PNG)"),
+    "mp4": Download("result", "video/mp4", ".mp4", True, "Result (MP4)"),
+    "poster": Download("poster", "image/jpeg", "-poster.jpg", False),
     "plot": Download("plot", "image/png", "-loss.png", True, "Loss plot (PNG)"),
     "csv": Download("history", "text/csv; charset=utf-8", "-loss.csv", True, "Loss history (CSV)"),
     "json": Download("history", "application/json", "-history.json", True, "History (JSON)"),
     "preview": Download("preview", "image/jpeg", "-preview.jpg", False),
     "content": Download("content", "image/png", "-content.png", False),
 }
+CLIP_TYPES = {".mp4": "video/mp4", ".mov": "video/quicktime", ".webm": "video/webm", ".gif": "image/gif",
+              ".webp": "image/webp", ".mkv": "video/x-matroska"}
 
 
-def download_spec(kind: str) -> Download:
-    """How a download `kind` is served (a style image: as its PNG, shown in the browser)."""
+def download_spec(kind: str, job: StyleJob | None = None) -> Download:
+    """How a download `kind` is served (a style image: as its PNG, shown in the browser; a clip
+    uploaded as content: as the video it is)."""
+    if kind == "content" and job is not None and is_video_name(job.content.name):
+        suffix = Path(job.content.name).suffix.lower()
+        return Download("content", CLIP_TYPES.get(suffix, "application/octet-stream"), f"-content{suffix}", False)
     return DOWNLOADS.get(kind) or Download("image", "image/png", f"-{kind}.png", False)
 
 
@@ -136,6 +169,8 @@ def file_for(job: StyleJob, kind: str) -> FieldFile | None:
     """The stored file behind a download `kind` of `job`, or None when the job has none (yet)."""
     if kind == "csv" and not job.plot:
         return None  # no losses (fast mode): the history holds only timings, no CSV to give
+    if kind in ("png", "mp4") and is_video_name(job.result.name) != (kind == "mp4"):
+        return None  # a video's result is its MP4, an image's its PNG
     if kind in DOWNLOADS:
         return getattr(job, DOWNLOADS[kind].field) or None
     position = style_position(kind)

@@ -4,6 +4,7 @@ through its life-cycle method (engine.models), then RQ/Redis (engine.queue), the
 browsers (engine.live), in that order: the row is the truth, Redis and pages follow it.
 
     submit() ─► [row queued] ─on commit─► enqueue() ─► RQ queue ─► worker (engine.tasks)
+    submit_batch()  the same for the jobs of a batch (one active-job slot for all of them)
     cancel()      row cancelled, RQ entry removed, cancel flag set for a running engine
     requeue()     failed/cancelled row queued again (resumes from its checkpoint), re-enqueued
     prioritise()  a waiting job moved to the high queue
@@ -55,6 +56,18 @@ def submit(owner, create: Callable[[str], StyleJob]) -> StyleJob:
         # The worker must find the row: enqueue only once it is committed.
         transaction.on_commit(partial(enqueue, job))
     return job
+
+
+def submit_batch(owner, create: Callable[[str], list[StyleJob]]) -> list[StyleJob]:
+    """As submit(), for several jobs made at once (a batch: engine.models.Batch): `create(queue_name)`
+    saves them all, they take one active-job slot together, and each is queued on its own once the
+    transaction commits, in the order given."""
+    with transaction.atomic():
+        quotas.reserve_active_slot(owner)
+        made = create(queue_for(owner))
+        for job in made:
+            transaction.on_commit(partial(enqueue, job))
+    return made
 
 
 def enqueue(job: StyleJob) -> None:

@@ -88,10 +88,10 @@ def publish_started(job: StyleJob) -> bool:
 
 
 def publish_progress(job: StyleJob, *, epoch: int, step: int, eta_seconds: float | None,
-                     losses: list[list[float]], preview_epoch: int | None = None) -> bool:
+                     losses: list[list[float]], preview_epoch: int | None = None, fps: float | None = None) -> bool:
     """Queued for sending; returns at once (the engine's thread does not wait for Redis)."""
     event = events.progress_event(job, epoch=epoch, step=step, eta_seconds=eta_seconds, losses=losses,
-                                  preview_epoch=preview_epoch)
+                                  preview_epoch=preview_epoch, fps=fps)
     return _publish(job, event, losses)
 
 

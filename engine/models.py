@@ -34,8 +34,10 @@ from django.utils import timezone
 from .job_files import (
     HISTORY,
     PLOT,
+    POSTER,
     RESULT,
     epoch_checkpoint_name,
+    is_video_name,
     job_file_name,
     preview_name,
     stop_checkpoint_name,
@@ -45,7 +47,7 @@ from .job_files import (
 from .signals import job_succeeded
 
 if TYPE_CHECKING:
-    from engine.nst import ClassicParams, FastParams, LossHistory
+    from engine.nst import ClassicParams, FastParams, LossHistory, VideoParams
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +55,7 @@ logger = logging.getLogger(__name__)
 class Mode(models.TextChoices):
     CLASSIC = "classic", "Classic (best quality, slow)"
     FAST = "fast", "Fast (one pass, seconds)"
+    VIDEO = "video", "Video (clips, fast mode on every frame)"
 
 
 class Status(models.TextChoices):
@@ -101,6 +104,39 @@ def _style_upload_to(instance: StyleImage, filename: str) -> str:
     return job_file_name(instance.job, filename)
 
 
+class BatchQuerySet(models.QuerySet):
+    def visible_to(self, user) -> BatchQuerySet:
+        """Batches with a job `user` may see (the job rule below): theirs, public ones, all for staff."""
+        if is_queue_staff(user):
+            return self.all()
+        public = Q(jobs__visibility=Visibility.PUBLIC)
+        return self.filter(Q(owner=user) | public if user.is_authenticated else public).distinct()
+
+    def manageable_by(self, user) -> BatchQuerySet:
+        return self.all() if is_queue_staff(user) else self.filter(owner=user) if user.is_authenticated \
+            else self.none()
+
+
+class Batch(models.Model):
+    """Several content files submitted together with one style and one set of settings. Each file is
+    a StyleJob of its own in the queue (a failure stays local, other users' jobs interleave); the
+    batch groups them for one page, one zip and one entry in "My jobs" and the gallery. Who may see
+    a batch's jobs is each job's own rule: a batch only lists what the viewer may see."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="batches")
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    objects = BatchQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        verbose_name_plural = "batches"
+
+    def __str__(self) -> str:
+        return f"Batch {self.pk}"
+
+
 class StyleJobQuerySet(models.QuerySet):
     def for_user(self, user) -> StyleJobQuerySet:
         """The user's own jobs."""
@@ -124,6 +160,12 @@ class StyleJobQuerySet(models.QuerySet):
     def active(self) -> StyleJobQuerySet:
         return self.filter(status__in=ACTIVE_STATUSES)
 
+    def one_per_batch(self) -> StyleJobQuerySet:
+        """Jobs outside a batch, and the first job of each batch (the batch's entry in a list)."""
+        earlier = type(self)(self.model, using=self._db).filter(batch=models.OuterRef("batch"),
+                                                                pk__lt=models.OuterRef("pk"))
+        return self.filter(Q(batch__isnull=True) | ~models.Exists(earlier))
+
 
 class StyleJob(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -139,6 +181,8 @@ class StyleJob(models.Model):
     # they tick this separate box too. False for every job made before the box existed.
     share_originals = models.BooleanField(default=False)
     queue = models.CharField(max_length=32, default=DEFAULT_QUEUE)
+    # Submitted with other files as one batch (engine.models.Batch); None for a single job.
+    batch = models.ForeignKey(Batch, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     epoch = models.PositiveIntegerField(default=0)
@@ -161,6 +205,7 @@ class StyleJob(models.Model):
     history = models.FileField(max_length=255, blank=True, help_text="Loss history, JSON.")
     plot = models.FileField(max_length=255, blank=True, help_text="Loss plot, PNG.")
     preview = models.FileField(max_length=255, blank=True, help_text="Latest epoch preview, JPEG.")
+    poster = models.FileField(max_length=255, blank=True, help_text="A video result's middle frame, JPEG.")
     checkpoint = models.FileField(max_length=255, blank=True, help_text="Latest classic checkpoint.")
     error = models.TextField(blank=True, help_text="Shown to the user.")
 
@@ -195,14 +240,18 @@ class StyleJob(models.Model):
                                 worker=worker[:200], error="")
 
     def report_progress(self, *, epoch: int, step: int, eta_seconds: float | None = None,
-                        preview: bytes | None = None, checkpoint: bytes | None = None) -> bool:
-        """Record progress of a running job, with an epoch's preview JPEG and checkpoint when given.
-        False when the job is no longer running (cancelled): the caller should stop."""
+                        preview: bytes | None = None, checkpoint: bytes | None = None,
+                        preview_epoch: int | None = None) -> bool:
+        """Record progress of a running job, with an epoch's preview JPEG and checkpoint when given
+        (the preview of `preview_epoch` when given: a video's chunk in progress, which its own preview
+        replaces at the chunk's end). False when the job is no longer running (cancelled): the
+        caller should stop."""
         changes: dict = {"epoch": epoch, "step": step, "eta_seconds": eta_seconds,
                          "progress_at": timezone.now()}
         old_checkpoint = self.checkpoint.name if checkpoint is not None else ""
         if preview is not None:
-            changes["preview"] = write_job_file(self, preview_name(epoch), preview)
+            name = preview_name(epoch if preview_epoch is None else preview_epoch)
+            changes["preview"] = write_job_file(self, name, preview)
         if checkpoint is not None:
             # A new name per epoch, the old file removed only once the row points at the new one:
             # a crash mid-write never leaves the job without a usable checkpoint.
@@ -212,9 +261,10 @@ class StyleJob(models.Model):
             default_storage.delete(old_checkpoint)
         return ok
 
-    def finish(self, *, image_png: bytes, history: LossHistory | None, device: str, network: str,
-               seconds: float) -> bool:
-        """running -> succeeded, with the result PNG and (classic) the loss history and its plot.
+    def finish(self, *, image_png: bytes | None = None, history: LossHistory | None, device: str, network: str,
+               seconds: float, result_name: str = "", poster_jpeg: bytes | None = None) -> bool:
+        """running -> succeeded, with the result PNG (or, for a video, `result_name`: the MP4 the engine
+        wrote into the job's folder, and its poster frame) and (classic) the loss history and its plot.
         False when the job was cancelled meanwhile: its result is then not shown. A finished run
         needs no checkpoint (the engine resumes only with the same parameters): its file goes.
         Sends engine.signals.job_succeeded (the gallery publishes public jobs on it)."""
@@ -224,8 +274,10 @@ class StyleJob(models.Model):
             "status": Status.SUCCEEDED, "finished_at": timezone.now(), "run_seconds": seconds,
             "step": self.total_steps, "epoch": self.epochs, "eta_seconds": None,
             "device": device[:200], "network": network[:64],
-            "result": write_job_file(self, RESULT, image_png),
+            "result": result_name or write_job_file(self, RESULT, image_png),
         }
+        if poster_jpeg is not None:
+            changes["poster"] = write_job_file(self, POSTER, poster_jpeg)
         if history is not None:
             changes["history"] = write_job_file(self, HISTORY, history.to_json().encode())
             if history.rows:
@@ -309,10 +361,18 @@ class StyleJob(models.Model):
         return ((self.finished_at or timezone.now()) - self.started_at).total_seconds()
 
     @property
+    def result_is_video(self) -> bool:
+        return is_video_name(self.result.name)
+
+    @property
+    def content_is_video(self) -> bool:
+        return is_video_name(self.content.name)
+
+    @property
     def rq_job_id(self) -> str:
         return f"nst-{self.uuid.hex}"
 
-    def engine_params(self) -> ClassicParams | FastParams:
+    def engine_params(self) -> ClassicParams | FastParams | VideoParams:
         """The stored params as the engine's dataclass (keys since removed are ignored, controls since
         added take their defaults)."""
         from engine.nst import params_class
@@ -354,7 +414,7 @@ def _announce_success(job: StyleJob) -> None:
             logger.error("job_succeeded receiver %r failed for job %s", receiver, job.pk, exc_info=outcome)
 
 
-def params_dict(params: ClassicParams | FastParams) -> dict:
+def params_dict(params: ClassicParams | FastParams | VideoParams) -> dict:
     """The dict stored in StyleJob.params (tuples become lists in JSON anyway)."""
     return {k: list(v) if isinstance(v, tuple) else v for k, v in params.to_dict().items()}
 
@@ -370,6 +430,14 @@ class UserQuota(models.Model):
     max_size = models.PositiveIntegerField(default=1024, help_text="Longest side of a result, in pixels.")
     max_steps = models.PositiveIntegerField(
         default=2000, help_text="Optimisation steps of a classic job (epochs × steps per epoch).")
+    # Clips (video mode) and batches. The clip's file size is also bounded by the server's
+    # NST_MAX_CLIP_MB, which the request-size guard enforces before the form sees anything.
+    max_clip_seconds = models.PositiveIntegerField(default=60, help_text="Longest clip, in seconds.")
+    max_clip_side = models.PositiveIntegerField(default=1920, help_text="Longest side of a clip's frames, px.")
+    max_clip_frames = models.PositiveIntegerField(default=3600, help_text="Most frames in a clip.")
+    max_clip_mb = models.PositiveIntegerField(default=500, help_text="Largest clip file, MB.")
+    max_batch_files = models.PositiveSmallIntegerField(
+        default=20, help_text="Content files (photos and clips) in one submission.")
     note = models.CharField(max_length=200, blank=True, help_text="Why this user has these limits.")
 
     class Meta:

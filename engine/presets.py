@@ -23,16 +23,19 @@ PRESETS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
         "classic": {"size": 256, "epochs": 3, "steps_per_epoch": 10, "optimizer": "lbfgs",
                     "multiscale": False},
         "fast": {"size": 256},
+        "video": {"size": 256},
     }),
     "balanced": ("Balanced (512 px)", {
         "classic": {"size": 512, "epochs": 10, "steps_per_epoch": 30, "optimizer": "lbfgs",
                     "multiscale": True},
         "fast": {"size": 512},
+        "video": {"size": 512},
     }),
     "high": ("High quality (1024 px, slow)", {
         "classic": {"size": 1024, "epochs": 10, "steps_per_epoch": 50, "optimizer": "lbfgs",
                     "multiscale": True},
         "fast": {"size": 1024},
+        "video": {"size": 1024},
     }),
 }
 

@@ -2,18 +2,25 @@
 long each may be. Staff set them per user in the admin (engine.models.UserQuota); without a row
 a user gets the model's defaults.
 
-Every way of submitting a job uses the same two checks:
+Every way of submitting a job uses the same two checks (and clips the third):
 - check_params(user, mode, size, total_steps): the size and length of one job; messages to show
   (the submission form shows them above the form).
 - reserve_active_slot(user): call inside the transaction that creates the job. It locks the
   user's row (SELECT ... FOR UPDATE on PostgreSQL) before counting their active jobs, so two
-  submissions racing for the last slot cannot both get it. Raises QuotaExceeded.
+  submissions racing for the last slot cannot both get it. Raises QuotaExceeded. A batch (several
+  files submitted at once, engine.models.Batch) takes one slot however many jobs it has: its jobs
+  still queue one by one, behind whatever was queued before them.
+- clip_limits(user): the duration, resolution and frame count a clip may have
+  (engine.nst.video_io.ClipLimits), and clip_max_bytes(user) its file size.
 """
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+
+from engine.nst.video_io import ClipLimits
 
 from .models import Mode, StyleJob, UserQuota
 
@@ -48,9 +55,24 @@ def reserve_active_slot(user) -> None:
         raise RuntimeError("reserve_active_slot() must run inside the transaction that creates the job.")
     get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
     allowed = limits_for(user).max_active_jobs
-    active = StyleJob.objects.for_user(user).active().count()
+    mine = StyleJob.objects.for_user(user).active()
+    batches = mine.exclude(batch__isnull=True).values("batch").distinct().count()
+    active = mine.filter(batch__isnull=True).count() + batches
     if active >= allowed:
         raise QuotaExceeded(
             f"You already have {active} job{'s' if active != 1 else ''} queued or running, the most your "
             f"account may have at once ({allowed}). Please wait until one finishes, or cancel one, and "
             "submit again.")
+
+
+def clip_limits(user, limits: UserQuota | None = None) -> ClipLimits:
+    """What a clip of `user`'s may be (its file size: clip_max_bytes)."""
+    limits = limits or limits_for(user)
+    return ClipLimits(max_seconds=limits.max_clip_seconds, max_side=limits.max_clip_side,
+                      max_frames=limits.max_clip_frames)
+
+
+def clip_max_bytes(user, limits: UserQuota | None = None) -> int:
+    """The largest clip file `user` may upload: their quota, within the server's NST_MAX_CLIP_MB."""
+    limits = limits or limits_for(user)
+    return min(limits.max_clip_mb * 2**20, settings.NST_MAX_CLIP_BYTES)

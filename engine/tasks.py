@@ -58,9 +58,12 @@ from engine.nst import (
 )
 from engine.nst.device import describe_device
 from engine.nst.fast import NETWORK as FAST_NETWORK
+from engine.nst.fast import get_fast_stylizer
 from engine.nst.fast_hub import HUB_NETWORK, get_stylizer
+from engine.nst.video import VideoCheckpoint, VideoResult, clear_work, stylize_video
 
 from . import jobs, live, queue, worker
+from .job_files import VIDEO_RESULT, job_file_name, local_path, video_work_dir
 from .models import Mode, Status, StyleJob
 from .stopping import StopReason
 
@@ -71,6 +74,9 @@ EVENT_INTERVAL = 0.2      # seconds between live progress events within an epoch
 REDIS_RETRY_SECONDS = 2.0  # the cancel check's pause after Redis failed to answer
 PREVIEW_SIDE = 384        # previews are for watching, not keeping
 PREVIEW_QUALITY = 80
+# A video job's page gets its latest frame at least this often, not only once a chunk (a chunk of
+# 48 frames takes about 4 s at 480 px but a minute or more at 1920 px on a 2-core CPU).
+VIDEO_PREVIEW_SECONDS = 4.0
 # A style image is used at the content's size (classic) or 256 px (fast's predictor); never below
 # the predictor's size, so a small job still sees the painting's texture.
 MIN_STYLE_SIDE = 256
@@ -123,6 +129,8 @@ def run_style_job(job_id: int) -> str | Retry:
 def _network_name(job: StyleJob) -> str:
     if job.mode == Mode.CLASSIC:
         return job.params.get("network", "")
+    if job.mode == Mode.VIDEO:
+        return VideoResult.network
     return HUB_NETWORK if job.params.get("fast_network") == HUB_NETWORK else FAST_NETWORK
 
 
@@ -190,9 +198,15 @@ class _Run:
         self.pending_losses: list[list[float]] = []
         self.last_published = self.started
         self.epoch_eta: tuple[float, float] | None = None  # (eta_seconds, monotonic time it was given)
+        self.frames_per_second: float | None = None  # video jobs: this run's rate so far
+        self.last_preview = self.started  # video jobs: when the page last got a frame
+        self.chunk_frames = 0  # video jobs: frames per chunk (run_video sets it)
 
     def execute(self) -> None:
         job, params = self.job, self.job.engine_params()
+        if job.mode == Mode.VIDEO:
+            self.run_video(params)
+            return
         content, styles = self.load_images(params.size)
         model_dir = settings.NST_MODEL_DIR
         if job.mode == Mode.FAST:
@@ -225,12 +239,43 @@ class _Run:
                 logger.warning("Style job %s: checkpoint not usable (%s); starting again.", self.job.pk, exc)
         return stylize_classic(content, styles, params, **kwargs)
 
-    def checkpoint(self) -> Checkpoint | None:
-        if self.job.mode != Mode.CLASSIC or not self.job.checkpoint:
+    def run_video(self, params) -> None:
+        """A clip, frame by frame (engine.nst.video), in chunks under the job's folder: a resumed run
+        (requeued, handed back, recovered from a dead worker) goes on after the last whole chunk."""
+        job = self.job
+        styles = self.load_styles(max(params.size, MIN_STYLE_SIDE))
+        work, out = video_work_dir(job), local_path(job_file_name(job, VIDEO_RESULT))
+        kwargs = dict(stylizer=get_fast_stylizer(settings.NST_MODEL_DIR), work_dir=work, out=out,
+                      on_frame=self.on_frame, on_chunk=self.on_chunk, should_stop=self.should_stop)
+        source = local_path(job.content.name)
+        self.chunk_frames = params.chunk_frames
+        resume = self.checkpoint()
+        try:
+            self.step, self.epoch = (resume.frames, resume.chunks) if resume else (0, 0)
+            result = stylize_video(source, styles, params, resume_from=resume, **kwargs)
+        except ParameterError as exc:
+            if resume is None or self.step != resume.frames:  # not the checkpoint: a real error
+                raise
+            logger.warning("Style job %s: video checkpoint not usable (%s); starting again.", job.pk, exc)
+            self.step = 0
+            clear_work(work)
+            result = stylize_video(source, styles, params, **kwargs)
+        if worker.stop_reason() == StopReason.LEASE_LOST:
+            raise Stopped("The worker lost its lease on the job.")
+        seconds = ", ".join(f"{name} {value:.2f} s" for name, value in result.seconds.items())
+        history = LossHistory(events=[*result.events, f"Timings: {seconds}."])
+        poster = images.encode_jpeg(result.poster, quality=85)
+        if job.finish(result_name=job_file_name(job, VIDEO_RESULT), poster_jpeg=poster, history=history,
+                      device=result.device, network=result.network, seconds=time.monotonic() - self.started):
+            clear_work(work)
+
+    def checkpoint(self) -> Checkpoint | VideoCheckpoint | None:
+        if self.job.mode == Mode.FAST or not self.job.checkpoint:
             return None
+        kind = VideoCheckpoint if self.job.mode == Mode.VIDEO else Checkpoint
         try:
             with self.job.checkpoint.open("rb") as fh:
-                checkpoint = Checkpoint.from_bytes(fh.read())
+                checkpoint = kind.from_bytes(fh.read())
         except (OSError, ParameterError) as exc:
             logger.warning("Style job %s: cannot read its checkpoint (%s); starting again.", self.job.pk, exc)
             return None
@@ -240,11 +285,14 @@ class _Run:
     def load_images(self, size: int):
         with self.job.content.open("rb") as fh:
             content = images.load_array(fh, size)
+        return content, self.load_styles(max(size, MIN_STYLE_SIDE))
+
+    def load_styles(self, side: int):
         styles = []
         for style in self.job.styles.all():
             with style.image.open("rb") as fh:
-                styles.append(images.load_array(fh, max(size, MIN_STYLE_SIDE)))
-        return content, styles
+                styles.append(images.load_array(fh, side))
+        return styles
 
     # --- engine callbacks -----------------------------------------------------------------------
 
@@ -278,13 +326,47 @@ class _Run:
         if not epoch_end and not self.cancelled and now - self.last_published >= EVENT_INTERVAL:
             self.publish_progress(eta_seconds=self.eta(report, now))
 
+    @staticmethod
+    def preview_jpeg(image) -> bytes:
+        return images.encode_jpeg(image, quality=PREVIEW_QUALITY, max_side=PREVIEW_SIDE)
+
     def on_epoch(self, report: EpochReport) -> None:
-        preview = images.encode_jpeg(report.image, quality=PREVIEW_QUALITY, max_side=PREVIEW_SIDE)
         self.save_progress(epoch=report.epoch, step=report.step, eta_seconds=report.eta_seconds,
-                           preview=preview, checkpoint=report.checkpoint().to_bytes())
+                           preview=self.preview_jpeg(report.image), checkpoint=report.checkpoint().to_bytes())
         self.epoch_eta = (report.eta_seconds, time.monotonic())
         if not self.cancelled:  # the preview file exists now: its URL can go out
             self.publish_progress(eta_seconds=report.eta_seconds, preview_epoch=report.epoch)
+
+    def on_frame(self, report) -> None:
+        """A video frame done: progress saved at most every PROGRESS_INTERVAL, published at most every
+        EVENT_INTERVAL (frames done of total, frames per second, ETA), and the frame itself as a
+        preview when the page has had none for VIDEO_PREVIEW_SECONDS. No DB query per frame."""
+        self.step = report.frame
+        self.frames_per_second = report.fps
+        now = time.monotonic()
+        chunk_end = report.frame % self.chunk_frames == 0 or report.frame == report.frames
+        if now - self.last_preview >= VIDEO_PREVIEW_SECONDS and not chunk_end:
+            # Between chunks: the frame goes out as the preview of the chunk in progress.
+            self.last_preview = now
+            self.save_progress(epoch=self.epoch, step=report.frame, eta_seconds=report.eta_seconds,
+                               preview=self.preview_jpeg(report.image), preview_epoch=self.epoch + 1)
+            if not self.cancelled:
+                self.publish_progress(eta_seconds=report.eta_seconds, preview_epoch=self.epoch + 1)
+            return
+        if now - self.last_saved >= PROGRESS_INTERVAL:
+            self.save_progress(epoch=self.epoch, step=report.frame, eta_seconds=report.eta_seconds)
+        if not self.cancelled and now - self.last_published >= EVENT_INTERVAL:
+            self.publish_progress(eta_seconds=report.eta_seconds)
+
+    def on_chunk(self, report) -> None:
+        """A chunk is whole: its checkpoint and a preview of its last frame go to the row, the preview
+        to the page."""
+        self.epoch = report.chunk
+        self.last_preview = time.monotonic()
+        self.save_progress(epoch=report.chunk, step=report.checkpoint.frames, eta_seconds=self.job.eta_seconds,
+                           preview=self.preview_jpeg(report.image), checkpoint=report.checkpoint.to_bytes())
+        if not self.cancelled:
+            self.publish_progress(eta_seconds=self.job.eta_seconds, preview_epoch=report.chunk)
 
     def eta(self, report: StepReport, now: float) -> float | None:
         """The engine's estimate at the last epoch, counted down; before the first epoch, the
@@ -300,7 +382,7 @@ class _Run:
         self.last_published = time.monotonic()
         losses, self.pending_losses = self.pending_losses, []
         live.publish_progress(self.job, epoch=self.epoch, step=self.step, eta_seconds=eta_seconds,
-                                losses=losses, preview_epoch=preview_epoch)
+                              losses=losses, preview_epoch=preview_epoch, fps=self.frames_per_second)
 
     def publish_end(self) -> None:
         """The job's final event (whatever ended it), with any loss points not yet published; or,

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import batches, views
 
 app_name = "engine"
 
@@ -14,4 +14,6 @@ urlpatterns = [
     path("<int:pk>/publish/", views.publish, name="publish"),
     path("<int:pk>/download/<slug:kind>/", views.download, name="download"),
     path("<int:pk>/preview/<int:epoch>.jpg", views.preview, name="preview"),
+    path("batch/<int:pk>/", batches.batch_page, name="batch"),
+    path("batch/<int:pk>/zip/", batches.batch_zip, name="batch_zip"),
 ]

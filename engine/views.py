@@ -24,7 +24,7 @@ from engine.nst import LossHistory, schema
 from gallery import publishing
 from gallery.models import Artwork
 
-from . import events, jobs, live, quotas
+from . import batches, events, jobs, live, quotas
 from .describe import param_rows
 from .estimates import estimate_queue
 from .forms import StyleJobForm
@@ -54,7 +54,8 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 def submit(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        form = StyleJobForm(request.POST, request.FILES, user=request.user)
+        form = StyleJobForm(request.POST, request.FILES, user=request.user,
+                            upload_refusals=getattr(request, "upload_refusals", None))
         if form.is_valid():
             try:
                 job = _create_job(request, form)
@@ -63,6 +64,9 @@ def submit(request: HttpRequest) -> HttpResponse:
                 form.add_error(None, STORAGE_FAILED)
                 return render(request, "engine/submit.html", _submit_context(form, form.cleaned_data.get("remix")),
                               status=503)
+            if job is not None and job.batch_id is not None:
+                messages.success(request, f"Batch {job.batch_id}: {len(form.cleaned_data['content'])} jobs.")
+                return redirect("engine:batch", pk=job.batch_id)
             if job is not None:
                 if job.status == Status.QUEUED:  # not failed by an unreachable queue (enqueue ran on commit)
                     messages.success(request, f"Job {job.pk} is queued.")
@@ -81,8 +85,11 @@ def _submit_context(form: StyleJobForm, remix: Artwork | None) -> dict:
 
 
 def _create_job(request: HttpRequest, form: StyleJobForm) -> StyleJob | None:
-    """The job of a valid form, queued after commit; None (and an error on the form) over quota."""
+    """The job of a valid form (a batch's first job), queued after commit; None (and an error on the
+    form) over quota."""
     try:
+        if form.is_batch:
+            return jobs.submit_batch(request.user, partial(form.create_batch, request.user))[0]
         return jobs.submit(request.user, partial(form.create_job, request.user))
     except quotas.QuotaExceeded as exc:
         form.add_error(None, str(exc))
@@ -125,7 +132,7 @@ def _initial_from_query(request: HttpRequest) -> dict:
 
 @login_required
 def my_jobs(request: HttpRequest) -> HttpResponse:
-    jobs = StyleJob.objects.for_user(request.user)
+    jobs = batches.with_batch_counts(StyleJob.objects.for_user(request.user).one_per_batch())
     status = request.GET.get("status")
     if status in Status.values:
         jobs = jobs.filter(status=status)
@@ -208,7 +215,7 @@ def download(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
     field = file_for(job, kind)
     if not field:
         raise Http404("This job has no such file (yet).")
-    spec = download_spec(kind)
+    spec = download_spec(kind, job)
     filename = f"nst-job-{job.pk}{spec.suffix}"
     if kind in ("csv", "json"):
         with field.open("rb") as fh:

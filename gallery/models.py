@@ -21,10 +21,10 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import F
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Q, Subquery
 from django.utils import timezone
 
-from engine.models import Mode, StyleJob
+from engine.models import Batch, Mode, StyleJob
 
 SORTS = {
     # name -> ORDER BY; the pk last so that pages never overlap or skip on equal values
@@ -50,13 +50,25 @@ class ArtworkQuerySet(models.QuerySet):
     def for_grid(self) -> ArtworkQuerySet:
         """Only the columns a grid card shows (and its author's name, in the same query)."""
         return self.select_related("owner").only(
-            "id", "mode", "published_at", "like_count", "thumb_width", "thumb_height", "owner__username")
+            "id", "mode", "published_at", "like_count", "thumb_width", "thumb_height", "owner__username",
+            "batch_id")
+
+    def one_per_batch(self) -> ArtworkQuerySet:
+        """Published artworks outside a batch, and the first published one of each batch, with
+        `batch_count`: how many of its batch are published (the grid shows a batch as one card)."""
+        siblings = Artwork.objects.filter(PUBLISHED, batch=OuterRef("batch"))
+        earlier = siblings.filter(pk__lt=OuterRef("pk"))
+        count = Subquery(siblings.order_by().values("batch").annotate(n=Count("pk")).values("n")[:1],
+                         output_field=IntegerField())
+        return self.filter(Q(batch__isnull=True) | ~Exists(earlier)).annotate(batch_count=count)
 
 
 class Artwork(models.Model):
     job = models.OneToOneField(StyleJob, on_delete=models.CASCADE, related_name="artwork")
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="artworks")
     mode = models.CharField(max_length=16, choices=Mode.choices)
+    # Copied from the job: the grid shows the published artworks of one batch as one card.
+    batch = models.ForeignKey(Batch, null=True, blank=True, on_delete=models.SET_NULL, related_name="artworks")
     published = models.BooleanField(default=True)
     # The first publication: publishing again later keeps the artwork's place in "newest".
     published_at = models.DateTimeField(default=timezone.now)

@@ -72,7 +72,7 @@ def _enter_gallery(job: StyleJob) -> Artwork:
             job=job,
             defaults={"published": True, "thumbnails": thumbs.names, "thumb_width": thumbs.width,
                       "thumb_height": thumbs.height},
-            create_defaults={"owner_id": job.owner_id, "mode": job.mode, "published": True,
+            create_defaults={"owner_id": job.owner_id, "mode": job.mode, "batch_id": job.batch_id, "published": True,
                              "thumbnails": thumbs.names, "thumb_width": thumbs.width,
                              "thumb_height": thumbs.height},
         )

@@ -8,10 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db.models.fields.files import FieldFile
+from PIL import Image
 
-from engine.job_files import write_job_file
+from engine.job_files import local_path, write_job_file
 from engine.models import StyleJob
-from engine.nst import images
+from engine.nst import images, video_io
 
 # The grid shows results at up to ~15rem wide: 480 px covers that on high-density screens.
 RESULT_SIDE = 480
@@ -28,10 +29,14 @@ class Thumbnails:
 
 
 def make_thumbnails(job: StyleJob) -> Thumbnails:
-    """Write the thumbnails of a succeeded job (its result must exist). Reads each image once."""
+    """Write the thumbnails of a succeeded job (its result must exist). Reads each image once. A
+    video's result thumbnail is its poster (the middle frame), its content's the clip's middle frame."""
     names: dict[str, str] = {}
-    width, height = _write(job, "result", job.result, RESULT_SIDE, names)
-    _write(job, "content", job.content, INPUT_SIDE, names)
+    width, height = _write(job, "result", job.poster if job.result_is_video else job.result, RESULT_SIDE, names)
+    if job.content_is_video:
+        _write_image(job, "content", Image.fromarray(video_io.still(local_path(job.content.name))), INPUT_SIDE, names)
+    else:
+        _write(job, "content", job.content, INPUT_SIDE, names)
     for style in job.styles.all():
         _write(job, style.download_kind, style.image, INPUT_SIDE, names)
     return Thumbnails(names=names, width=width, height=height)
@@ -42,6 +47,10 @@ def _write(job: StyleJob, kind: str, field: FieldFile, side: int, names: dict[st
     limit = images.MAX_RESULT_PIXELS if kind == "result" else images.MAX_PIXELS
     with field.open("rb") as fh:
         img = images.open_image(fh, max_pixels=limit)
+    return _write_image(job, kind, img, side, names)
+
+
+def _write_image(job: StyleJob, kind: str, img: Image.Image, side: int, names: dict[str, str]) -> tuple[int, int]:
     if max(img.size) > side:  # never enlarged
         img = images.resize_longest(img, side)
     names[kind] = write_job_file(job, f"thumb-{kind}.jpg", images.encode_jpeg(img, quality=QUALITY))

@@ -14,4 +14,5 @@ urlpatterns = [
     path("<int:pk>/download/", views.download, name="download"),
     path("<int:pk>/thumb/<slug:kind>.jpg", views.thumbnail, name="thumbnail"),
     path("by/<str:username>/", views.user_page, name="user"),
+    path("batch/<int:pk>/", views.batch, name="batch"),
 ]

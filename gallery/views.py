@@ -47,7 +47,7 @@ def _get_public_artwork(pk: int, artworks: ArtworkQuerySet | None = None) -> Art
     return get_object_or_404((artworks if artworks is not None else Artwork.objects).public(), pk=pk)
 
 
-def _grid(request: HttpRequest, artworks: ArtworkQuerySet, scope: str) -> SafeString:
+def _grid(request: HttpRequest, artworks: ArtworkQuerySet, scope: str, *, batches_as_one: bool = True) -> SafeString:
     """The HTML of one grid page of `artworks` (`scope` names that set in the cache key), sorted,
     filtered and paged as the query string asks; from the cache when nothing was (un)published."""
     sort = request.GET.get("sort") if request.GET.get("sort") in SORTS else DEFAULT_SORT
@@ -57,7 +57,8 @@ def _grid(request: HttpRequest, artworks: ArtworkQuerySet, scope: str) -> SafeSt
     key = f"gallery:grid:{GridVersion.current()}:{scope}:{sort}:{mode}:{number}"
     html = cache.get(key)
     if html is None:
-        page = _page(artworks.filter(mode=mode) if mode else artworks, sort, number)
+        artworks = artworks.filter(mode=mode) if mode else artworks
+        page = _page(artworks.one_per_batch() if batches_as_one else artworks, sort, number)
         html = render_to_string("gallery/_grid.html", {
             "page": page, "sort": sort, "mode": mode, "sorts": SORT_LABELS.items(), "modes": Mode.choices})
         cache.set(key, html, GRID_CACHE_SECONDS)
@@ -76,6 +77,16 @@ def user_page(request: HttpRequest, username: str) -> HttpResponse:
     author = get_object_or_404(get_user_model(), username=username, is_active=True)
     grid = _grid(request, Artwork.objects.public().by(author), f"user{author.pk}")
     return render(request, "gallery/user.html", {"author": author, "grid": grid})
+
+
+def batch(request: HttpRequest, pk: int) -> HttpResponse:
+    """The published artworks of one batch (its card in the grid opens here)."""
+    artworks = Artwork.objects.public().filter(batch_id=pk)
+    first = artworks.select_related("owner").order_by("pk").first()
+    if first is None:
+        raise Http404("No such batch in the gallery.")
+    grid = _grid(request, artworks, f"batch{pk}", batches_as_one=False)
+    return render(request, "gallery/batch.html", {"batch_id": pk, "author": first.owner, "grid": grid})
 
 
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
@@ -129,4 +140,7 @@ def download(request: HttpRequest, pk: int) -> FileResponse:
     except FileNotFoundError:
         raise Http404("This artwork's file is missing.") from None
     Artwork.objects.filter(pk=artwork.pk).update(download_count=F("download_count") + 1)
+    if artwork.job.result_is_video:
+        return FileResponse(result, as_attachment=True, content_type="video/mp4",
+                            filename=f"nst-artwork-{artwork.pk}.mp4")
     return FileResponse(result, as_attachment=True, content_type="image/png", filename=f"nst-artwork-{artwork.pk}.png")

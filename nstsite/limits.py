@@ -15,7 +15,17 @@ Two layers, because where the body is buffered depends on the server:
   they arrive, and then answers 413 itself and discards the rest of the body.
 
 `limit_http(app)` applies both with the limit from settings.NST_MAX_REQUEST_BYTES; nstsite/asgi.py
-wraps the HTTP application with it.
+wraps the HTTP application with it. One URL takes more: the job submission (engine:submit), which may
+carry a clip, gets settings.NST_MAX_SUBMIT_BYTES (`larger`: {path: limit}, looked up from the
+request line, which both layers know before any body byte). So nobody can push hundreds of
+megabytes at any other URL.
+
+Inside a submission, `KindLimitedUploadHandler` (first in settings.FILE_UPLOAD_HANDLERS) holds each
+file to the limit of its kind as it streams in: its first bytes say whether it is a photo (JPEG,
+PNG, still WebP: NST_MAX_UPLOAD_BYTES) or may be a clip (NST_MAX_CLIP_BYTES); the moment a file
+passes its limit it is dropped (Django's SkipFile: the temporary file is deleted, the rest of that
+part is read and thrown away) and the form says so. An oversized photo is refused as before,
+while a clip gets through.
 """
 
 from __future__ import annotations
@@ -25,6 +35,8 @@ import sys
 from collections.abc import Awaitable, Callable, MutableMapping
 from functools import lru_cache
 from typing import Any
+
+from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 
 logger = logging.getLogger(__name__)
 
@@ -86,33 +98,44 @@ def content_length(scope: Scope) -> int | None:
 
 
 class BodySizeLimit:
-    """ASGI middleware: HTTP requests whose body is over `max_bytes` get a 413 page instead."""
+    """ASGI middleware: HTTP requests whose body is over `max_bytes` (or, for a path in `larger`, its
+    own limit) get a 413 page instead."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int, page: Callable[[int], bytes] = too_large_page):
+    def __init__(self, app: ASGIApp, max_bytes: int, page: Callable[[int], bytes] = too_large_page,
+                 larger: dict[str, int] | None = None):
         if max_bytes < 1:
             raise ValueError(f"max_bytes must be positive, not {max_bytes}")
-        self.app, self.max_bytes, self.page = app, max_bytes, page
+        self.app, self.default_bytes, self.page = app, max_bytes, page
+        self.larger = larger or {}
+
+    @property
+    def max_bytes(self) -> int:
+        return self.default_bytes
+
+    def limit_for(self, scope: Scope) -> int:
+        return self.larger.get(scope.get("path", ""), self.default_bytes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        length = content_length(scope)
-        if length is not None and length > self.max_bytes:
+        length, limit = content_length(scope), self.limit_for(scope)
+        if length is not None and length > limit:
             logger.warning("Refused %s %s: Content-Length %d > %d", scope.get("method"), scope.get("path"),
-                           length, self.max_bytes)
-            await self.refuse(send)
+                           length, limit)
+            await self.refuse(send, limit)
             return
         await self.app(scope, *self._counting(scope, receive, send))
 
-    async def refuse(self, send: Send) -> None:
-        body = self.page(self.max_bytes)
+    async def refuse(self, send: Send, limit: int | None = None) -> None:
+        body = self.page(limit or self.default_bytes)
         await send({"type": "http.response.start", "status": 413, "headers": response_headers(body)})
         await send({"type": "http.response.body", "body": body})
 
     def _counting(self, scope: Scope, receive: Receive, send: Send) -> tuple[Receive, Send]:
         """receive/send for the application that stop the body once it passes the limit."""
         state = {"received": 0, "refused": False, "started": False}
+        limit = self.limit_for(scope)
 
         async def limited_receive() -> Message:
             if state["refused"]:
@@ -120,12 +143,12 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 state["received"] += len(message.get("body", b""))
-                if state["received"] > self.max_bytes:
+                if state["received"] > limit:
                     logger.warning("Refused %s %s: body passed %d bytes", scope.get("method"),
-                                   scope.get("path"), self.max_bytes)
+                                   scope.get("path"), limit)
                     state["refused"] = True
                     if not state["started"]:
-                        await self.refuse(send)
+                        await self.refuse(send, limit)
                     return {"type": "http.disconnect"}  # the application gives up on the request
             return message
 
@@ -141,7 +164,8 @@ class BodySizeLimit:
 
 # --- daphne -----------------------------------------------------------------------------------------
 
-def guard_daphne(max_bytes: int, page: Callable[[int], bytes] = too_large_page) -> bool:
+def guard_daphne(max_bytes: int, page: Callable[[int], bytes] = too_large_page,
+                 larger: dict[str, int] | None = None) -> bool:
     """In a daphne process, make daphne refuse over-size bodies while they arrive (see the module
     notes). Returns False, changing nothing, when daphne is not the server."""
     if "daphne.server" not in sys.modules:
@@ -149,11 +173,12 @@ def guard_daphne(max_bytes: int, page: Callable[[int], bytes] = too_large_page) 
     from daphne import http_protocol
 
     base = getattr(http_protocol.WebRequest, "nst_base", http_protocol.WebRequest)
-    http_protocol.WebRequest = _limited_request_class(base, max_bytes, page)
+    http_protocol.WebRequest = _limited_request_class(base, max_bytes, page, larger or {})
     return True
 
 
-def _limited_request_class(base: type, max_bytes: int, page: Callable[[int], bytes]) -> type:
+def _limited_request_class(base: type, default_bytes: int, page: Callable[[int], bytes],
+                           larger: dict[str, int]) -> type:
     import io
 
     from twisted.internet import reactor
@@ -164,13 +189,17 @@ def _limited_request_class(base: type, max_bytes: int, page: Callable[[int], byt
         attribute is enough (and `nst_base` lets a second call replace it again)."""
 
         nst_base = base
-        nst_max_bytes = max_bytes
+        nst_max_bytes = default_bytes
         _nst_received = 0
         _nst_refused = False
+        _nst_limit = default_bytes
 
         def gotLength(self, length):  # noqa: N802 - Twisted's name
-            # Called once the headers are in, before any body byte is stored.
-            if length is not None and length > max_bytes:
+            # Called once the headers are in, before any body byte is stored; the request line (the
+            # path, which chooses the limit) has been read by then.
+            path = (getattr(self.channel, "_path", b"") or b"").split(b"?", 1)[0].decode("latin-1")
+            self._nst_limit = larger.get(path, default_bytes)
+            if length is not None and length > self._nst_limit:
                 self.requestHeaders.removeHeader(b"Expect")  # no "100 Continue": do not send it
                 self._nst_refuse(f"Content-Length {length}")
                 return
@@ -180,8 +209,8 @@ def _limited_request_class(base: type, max_bytes: int, page: Callable[[int], byt
             if self._nst_refused:
                 return  # dropped, never stored
             self._nst_received += len(data)
-            if self._nst_received > max_bytes:
-                self._nst_refuse(f"body passed {max_bytes} bytes")
+            if self._nst_received > self._nst_limit:
+                self._nst_refuse(f"body passed {self._nst_limit} bytes")
                 return
             super().handleContentChunk(data)
 
@@ -203,7 +232,7 @@ def _limited_request_class(base: type, max_bytes: int, page: Callable[[int], byt
             if old is not None:
                 old.close()  # what was buffered so far (a temporary file is deleted on close)
             self.content = io.BytesIO()  # Twisted and daphne expect one
-            body = page(max_bytes)
+            body = page(self._nst_limit)
             head = b"HTTP/1.1 413 Content Too Large\r\n" + b"".join(
                 name.title() + b": " + value + b"\r\n" for name, value in response_headers(body))
             self.channel.transport.write(head + b"\r\n" + body)
@@ -223,6 +252,52 @@ def limit_http(app: ASGIApp) -> ASGIApp:
     """The HTTP application wrapped with the body limit of settings.NST_MAX_REQUEST_BYTES, and
     daphne guarded with the same limit when it is the server."""
     from django.conf import settings
+    from django.urls import reverse
 
-    guard_daphne(settings.NST_MAX_REQUEST_BYTES)
-    return BodySizeLimit(app, settings.NST_MAX_REQUEST_BYTES)
+    larger = {reverse("engine:submit"): max(settings.NST_MAX_SUBMIT_BYTES, settings.NST_MAX_REQUEST_BYTES)}
+    guard_daphne(settings.NST_MAX_REQUEST_BYTES, larger=larger)
+    return BodySizeLimit(app, settings.NST_MAX_REQUEST_BYTES, larger=larger)
+
+
+# --- each file of a submission: its own kind's limit ---------------------------------------------------
+
+def looks_like_photo(head: bytes) -> bool:
+    """JPEG, PNG or a still WebP (no animation flag in its VP8X header): held to the photo limit.
+    Anything else may be a clip (the form then says what it really is)."""
+    if head.startswith((b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")):
+        return True
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        return not (head[12:16] == b"VP8X" and len(head) > 20 and head[20] & 0x02)
+    return False
+
+
+class KindLimitedUploadHandler(FileUploadHandler):
+    """Drops an uploaded file the moment it passes its kind's limit (see the module notes); what was
+    refused is in `request.upload_refusals` ({field name: message}) for the form to show."""
+
+    def new_file(self, field_name, file_name, *args, **kwargs):
+        super().new_file(field_name, file_name, *args, **kwargs)
+        self.received, self.limit, self.kind = 0, None, ""
+
+    def receive_data_chunk(self, raw_data, start):
+        from django.conf import settings
+
+        if self.limit is None:
+            photo = looks_like_photo(raw_data[:32])
+            self.kind = "photo" if photo else "clip"
+            self.limit = settings.NST_MAX_UPLOAD_BYTES if photo else settings.NST_MAX_CLIP_BYTES
+        self.received += len(raw_data)
+        if self.received > self.limit:
+            refusals = getattr(self.request, "upload_refusals", None)
+            if refusals is None:
+                refusals = self.request.upload_refusals = {}
+            refusals.setdefault(self.field_name, []).append(
+                f"{self.file_name} is over {_megabytes(self.limit)} MB; the largest file you can upload is "
+                f"{_megabytes(self.limit)} MB for a {self.kind}. Nothing of it was kept: please make it smaller "
+                f"({'e.g. save it as JPEG or scale it down' if self.kind == 'photo' else 'trim it'}) and try again.")
+            logger.info("Dropped upload %r (%s) after %d bytes", self.file_name, self.kind, self.received)
+            raise SkipFile()
+        return raw_data
+
+    def file_complete(self, file_size):
+        return None  # the next handler (memory or temporary file) makes the file

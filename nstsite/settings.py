@@ -287,7 +287,22 @@ NST_MAX_REQUEST_BYTES = env_int("NST_MAX_REQUEST_MB",
                                 UPLOAD_FILE_FIELDS * NST_MAX_UPLOAD_BYTES // 2**20 + 1) * 2**20
 if NST_MAX_REQUEST_BYTES < 2**20:
     raise ImproperlyConfigured("NST_MAX_REQUEST_MB must be at least 1.")
-DATA_UPLOAD_MAX_NUMBER_FILES = UPLOAD_FILE_FIELDS  # more files in one request: a friendly 400 page
+# Clips (video mode) and batches. A clip is far larger than a photo, so the submission URL alone
+# takes larger bodies: NST_MAX_SUBMIT_MB, by default one clip plus a photo-sized request; every other
+# URL keeps NST_MAX_REQUEST_MB. Within the submission, each file is held to its own kind's limit as
+# it arrives (nstsite.limits.KindLimitedUploadHandler): an image over NST_MAX_UPLOAD_MB is cut off
+# there, not stored to the end.
+NST_MAX_CLIP_BYTES = env_int("NST_MAX_CLIP_MB", 500) * 2**20
+NST_MAX_SUBMIT_BYTES = env_int("NST_MAX_SUBMIT_MB",
+                               (NST_MAX_CLIP_BYTES + NST_MAX_REQUEST_BYTES) // 2**20) * 2**20
+NST_MAX_BATCH_FILES = env_int("NST_MAX_BATCH_FILES", 20)  # content files per submission (server-wide cap)
+if NST_MAX_CLIP_BYTES < 2**20 or NST_MAX_SUBMIT_BYTES < NST_MAX_REQUEST_BYTES or NST_MAX_BATCH_FILES < 1:
+    raise ImproperlyConfigured("NST_MAX_CLIP_MB must be at least 1, NST_MAX_SUBMIT_MB at least "
+                               "NST_MAX_REQUEST_MB and NST_MAX_BATCH_FILES at least 1.")
+FILE_UPLOAD_HANDLERS = ["nstsite.limits.KindLimitedUploadHandler",
+                        "django.core.files.uploadhandler.MemoryFileUploadHandler",
+                        "django.core.files.uploadhandler.TemporaryFileUploadHandler"]
+DATA_UPLOAD_MAX_NUMBER_FILES = NST_MAX_BATCH_FILES + UPLOAD_FILE_FIELDS - 1  # more: a friendly 400 page
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 200                # the job form has about 25
 
 # Friendly pages instead of Django's bare ones: a forged or stale form (403_csrf.html), and the

@@ -243,25 +243,30 @@ def image_bytes(images_dir) -> Callable[..., bytes]:
 @pytest.fixture
 def make_job(owner, media_root, image_bytes):
     """make_job(mode="classic", size=64, styles=("starry_night.jpg",), **params) -> a queued StyleJob
-    created directly on the model (no form: sizes below the form's 256 px are allowed here)."""
+    created directly on the model (no form: sizes below the form's 256 px are allowed here). A video
+    job takes its clip as `content` (bytes) with `content_name` ("content.mp4") and `frames`."""
     from django.core.files.base import ContentFile
 
     from engine.models import StyleImage, StyleJob, params_dict
-    from engine.nst import ClassicParams, FastParams, images
+    from engine.nst import ClassicParams, FastParams, VideoParams, images
 
     def make(mode: str = "classic", size: int = 64, styles=("starry_night.jpg",), user=None,
-             content: bytes | None = None, visibility: str = "private", queue: str = "default", **params):
+             content: bytes | None = None, visibility: str = "private", queue: str = "default",
+             content_name: str = "content.png", frames: int = 1, batch=None, **params):
         if mode == "classic":
             p = ClassicParams(size=size, **{"epochs": 1, "steps_per_epoch": 5, **params})
             epochs, total = p.epochs, p.total_steps
+        elif mode == "video":
+            p = VideoParams(size=size, **params)
+            epochs, total = -(-frames // p.chunk_frames), frames
         else:
             p = FastParams(size=size, **params)
             epochs, total = 1, 1
         job = StyleJob(owner=user or owner, mode=mode, params=params_dict(p), size=size, epochs=epochs,
-                       total_steps=total, visibility=visibility, queue=queue)
+                       total_steps=total, visibility=visibility, queue=queue, batch=batch)
         if content is None:
             content = images.encode_png(images.open_image(image_bytes("tubingen.jpg")))
-        job.content.save("content.png", ContentFile(content), save=False)
+        job.content.save(content_name, ContentFile(content), save=False)
         job.save()
         for position, name in enumerate(styles, 1):
             style = StyleImage(job=job, position=position, weight=1.0)

@@ -254,9 +254,13 @@ def test_a_fourth_style_image_is_refused(submit, image_bytes, media_root, upload
     assert_nothing_stored(callbacks, media_root, upload_tmp)
 
 
-def test_more_files_than_the_form_has_get_a_friendly_400_page(submit, image_bytes, media_root, upload_tmp):
+def test_more_files_than_the_form_has_get_a_friendly_400_page(
+        submit, image_bytes, media_root, upload_tmp, settings):
     files = {f"style_{n}": SimpleUploadedFile(f"s{n}.jpg", image_bytes("shipwreck.jpg", 64), "image/jpeg")
              for n in range(1, 6)}
+    # More than a whole batch of content files and three styles: Django stops counting at the limit.
+    files["content"] = [SimpleUploadedFile(f"c{n}.jpg", image_bytes("tubingen.jpg", 64), "image/jpeg")
+                        for n in range(settings.DATA_UPLOAD_MAX_NUMBER_FILES)]
     response, callbacks = submit(**files)
     assert response.status_code == 400
     html = response.content.decode()

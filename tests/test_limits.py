@@ -159,7 +159,7 @@ def test_around_django_a_chunked_upload_over_the_limit_gets_the_413_page_and_sto
 
     from engine.models import StyleJob
 
-    settings.NST_MAX_REQUEST_BYTES = 2000
+    settings.NST_MAX_REQUEST_BYTES = settings.NST_MAX_SUBMIT_BYTES = 2000  # the submission URL has its own
     app = limit_http(get_asgi_application())
     sent, taken = call(app, http_scope(None), [b"x" * 1500, b"x" * 1500, b"x" * 1500])
     assert status_of(sent) == 413 and taken == 2
@@ -171,7 +171,7 @@ def test_around_django_a_chunked_upload_over_the_limit_gets_the_413_page_and_sto
 def test_the_settings_keep_room_for_a_full_job_and_few_files():
     # Four uploads at the per-file limit must fit in one request, and the form has four file fields.
     assert settings.NST_MAX_REQUEST_BYTES > 4 * settings.NST_MAX_UPLOAD_BYTES
-    assert settings.DATA_UPLOAD_MAX_NUMBER_FILES == 4
+    assert settings.DATA_UPLOAD_MAX_NUMBER_FILES == settings.NST_MAX_BATCH_FILES + 3  # a batch and 3 styles
     assert settings.FILE_UPLOAD_MAX_MEMORY_SIZE <= 5 * MB and settings.DATA_UPLOAD_MAX_MEMORY_SIZE <= 5 * MB
 
 
@@ -190,7 +190,7 @@ def daphne_url(tmp_path_factory):
     """daphne serving nstsite.asgi with a 1 MB request limit, on a free loopback port."""
     port = free_port()
     tmp = tmp_path_factory.mktemp("daphne")
-    env = process_env(DJANGO_SECRET_KEY="limits-test-" + "k" * 40, NST_MAX_REQUEST_MB="1",
+    env = process_env(DJANGO_SECRET_KEY="limits-test-" + "k" * 40, NST_MAX_REQUEST_MB="1", NST_MAX_SUBMIT_MB="2",
                       DATABASE_URL=f"sqlite:///{tmp / 'db.sqlite3'}", DJANGO_MEDIA_ROOT=str(tmp / "media"),
                       DJANGO_STATIC_ROOT=str(tmp / "static"), DJANGO_SETTINGS_MODULE="nstsite.settings")
     # Production-like: debug off, so the pages need the collected (manifest) static files.
@@ -236,7 +236,7 @@ def test_daphne_answers_413_from_the_headers_alone_before_the_body_is_sent(daphn
         elapsed = time.monotonic() - started
         response = first + read_response(sock, timeout=1)
     assert response.startswith(b"HTTP/1.1 413"), response[:200]
-    assert b"The upload is too large" in response and b"<strong>1 MB</strong>" in response
+    assert b"The upload is too large" in response and b"<strong>2 MB</strong>" in response  # NST_MAX_SUBMIT_MB
     assert b"100 Continue" not in response
     assert elapsed < 2  # answered at once, not waiting for the 50 MB
 
@@ -280,3 +280,15 @@ def test_daphne_lets_requests_under_the_limit_through_to_django(daphne_url):
     response = requests.post(daphne_url + "/jobs/new/", data=b"x" * 200_000, timeout=10,
                              headers={"Content-Type": "application/octet-stream"})
     assert response.status_code == 403 and "This form could not be accepted" in response.text
+
+
+def test_daphne_lets_a_clip_sized_body_through_to_the_submission_url_only(daphne_url):
+    """The submission URL (a clip) takes NST_MAX_SUBMIT_MB (2 here); every other URL keeps
+    NST_MAX_REQUEST_MB (1 here)."""
+    body = b"x" * (3 * MB // 2)
+    to_login = requests.post(daphne_url + "/accounts/login/", data=body, timeout=20,
+                             headers={"Content-Type": "application/octet-stream"})
+    assert to_login.status_code == 413
+    to_submit = requests.post(daphne_url + "/jobs/new/", data=body, timeout=20,
+                              headers={"Content-Type": "application/octet-stream"})
+    assert to_submit.status_code == 403 and "This form could not be accepted" in to_submit.text

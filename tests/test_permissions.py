@@ -15,7 +15,7 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from engine.models import Status, StyleJob, Visibility, write_job_file
+from engine.models import Batch, Status, StyleJob, Visibility, write_job_file
 from gallery.models import Artwork
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
@@ -29,6 +29,8 @@ class Objects:
     queued: StyleJob      # the owner's queued private job (cancel)
     artwork: Artwork      # `public`'s gallery entry
     hidden: Artwork       # an unpublished artwork (was public once)
+    private_batch: Batch  # the owner's batch of two finished private jobs
+    public_batch: Batch   # the owner's batch of two finished public jobs, in the gallery
 
 
 @pytest.fixture
@@ -37,8 +39,8 @@ def objects(make_job, image_bytes, owner) -> Objects:
 
     result = image_bytes("tubingen.jpg", 64, fmt="PNG")
 
-    def finished(visibility: str) -> StyleJob:
-        job = make_job(mode="classic", visibility=visibility)
+    def finished(visibility: str, batch=None) -> StyleJob:
+        job = make_job(mode="classic", visibility=visibility, batch=batch)
         assert job.start(worker="test")
         assert job.report_progress(epoch=1, step=5, preview=image_bytes("tubingen.jpg", 32))
         assert job.finish(image_png=result, history=None, device="CPU", network="vgg16", seconds=1.0)
@@ -47,8 +49,12 @@ def objects(make_job, image_bytes, owner) -> Objects:
     private, public, hidden_job = (finished(Visibility.PRIVATE), finished(Visibility.PUBLIC),
                                    finished(Visibility.PUBLIC))
     publishing.unpublish(hidden_job)
+    batches = {visibility: Batch.objects.create(owner=owner) for visibility in Visibility.values}
+    for visibility, batch in batches.items():
+        finished(visibility, batch), finished(visibility, batch)
     return Objects(private=private, public=public, queued=make_job(), artwork=Artwork.objects.get(job=public),
-                   hidden=Artwork.objects.get(job=hidden_job))
+                   hidden=Artwork.objects.get(job=hidden_job), private_batch=batches[Visibility.PRIVATE],
+                   public_batch=batches[Visibility.PUBLIC])
 
 
 @pytest.fixture
@@ -89,6 +95,18 @@ MATRIX = [
      dict(anonymous=404, owner=200, other=404, staff=200)),
     ("engine:preview", "get", lambda o: reverse("engine:preview", args=[o.public.pk, 1]),
      dict(anonymous=200, owner=200, other=200, staff=200)),
+    ("engine:batch", "get", lambda o: reverse("engine:batch", args=[o.private_batch.pk]),
+     dict(anonymous=404, owner=200, other=404, staff=200)),
+    ("engine:batch", "get", lambda o: reverse("engine:batch", args=[o.public_batch.pk]),
+     dict(anonymous=200, owner=200, other=200, staff=200)),
+    ("engine:batch_zip", "get", lambda o: reverse("engine:batch_zip", args=[o.private_batch.pk]),
+     dict(anonymous=404, owner=200, other=404, staff=200)),
+    ("engine:batch_zip", "get", lambda o: reverse("engine:batch_zip", args=[o.public_batch.pk]),
+     dict(anonymous=200, owner=200, other=200, staff=200)),
+    ("gallery:batch", "get", lambda o: reverse("gallery:batch", args=[o.public_batch.pk]),
+     dict(anonymous=200, owner=200, other=200, staff=200)),
+    ("gallery:batch", "get", lambda o: reverse("gallery:batch", args=[o.private_batch.pk]),
+     dict(anonymous=404, owner=404, other=404, staff=404)),  # nothing of it is published
     ("gallery:index", "get", lambda o: reverse("gallery:index"), dict(anonymous=200, owner=200, other=200, staff=200)),
     ("gallery:detail", "get", lambda o: reverse("gallery:detail", args=[o.artwork.pk]),
      dict(anonymous=200, owner=200, other=200, staff=200)),

@@ -16,19 +16,20 @@ from . import images, schema
 from .checkpoint import Checkpoint
 from .classic import ClassicResult, EpochReport, StepReport, stylize_classic
 from .classic_params import ClassicParams
-from .errors import EngineError, ImageError, ModelFileError, ParameterError, ResourceError, Stopped
+from .errors import EngineError, ImageError, ModelFileError, ParameterError, ResourceError, Stopped, VideoError
 from .fast import FastParams, FastResult, FastStylizer, get_fast_stylizer
 from .history import LossHistory, LossRow
+from .video import VideoCheckpoint, VideoParams, VideoResult, stylize_video
 
 
-def params_class(mode: str) -> type[ClassicParams] | type[FastParams]:
-    """The params dataclass of a mode (schema.CLASSIC or schema.FAST)."""
-    return {schema.CLASSIC: ClassicParams, schema.FAST: FastParams}[mode]
+def params_class(mode: str) -> type[ClassicParams] | type[FastParams] | type[VideoParams]:
+    """The params dataclass of a mode (schema.CLASSIC, schema.FAST or schema.VIDEO)."""
+    return {schema.CLASSIC: ClassicParams, schema.FAST: FastParams, schema.VIDEO: VideoParams}[mode]
 
 
 __all__ = [
     "Checkpoint", "ClassicParams", "ClassicResult", "EngineError", "EpochReport", "FastParams",
     "FastResult", "FastStylizer", "ImageError", "LossHistory", "LossRow", "ModelFileError", "ParameterError",
     "ResourceError", "StepReport", "Stopped", "get_fast_stylizer", "images", "params_class", "schema",
-    "stylize_classic",
+    "stylize_classic", "stylize_video", "VideoCheckpoint", "VideoError", "VideoParams", "VideoResult",
 ]

@@ -10,6 +10,10 @@ class ImageError(EngineError):
     """An input image cannot be used (not an image, truncated, too large, unsupported...)."""
 
 
+class VideoError(EngineError):
+    """A clip cannot be used (not a video, damaged, audio only, over a limit, unreadable codec...)."""
+
+
 class ParameterError(EngineError):
     """A parameter is out of range or inconsistent with another."""
 

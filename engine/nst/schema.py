@@ -34,9 +34,10 @@ from typing import Any, Literal, TypeVar
 
 from .errors import ParameterError
 
-CLASSIC, FAST = "classic", "fast"
-MODES = (CLASSIC, FAST)
-BOTH = MODES
+CLASSIC, FAST, VIDEO = "classic", "fast", "video"
+MODES = (CLASSIC, FAST, VIDEO)
+BOTH = MODES  # every mode (the name predates video mode)
+PER_FRAME = (FAST, VIDEO)  # video mode runs fast mode's network on every frame
 
 Kind = Literal["int", "float", "bool", "choice"]
 Range = tuple[float, float]
@@ -132,8 +133,9 @@ CONTROLS: dict[str, Control] = {c.name: c for c in (
     # Fast mode starts at 64 px: below that its transformer's quarter-size feature maps are a few
     # pixels wide; it goes to print sizes, 8192 px (in tiles above 2048x2048 pixels). Classic mode
     # goes to 2048 px where the worker's memory allows (engine.nst.classic_memory refuses the rest).
+    # Video frames go to 1920 px, the largest clip a user may upload (engine.nst.video_io.ClipLimits).
     Control("size", "Size", "int", 512, BOTH, user=(256, None),
-            engine={CLASSIC: (32, 2048), FAST: (64, 8192)}, unit="px", row="size",
+            engine={CLASSIC: (32, 2048), FAST: (64, 8192), VIDEO: (64, 1920)}, unit="px", row="size",
             help="Longest side of the result, in pixels."),
     Control("epochs", "Epochs", "int", 10, (CLASSIC,), user=(1, 20), engine=(1, 1000), row="length",
             table_label="Epochs × steps", help="A preview after each epoch."),
@@ -163,7 +165,7 @@ CONTROLS: dict[str, Control] = {c.name: c for c in (
     Control("precision", "Precision", "choice", "auto", (CLASSIC,), web=False,
             choices=(("auto", "Auto"), ("bfloat16", "bfloat16"), ("float32", "float32")),
             help="auto is bfloat16 where the CPU computes it natively, else float32."),
-    Control("strength", "Style strength", "float", 1.0, (FAST,), user=(0.0, 1.0), step=0.05,
+    Control("strength", "Style strength", "float", 1.0, PER_FRAME, user=(0.0, 1.0), step=0.05,
             help="0 keeps the photo, 1 is the full style."),
     # Not "network": that is classic mode's feature network, and the form has one namespace. The
     # form offers "tfhub" only where the server sets NST_FAST_HUB_HANDLE (engine.forms).
@@ -171,6 +173,14 @@ CONTROLS: dict[str, Control] = {c.name: c for c in (
             choices=(("builtin", "Built-in (any size)"), ("tfhub", "TF-Hub model")),
             help="The TF-Hub model takes one style image at full strength, up to 2048 px."),
     Control("preserve_colors", "Keep the content's colours", "bool", False, BOTH),
+    # 0.6: flicker down by well over 40 % at about the naive run's style strength (docs/benchmarks.md,
+    # "Video"); engine.nst.temporal says how.
+    Control("stability", "Temporal stability", "float", 0.6, (VIDEO,), user=(0.0, 1.0), step=0.05,
+            help="How much each frame follows the previous one along the motion: higher flickers less, "
+                 "0 paints every frame on its own (sharper, but the strokes flicker)."),
+    # The unit of crash recovery: a killed worker loses at most one chunk (engine.nst.video).
+    Control("chunk_frames", "Frames per chunk", "int", 48, (VIDEO,), engine=(1, 10000), web=False,
+            help="Frames encoded per chunk; a resumed run goes on after the last whole chunk."),
 )}
 
 

@@ -239,6 +239,7 @@
       const ev = JSON.parse(message.data);
       if (ev.event === "snapshot") { delay = 1000; say("· live"); }
       handle(ev);
+      root.dispatchEvent(new CustomEvent("nst:job-event", { detail: ev })); // e.g. static/js/video_job.js
       if (FINAL.indexOf(root.dataset.status) >= 0) { say(""); socket.close(1000); }
     };
     socket.onclose = function (e) {

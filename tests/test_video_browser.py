@@ -1,0 +1,140 @@
+"""Video and batch pages in a real browser: headless Chromium against the platform's own processes
+(the web server and an RQ worker, tests/harness.py), the real engine. The worker holds the video
+job before a chosen frame, so the page is seen mid-run however fast the machine is."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests import clips
+from tests.browser import artifact_path, chromium_context
+from tests.harness import Platform
+
+FRAMES = 60  # 48 a chunk: held before frame 55, the first chunk's preview is out
+HELD_AT = 55
+
+
+@pytest.fixture
+def live_platform(tmp_path: Path, redis_server: str, model_dir: Path):
+    import redis
+
+    redis_url = redis_server.rsplit("/", 1)[0] + "/2"
+    redis.Redis.from_url(redis_url).flushdb()
+    with Platform(tmp_path / "platform", redis_url=redis_url, model_dir=model_dir) as platform:
+        yield platform.up(workers=0)
+
+
+@pytest.fixture
+def page(tmp_path: Path):
+    with chromium_context(tmp_path / "chromium-profile") as context:
+        yield context.new_page()
+
+
+def _sign_up(page, base: str) -> None:
+    page.goto(base + "/accounts/signup/")
+    page.fill("input[name=username]", "filmmaker")
+    page.fill("input[name=email]", "filmmaker@example.org")
+    page.fill("input[name=password1]", "Brush-strokes-of-1889")
+    page.fill("input[name=password2]", "Brush-strokes-of-1889")
+    page.click("#signup-submit")
+    page.wait_for_url(base + "/jobs/new/")
+
+
+def _shots(page, name: str) -> None:
+    for width, height in ((1280, 900), (390, 844)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.screenshot(path=artifact_path(f"video-{name}-{width}.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def test_a_clip_is_followed_frame_by_frame_and_then_plays_on_its_page(
+        live_platform: Platform, page, images_dir: Path, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    platform, gate = live_platform, live_platform.gate
+    clip = clips.make_clip(tmp_path / "pan.mp4", images_dir / "tubingen.jpg", frames=FRAMES, audio="aac")
+    _sign_up(page, platform.url)
+    page.set_input_files("input[name=content]", clip)
+    expect(page.locator("select[name=mode]")).to_have_value("video")  # chosen for the clip
+    expect(page.locator("#video-settings")).to_be_visible()
+    expect(page.locator("#fast-settings")).to_be_visible()  # strength applies to every frame
+    expect(page.locator("#fast-settings .legend-note")).to_have_text("(used in fast and video modes)")
+    page.set_input_files("input[name=style_1]", images_dir / "starry_night.jpg")
+    page.fill("input[name=size]", "256")
+    _shots(page, "submit")
+    page.click("#submit-job")
+    page.wait_for_url(re.compile(r"/jobs/\d+/$"))
+    job_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
+    try:
+        gate.hold(job_id, HELD_AT)
+        platform.start_worker("worker")
+        gate.wait_held(job_id, HELD_AT, 240, explain=platform.logs)
+        expect(page.locator("#progress-text")).to_contain_text(f"of {FRAMES}", timeout=60_000)
+        page.wait_for_function("document.getElementById('video-preview').naturalWidth > 0", timeout=60_000)
+        expect(page.locator("#video-fps")).to_contain_text("frames/s")
+        _shots(page, "running")
+        gate.release(job_id)
+        expect(page.locator("#job-status")).to_have_attribute("data-status", "succeeded", timeout=120_000)
+    except Exception as exc:  # a Playwright timeout: say what the server side did
+        raise AssertionError(f"{exc}\n{platform.logs()}") from None
+    video = page.locator("#result-video")
+    expect(video).to_be_visible()
+    expect(page.locator("#download-mp4")).to_be_visible()
+    expect(page.locator("#video-live")).to_be_hidden()
+    # The browser really loaded the MP4: its size and length, not just the element.
+    page.wait_for_function("document.getElementById('result-video').readyState >= 1", timeout=30_000)
+    width, duration = video.evaluate("v => [v.videoWidth, v.duration]")
+    assert width == 256 and abs(duration - FRAMES / 24) < 0.2, (width, duration)
+    _shots(page, "finished")
+
+    # Published: the gallery shows it as a video with its poster, and its page plays it.
+    page.click("#publish-button")
+    page.click("#gallery-link")
+    page.wait_for_url(re.compile(r"/gallery/\d+/$"))
+    artwork = page.locator("#artwork-video")
+    expect(artwork).to_have_attribute("poster", re.compile(r"/thumb/result\.jpg$"))
+    page.wait_for_function("document.getElementById('artwork-video').readyState >= 1", timeout=30_000)
+    assert artwork.evaluate("v => v.videoWidth") == 256
+    _shots(page, "gallery-artwork")
+    page.goto(platform.url + "/gallery/")
+    expect(page.locator(".art-card.art-video .badge")).to_have_text("▶ Video")
+    page.locator(".art-card.art-video img").evaluate("img => img.decode()")
+    _shots(page, "gallery")
+
+
+def test_a_batch_page_follows_its_jobs_and_offers_the_zip(
+        live_platform: Platform, page, images_dir: Path, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    platform = live_platform
+    clip = clips.make_clip(tmp_path / "pan.mp4", images_dir / "tubingen.jpg", frames=12)
+    _sign_up(page, platform.url)
+    page.select_option("select[name=mode]", "video")
+    page.set_input_files("input[name=content]", [images_dir / "tubingen.jpg", clip, images_dir / "golden_gate.jpg"])
+    page.set_input_files("input[name=style_1]", images_dir / "starry_night.jpg")
+    page.fill("input[name=size]", "256")
+    page.click("#submit-job")
+    page.wait_for_url(re.compile(r"/jobs/batch/\d+/$"))
+    expect(page.locator(".batch-job")).to_have_count(3)
+    expect(page.locator("#batch-zip")).to_be_hidden()
+    _shots(page, "batch-queued")
+    try:
+        platform.start_worker("worker")
+        expect(page.locator("#batch-done")).to_have_text("3", timeout=240_000)
+    except Exception as exc:
+        raise AssertionError(f"{exc}\n{platform.logs()}") from None
+    expect(page.locator("#batch-zip")).to_be_visible()
+    expect(page.locator('.batch-job[data-status="succeeded"] .thumb img')).to_have_count(3)
+    for i in range(3):
+        page.locator(".batch-job .thumb img").nth(i).evaluate("img => img.decode()")
+    _shots(page, "batch-done")
+    with page.expect_download() as download:
+        page.click("#batch-zip")
+    assert download.value.suggested_filename.endswith(".zip")
+    page.goto(platform.url + "/jobs/")
+    expect(page.locator("tr.batch-row")).to_have_count(1)
+    expect(page.locator("tr.batch-row")).to_contain_text("3 / 3 done")
+    _shots(page, "my-jobs")
