@@ -23,6 +23,7 @@ from engine import presets
 from engine.nst import LossHistory, schema
 from gallery import publishing
 from gallery.models import Artwork
+from nstsite.parsing import whole_number
 
 from . import events, jobs, live, quotas
 from .describe import param_rows
@@ -91,11 +92,12 @@ def _create_job(request: HttpRequest, form: StyleJobForm) -> StyleJob | None:
 
 def _remixed_artwork(request: HttpRequest) -> Artwork | None:
     """The published artwork named by ?remix=<pk>; None (with a message) if it is not in the gallery."""
-    pk = request.GET.get("remix")
-    if not pk:
+    text = request.GET.get("remix")
+    if not text:
         return None
+    pk = whole_number(text)
     artwork = (Artwork.objects.public().select_related("job", "owner").filter(pk=pk).first()
-               if pk.isdigit() else None)
+               if pk is not None else None)
     if artwork is None:
         messages.info(request, "That artwork is not in the gallery (any more); here is an empty form.")
     return artwork

@@ -30,6 +30,7 @@ from django.views.decorators.http import require_POST
 
 from engine.describe import param_rows
 from engine.models import Mode, may_manage
+from nstsite.parsing import whole_number
 
 from . import likes
 from .models import DEFAULT_SORT, SORTS, Artwork, ArtworkQuerySet, GridVersion, Like
@@ -52,8 +53,7 @@ def _grid(request: HttpRequest, artworks: ArtworkQuerySet, scope: str) -> SafeSt
     filtered and paged as the query string asks; from the cache when nothing was (un)published."""
     sort = request.GET.get("sort") if request.GET.get("sort") in SORTS else DEFAULT_SORT
     mode = request.GET.get("mode") if request.GET.get("mode") in Mode.values else ""
-    number = request.GET.get("page", "1")
-    number = number if number.isdigit() and len(number) < 7 else "1"
+    number = str(whole_number(request.GET.get("page"), maximum=999_999) or 1)
     key = f"gallery:grid:{GridVersion.current()}:{scope}:{sort}:{mode}:{number}"
     html = cache.get(key)
     if html is None:
