@@ -7,3 +7,13 @@ class EngineConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "engine"
     verbose_name = "Style transfer engine"
+
+    def ready(self) -> None:
+        from django.contrib.auth.signals import user_login_failed
+
+        from nstsite import checks
+        from nstsite.rate_limits import count_failed_login
+
+        # Failed log-ins per address, whatever the username (the accounts live in this app).
+        user_login_failed.connect(count_failed_login, dispatch_uid="engine.count_failed_login")
+        checks.warn_at_start()  # also registers the project's system checks (check --deploy)

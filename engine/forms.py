@@ -28,6 +28,7 @@ from django import forms
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.forms.utils import ErrorDict
 
 from engine import presets, quotas
 from engine.nst import ImageError, ParameterError, images, params_class, schema
@@ -123,6 +124,13 @@ class StyleJobForm(forms.Form):
         for name in ("content", *(f"style_{slot}" for slot in STYLE_SLOTS)):
             self.fields[name].widget.attrs["data-max-bytes"] = str(max_bytes)
             self.fields[name].help_text = f"JPEG, PNG or WebP, up to {_megabytes(max_bytes)}."
+
+    def refuse(self, message: str) -> None:
+        """Refuse the submission before any upload is read (over a quota or a rate limit): the page
+        shows `message` above the form, with the values sent; nothing is validated or decoded."""
+        self._errors = ErrorDict()
+        self.cleaned_data = {}
+        self.add_error(None, forms.ValidationError(message, code="refused"))
 
     # --- the page's layout of the controls ------------------------------------------------------
 

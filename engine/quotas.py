@@ -41,16 +41,23 @@ def check_params(user, *, mode: str, size: int, total_steps: int, limits: UserQu
     return problems
 
 
-def reserve_active_slot(user) -> None:
-    """Raise QuotaExceeded if the user already has as many queued or running jobs as allowed.
-    Must run inside the transaction that then creates the job (see the module notes)."""
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("reserve_active_slot() must run inside the transaction that creates the job.")
-    get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
-    allowed = limits_for(user).max_active_jobs
+def check_active_jobs(user, limits: UserQuota | None = None) -> None:
+    """Raise QuotaExceeded if the user already has as many queued or running jobs as allowed. A
+    cheap early answer (the submission view asks before it reads any upload); the binding check
+    is reserve_active_slot's, in the transaction that creates the job."""
+    allowed = (limits or limits_for(user)).max_active_jobs
     active = StyleJob.objects.for_user(user).active().count()
     if active >= allowed:
         raise QuotaExceeded(
             f"You already have {active} job{'s' if active != 1 else ''} queued or running, the most your "
             f"account may have at once ({allowed}). Please wait until one finishes, or cancel one, and "
             "submit again.")
+
+
+def reserve_active_slot(user) -> None:
+    """Raise QuotaExceeded if the user already has as many queued or running jobs as allowed.
+    Must run inside the transaction that then creates the job (see the module notes)."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("reserve_active_slot() must run inside the transaction that creates the job.")
+    get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
+    check_active_jobs(user)

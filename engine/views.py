@@ -23,6 +23,7 @@ from engine import presets
 from engine.nst import LossHistory, schema
 from gallery import publishing
 from gallery.models import Artwork
+from nstsite import rate_limits
 from nstsite.parsing import whole_number
 
 from . import events, jobs, live, quotas
@@ -56,6 +57,9 @@ def home(request: HttpRequest) -> HttpResponse:
 def submit(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = StyleJobForm(request.POST, request.FILES, user=request.user)
+        refused = _refused_before_reading(request, form)
+        if refused is not None:
+            return refused
         if form.is_valid():
             try:
                 job = _create_job(request, form)
@@ -74,6 +78,24 @@ def submit(request: HttpRequest) -> HttpResponse:
         initial = _initial_from_artwork(remix) if remix else _initial_from_query(request)
         form = StyleJobForm(initial=initial, user=request.user)
     return render(request, "engine/submit.html", _submit_context(form, remix))
+
+
+def _refused_before_reading(request: HttpRequest, form: StyleJobForm) -> HttpResponse | None:
+    """The cheap checks, before the form decodes any upload (issue 14: a user at their quota made
+    the server decode four 50 MP images on every try): the active-jobs quota, then the submission
+    rate. The form again with the reason, or None to go on."""
+    try:
+        quotas.check_active_jobs(request.user, form.quota)
+    except quotas.QuotaExceeded as exc:
+        form.refuse(str(exc))
+        return render(request, "engine/submit.html", _submit_context(form, None))
+    refusal = rate_limits.count(request, "submit_user", "submit_ip")
+    if refusal is None:
+        return None
+    form.refuse(refusal.message)
+    response = render(request, "engine/submit.html", _submit_context(form, None), status=429)
+    response["Retry-After"] = str(refusal.retry_after)
+    return response
 
 
 def _submit_context(form: StyleJobForm, remix: Artwork | None) -> dict:

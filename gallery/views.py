@@ -21,7 +21,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.core.paginator import Page, Paginator
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -73,7 +73,10 @@ def index(request: HttpRequest) -> HttpResponse:
 
 
 def user_page(request: HttpRequest, username: str) -> HttpResponse:
-    author = get_object_or_404(get_user_model(), username=username, is_active=True)
+    """An author's published artworks. 404 for a user who has published nothing: the page must not
+    tell who has an account (issue 14: a list of usernames is where password guessing starts)."""
+    published = Artwork.objects.public().filter(owner=OuterRef("pk"))
+    author = get_object_or_404(get_user_model().objects.filter(Exists(published)), username=username, is_active=True)
     grid = _grid(request, Artwork.objects.public().by(author), f"user{author.pk}")
     return render(request, "gallery/user.html", {"author": author, "grid": grid})
 
