@@ -8,7 +8,11 @@ a size the engine could make but the quota does not allow gets the quota's own m
 Uploaded files are checked by their content (engine.nst.images.open_image, which also refuses
 images over 50 megapixels before decoding them), converted to 8-bit sRGB, shrunk to at most
 STORED_MAX_SIDE and re-encoded as PNG without metadata (no EXIF/GPS, no ICC profile, no text
-chunks) before anything is stored.
+chunks) before anything is stored. Cheap checks come first (issue 14): before any field is
+cleaned, the uploads' headers say how many pixels they bring together, and over
+settings.NST_MAX_SUBMISSION_PIXELS none is decoded; the view has checked the active-jobs quota
+and the submission rate before the form is even validated. Decoding shrinks while it reads
+(engine.nst.images.open_image's max_side), so a large photo never sits in memory at full size.
 
 The classic-only and fast-only controls are all on the page (it works without JavaScript);
 only the chosen mode's controls are validated and used. A control left empty is an error; one the
@@ -112,6 +116,7 @@ class StyleJobForm(forms.Form):
         engine_max = int(schema.CONTROLS["size"].engine_bounds()[1])
         self.stored_max_side = min(engine_max, max(STORED_MAX_SIDE, self.quota.max_size))
         self.hidden_controls: set[str] = set()
+        self.over_pixel_budget = ""
         if not settings.NST_FAST_HUB_HANDLE:
             # No hub model on this server: the page does not show the choice (an absent control takes
             # its default, "builtin"), and a hand-made request for it is refused as an unknown choice.
@@ -176,13 +181,40 @@ class StyleJobForm(forms.Form):
                 "and try again.",
                 code="too_large",
             )
+        if self.over_pixel_budget:
+            return None  # said above the form; nothing is decoded
         try:
-            img = images.open_image(upload)
+            img = images.open_image(upload, max_side=self.stored_max_side)  # shrunk while decoded
         except ImageError as exc:
             raise forms.ValidationError(str(exc), code="invalid_image") from None
-        if max(img.size) > self.stored_max_side:
-            img = images.resize_longest(img, self.stored_max_side)
         return ContentFile(images.encode_png(img), name=f"{name}.png")
+
+    def full_clean(self) -> None:
+        # Before any field is cleaned (and any upload decoded): the pixels of all uploads together,
+        # read from their headers.
+        self.over_pixel_budget = self._pixel_budget_problem()
+        super().full_clean()
+
+    def _pixel_budget_problem(self) -> str:
+        """The message when the uploads together have more pixels than one submission may bring
+        (settings.NST_MAX_SUBMISSION_PIXELS), read from their headers; "" when within it. Files
+        too large or unreadable are left to their fields' own messages."""
+        total = 0
+        for name in ("content", *(f"style_{slot}" for slot in STYLE_SLOTS)):
+            upload = self.files.get(name)
+            if not upload or not hasattr(upload, "size") or upload.size > settings.NST_MAX_UPLOAD_BYTES:
+                continue
+            try:
+                width, height = images.probe(upload)
+            except ImageError:
+                continue
+            total += width * height
+        budget = settings.NST_MAX_SUBMISSION_PIXELS
+        if total <= budget:
+            return ""
+        return (f"Together these images have {total / 1e6:.0f} megapixels; one job may bring at most "
+                f"{budget / 1e6:.0f}. Please scale some of them down (a job uses at most "
+                f"{self.stored_max_side} px of each side) and submit again.")
 
     def clean_content(self):
         return self._clean_image("content")
@@ -200,6 +232,9 @@ class StyleJobForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        if self.over_pixel_budget:
+            self.add_error(None, forms.ValidationError(self.over_pixel_budget, code="pixel_budget"))
+            return data
         if "remix" in self._errors:  # a hidden field: say it above the form
             self.add_error(None, self._errors.pop("remix").as_data())
         for name in self.hidden_controls & set(self._errors):  # not on the page: say it above the form

@@ -232,6 +232,9 @@ CHANNEL_LAYERS = {
 
 # --- uploads and accounts -------------------------------------------------------------------------
 NST_MAX_UPLOAD_BYTES = env_int("NST_MAX_UPLOAD_MB", 20) * 1024 * 1024
+# The pixels of one submission's images together (each may have up to 50 MP), read from their
+# headers before any is decoded: what one request can make the web process decode.
+NST_MAX_SUBMISSION_PIXELS = env_int("NST_MAX_SUBMISSION_MEGAPIXELS", 100) * 1_000_000
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024   # non-file form fields
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024   # larger uploads spool to disk
 
