@@ -9,11 +9,14 @@ class EngineConfig(AppConfig):
     verbose_name = "Style transfer engine"
 
     def ready(self) -> None:
-        from django.contrib.auth.signals import user_login_failed
+        from django.contrib.auth.signals import user_logged_out, user_login_failed
 
         from nstsite import checks
         from nstsite.rate_limits import count_failed_login
 
+        from .live import close_session_sockets
+
         # Failed log-ins per address, whatever the username (the accounts live in this app).
         user_login_failed.connect(count_failed_login, dispatch_uid="engine.count_failed_login")
+        user_logged_out.connect(close_session_sockets, dispatch_uid="engine.close_session_sockets")
         checks.warn_at_start()  # also registers the project's system checks (check --deploy)

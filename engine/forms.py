@@ -72,6 +72,13 @@ def control_field(control: schema.Control, quota: UserQuota) -> forms.Field:
     return field
 
 
+def remix_styles_usable(artwork: Artwork, user) -> bool:
+    """May a remix by `user` use the artwork's style images? Copies in the new job would be theirs to
+    download, so only where they may see the originals (engine.models.may_see_originals)."""
+    job = artwork.job
+    return job.share_originals or (user is not None and job.originals_visible_to(user))
+
+
 def _image_field(label: str, required: bool) -> forms.FileField:
     return forms.FileField(label=label, required=required,
                            widget=forms.ClearableFileInput(attrs={"accept": ACCEPT}),
@@ -266,14 +273,16 @@ class StyleJobForm(forms.Form):
     def _clean_styles(self, data: dict) -> None:
         given = [slot for slot in STYLE_SLOTS if data.get(f"style_{slot}")]
         data["remix_styles"] = {}
-        if not given and data.get("remix"):
+        remix = data.get("remix")
+        if not given and remix and remix_styles_usable(remix, self.user):
             # No style image of the user's own: the remixed artwork's ones, in their slots.
-            data["remix_styles"] = {s.position: s for s in data["remix"].job.styles.all()}
+            data["remix_styles"] = {s.position: s for s in remix.job.styles.all()}
             given = sorted(data["remix_styles"])
         if not given:
+            message = ("The author of this artwork keeps its style images to themselves: please add style "
+                       "images of your own." if remix else "Add at least one style image.")
             if "style_1" not in self._errors:
-                self.add_error("style_1",
-                               forms.ValidationError("Add at least one style image.", code="no_style"))
+                self.add_error("style_1", forms.ValidationError(message, code="no_style"))
             return
         weights = []
         for slot in given:

@@ -127,6 +127,11 @@ DOWNLOADS: dict[str, Download] = {
 }
 
 
+def is_original(kind: str) -> bool:
+    """Is the download `kind` one of the job's inputs (the content photo, a style image)?"""
+    return kind == "content" or style_position(kind) is not None
+
+
 def download_spec(kind: str) -> Download:
     """How a download `kind` is served (a style image: as its PNG, shown in the browser)."""
     return DOWNLOADS.get(kind) or Download("image", "image/png", f"-{kind}.png", False)

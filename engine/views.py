@@ -29,8 +29,8 @@ from nstsite.parsing import whole_number
 from . import events, jobs, live, quotas
 from .describe import param_rows
 from .estimates import estimate_queue
-from .forms import StyleJobForm
-from .job_files import download_links, download_spec, file_for, preview_epochs, preview_file
+from .forms import StyleJobForm, remix_styles_usable
+from .job_files import download_links, download_spec, file_for, is_original, preview_epochs, preview_file
 from .models import Mode, Status, StyleJob
 
 JOBS_PER_PAGE = 20
@@ -99,8 +99,9 @@ def _refused_before_reading(request: HttpRequest, form: StyleJobForm) -> HttpRes
 
 
 def _submit_context(form: StyleJobForm, remix: Artwork | None) -> dict:
+    usable = remix is not None and remix_styles_usable(remix, form.user)
     return {"form": form, "presets": presets.as_json(), "remix": remix,
-            "remix_styles": list(remix.job.styles.all()) if remix else []}
+            "remix_styles": list(remix.job.styles.all()) if usable else []}
 
 
 def _create_job(request: HttpRequest, form: StyleJobForm) -> StyleJob | None:
@@ -167,6 +168,8 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "params": param_rows(job),
         "can_cancel": job.can_cancel(request.user),
         "is_owner": request.user.is_authenticated and request.user.pk == job.owner_id,
+        "show_originals": job.originals_visible_to(request.user),
+        "show_placement": job.placement_visible_to(request.user),
         "estimate": estimate_queue(job) if job.status == Status.QUEUED else None,
         "downloads": download_links(job),
         "previews": events.previews(job),
@@ -229,6 +232,8 @@ def download(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
     ?inline=1 shows the file in the browser instead of saving it. Which files exist and what they
     are called: engine.job_files."""
     job = _get_job_for_user(request, pk)
+    if is_original(kind) and not job.originals_visible_to(request.user):
+        raise Http404("The owner of this job keeps its original images to themselves.")
     field = file_for(job, kind)
     if not field:
         raise Http404("This job has no such file (yet).")
@@ -240,7 +245,7 @@ def download(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
         if kind == "csv":
             body = LossHistory.from_dict(history).to_csv()
         else:
-            body = json.dumps(_run_metadata(job) | history, indent=1)
+            body = json.dumps(_run_metadata(job, request.user) | history, indent=1)
         response = HttpResponse(body, content_type=spec.content_type)
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
     else:
@@ -265,10 +270,14 @@ def preview(request: HttpRequest, pk: int, epoch: int) -> HttpResponse:
     return response
 
 
-def _run_metadata(job: StyleJob) -> dict:
-    """What the JSON download says about the run besides its losses (as the CLI's JSON does)."""
-    return {
+def _run_metadata(job: StyleJob, user) -> dict:
+    """What the JSON download says about the run besides its losses (as the CLI's JSON does); the
+    device only for those who may see where the job ran (engine.models.may_see_placement)."""
+    metadata = {
         "job": job.pk, "mode": job.mode, "params": job.params, "network": job.network, "device": job.device,
         "seconds": job.run_seconds,
         "styles": [{"position": s.position, "weight": s.weight} for s in job.styles.all()],
     }
+    if not job.placement_visible_to(user):
+        del metadata["device"]
+    return metadata
