@@ -31,7 +31,7 @@ from .describe import param_rows
 from .estimates import estimate_queue
 from .forms import StyleJobForm, remix_styles_usable
 from .job_files import download_links, download_spec, file_for, is_original, preview_epochs, preview_file
-from .models import Mode, Status, StyleJob
+from .models import Mode, Status, StyleJob, Visibility
 
 JOBS_PER_PAGE = 20
 STORAGE_FAILED = ("Your images could not be saved just now, so the job was not created. "
@@ -252,7 +252,7 @@ def download(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
         as_attachment = spec.attachment and request.GET.get("inline") != "1"
         response = FileResponse(field.open("rb"), as_attachment=as_attachment, filename=filename,
                                 content_type=spec.content_type)
-    response["Cache-Control"] = "private, no-cache"
+    response["Cache-Control"] = _cache_control(job)
     return response
 
 
@@ -266,8 +266,14 @@ def preview(request: HttpRequest, pk: int, epoch: int) -> HttpResponse:
     except FileNotFoundError:
         raise Http404("This preview is gone.") from None
     response = FileResponse(fh, content_type="image/jpeg")
-    response["Cache-Control"] = "private, no-cache"
+    response["Cache-Control"] = _cache_control(job)
     return response
+
+
+def _cache_control(job: StyleJob) -> str:
+    """A private job's files are kept by no cache, not even the browser's disk (issue 14, finding 7);
+    a public job's may be, revalidated on each use."""
+    return "private, no-cache" if job.visibility == Visibility.PUBLIC else "private, no-store"
 
 
 def _run_metadata(job: StyleJob, user) -> dict:
