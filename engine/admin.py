@@ -197,7 +197,7 @@ def _ids(pks: list[int]) -> str:
 
 @admin.register(UserQuota)
 class UserQuotaAdmin(StaffRunTheQueue, admin.ModelAdmin):
-    list_display = ("user", "max_active_jobs", "max_size", "max_steps", "note")
+    list_display = ("user", "max_active_jobs", "max_size", "max_steps", "max_storage_mb", "note")
     search_fields = ("user__username", "user__email", "note")
     raw_id_fields = ("user",)  # a select of every user would not scale
     list_select_related = ("user",)

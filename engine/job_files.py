@@ -68,6 +68,16 @@ def delete_folder(folder: str) -> None:
     default_storage.delete(folder)  # FileSystemStorage removes the (now empty) directory
 
 
+def folder_bytes(folder: str) -> int:
+    """The size of every file under `folder` in default_storage (0 when there is no such folder)."""
+    try:
+        dirs, files = default_storage.listdir(folder)
+    except FileNotFoundError:
+        return 0
+    return (sum(default_storage.size(f"{folder}/{name}") for name in files)
+            + sum(folder_bytes(f"{folder}/{name}") for name in dirs))
+
+
 # --- inputs -----------------------------------------------------------------------------------------
 
 def style_kind(position: int) -> str:
@@ -104,6 +114,10 @@ def epoch_checkpoint_name(epoch: int) -> str:
 
 def stop_checkpoint_name(step: int) -> str:
     return f"checkpoint-s{step:05d}.npz"
+
+
+# What a job keeps only for watching it run or resuming it: prune_jobs removes them once it has ended.
+RUN_ONLY_FILES = re.compile(r"^(preview-e\d+\.jpg|checkpoint-[es]\d+\.npz)$")
 
 
 # --- downloads --------------------------------------------------------------------------------------

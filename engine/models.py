@@ -391,6 +391,9 @@ class UserQuota(models.Model):
     max_size = models.PositiveIntegerField(default=1024, help_text="Longest side of a result, in pixels.")
     max_steps = models.PositiveIntegerField(
         default=2000, help_text="Optimisation steps of a classic job (epochs × steps per epoch).")
+    max_storage_mb = models.PositiveIntegerField(
+        default=500, help_text="Disk space for the files of all the user's jobs (inputs, results, previews), "
+                               "in MB. A submission is refused once they take this much.")
     note = models.CharField(max_length=200, blank=True, help_text="Why this user has these limits.")
 
     class Meta:

@@ -2,19 +2,25 @@
 long each may be. Staff set them per user in the admin (engine.models.UserQuota); without a row
 a user gets the model's defaults.
 
-Every way of submitting a job uses the same two checks:
+Every way of submitting a job uses the same checks:
 - check_params(user, mode, size, total_steps): the size and length of one job; messages to show
   (the submission form shows them above the form).
 - reserve_active_slot(user): call inside the transaction that creates the job. It locks the
   user's row (SELECT ... FOR UPDATE on PostgreSQL) before counting their active jobs, so two
   submissions racing for the last slot cannot both get it. Raises QuotaExceeded.
+- check_storage(user): the disk the user's jobs take (storage_use, shown on "My jobs") against
+  their storage quota; asked before any upload is read.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.template.defaultfilters import filesizeformat
 
+from .job_files import folder_bytes, job_folder
 from .models import Mode, StyleJob, UserQuota
 
 
@@ -52,6 +58,37 @@ def check_active_jobs(user, limits: UserQuota | None = None) -> None:
             f"You already have {active} job{'s' if active != 1 else ''} queued or running, the most your "
             f"account may have at once ({allowed}). Please wait until one finishes, or cancel one, and "
             "submit again.")
+
+
+@dataclass(frozen=True)
+class StorageUse:
+    used: int     # bytes
+    allowed: int  # bytes
+
+    @property
+    def full(self) -> bool:
+        return self.used >= self.allowed
+
+
+def storage_use(user, limits: UserQuota | None = None) -> StorageUse:
+    """How much disk the files of the user's jobs take, against their quota. Measured on the disk
+    each time (one query for the jobs' folders, then a stat per file): nothing to keep in step with
+    the many places that write files, and it cannot drift from what is really there."""
+    folders = [job_folder(job) for job in StyleJob.objects.filter(owner=user).only("uuid")]
+    allowed = (limits or limits_for(user)).max_storage_mb * 2**20
+    return StorageUse(used=sum(folder_bytes(folder) for folder in folders), allowed=allowed)
+
+
+def check_storage(user, limits: UserQuota | None = None) -> None:
+    """Raise QuotaExceeded if the user's jobs already take all the disk space their account has
+    (issue 14, finding 6). Asked before any upload is read: what the new job would add is not known
+    until its images are decoded, so it may go over by one job's files."""
+    use = storage_use(user, limits)
+    if use.full:
+        raise QuotaExceeded(
+            f"Your jobs' files take {filesizeformat(use.used)}, all the space your account has "
+            f"({filesizeformat(use.allowed)}). Private jobs are removed some time after they end "
+            "(publish the ones you want to keep); please ask us if you need more space.")
 
 
 def reserve_active_slot(user) -> None:

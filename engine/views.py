@@ -82,10 +82,11 @@ def submit(request: HttpRequest) -> HttpResponse:
 
 def _refused_before_reading(request: HttpRequest, form: StyleJobForm) -> HttpResponse | None:
     """The cheap checks, before the form decodes any upload (issue 14: a user at their quota made
-    the server decode four 50 MP images on every try): the active-jobs quota, then the submission
-    rate. The form again with the reason, or None to go on."""
+    the server decode four 50 MP images on every try): the active-jobs and storage quotas, then
+    the submission rate. The form again with the reason, or None to go on."""
     try:
         quotas.check_active_jobs(request.user, form.quota)
+        quotas.check_storage(request.user, form.quota)
     except quotas.QuotaExceeded as exc:
         form.refuse(str(exc))
         return render(request, "engine/submit.html", _submit_context(form, None))
@@ -156,7 +157,8 @@ def my_jobs(request: HttpRequest) -> HttpResponse:
         jobs = jobs.filter(status=status)
     page = Paginator(jobs, JOBS_PER_PAGE).get_page(request.GET.get("page"))
     context = {"page": page, "status": status, "statuses": Status.choices,
-               "has_active": any(job.is_active for job in page.object_list)}
+               "has_active": any(job.is_active for job in page.object_list),
+               "storage": quotas.storage_use(request.user)}
     return render(request, "engine/my_jobs.html", context)
 
 

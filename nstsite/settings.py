@@ -367,3 +367,10 @@ CACHES = {
 # backend but django-redis', while Django's own RedisCache has the atomic INCR it needs. The
 # project's check (nstsite/checks.py) asks instead that the counters be in a cache every process shares.
 RATELIMIT_USE_CACHE = "limits"
+
+# Retention (engine/retention.py, `manage.py prune_jobs`; issue 14): private jobs are removed this
+# many days after they ended; previews and checkpoints of every ended job after NST_PRUNE_FILES_DAYS.
+NST_PRUNE_PRIVATE_DAYS = env_int("NST_PRUNE_PRIVATE_DAYS", 90)
+NST_PRUNE_FILES_DAYS = env_int("NST_PRUNE_FILES_DAYS", 7)
+if NST_PRUNE_PRIVATE_DAYS < 1 or NST_PRUNE_FILES_DAYS < 1:
+    raise ImproperlyConfigured("NST_PRUNE_PRIVATE_DAYS and NST_PRUNE_FILES_DAYS must be at least 1.")
