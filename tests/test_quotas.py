@@ -104,7 +104,7 @@ def test_the_default_limit_of_three_active_jobs_applies_to_everyone(other_user, 
 def test_staff_set_quotas_in_the_admin(staff_client, owner, owner_client, job_form_data, rq_redis,
                                        django_capture_on_commit_callbacks):
     response = staff_client.post(reverse("admin:engine_userquota_add"), {
-        "user": str(owner.pk), "max_active_jobs": "5", "max_size": "300", "max_steps": "100",
+        "user": str(owner.pk), "max_active_jobs": "5", "max_size": "300", "max_steps": "100", "max_storage_mb": "200",
         "note": "trial account"})
     assert response.status_code == 302, response.content.decode()[:3000]
     assert UserQuota.objects.get(user=owner).max_size == 300

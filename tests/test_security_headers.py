@@ -81,6 +81,7 @@ def test_private_pages_and_downloads_are_kept_by_no_cache(jobs, owner_client):
 def test_in_a_browser_no_page_breaks_the_policy(live_server, page, jobs, staff_user):
     from playwright.sync_api import expect
 
+    from tests.browser import artifact_path
     from tests.web_client import PASSWORD
 
     # The page's own report of each violation, and Chromium's console line for it.
@@ -108,6 +109,11 @@ def test_in_a_browser_no_page_breaks_the_policy(live_server, page, jobs, staff_u
     assert "sessionid" in {c["name"] for c in page.context.cookies()}
     for url in staff:
         visit(url)
+    page.goto(live_server.url + reverse("engine:my_jobs"))
+    page.screenshot(path=artifact_path("my-jobs-storage-1280.png"))
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=artifact_path("my-jobs-storage-390.png"))
+    page.set_viewport_size({"width": 1280, "height": 900})
     # The pages' scripts run under the policy: the form's script shows the chosen mode's settings.
     page.goto(live_server.url + reverse("engine:submit"))
     page.select_option("select[name=mode]", "fast")
