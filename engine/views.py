@@ -26,7 +26,7 @@ from gallery.models import Artwork
 from nstsite import rate_limits
 from nstsite.parsing import whole_number
 
-from . import events, jobs, live, quotas
+from . import cleanup, events, jobs, live, quotas
 from .describe import param_rows
 from .estimates import estimate_queue
 from .forms import StyleJobForm, remix_styles_usable
@@ -169,6 +169,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "styles": list(job.styles.all()),
         "params": param_rows(job),
         "can_cancel": job.can_cancel(request.user),
+        "can_delete": not job.is_active and job.is_manageable_by(request.user),
         "is_owner": request.user.is_authenticated and request.user.pk == job.owner_id,
         "show_originals": job.originals_visible_to(request.user),
         "show_placement": job.placement_visible_to(request.user),
@@ -202,6 +203,25 @@ def cancel(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         status = job.get_status_display().lower()
         messages.info(request, f"Job {job.pk} had already {status}; nothing to cancel.")
+    return redirect("engine:detail", pk=job.pk)
+
+
+@login_required
+@require_POST
+def delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """Its owner (or staff) deletes an ended job with all its files (engine.cleanup): the way to
+    free space under the storage quota (issue 14). A queued or running job is cancelled first, on
+    its page, so this never waits for a worker. The form's confirm box must be ticked."""
+    job = _get_job_for_user(request, pk, manage=True)
+    if job.is_active:
+        messages.error(request, f"Job {job.pk} is {job.get_status_display().lower()}: cancel it first, then delete it.")
+    elif request.POST.get("confirm") != "1":
+        messages.error(request, "Tick the box to confirm that the job and its files are to be deleted.")
+    elif job.pk in cleanup.delete_jobs([job]).deleted:
+        messages.success(request, f"Job {job.pk} and its files are deleted.")
+        return redirect("engine:my_jobs")
+    else:  # a worker still held it: engine.cleanup leaves it for another try
+        messages.error(request, f"Job {job.pk} could not be deleted yet; please try again in a moment.")
     return redirect("engine:detail", pk=job.pk)
 
 

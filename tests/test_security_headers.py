@@ -109,11 +109,13 @@ def test_in_a_browser_no_page_breaks_the_policy(live_server, page, jobs, staff_u
     assert "sessionid" in {c["name"] for c in page.context.cookies()}
     for url in staff:
         visit(url)
-    page.goto(live_server.url + reverse("engine:my_jobs"))
-    page.screenshot(path=artifact_path("my-jobs-storage-1280.png"))
-    page.set_viewport_size({"width": 390, "height": 844})
-    page.screenshot(path=artifact_path("my-jobs-storage-390.png"))
-    page.set_viewport_size({"width": 1280, "height": 900})
+    for name, url in (("my-jobs-storage", reverse("engine:my_jobs")),
+                      ("job-delete", reverse("engine:detail", args=[jobs["private"].pk]))):
+        page.goto(live_server.url + url)
+        page.screenshot(path=artifact_path(f"{name}-1280.png"), full_page=True)
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.screenshot(path=artifact_path(f"{name}-390.png"), full_page=True)
+        page.set_viewport_size({"width": 1280, "height": 900})
     # The pages' scripts run under the policy: the form's script shows the chosen mode's settings.
     page.goto(live_server.url + reverse("engine:submit"))
     page.select_option("select[name=mode]", "fast")

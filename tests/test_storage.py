@@ -132,3 +132,32 @@ def test_a_jobs_files_go_with_its_row_also_when_its_owner_is_deleted(owner, make
     owner.delete()
     assert StyleJob.objects.count() == 0
     assert not any(folder_exists(job) for job in jobs)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("media_root")
+def test_the_owner_deletes_an_ended_job_with_its_files_to_free_space(owner, owner_client, other_client, make_job,
+                                                                       rq_redis):
+    job = ended(make_job(visibility=Visibility.PUBLIC), days_ago=0, run_files=True)
+    url = reverse("engine:delete", args=[job.pk])
+    page = owner_client.get(reverse("engine:detail", args=[job.pk])).content.decode()
+    assert f'action="{url}"' in page and "take it out of the gallery" in page
+    assert other_client.post(url, {"confirm": "1"}).status_code == 404  # someone else's job
+    assert owner_client.get(url).status_code == 405
+    owner_client.post(url)  # the box not ticked: nothing happens
+    assert StyleJob.objects.filter(pk=job.pk).exists()
+    response = owner_client.post(url, {"confirm": "1"})
+    assert response.status_code == 302 and response["Location"] == reverse("engine:my_jobs")
+    assert not StyleJob.objects.filter(pk=job.pk).exists() and not folder_exists(job)
+    assert "0\xa0bytes of" in owner_client.get(reverse("engine:my_jobs")).content.decode()
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("media_root")
+def test_a_queued_job_is_cancelled_before_it_can_be_deleted(owner_client, make_job):
+    job = make_job()
+    url = reverse("engine:delete", args=[job.pk])
+    assert f'action="{url}"' not in owner_client.get(reverse("engine:detail", args=[job.pk])).content.decode()
+    response = owner_client.post(url, {"confirm": "1"}, follow=True)
+    assert "cancel it first" in response.content.decode()
+    assert StyleJob.objects.filter(pk=job.pk).exists() and folder_exists(job)
