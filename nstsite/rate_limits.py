@@ -15,6 +15,12 @@ and a count kept in one process's memory would let each of them allow the whole 
 A password reset over its per-e-mail limit is answered as any other: a 429 there would tell
 whoever asks that the address has an account (or that someone else asked for it).
 
+Why django-ratelimit: django-axes (already here) locks out (username, address) pairs on log-in
+only, and cannot count sign-ups, resets or submissions; django-allauth's rate limits come with its
+own account views, forms and URLs, which would replace the site's (stable URLs and field names,
+templates) for counters of the same kind. django-ratelimit is a small kept library whose core
+(get_usage) counts any key in any cache, so it serves the views as they are.
+
 If the cache cannot be reached, requests are let through (and a warning logged): the limits
 protect the site's resources, and Redis being down must not lock everyone out of logging in.
 
