@@ -1,16 +1,30 @@
-"""Sign-up: the one account view Django does not ship. Log in/out, password change and reset are
-django.contrib.auth's views (nstsite/urls.py), with templates in templates/registration/."""
+"""Sign-up, the one account view Django does not ship, and the password-reset form with its limit
+per e-mail address. Log in/out, password change and reset are django.contrib.auth's views
+(nstsite/urls.py, which wraps log-in and reset in their rate limits), with templates in
+templates/registration/.
+
+What these pages tell about other people's accounts (issue 14): the log-in form gives the same
+answer for an unknown username and a wrong password, and so does its lockout (django-axes); the
+password reset gives the same page whether or not the address has an account, also when that
+address has had its share of e-mails. Sign-up must refuse a username that is taken (a username is
+public anyway: it is shown on every published artwork), but not an e-mail address: two accounts
+may share one (a reset link then goes out for each), so that the form never says whether an
+address is registered. Sign-ups are limited per address (nstsite.rate_limits), which also bounds
+how fast the form can be used to try usernames.
+"""
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model, login
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import PasswordResetForm, UserCreationForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_post_parameters
+
+from nstsite.rate_limits import email_over_limit, limit_posts
 
 
 class SignupForm(UserCreationForm):
@@ -24,14 +38,21 @@ class SignupForm(UserCreationForm):
         fields = ("username", "email")
 
     def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip()
-        if get_user_model().objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError("An account with this e-mail address exists already. "
-                                        "Log in, or reset its password.", code="duplicate_email")
-        return email
+        return self.cleaned_data["email"].strip()
+
+
+class LimitedPasswordResetForm(PasswordResetForm):
+    """Django's form, sending nothing once the address asked for has had its share of e-mails
+    (settings.NST_RATE_LIMITS["password_reset_email"]); the page says the same either way."""
+
+    def save(self, *args, request: HttpRequest | None = None, **kwargs) -> None:
+        if request is not None and email_over_limit(request):
+            return
+        super().save(*args, request=request, **kwargs)
 
 
 @sensitive_post_parameters("password1", "password2")
+@limit_posts("signup_ip")
 def signup(request: HttpRequest) -> HttpResponse:
     next_url = request.POST.get("next") or request.GET.get("next") or ""
     if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()},

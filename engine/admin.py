@@ -60,12 +60,15 @@ class StyleImageInline(admin.TabularInline):
 
 def _image_link(job: StyleJob, kind: str, alt: str) -> str:
     url = reverse("engine:download", args=[job.pk, kind]) + "?inline=1"
-    return format_html('<a href="{0}"><img src="{0}" alt="{1}" style="max-width: 32rem; height: auto"></a>',
+    return format_html('<a href="{0}"><img src="{0}" alt="{1}" class="job-image"></a>',
                        url, alt)
 
 
 @admin.register(StyleJob)
 class StyleJobAdmin(StaffRunTheQueue, admin.ModelAdmin):
+    class Media:
+        css = {"all": ["css/admin.css"]}  # a class, not style="": the CSP has no 'unsafe-inline'
+
     list_display = ("id", "owner", "mode", "size", "status", "progress", "queue", "worker", "device",
                     "created_at", "started_at", "finished_at", "duration", "visibility")
     list_filter = ("status", "mode", "queue", "visibility", "network", "device")
@@ -196,7 +199,7 @@ def _ids(pks: list[int]) -> str:
 
 @admin.register(UserQuota)
 class UserQuotaAdmin(StaffRunTheQueue, admin.ModelAdmin):
-    list_display = ("user", "max_active_jobs", "max_size", "max_steps", "note")
+    list_display = ("user", "max_active_jobs", "max_size", "max_steps", "max_storage_mb", "note")
     search_fields = ("user__username", "user__email", "note")
     raw_id_fields = ("user",)  # a select of every user would not scale
     list_select_related = ("user",)

@@ -7,3 +7,21 @@ class EngineConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "engine"
     verbose_name = "Style transfer engine"
+
+    def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_out, user_login_failed
+        from django.db.models.signals import post_delete
+
+        from nstsite import checks
+        from nstsite.rate_limits import count_failed_login
+
+        from .live import close_session_sockets
+        from .models import StyleJob
+        from .retention import remove_job_folder
+
+        # Failed log-ins per address, whatever the username (the accounts live in this app).
+        user_login_failed.connect(count_failed_login, dispatch_uid="engine.count_failed_login")
+        user_logged_out.connect(close_session_sockets, dispatch_uid="engine.close_session_sockets")
+        # A job's files go with its row, however it is deleted (also with its owner's account).
+        post_delete.connect(remove_job_folder, sender=StyleJob, dispatch_uid="engine.remove_job_folder")
+        checks.warn_at_start()  # also registers the project's system checks (check --deploy)

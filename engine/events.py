@@ -11,12 +11,17 @@ Two kinds of channel-layer group (Channels' "Using Outside Of Consumers"):
 - ``jobs_user_<owner pk>``: the owner's "my jobs" sockets (MyJobsConsumer). One compact status
   line per event, so a list of jobs follows all of them over one socket.
 
+Control messages (ACCESS_CHANGED to ``job_<pk>``, SESSION_ENDED to ``session_<hash>``, the group of
+the sockets of one log-in session) make the consumers check again who may watch, or close.
+
 Messages carry numbers and URLs, never image bytes; loss points are engine.nst.history's
 POINT_FIELDS lists. Every published event has ``sent_at`` (ms since the epoch, stamped when it is
 published) so the latency to a browser can be measured.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 from django.urls import reverse
 
@@ -35,6 +40,18 @@ def job_group(pk: int) -> str:
 
 def user_group(user_pk: int) -> str:
     return f"jobs_user_{user_pk}"
+
+
+def session_group(session_key: str) -> str:
+    """The sockets opened with one log-in session (closed when it logs out). Named by a hash: the
+    session key itself is a credential."""
+    return "session_" + hashlib.sha256(session_key.encode()).hexdigest()[:40]
+
+
+# Control messages to the consumers (no event for the browser): who may watch a job changed (it
+# was published or made private), a session logged out.
+ACCESS_CHANGED = {"type": "job.access"}
+SESSION_ENDED = {"type": "session.ended"}
 
 
 def preview_url(job: StyleJob, epoch: int) -> str:
@@ -122,6 +139,15 @@ def snapshot(job: StyleJob, *, losses: list[list[float]], estimate: QueueEstimat
              "losses": losses, "queue": queue_fields(estimate) if estimate is not None else None}
     event.update(_final_fields(job))
     return event
+
+
+# What an event says about where the job runs; only for those who may manage it (engine.models).
+PLACEMENT_KEYS = ("worker", "device")
+
+
+def without_placement(event: dict) -> dict:
+    """The event for a watcher who may not see where the job runs."""
+    return {k: v for k, v in event.items() if k not in PLACEMENT_KEYS}
 
 
 def status_line(event: dict) -> dict:

@@ -8,7 +8,11 @@ a size the engine could make but the quota does not allow gets the quota's own m
 Uploaded files are checked by their content (engine.nst.images.open_image, which also refuses
 images over 50 megapixels before decoding them), converted to 8-bit sRGB, shrunk to at most
 STORED_MAX_SIDE and re-encoded as PNG without metadata (no EXIF/GPS, no ICC profile, no text
-chunks) before anything is stored.
+chunks) before anything is stored. Cheap checks come first (issue 14): before any field is
+cleaned, the uploads' headers say how many pixels they bring together, and over
+settings.NST_MAX_SUBMISSION_PIXELS none is decoded; the view has checked the active-jobs quota
+and the submission rate before the form is even validated. Decoding shrinks while it reads
+(engine.nst.images.open_image's max_side), so a large photo never sits in memory at full size.
 
 The classic-only and fast-only controls are all on the page (it works without JavaScript);
 only the chosen mode's controls are validated and used. A control left empty is an error; one the
@@ -28,6 +32,7 @@ from django import forms
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.forms.utils import ErrorDict
 
 from engine import presets, quotas
 from engine.nst import ImageError, ParameterError, images, params_class, schema
@@ -68,6 +73,11 @@ def control_field(control: schema.Control, quota: UserQuota) -> forms.Field:
     return field
 
 
+def remix_styles_usable(artwork: Artwork, user) -> bool:
+    """May a remix by `user` use the artwork's style images? Copies in the new job would be theirs to
+    download, so only where they may see the originals (engine.models.may_see_originals)."""
+    job = artwork.job
+    return job.share_originals or (user is not None and job.originals_visible_to(user))
 class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
@@ -140,6 +150,7 @@ class StyleJobForm(forms.Form):
         engine_max = int(schema.CONTROLS["size"].engine_bounds()[1])
         self.stored_max_side = min(engine_max, max(STORED_MAX_SIDE, self.quota.max_size))
         self.hidden_controls: set[str] = set()
+        self.over_pixel_budget = ""
         if not settings.NST_FAST_HUB_HANDLE:
             # No hub model on this server: the page does not show the choice (an absent control takes
             # its default, "builtin"), and a hand-made request for it is refused as an unknown choice.
@@ -167,6 +178,13 @@ class StyleJobForm(forms.Form):
             f"WebM or animated GIF/WebP, up to {self.clip_limits.max_seconds:g} s, "
             f"{self.clip_limits.max_side} px and {_megabytes(clip_bytes)}. Choose up to {self.batch_files} files "
             "at once for a batch: a job each, with the same styles and settings.")
+
+    def refuse(self, message: str) -> None:
+        """Refuse the submission before any upload is read (over a quota or a rate limit): the page
+        shows `message` above the form, with the values sent; nothing is validated or decoded."""
+        self._errors = ErrorDict()
+        self.cleaned_data = {}
+        self.add_error(None, forms.ValidationError(message, code="refused"))
 
     # --- the page's layout of the controls ------------------------------------------------------
 
@@ -215,12 +233,12 @@ class StyleJobForm(forms.Form):
                 "and try again.",
                 code="too_large",
             )
+        if self.over_pixel_budget:
+            return None  # said above the form; nothing is decoded
         try:
-            img = images.open_image(upload)
+            img = images.open_image(upload, max_side=self.stored_max_side)  # shrunk while decoded
         except ImageError as exc:
             raise forms.ValidationError(str(exc), code="invalid_image") from None
-        if max(img.size) > self.stored_max_side:
-            img = images.resize_longest(img, self.stored_max_side)
         return ContentFile(images.encode_png(img), name=f"{name}.png")
 
     def clean_content(self) -> list[Content]:
@@ -251,6 +269,28 @@ class StyleJobForm(forms.Form):
         self.cleaned_data["_upload"] = upload
         return Content(display_name(upload), "image", self._clean_image("_upload"))
 
+    def full_clean(self) -> None:
+        # Before any field is cleaned (and any upload decoded): the pixels of each job's images,
+        # read from their headers.
+        self.over_pixel_budget = self._pixel_budget_problem()
+        super().full_clean()
+
+    def _pixel_budget_problem(self) -> str:
+        """The message when one job's images (a content photo with the style images) have more pixels
+        than a job may bring (settings.NST_MAX_SUBMISSION_PIXELS), read from their headers; "" when
+        within it. A batch's photos are decoded one after another, so each of them is counted with the
+        styles, not all together; clips have their own limits (engine.content_files). Files too large
+        or unreadable are left to their fields' own messages."""
+        styles = sum(_header_pixels(self.files.get(f"style_{slot}")) for slot in STYLE_SLOTS)
+        contents = [_header_pixels(upload) for upload in self.files.getlist("content") if not _is_clip(upload)]
+        total = styles + max(contents, default=0)
+        budget = settings.NST_MAX_SUBMISSION_PIXELS
+        if total <= budget:
+            return ""
+        return (f"Together these images have {total / 1e6:.0f} megapixels; one job may bring at most "
+                f"{budget / 1e6:.0f}. Please scale some of them down (a job uses at most "
+                f"{self.stored_max_side} px of each side) and submit again.")
+
     def clean_style_1(self):
         return self._clean_image("style_1")
 
@@ -264,6 +304,9 @@ class StyleJobForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        if self.over_pixel_budget:
+            self.add_error(None, forms.ValidationError(self.over_pixel_budget, code="pixel_budget"))
+            return data
         if "remix" in self._errors:  # a hidden field: say it above the form
             self.add_error(None, self._errors.pop("remix").as_data())
         for name in self.hidden_controls & set(self._errors):  # not on the page: say it above the form
@@ -299,14 +342,16 @@ class StyleJobForm(forms.Form):
     def _clean_styles(self, data: dict) -> None:
         given = [slot for slot in STYLE_SLOTS if data.get(f"style_{slot}")]
         data["remix_styles"] = {}
-        if not given and data.get("remix"):
+        remix = data.get("remix")
+        if not given and remix and remix_styles_usable(remix, self.user):
             # No style image of the user's own: the remixed artwork's ones, in their slots.
-            data["remix_styles"] = {s.position: s for s in data["remix"].job.styles.all()}
+            data["remix_styles"] = {s.position: s for s in remix.job.styles.all()}
             given = sorted(data["remix_styles"])
         if not given:
+            message = ("The author of this artwork keeps its style images to themselves: please add style "
+                       "images of your own." if remix else "Add at least one style image.")
             if "style_1" not in self._errors:
-                self.add_error("style_1",
-                               forms.ValidationError("Add at least one style image.", code="no_style"))
+                self.add_error("style_1", forms.ValidationError(message, code="no_style"))
             return
         weights = []
         for slot in given:
@@ -425,3 +470,24 @@ class StyleJobForm(forms.Form):
             return data[f"style_{slot}"]
         with data["remix_styles"][slot].image.open("rb") as fh:
             return ContentFile(fh.read(), name=f"style_{slot}.png")
+
+
+def _header_pixels(upload) -> int:
+    """Width × height of an uploaded image from its header (nothing decoded); 0 for no file, one over
+    the upload size limit or one that is not a readable image (their fields say why)."""
+    if not upload or not hasattr(upload, "size") or upload.size > settings.NST_MAX_UPLOAD_BYTES:
+        return 0
+    try:
+        width, height = images.probe(upload)
+    except ImageError:
+        return 0
+    return width * height
+
+
+def _is_clip(upload) -> bool:
+    """Is the content upload a clip (by its header)? A file whose name and content disagree counts as
+    none: clean_content says why."""
+    try:
+        return kind_of(upload) == "video"
+    except ContentRefused:
+        return False

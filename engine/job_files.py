@@ -93,6 +93,16 @@ def delete_folder(folder: str) -> None:
     default_storage.delete(folder)  # FileSystemStorage removes the (now empty) directory
 
 
+def folder_bytes(folder: str) -> int:
+    """The size of every file under `folder` in default_storage (0 when there is no such folder)."""
+    try:
+        dirs, files = default_storage.listdir(folder)
+    except FileNotFoundError:
+        return 0
+    return (sum(default_storage.size(f"{folder}/{name}") for name in files)
+            + sum(folder_bytes(f"{folder}/{name}") for name in dirs))
+
+
 # --- inputs -----------------------------------------------------------------------------------------
 
 def style_kind(position: int) -> str:
@@ -131,6 +141,10 @@ def stop_checkpoint_name(step: int) -> str:
     return f"checkpoint-s{step:05d}.npz"
 
 
+# What a job keeps only for watching it run or resuming it: prune_jobs removes them once it has ended.
+RUN_ONLY_FILES = re.compile(r"^(preview-e\d+\.jpg|checkpoint-[es]\d+\.npz)$")
+
+
 # --- downloads --------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -154,6 +168,11 @@ DOWNLOADS: dict[str, Download] = {
 }
 CLIP_TYPES = {".mp4": "video/mp4", ".mov": "video/quicktime", ".webm": "video/webm", ".gif": "image/gif",
               ".webp": "image/webp", ".mkv": "video/x-matroska"}
+
+
+def is_original(kind: str) -> bool:
+    """Is the download `kind` one of the job's inputs (the content photo or clip, a style image)?"""
+    return kind == "content" or style_position(kind) is not None
 
 
 def download_spec(kind: str, job: StyleJob | None = None) -> Download:

@@ -121,3 +121,26 @@ def publish_queue() -> int:
     for pk, owner_pk, estimate in estimates:
         messages += events.messages_for(pk, owner_pk, events.queued_event(pk, estimate))
     return len(estimates) if _submit(messages, wait=True) else 0
+
+
+# --- access ----------------------------------------------------------------------------------------
+
+def _control(group: str, message: dict) -> bool:
+    layer = get_channel_layer()
+    if layer is None:
+        return False
+    return publisher.submit(publisher.Batch(layer, [(group, dict(message))]), wait=True)
+
+
+def publish_access_changed(job_pk: int) -> bool:
+    """Who may watch the job changed (gallery.publishing: published or made private): every socket
+    on its page checks again, and those no longer allowed are closed (engine.consumers)."""
+    return _control(events.job_group(job_pk), events.ACCESS_CHANGED)
+
+
+def close_session_sockets(sender, request, user, **kwargs) -> None:
+    """django.contrib.auth's user_logged_out receiver: the sockets opened with this session close
+    (a page then reconnects as whoever it is now, and is told only what they may see)."""
+    session_key = getattr(getattr(request, "session", None), "session_key", None)
+    if session_key:
+        _control(events.session_group(session_key), events.SESSION_ENDED)

@@ -83,8 +83,11 @@ HIGH_QUEUE, DEFAULT_QUEUE = "high", "default"
 # --- who may see and manage a job: the one rule ----------------------------------------------------
 # A job's page, previews and downloads are for whoever may see it: anyone for a public job, else its
 # owner and staff. Cancelling, publishing and deleting are for whoever may manage it: its owner and
-# staff. The predicates below and StyleJobQuerySet.visible_to/manageable_by (their SQL form) are the
-# only places that say so; views, websocket consumers, the gallery and the admin all ask them.
+# staff. Two things stay with those who may manage it even on a public job: its originals (the
+# content photo and style images, and their thumbnails) unless the owner chose to share them
+# (share_originals), and where it ran (the worker's name and its hardware). The predicates below and
+# StyleJobQuerySet.visible_to/manageable_by (their SQL form) are the only places that say so; views,
+# websocket consumers, the gallery and the admin all ask them.
 
 def is_queue_staff(user) -> bool:
     """Staff run the queue: they see and manage every job (and the admin's queue pages)."""
@@ -94,6 +97,18 @@ def is_queue_staff(user) -> bool:
 def may_manage(user, owner_id: int) -> bool:
     """May `user` manage a job (or artwork) whose owner is `owner_id`?"""
     return bool(user.is_authenticated and (user.pk == owner_id or is_queue_staff(user)))
+
+
+def may_see_originals(user, owner_id: int, *, shared: bool) -> bool:
+    """May `user`, who may see a job, have its originals (content photo, style images, their
+    thumbnails)? Its owner and staff always; anyone else only if the owner shared them."""
+    return bool(shared) or may_manage(user, owner_id)
+
+
+def may_see_placement(user, owner_id: int) -> bool:
+    """May `user`, who may see a job, see where it ran (worker, device)? Only those who may manage
+    it: the hardware and host names of the workers are nobody else's business."""
+    return may_manage(user, owner_id)
 
 
 def _content_upload_to(instance: StyleJob, filename: str) -> str:
@@ -382,6 +397,12 @@ class StyleJob(models.Model):
     def is_manageable_by(self, user) -> bool:
         return may_manage(user, self.owner_id)
 
+    def originals_visible_to(self, user) -> bool:
+        return may_see_originals(user, self.owner_id, shared=self.share_originals)
+
+    def placement_visible_to(self, user) -> bool:
+        return may_see_placement(user, self.owner_id)
+
     def can_cancel(self, user) -> bool:
         return self.is_active and self.is_manageable_by(user)
 
@@ -438,6 +459,9 @@ class UserQuota(models.Model):
     max_clip_mb = models.PositiveIntegerField(default=500, help_text="Largest clip file, MB.")
     max_batch_files = models.PositiveSmallIntegerField(
         default=20, help_text="Content files (photos and clips) in one submission.")
+    max_storage_mb = models.PositiveIntegerField(
+        default=500, help_text="Disk space for the files of all the user's jobs (inputs, results, previews), "
+                               "in MB. A submission is refused once they take this much.")
     note = models.CharField(max_length=200, blank=True, help_text="Why this user has these limits.")
 
     class Meta:

@@ -2,7 +2,7 @@
 long each may be. Staff set them per user in the admin (engine.models.UserQuota); without a row
 a user gets the model's defaults.
 
-Every way of submitting a job uses the same two checks (and clips the third):
+Every way of submitting a job uses the same checks (and clips one more):
 - check_params(user, mode, size, total_steps): the size and length of one job; messages to show
   (the submission form shows them above the form).
 - reserve_active_slot(user): call inside the transaction that creates the job. It locks the
@@ -12,16 +12,22 @@ Every way of submitting a job uses the same two checks (and clips the third):
   still queue one by one, behind whatever was queued before them.
 - clip_limits(user): the duration, resolution and frame count a clip may have
   (engine.nst.video_io.ClipLimits), and clip_max_bytes(user) its file size.
+- check_storage(user): the disk the user's jobs take (storage_use, shown on "My jobs") against
+  their storage quota; asked before any upload is read.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.template.defaultfilters import filesizeformat
 
 from engine.nst.video_io import ClipLimits
 
+from .job_files import folder_bytes, job_folder
 from .models import Mode, StyleJob, UserQuota
 
 
@@ -48,13 +54,11 @@ def check_params(user, *, mode: str, size: int, total_steps: int, limits: UserQu
     return problems
 
 
-def reserve_active_slot(user) -> None:
-    """Raise QuotaExceeded if the user already has as many queued or running jobs as allowed.
-    Must run inside the transaction that then creates the job (see the module notes)."""
-    if not transaction.get_connection().in_atomic_block:
-        raise RuntimeError("reserve_active_slot() must run inside the transaction that creates the job.")
-    get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
-    allowed = limits_for(user).max_active_jobs
+def check_active_jobs(user, limits: UserQuota | None = None) -> None:
+    """Raise QuotaExceeded if the user already has as many queued or running jobs as allowed (a
+    batch counts once). A cheap early answer (the submission view asks before it reads any upload);
+    the binding check is reserve_active_slot's, in the transaction that creates the job."""
+    allowed = (limits or limits_for(user)).max_active_jobs
     mine = StyleJob.objects.for_user(user).active()
     batches = mine.exclude(batch__isnull=True).values("batch").distinct().count()
     active = mine.filter(batch__isnull=True).count() + batches
@@ -76,3 +80,43 @@ def clip_max_bytes(user, limits: UserQuota | None = None) -> int:
     """The largest clip file `user` may upload: their quota, within the server's NST_MAX_CLIP_MB."""
     limits = limits or limits_for(user)
     return min(limits.max_clip_mb * 2**20, settings.NST_MAX_CLIP_BYTES)
+
+
+@dataclass(frozen=True)
+class StorageUse:
+    used: int     # bytes
+    allowed: int  # bytes
+
+    @property
+    def full(self) -> bool:
+        return self.used >= self.allowed
+
+
+def storage_use(user, limits: UserQuota | None = None) -> StorageUse:
+    """How much disk the files of the user's jobs take, against their quota. Measured on the disk
+    each time (one query for the jobs' folders, then a stat per file): nothing to keep in step with
+    the many places that write files, and it cannot drift from what is really there."""
+    folders = [job_folder(job) for job in StyleJob.objects.filter(owner=user).only("uuid")]
+    allowed = (limits or limits_for(user)).max_storage_mb * 2**20
+    return StorageUse(used=sum(folder_bytes(folder) for folder in folders), allowed=allowed)
+
+
+def check_storage(user, limits: UserQuota | None = None) -> None:
+    """Raise QuotaExceeded if the user's jobs already take all the disk space their account has
+    (issue 14, finding 6). Asked before any upload is read: what the new job would add is not known
+    until its images are decoded, so it may go over by one job's files."""
+    use = storage_use(user, limits)
+    if use.full:
+        raise QuotaExceeded(
+            f"Your jobs' files take {filesizeformat(use.used)}, all the space your account has "
+            f"({filesizeformat(use.allowed)}). Private jobs are removed some time after they end "
+            "(publish the ones you want to keep); please ask us if you need more space.")
+
+
+def reserve_active_slot(user) -> None:
+    """Raise QuotaExceeded if the user already has as many queued or running jobs as allowed.
+    Must run inside the transaction that then creates the job (see the module notes)."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("reserve_active_slot() must run inside the transaction that creates the job.")
+    get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
+    check_active_jobs(user)

@@ -12,6 +12,7 @@ urlpatterns = [
     path("<int:pk>/", views.detail, name="detail"),
     path("<int:pk>/cancel/", views.cancel, name="cancel"),
     path("<int:pk>/publish/", views.publish, name="publish"),
+    path("<int:pk>/delete/", views.delete, name="delete"),
     path("<int:pk>/download/<slug:kind>/", views.download, name="download"),
     path("<int:pk>/preview/<int:epoch>.jpg", views.preview, name="preview"),
     path("batch/<int:pk>/", batches.batch_page, name="batch"),

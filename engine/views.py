@@ -23,13 +23,15 @@ from engine import presets
 from engine.nst import LossHistory, schema
 from gallery import publishing
 from gallery.models import Artwork
+from nstsite import rate_limits
+from nstsite.parsing import whole_number
 
-from . import batches, events, jobs, live, quotas
+from . import batches, cleanup, events, jobs, live, quotas
 from .describe import param_rows
 from .estimates import estimate_queue
-from .forms import StyleJobForm
-from .job_files import download_links, download_spec, file_for, preview_epochs, preview_file
-from .models import Mode, Status, StyleJob
+from .forms import StyleJobForm, remix_styles_usable
+from .job_files import download_links, download_spec, file_for, is_original, preview_epochs, preview_file
+from .models import Mode, Status, StyleJob, Visibility
 
 JOBS_PER_PAGE = 20
 STORAGE_FAILED = ("Your images could not be saved just now, so the job was not created. "
@@ -56,6 +58,9 @@ def submit(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = StyleJobForm(request.POST, request.FILES, user=request.user,
                             upload_refusals=getattr(request, "upload_refusals", None))
+        refused = _refused_before_reading(request, form)
+        if refused is not None:
+            return refused
         if form.is_valid():
             try:
                 job = _create_job(request, form)
@@ -79,9 +84,29 @@ def submit(request: HttpRequest) -> HttpResponse:
     return render(request, "engine/submit.html", _submit_context(form, remix))
 
 
+def _refused_before_reading(request: HttpRequest, form: StyleJobForm) -> HttpResponse | None:
+    """The cheap checks, before the form decodes any upload (issue 14: a user at their quota made
+    the server decode four 50 MP images on every try): the active-jobs and storage quotas, then
+    the submission rate. The form again with the reason, or None to go on."""
+    try:
+        quotas.check_active_jobs(request.user, form.quota)
+        quotas.check_storage(request.user, form.quota)
+    except quotas.QuotaExceeded as exc:
+        form.refuse(str(exc))
+        return render(request, "engine/submit.html", _submit_context(form, None))
+    refusal = rate_limits.count(request, "submit_user", "submit_ip")
+    if refusal is None:
+        return None
+    form.refuse(refusal.message)
+    response = render(request, "engine/submit.html", _submit_context(form, None), status=429)
+    response["Retry-After"] = str(refusal.retry_after)
+    return response
+
+
 def _submit_context(form: StyleJobForm, remix: Artwork | None) -> dict:
+    usable = remix is not None and remix_styles_usable(remix, form.user)
     return {"form": form, "presets": presets.as_json(), "remix": remix,
-            "remix_styles": list(remix.job.styles.all()) if remix else []}
+            "remix_styles": list(remix.job.styles.all()) if usable else []}
 
 
 def _create_job(request: HttpRequest, form: StyleJobForm) -> StyleJob | None:
@@ -98,11 +123,12 @@ def _create_job(request: HttpRequest, form: StyleJobForm) -> StyleJob | None:
 
 def _remixed_artwork(request: HttpRequest) -> Artwork | None:
     """The published artwork named by ?remix=<pk>; None (with a message) if it is not in the gallery."""
-    pk = request.GET.get("remix")
-    if not pk:
+    text = request.GET.get("remix")
+    if not text:
         return None
+    pk = whole_number(text)
     artwork = (Artwork.objects.public().select_related("job", "owner").filter(pk=pk).first()
-               if pk.isdigit() else None)
+               if pk is not None else None)
     if artwork is None:
         messages.info(request, "That artwork is not in the gallery (any more); here is an empty form.")
     return artwork
@@ -138,7 +164,8 @@ def my_jobs(request: HttpRequest) -> HttpResponse:
         jobs = jobs.filter(status=status)
     page = Paginator(jobs, JOBS_PER_PAGE).get_page(request.GET.get("page"))
     context = {"page": page, "status": status, "statuses": Status.choices,
-               "has_active": any(job.is_active for job in page.object_list)}
+               "has_active": any(job.is_active for job in page.object_list),
+               "storage": quotas.storage_use(request.user)}
     return render(request, "engine/my_jobs.html", context)
 
 
@@ -149,7 +176,10 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "styles": list(job.styles.all()),
         "params": param_rows(job),
         "can_cancel": job.can_cancel(request.user),
+        "can_delete": not job.is_active and job.is_manageable_by(request.user),
         "is_owner": request.user.is_authenticated and request.user.pk == job.owner_id,
+        "show_originals": job.originals_visible_to(request.user),
+        "show_placement": job.placement_visible_to(request.user),
         "estimate": estimate_queue(job) if job.status == Status.QUEUED else None,
         "downloads": download_links(job),
         "previews": events.previews(job),
@@ -185,6 +215,25 @@ def cancel(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+def delete(request: HttpRequest, pk: int) -> HttpResponse:
+    """Its owner (or staff) deletes an ended job with all its files (engine.cleanup): the way to
+    free space under the storage quota (issue 14). A queued or running job is cancelled first, on
+    its page, so this never waits for a worker. The form's confirm box must be ticked."""
+    job = _get_job_for_user(request, pk, manage=True)
+    if job.is_active:
+        messages.error(request, f"Job {job.pk} is {job.get_status_display().lower()}: cancel it first, then delete it.")
+    elif request.POST.get("confirm") != "1":
+        messages.error(request, "Tick the box to confirm that the job and its files are to be deleted.")
+    elif job.pk in cleanup.delete_jobs([job]).deleted:
+        messages.success(request, f"Job {job.pk} and its files are deleted.")
+        return redirect("engine:my_jobs")
+    else:  # a worker still held it: engine.cleanup leaves it for another try
+        messages.error(request, f"Job {job.pk} could not be deleted yet; please try again in a moment.")
+    return redirect("engine:detail", pk=job.pk)
+
+
+@login_required
+@require_POST
 def publish(request: HttpRequest, pk: int) -> HttpResponse:
     """The owner's publish/unpublish toggle (POST publish=1 or 0). Staff may unpublish any job
     (moderation); only its owner may publish one."""
@@ -212,6 +261,8 @@ def download(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
     ?inline=1 shows the file in the browser instead of saving it. Which files exist and what they
     are called: engine.job_files."""
     job = _get_job_for_user(request, pk)
+    if is_original(kind) and not job.originals_visible_to(request.user):
+        raise Http404("The owner of this job keeps its original images to themselves.")
     field = file_for(job, kind)
     if not field:
         raise Http404("This job has no such file (yet).")
@@ -223,14 +274,14 @@ def download(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
         if kind == "csv":
             body = LossHistory.from_dict(history).to_csv()
         else:
-            body = json.dumps(_run_metadata(job) | history, indent=1)
+            body = json.dumps(_run_metadata(job, request.user) | history, indent=1)
         response = HttpResponse(body, content_type=spec.content_type)
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
     else:
         as_attachment = spec.attachment and request.GET.get("inline") != "1"
         response = FileResponse(field.open("rb"), as_attachment=as_attachment, filename=filename,
                                 content_type=spec.content_type)
-    response["Cache-Control"] = "private, no-cache"
+    response["Cache-Control"] = _cache_control(job)
     return response
 
 
@@ -244,14 +295,24 @@ def preview(request: HttpRequest, pk: int, epoch: int) -> HttpResponse:
     except FileNotFoundError:
         raise Http404("This preview is gone.") from None
     response = FileResponse(fh, content_type="image/jpeg")
-    response["Cache-Control"] = "private, no-cache"
+    response["Cache-Control"] = _cache_control(job)
     return response
 
 
-def _run_metadata(job: StyleJob) -> dict:
-    """What the JSON download says about the run besides its losses (as the CLI's JSON does)."""
-    return {
+def _cache_control(job: StyleJob) -> str:
+    """A private job's files are kept by no cache, not even the browser's disk (issue 14, finding 7);
+    a public job's may be, revalidated on each use."""
+    return "private, no-cache" if job.visibility == Visibility.PUBLIC else "private, no-store"
+
+
+def _run_metadata(job: StyleJob, user) -> dict:
+    """What the JSON download says about the run besides its losses (as the CLI's JSON does); the
+    device only for those who may see where the job ran (engine.models.may_see_placement)."""
+    metadata = {
         "job": job.pk, "mode": job.mode, "params": job.params, "network": job.network, "device": job.device,
         "seconds": job.run_seconds,
         "styles": [{"position": s.position, "weight": s.weight} for s in job.styles.all()],
     }
+    if not job.placement_visible_to(user):
+        del metadata["device"]
+    return metadata

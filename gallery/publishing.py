@@ -6,7 +6,9 @@
   (publish_if_public, on engine.signals.job_succeeded). A failed or cancelled job has no result
   to show and cannot be published.
 - unpublish(job): the job is private again and its artwork leaves the gallery at once. The
-  artwork row stays, with its thumbnails and likes, for a later publish().
+  artwork row stays, with its thumbnails and likes, for a later publish(). Websockets open on
+  the job's page check again who may watch it (engine.live.publish_access_changed): others'
+  are closed, so a private job's progress stops reaching them.
 
 Each change to what is published also bumps GridVersion in the same transaction, so cached grid
 pages (gallery.views) are not served any more once it commits.
@@ -18,8 +20,11 @@ sees both writes, so the artwork is made (by one or both: update_or_create toler
 
 from __future__ import annotations
 
+from functools import partial
+
 from django.db import transaction
 
+from engine import live
 from engine.models import FINAL_STATUSES, Status, StyleJob, Visibility
 
 from .models import Artwork, GridVersion
@@ -36,6 +41,7 @@ def publish(job: StyleJob) -> Artwork | None:
     if job.status in FINAL_STATUSES and job.status != Status.SUCCEEDED:
         raise NotPublishable(f"Job {job.pk} {job.get_status_display().lower()} and has no result to publish.")
     job.set_visibility(Visibility.PUBLIC)
+    transaction.on_commit(partial(live.publish_access_changed, job.pk))
     job.refresh_from_db(fields=["status", "result"])  # it may have succeeded meanwhile
     if job.status != Status.SUCCEEDED:
         return None
@@ -48,6 +54,8 @@ def unpublish(job: StyleJob) -> None:
         job.set_visibility(Visibility.PRIVATE)
         if Artwork.withdraw(job.pk):
             GridVersion.bump()
+        # Sockets watching it check again once this is committed: others' are closed.
+        transaction.on_commit(partial(live.publish_access_changed, job.pk))
 
 
 def publish_if_public(sender, job: StyleJob, **kwargs) -> None:

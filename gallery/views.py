@@ -1,5 +1,5 @@
 """Gallery pages: the grid of published artworks, an artwork's page, a user's page; likes,
-thumbnails and counted downloads.
+thumbnails and counted downloads (gallery.downloads: once per visitor and day).
 
 Everything starts from Artwork.objects.public() (`_get_public_artwork`): an artwork that is not
 published is a 404 for everyone here, and its owner and staff are sent to the job's page
@@ -21,7 +21,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.core.paginator import Page, Paginator
-from django.db.models import F
+from django.db.models import Exists, OuterRef
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -29,9 +29,12 @@ from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST
 
 from engine.describe import param_rows
-from engine.models import Mode, may_manage
+from engine.job_files import is_original
+from engine.models import Mode, may_manage, may_see_originals
+from nstsite.parsing import whole_number
 
 from . import likes
+from .downloads import count_download
 from .models import DEFAULT_SORT, SORTS, Artwork, ArtworkQuerySet, GridVersion, Like
 
 PER_PAGE = 24
@@ -52,8 +55,7 @@ def _grid(request: HttpRequest, artworks: ArtworkQuerySet, scope: str, *, batche
     filtered and paged as the query string asks; from the cache when nothing was (un)published."""
     sort = request.GET.get("sort") if request.GET.get("sort") in SORTS else DEFAULT_SORT
     mode = request.GET.get("mode") if request.GET.get("mode") in Mode.values else ""
-    number = request.GET.get("page", "1")
-    number = number if number.isdigit() and len(number) < 7 else "1"
+    number = str(whole_number(request.GET.get("page"), maximum=999_999) or 1)
     key = f"gallery:grid:{GridVersion.current()}:{scope}:{sort}:{mode}:{number}"
     html = cache.get(key)
     if html is None:
@@ -74,7 +76,10 @@ def index(request: HttpRequest) -> HttpResponse:
 
 
 def user_page(request: HttpRequest, username: str) -> HttpResponse:
-    author = get_object_or_404(get_user_model(), username=username, is_active=True)
+    """An author's published artworks. 404 for a user who has published nothing: the page must not
+    tell who has an account (issue 14: a list of usernames is where password guessing starts)."""
+    published = Artwork.objects.public().filter(owner=OuterRef("pk"))
+    author = get_object_or_404(get_user_model().objects.filter(Exists(published)), username=username, is_active=True)
     grid = _grid(request, Artwork.objects.public().by(author), f"user{author.pk}")
     return render(request, "gallery/user.html", {"author": author, "grid": grid})
 
@@ -101,6 +106,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "liked": (request.user.is_authenticated
                   and Like.objects.filter(artwork=artwork, user=request.user).exists()),
         "is_owner": request.user.is_authenticated and request.user.pk == artwork.owner_id,
+        "show_originals": job.originals_visible_to(request.user),
     }
     return render(request, "gallery/detail.html", context)
 
@@ -120,10 +126,15 @@ def unlike(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def thumbnail(request: HttpRequest, pk: int, kind: str) -> FileResponse:
-    """A thumbnail made at publication (gallery.thumbnails), served as stored: one query, no Pillow."""
-    names = Artwork.objects.public().filter(pk=pk).values_list("thumbnails", flat=True).first()
+    """A thumbnail made at publication (gallery.thumbnails), served as stored: one query, no Pillow.
+    Those of the inputs only where the originals may be seen (engine.models.may_see_originals)."""
+    row = (Artwork.objects.public().filter(pk=pk)
+           .values_list("thumbnails", "owner_id", "job__share_originals").first())
+    names, owner_id, shared = row or ({}, None, False)
     if not names or kind not in names:
         raise Http404("No such thumbnail.")
+    if is_original(kind) and not may_see_originals(request.user, owner_id, shared=shared):
+        raise Http404("The author keeps the original images to themselves.")
     try:
         response = FileResponse(default_storage.open(names[kind], "rb"), content_type="image/jpeg")
     except FileNotFoundError:
@@ -133,13 +144,13 @@ def thumbnail(request: HttpRequest, pk: int, kind: str) -> FileResponse:
 
 
 def download(request: HttpRequest, pk: int) -> FileResponse:
-    """The full result as a PNG attachment, counted (one UPDATE ... SET download_count + 1)."""
+    """The full result as a PNG attachment, counted once per visitor and day (gallery.downloads)."""
     artwork = _get_public_artwork(pk, Artwork.objects.select_related("job"))
     try:
         result = artwork.job.result.open("rb")
     except FileNotFoundError:
         raise Http404("This artwork's file is missing.") from None
-    Artwork.objects.filter(pk=artwork.pk).update(download_count=F("download_count") + 1)
+    count_download(request, artwork)
     if artwork.job.result_is_video:
         return FileResponse(result, as_attachment=True, content_type="video/mp4",
                             filename=f"nst-artwork-{artwork.pk}.mp4")

@@ -8,7 +8,9 @@ Environment variables: see the table in README.md.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -104,6 +106,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "nstsite.security_headers.SecurityHeadersMiddleware",  # CSP; Cache-Control for logged-in users
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -230,6 +233,9 @@ CHANNEL_LAYERS = {
 
 # --- uploads and accounts -------------------------------------------------------------------------
 NST_MAX_UPLOAD_BYTES = env_int("NST_MAX_UPLOAD_MB", 20) * 1024 * 1024
+# The pixels of one submission's images together (each may have up to 50 MP), read from their
+# headers before any is decoded: what one request can make the web process decode.
+NST_MAX_SUBMISSION_PIXELS = env_int("NST_MAX_SUBMISSION_MEGAPIXELS", 100) * 1_000_000
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024   # non-file form fields
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024   # larger uploads spool to disk
 
@@ -331,3 +337,55 @@ AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False  # one warning per lockout is logged anyway
 if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME <= timedelta(0):
     raise ImproperlyConfigured("NST_LOGIN_FAILURE_LIMIT and NST_LOGIN_COOLOFF_MINUTES must be at least 1.")
+
+# --- abuse: the client's address, rate limits, their cache (issue 14; nstsite/rate_limits.py) ---------
+
+# Reverse proxies whose X-Forwarded-For is believed (nstsite/client_ip.py): addresses or networks,
+# comma-separated. None by default: the address is the one that connected (REMOTE_ADDR).
+try:
+    NST_TRUSTED_PROXIES = [ipaddress.ip_network(item, strict=False)
+                           for item in env_list("NST_TRUSTED_PROXIES", [])]
+except ValueError as exc:
+    raise ImproperlyConfigured(f"NST_TRUSTED_PROXIES: {exc}") from None
+AXES_CLIENT_IP_CALLABLE = "nstsite.client_ip.client_ip"
+RATELIMIT_IP_META_KEY = "nstsite.client_ip.client_ip"
+
+_RATE = re.compile(r"^[1-9]\d*/[1-9]?\d*[smhd]$")
+_RATE_DEFAULTS = {
+    "signup_ip": "20/h",             # sign-up forms sent from one address
+    "login_failures_ip": "30/h",     # failed log-ins from one address, whatever the usernames
+    "password_reset_ip": "10/h",     # reset forms sent from one address
+    "password_reset_email": "3/h",   # reset e-mails to one address (more are not sent, silently)
+    "submit_user": "60/h",           # job forms sent by one account
+    "submit_ip": "120/h",            # job forms sent from one address
+}
+NST_RATE_LIMITS = {name: env_str(f"NST_RATE_{name.upper()}", default).strip()
+                   for name, default in _RATE_DEFAULTS.items()}
+for _name, _rate in NST_RATE_LIMITS.items():
+    if not _RATE.match(_rate):
+        raise ImproperlyConfigured(f"NST_RATE_{_name.upper()}={_rate!r} is not a rate such as 20/h "
+                                   "(a number, a slash, and s, m, h or d).")
+
+# Counters must be shared by every web process: Redis (Django's own backend). Page fragments
+# (the gallery's grid) stay in each process's memory, as before: a stale one costs nothing, and
+# GridVersion keeps them honest.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "limits": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": env_str("NST_LIMITS_REDIS_URL") or REDIS_URL,
+        "KEY_PREFIX": "nst-limits",
+        "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+    },
+}
+# django-ratelimit is used as a library (not an installed app): its system check warns about any
+# backend but django-redis', while Django's own RedisCache has the atomic INCR it needs. The
+# project's check (nstsite/checks.py) asks instead that the counters be in a cache every process shares.
+RATELIMIT_USE_CACHE = "limits"
+
+# Retention (engine/retention.py, `manage.py prune_jobs`; issue 14): private jobs are removed this
+# many days after they ended; previews and checkpoints of every ended job after NST_PRUNE_FILES_DAYS.
+NST_PRUNE_PRIVATE_DAYS = env_int("NST_PRUNE_PRIVATE_DAYS", 90)
+NST_PRUNE_FILES_DAYS = env_int("NST_PRUNE_FILES_DAYS", 7)
+if NST_PRUNE_PRIVATE_DAYS < 1 or NST_PRUNE_FILES_DAYS < 1:
+    raise ImproperlyConfigured("NST_PRUNE_PRIVATE_DAYS and NST_PRUNE_FILES_DAYS must be at least 1.")

@@ -1,19 +1,31 @@
 """URL routes: the home page, style jobs under /jobs/ (namespace "engine"), the gallery under
 /gallery/ ("gallery"), accounts under /accounts/ (django.contrib.auth's views plus sign-up), the
 admin, and django-rq's queue dashboard under /admin/rq/ (its views are staff-only themselves:
-staff_member_required; linked from the admin index)."""
+staff_member_required; linked from the admin index).
+
+The log-in pages (the site's and the admin's) and the password reset come first, wrapped in their
+rate limits (nstsite.rate_limits); django.contrib.auth.urls, included after them, has the same
+URLs and names for them, so they are matched here first and reverse() gives the same URLs."""
 
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from engine import accounts, views
+from nstsite.rate_limits import limit_posts
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("jobs/", include("engine.urls")),
     path("gallery/", include("gallery.urls")),
     path("accounts/signup/", accounts.signup, name="signup"),
+    path("accounts/login/", limit_posts(failed_logins=True)(auth_views.LoginView.as_view()), name="login"),
+    path("accounts/password_reset/",
+         limit_posts("password_reset_ip")(auth_views.PasswordResetView.as_view(
+             form_class=accounts.LimitedPasswordResetForm)),
+         name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/rq/", include("django_rq.urls")),
+    path("admin/login/", limit_posts(failed_logins=True)(admin.site.login), name="admin_login"),
     path("admin/", admin.site.urls),
 ]

@@ -35,7 +35,7 @@ def process_count(requested: int | None) -> int:
     if requested is None:
         value = os.environ.get("NST_WEB_PROCESSES", "").strip()
         if value:
-            if not value.isdigit() or int(value) < 1:
+            if not (value.isascii() and value.isdigit()) or int(value) < 1:
                 raise SystemExit(f"NST_WEB_PROCESSES={value!r} must be a whole number of at least 1.")
             return int(value)
         return max(1, min(MAX_DEFAULT_PROCESSES, os.cpu_count() or 1))

@@ -198,6 +198,16 @@ def empty_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def limits_cache(redis_server, settings):
+    """The rate limits' counters (the "limits" cache, nstsite/rate_limits.py) in the session's Redis,
+    as in production, empty for each test: a test's sign-ups do not count against the next one's."""
+    from django.core.cache import caches
+
+    settings.CACHES = {**settings.CACHES, "limits": {**settings.CACHES["limits"], "LOCATION": redis_server}}
+    caches["limits"].clear()
+
+
 @pytest.fixture
 def burst_worker(rq_redis, media_root, settings, model_dir):
     """run() empties the queues with a real RQ SimpleWorker in this process (burst mode), running

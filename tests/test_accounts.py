@@ -51,10 +51,17 @@ def test_weak_passwords_are_refused_by_djangos_validators(client, password, mess
     assert not get_user_model().objects.filter(username="newbie").exists()
 
 
-def test_sign_up_needs_a_valid_unique_email_and_username(client, owner):
+def test_sign_up_needs_a_valid_email_and_a_unique_username(client, owner):
     assert "Enter a valid email address" in signup(client, email="not-an-address").content.decode()
-    assert "exists already" in signup(client, email=owner.email.upper()).content.decode()
     assert "already exists" in signup(client, username=owner.username).content.decode()
+
+
+def test_sign_up_does_not_say_whether_an_email_address_has_an_account(client, owner):
+    # Issue 14: "An account with this e-mail address exists already" told anyone which addresses
+    # are registered. Accounts may share an address; the answer is the same as for a new one.
+    response = signup(client, email=owner.email.upper())
+    assert response.status_code == 302 and response["Location"] == reverse("engine:submit")
+    assert get_user_model().objects.filter(email__iexact=owner.email).count() == 2
 
 
 def test_the_signup_and_login_pages_render(client):

@@ -545,6 +545,28 @@ def test_odd_query_strings_on_the_form_still_give_the_form(owner_client):
     assert response.status_code == 200 and "<b>x</b>" not in response.content.decode()
 
 
+@pytest.mark.parametrize("remix", ["²", "٣", "①", "1²", "9" * 30, "-1", "0x10"])
+def test_a_remix_id_that_is_not_plain_digits_or_overflows_gives_an_empty_form(owner_client, remix):
+    # Issue 14, finding 4: str.isdigit() accepts '²' (and int() then raises): it was a 500.
+    response = owner_client.get(reverse("engine:submit"), {"remix": remix})
+    assert response.status_code == 200
+    assert "That artwork is not in the gallery" in response.content.decode()
+
+
+@pytest.mark.parametrize("page", ["²", "①", "9" * 30])
+def test_a_gallery_page_number_that_is_not_plain_digits_gives_the_first_page(client, page):
+    response = client.get(reverse("gallery:index"), {"page": page})
+    assert response.status_code == 200
+
+
+def test_the_web_process_count_must_be_plain_digits(monkeypatch):
+    from nstsite import webserver
+
+    monkeypatch.setenv("NST_WEB_PROCESSES", "²")
+    with pytest.raises(SystemExit, match="must be a whole number"):
+        webserver.process_count(None)
+
+
 # --- forged forms ----------------------------------------------------------------------------------
 
 def test_a_forged_post_without_csrf_token_gets_a_friendly_403_and_changes_nothing(

@@ -29,6 +29,8 @@ def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
         "DJANGO_HSTS_SECONDS": "31536000",
         "DJANGO_HSTS_INCLUDE_SUBDOMAINS": "1",
         "DJANGO_HSTS_PRELOAD": "1",
+        "DJANGO_EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "DJANGO_EMAIL_HOST": "smtp.example.org",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "DJANGO_MEDIA_ROOT": str(tmp_path / "media"),
         "DJANGO_STATIC_ROOT": str(tmp_path / "static"),
@@ -71,6 +73,8 @@ def test_production_settings_are_what_check_deploy_wants(tmp_path):
     ("DJANGO_HSTS_SECONDS", "0", "security.W004"),
     ("DJANGO_DEBUG", "1", "security.W018"),
     ("DJANGO_SECRET_KEY", "short-and-guessable", "security.W009"),
+    ("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend", "nstsite.W001"),
+    ("DJANGO_EMAIL_BACKEND", None, "nstsite.W001"),  # not set: the console
 ])
 def test_check_deploy_fails_when_one_part_is_missing(tmp_path, variable, value, warning):
     # The check is not a rubber stamp: each setting it wants is env-driven, and leaving one out fails.
@@ -103,3 +107,19 @@ def test_scripts_run_does_not_ask_for_https():
     # scripts/run must keep working on http://127.0.0.1:8000: it must not turn DJANGO_HTTPS on.
     text = (REPO / "scripts" / "run").read_text()
     assert "DJANGO_HTTPS" not in text and "DJANGO_DEBUG=" not in text
+
+
+def test_email_to_the_console_is_a_loud_warning_at_start_and_in_check_deploy(tmp_path):
+    # Issue 14, finding 2: with no e-mail backend set, reset links went to the server's log, and
+    # `check --deploy` said nothing about it.
+    env = production_env(tmp_path, DJANGO_EMAIL_BACKEND=None)
+    result = check_deploy(env)
+    report = result.stdout + result.stderr
+    assert result.returncode != 0 and "nstsite.W001" in report and "password-reset links" in report
+    assert "DJANGO_EMAIL_HOST" in report  # the hint says what to set
+    started = run(["-c", "import django; django.setup()"], env)
+    assert "password-reset links" in started.stderr and "DJANGO_EMAIL_BACKEND" in started.stderr
+    quiet = run(["-c", "import django; django.setup()"], production_env(tmp_path))
+    assert "password-reset links" not in quiet.stderr
+    debug = check_deploy(production_env(tmp_path, DJANGO_EMAIL_BACKEND=None, DJANGO_DEBUG="1"))
+    assert "nstsite.W001" not in debug.stdout + debug.stderr  # a developer's machine

@@ -33,12 +33,17 @@ def result_png(image_bytes) -> bytes:
 
 @pytest.fixture
 def finished_job(make_job, result_png):
-    """finished_job(public=True, user=None, mode="fast", styles=(...)) -> a job that went through
+    """finished_job(public=True, user=None, mode="fast", styles=(...), share_originals=False) -> a job
+    that went through
     the model's real life cycle (start, finish) and so through the gallery's job_succeeded
     receiver, without the engine (the worker tests below run the real one)."""
-    def make(public: bool = True, user=None, mode: str = "fast", styles=("starry_night.jpg",), **params):
+    def make(public: bool = True, user=None, mode: str = "fast", styles=("starry_night.jpg",),
+             share_originals: bool = False, **params):
         job = make_job(mode=mode, size=64, user=user, styles=styles,
                        visibility=Visibility.PUBLIC if public else Visibility.PRIVATE, **params)
+        if share_originals:
+            job.share_originals = True
+            job.save(update_fields=["share_originals"])
         assert job.start(worker="test")
         assert job.finish(image_png=result_png, history=None, device="CPU", network="", seconds=0.1)
         return job
@@ -186,7 +191,7 @@ def test_a_job_submitted_with_publish_is_in_the_gallery_after_a_real_worker_run(
 @pytest.mark.django_db
 def test_published_artworks_are_visible_to_everyone(finished_job, client, owner_client, other_client,
                                                     staff_client):
-    artwork = finished_job().artwork
+    artwork = finished_job(share_originals=True).artwork
     for c in (client, owner_client, other_client, staff_client):
         assert _ids_on_page(c.get(reverse("gallery:index"))) == [artwork.pk]
         page = c.get(reverse("gallery:detail", args=[artwork.pk]))
@@ -371,7 +376,7 @@ def test_the_artwork_page_shows_parameters_author_and_counts_downloads(finished_
 @pytest.mark.django_db
 def test_remix_fills_the_form_in_with_the_artworks_settings_and_styles(finished_job, other_client):
     job = finished_job(mode="classic", styles=("starry_night.jpg", "shipwreck.jpg"), epochs=3,
-                       steps_per_epoch=12, style_weights=(2.0, 1.0), seed=7)
+                       steps_per_epoch=12, style_weights=(2.0, 1.0), seed=7, share_originals=True)
     job.styles.filter(position=1).update(weight=2.0)
     artwork = job.artwork
     html = other_client.get(reverse("engine:submit") + f"?remix={artwork.pk}").content.decode()
@@ -388,7 +393,7 @@ def test_remix_fills_the_form_in_with_the_artworks_settings_and_styles(finished_
 @pytest.mark.django_db
 def test_a_remix_runs_with_copies_of_the_artworks_style_images(
         finished_job, other_client, other_user, job_form_data, django_capture_on_commit_callbacks, rq_redis):
-    source = finished_job(styles=("starry_night.jpg", "shipwreck.jpg"))
+    source = finished_job(styles=("starry_night.jpg", "shipwreck.jpg"), share_originals=True)
     data = job_form_data("fast", style_1=None, remix=str(source.artwork.pk), style_1_weight="3",
                          style_2_weight="1")
     with django_capture_on_commit_callbacks(execute=True):
@@ -508,7 +513,7 @@ def test_in_a_browser_a_visitor_browses_likes_and_remixes_an_artwork(live_server
     from tests.browser import artifact_path
     from tests.web_client import PASSWORD
 
-    artwork = finished_job(styles=("starry_night.jpg", "shipwreck.jpg")).artwork
+    artwork = finished_job(styles=("starry_night.jpg", "shipwreck.jpg"), share_originals=True).artwork
     page.goto(live_server.url + reverse("gallery:index"))
     card = page.locator(f'#art-grid a[href="/gallery/{artwork.pk}/"] img')
     expect(card).to_be_visible()

@@ -83,6 +83,10 @@ MATRIX = [
      dict(anonymous="login", owner=302, other=404, staff=302)),  # public, but not theirs to change
     ("engine:publish", "post", lambda o: reverse("engine:publish", args=[o.private.pk]),
      dict(anonymous="login", owner=302, other=404, staff=302)),
+    ("engine:delete", "post", lambda o: reverse("engine:delete", args=[o.private.pk]),
+     dict(anonymous="login", owner=302, other=404, staff=302)),  # unconfirmed: back to the job page
+    ("engine:delete", "post", lambda o: reverse("engine:delete", args=[o.public.pk]),
+     dict(anonymous="login", owner=302, other=404, staff=302)),  # public, but not theirs to delete
     ("engine:download", "get", lambda o: reverse("engine:download", args=[o.private.pk, "png"]),
      dict(anonymous=404, owner=200, other=404, staff=200)),
     ("engine:download", "get", lambda o: reverse("engine:download", args=[o.private.pk, "content"]),

@@ -131,8 +131,13 @@ def _as_stream(source: ImageSource) -> tuple[BinaryIO, bool]:
     raise TypeError(f"open_image takes a path, bytes or a binary file, not {type(source).__name__}")
 
 
-def open_image(source: ImageSource, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
+def open_image(source: ImageSource, *, max_pixels: int = MAX_PIXELS, max_side: int | None = None) -> Image.Image:
     """Decode an uploaded or local image into a fully loaded 8-bit RGB image (see module notes).
+
+    With `max_side`, an image larger than that comes back shrunk to `max_side` on its longest side,
+    and never exists in memory as more than its decoded pixels (see `probe` and _shrink): a JPEG is
+    decoded at 1/2, 1/4 or 1/8 of its size where that is still large enough (libjpeg's DCT scaling),
+    and every format is then converted and reduced a band of rows at a time.
 
     Raises ImageError with a message for the user when the file is not usable."""
     stream, owned = _as_stream(source)
@@ -143,16 +148,113 @@ def open_image(source: ImageSource, *, max_pixels: int = MAX_PIXELS) -> Image.Im
             raise ImageError("The file is empty.")
         img = _open_checked(stream, prefix, max_pixels)
         with img:
+            if max_side is not None:
+                _decode_smaller(img, max_side)
             try:
                 img.load()  # the first frame only, for animations
             except Image.DecompressionBombError as exc:
                 raise _bomb_error(exc, img.size, max_pixels) from None
             except _DECODE_ERRORS as exc:
                 raise _damaged(_FORMAT_NAMES.get(img.format or "", "image")) from exc
-            return to_rgb(_upright(img))
+            if max_side is None or max(img.size) <= max_side:
+                return to_rgb(_upright(img))
+            return _transposed(_shrink(img, max_side), _orientation(img))
     finally:
         if owned:
             stream.close()
+
+
+def probe(source: ImageSource, *, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
+    """(width, height) of an image from its header alone, with open_image's checks of the format
+    and the pixel limit (the same ImageError), and no pixel decoded: what a check that must come
+    before any decoding (a budget of pixels per request) can afford."""
+    stream, owned = _as_stream(source)
+    try:
+        prefix = stream.read(32)
+        stream.seek(0)
+        if not prefix:
+            raise ImageError("The file is empty.")
+        with _open_checked(_Borrowed(stream), prefix, max_pixels) as img:
+            return img.size
+    finally:
+        if owned:
+            stream.close()
+        else:
+            stream.seek(0)  # for whoever reads the file next
+
+
+class _Borrowed:
+    """The caller's file, for Pillow to read a header from: Pillow closes the file it was given
+    when its image is closed, and this one still has to be decoded afterwards."""
+
+    def __init__(self, stream: BinaryIO):
+        self._stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        return self._stream.read(size)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._stream.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._stream.tell()
+
+    def close(self) -> None:
+        pass
+
+
+# Pixels converted at once when shrinking: the copies a conversion makes (alpha compositing, a
+# colour profile, the RGB result) are of one band, not of the whole image.
+_BAND_PIXELS = 1_000_000
+
+
+def _decode_smaller(img: Image.Image, max_side: int) -> None:
+    """Ask the decoder for a smaller image where the format allows it: JPEG decodes at 1/2, 1/4
+    or 1/8 scale, the largest reduction that still leaves both sides at least their size once
+    shrunk to max_side. Other formats ignore it (PNG and WebP decode whole)."""
+    if img.format not in ("JPEG", "MPO"):
+        return
+    width, height = img.size
+    scale = max_side / max(width, height)
+    if scale < 1:
+        img.draft(None, (max(1, int(width * scale) + 1), max(1, int(height * scale) + 1)))
+
+
+def _shrink(img: Image.Image, max_side: int) -> Image.Image:
+    """A loaded image larger than max_side, as 8-bit RGB with its longest side max_side. It is
+    converted (to_rgb: transparency onto white, profile, palette, 16-bit) and box-reduced by the
+    largest whole factor that keeps it at least max_side, one band of rows at a time; then
+    resampled (LANCZOS) to the exact size. Compositing onto white before averaging is what
+    averaging premultiplied colours and then compositing gives, so edges stay right."""
+    width, height = img.size
+    factor = max(1, max(width, height) // max_side)
+    rows = max(factor, _BAND_PIXELS // width // factor * factor)
+    out = Image.new("RGB", ((width + factor - 1) // factor, (height + factor - 1) // factor))
+    for top in range(0, height, rows):
+        band = to_rgb(img.crop((0, top, width, min(height, top + rows))))
+        out.paste(band.reduce(factor) if factor > 1 else band, (0, top // factor))
+    return resize_longest(out, max_side) if max(out.size) != max_side else out
+
+
+# EXIF orientation -> the transpose that makes the image upright (as ImageOps.exif_transpose).
+_ORIENTATION_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def _orientation(img: Image.Image) -> int:
+    """The EXIF orientation (1: as stored); malformed EXIF counts as 1 (see _upright)."""
+    try:
+        return int(img.getexif().get(0x0112, 1))
+    except Exception:  # noqa: BLE001 - see _upright
+        return 1
+
+
+def _transposed(img: Image.Image, orientation: int) -> Image.Image:
+    method = _ORIENTATION_TRANSPOSE.get(orientation)
+    return img.transpose(method) if method is not None else img
 
 
 def _open_checked(stream: BinaryIO, prefix: bytes, max_pixels: int) -> Image.Image:

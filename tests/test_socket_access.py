@@ -1,0 +1,107 @@
+"""Websockets re-check who may watch (issue 14, finding 8: a socket was authorised once, at connect,
+and kept receiving a job's events after the owner made the job private, or after the watcher
+logged out). Through the whole ASGI stack (origin check, session auth, routing) on the real Redis
+channel layer, with the real views making the change."""
+
+from __future__ import annotations
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.test import Client
+from django.urls import reverse
+
+from engine import consumers, live
+from engine.models import StyleJob, Visibility
+from tests.web_client import communicator
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def job_path(job) -> str:
+    return f"/ws/jobs/{job.pk}/"
+
+
+def logged_in(user) -> tuple[Client, bytes]:
+    client = Client()
+    client.force_login(user)
+    return client, f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+async def opened(path: str, cookie_header: bytes | None = None):
+    comm = communicator(path, cookie_header)
+    connected, _ = await comm.connect(timeout=5)
+    assert connected
+    snapshot = await comm.receive_json_from(timeout=5)
+    assert snapshot["event"] == "snapshot"
+    return comm, snapshot
+
+
+async def closed_with(comm) -> int:
+    message = await comm.receive_output(timeout=10)
+    while message["type"] == "websocket.send":  # events sent before the change may come first
+        message = await comm.receive_output(timeout=10)
+    assert message["type"] == "websocket.close", message
+    return message["code"]
+
+
+def running_public_job(make_job) -> StyleJob:
+    job = make_job(visibility=Visibility.PUBLIC)
+    assert job.start(worker="gpu-box-7.internal")
+    assert job.record_placement(device="NVIDIA A100-SXM4-80GB", network="vgg16")
+    return job
+
+
+@pytest.mark.asyncio
+async def test_watchers_are_closed_when_the_owner_makes_the_job_private(make_job, owner, other_user, rq_redis):
+    job = await sync_to_async(running_public_job)(make_job)
+    owner_client, owner_cookie = await sync_to_async(logged_in)(owner)
+    _, other_cookie = await sync_to_async(logged_in)(other_user)
+    anonymous, _ = await opened(job_path(job))
+    other, _ = await opened(job_path(job), other_cookie)
+    mine, _ = await opened(job_path(job), owner_cookie)
+
+    response = await sync_to_async(owner_client.post)(reverse("engine:publish", args=[job.pk]), {"publish": "0"})
+    assert response.status_code == 302
+    assert await closed_with(anonymous) == consumers.CLOSE_NOT_FOUND
+    assert await closed_with(other) == consumers.CLOSE_NOT_FOUND
+    # The owner's page goes on receiving the job's events.
+    await sync_to_async(live.publish_progress)(job, epoch=1, step=3, eta_seconds=1.0, losses=[])
+    event = await mine.receive_json_from(timeout=10)
+    assert event["event"] == "progress" and event["step"] == 3
+    await mine.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_a_socket_closes_when_its_session_logs_out(make_job, other_user, owner, rq_redis):
+    job = await sync_to_async(running_public_job)(make_job)
+    client, cookie_header = await sync_to_async(logged_in)(other_user)
+    comm, _ = await opened(job_path(job), cookie_header)
+    mine_client, mine_cookie = await sync_to_async(logged_in)(owner)
+    my_list = communicator("/ws/jobs/", mine_cookie)
+    assert (await my_list.connect(timeout=5))[0]
+    await my_list.receive_json_from(timeout=5)
+
+    await sync_to_async(client.post)(reverse("logout"))
+    assert await closed_with(comm) == consumers.CLOSE_SESSION_ENDED
+    await sync_to_async(mine_client.post)(reverse("logout"))
+    assert await closed_with(my_list) == consumers.CLOSE_SESSION_ENDED
+    # Reconnecting with the old cookie is a visitor without an account now: a public job only.
+    again, _ = await opened(job_path(job), cookie_header)
+    await again.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_only_those_who_manage_the_job_are_told_where_it_runs(make_job, owner, other_user, rq_redis):
+    job = await sync_to_async(running_public_job)(make_job)
+    _, owner_cookie = await sync_to_async(logged_in)(owner)
+    _, other_cookie = await sync_to_async(logged_in)(other_user)
+    mine, snap = await opened(job_path(job), owner_cookie)
+    assert snap["device"] == "NVIDIA A100-SXM4-80GB" and snap["worker"] == "gpu-box-7.internal"
+    theirs, snap = await opened(job_path(job), other_cookie)
+    assert "device" not in snap and "worker" not in snap and snap["network"] == "vgg16"
+    await sync_to_async(live.publish_started)(job)
+    assert (await mine.receive_json_from(timeout=10))["device"] == "NVIDIA A100-SXM4-80GB"
+    event = await theirs.receive_json_from(timeout=10)
+    assert event["event"] == "started" and "device" not in event and "worker" not in event
+    await mine.disconnect()
+    await theirs.disconnect()
