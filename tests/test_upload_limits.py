@@ -155,7 +155,7 @@ def test_the_form_decodes_the_worst_uploads_allowed_in_bounded_memory(tmp_path):
             before = int(fh.read().split()[1]) * resource.getpagesize()
         valid = form.is_valid()
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        print(valid, dict(form.errors), form.cleaned_data["content"].size, peak - before)
+        print(valid, dict(form.errors), form.cleaned_data["content"][0].file.size, peak - before)
     """)
     env = {**{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "NST_"))},
            "DJANGO_SETTINGS_MODULE": "nstsite.settings", "DJANGO_SECRET_KEY": "k" * 50}

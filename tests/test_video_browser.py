@@ -29,8 +29,15 @@ def live_platform(tmp_path: Path, redis_server: str, model_dir: Path):
 
 @pytest.fixture
 def page(tmp_path: Path):
+    """A page whose Content-Security-Policy violations (Chromium's console says each one) fail the test:
+    the video and batch pages run under the site's strict policy (nstsite/security_headers.py)."""
     with chromium_context(tmp_path / "chromium-profile") as context:
-        yield context.new_page()
+        page = context.new_page()
+        blocked: list[str] = []
+        page.on("console", lambda message: blocked.append(message.text)
+                if "Content Security Policy" in message.text else None)
+        yield page
+        assert not blocked, blocked
 
 
 def _sign_up(page, base: str) -> None:
