@@ -29,12 +29,12 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 
-from engine import presets, quotas
+from engine import estimates, presets, quotas, staged_uploads, style_library
 from engine.nst import ImageError, ParameterError, images, params_class, schema
 from engine.nst.classic_params import MAX_STYLES
 from gallery.models import Artwork
 
-from .models import Mode, StyleImage, StyleJob, UserQuota, Visibility, params_dict
+from .models import LibraryStyle, Mode, StyleImage, StyleJob, UserQuota, Visibility, params_dict
 
 # Largest side kept of an upload for a user whose quota is at most this: more is only disk, and
 # encoding time in the request. A user allowed larger results (print sizes) keeps their photo up to
@@ -42,6 +42,9 @@ from .models import Mode, StyleImage, StyleJob, UserQuota, Visibility, params_di
 STORED_MAX_SIDE = 2048
 ACCEPT = "image/jpeg,image/png,image/webp"
 STYLE_SLOTS = tuple(range(1, MAX_STYLES + 1))
+IMAGE_FIELDS = ("content", *(f"style_{slot}" for slot in STYLE_SLOTS))
+# On the page's simple view, beside mode, preset and the style picker; the others are "advanced".
+SIMPLE_CONTROLS = ("size", "strength")
 
 
 def control_field(control: schema.Control, quota: UserQuota) -> forms.Field:
@@ -64,6 +67,8 @@ def control_field(control: schema.Control, quota: UserQuota) -> forms.Field:
     field = field_class(min_value=low, max_value=refuse_above, error_messages=messages, **common)
     field.widget.attrs["max"] = high
     field.widget.attrs["step"] = "any" if control.ui_step is None else f"{control.ui_step:g}"
+    if allowed:  # static/js/sliders.js puts a slider over the user's range beside the box
+        field.widget.attrs["data-slider"] = control.scale
     return field
 
 
@@ -71,6 +76,20 @@ def _image_field(label: str, required: bool) -> forms.FileField:
     return forms.FileField(label=label, required=required,
                            widget=forms.ClearableFileInput(attrs={"accept": ACCEPT}),
                            error_messages={"required": f"Choose the {label.lower()}."})
+
+
+def _staged_field() -> forms.CharField:
+    """The token of an image kept from an earlier try (engine.staged_uploads): a checkbox that is
+    ticked while the page offers the kept image, so it can be dropped without JavaScript too."""
+    return forms.CharField(required=False, widget=forms.HiddenInput)
+
+
+def _library_field(slot: int) -> forms.ModelChoiceField:
+    return forms.ModelChoiceField(
+        queryset=LibraryStyle.objects.offered(), required=False, label=f"or a painting for style {slot}",
+        empty_label="(none)",
+        error_messages={"invalid_choice": "That painting is not in the style library any more; please "
+                                          "choose another."})
 
 
 def _megabytes(n: int) -> str:
@@ -94,9 +113,22 @@ class StyleJobForm(forms.Form):
     style_3_weight = forms.FloatField(label="Weight of style 3", min_value=0, max_value=100, initial=1.0,
                                       required=False)
 
+    content_staged = _staged_field()
+    style_1_staged = _staged_field()
+    style_2_staged = _staged_field()
+    style_3_staged = _staged_field()
+    style_1_library = _library_field(1)
+    style_2_library = _library_field(2)
+    style_3_library = _library_field(3)
+
     publish = forms.BooleanField(
-        label="Publish it in the gallery when it is finished", required=False,
-        help_text="Others can then see it, like it and remix it. You can make it private again at any time.")
+        label="Publish the result in the gallery when it is finished", required=False,
+        help_text="Others can see, like and remix the result. Your photo stays private unless you tick the "
+                  "next box. You can make it private again at any time.")
+    share_originals = forms.BooleanField(
+        label="Also show my photo and style images on its gallery page", required=False,
+        help_text="Unticked, visitors see only the result. Tick it only for a photo anyone may see and download.")
+    notify_email = forms.BooleanField(label="E-mail me when it has finished", required=False)
     remix = forms.ModelChoiceField(
         queryset=Artwork.objects.public().select_related("job"), required=False, widget=forms.HiddenInput,
         error_messages={"invalid_choice": "The artwork you are remixing is no longer in the gallery. "
@@ -117,25 +149,54 @@ class StyleJobForm(forms.Form):
             self.fields["fast_network"].choices = [c for c in schema.CONTROLS["fast_network"].choices
                                                    if c[0] != "tfhub"]
             self.hidden_controls.add("fast_network")
-        for slot in STYLE_SLOTS:
-            self.fields[f"style_{slot}_weight"].widget.attrs["step"] = "any"
+        for slot in STYLE_SLOTS:  # a slider over 0..5 (the box takes up to 100)
+            self.fields[f"style_{slot}_weight"].widget.attrs.update(
+                {"step": "any", "data-slider": "linear", "data-slider-max": "5"})
         max_bytes = settings.NST_MAX_UPLOAD_BYTES
-        for name in ("content", *(f"style_{slot}" for slot in STYLE_SLOTS)):
+        for name in IMAGE_FIELDS:
             self.fields[name].widget.attrs["data-max-bytes"] = str(max_bytes)
             self.fields[name].help_text = f"JPEG, PNG or WebP, up to {_megabytes(max_bytes)}."
+        email = getattr(user, "email", "")
+        self.fields["notify_email"].help_text = (
+            f"One e-mail to {email}, whether it succeeded or failed." if email else
+            "Your account has no e-mail address: add one to be told by e-mail.")
+        # What the page needs to show the images checked so far (kept ones and their sizes).
+        self.image_info: dict[str, tuple[str, tuple[int, int]]] = {}
+        self.staged: dict[str, staged_uploads.Staged] = {}
 
     # --- the page's layout of the controls ------------------------------------------------------
 
     @property
+    def simple_controls(self) -> list[tuple[str, forms.BoundField]]:
+        """(modes, field) of the controls on the simple view (SIMPLE_CONTROLS); modes is "" for all."""
+        return [("" if len(c.modes) > 1 else c.modes[0], self[c.name])
+                for c in schema.controls(web=True) if c.name in SIMPLE_CONTROLS]
+
+    @property
     def shared_control_rows(self) -> list[tuple[bool, list[forms.BoundField]]]:
-        """The controls every mode uses, as the page lays them out (see _control_rows)."""
-        return self._control_rows([c for c in schema.controls(web=True) if len(c.modes) > 1])
+        """The advanced controls every mode uses, as the page lays them out (see _control_rows)."""
+        return self._control_rows([c for c in schema.controls(web=True)
+                                   if len(c.modes) > 1 and c.name not in SIMPLE_CONTROLS])
 
     @property
     def mode_control_rows(self) -> list[tuple[str, list[tuple[bool, list[forms.BoundField]]]]]:
-        """(mode, rows) of the controls only one mode uses: a fieldset per mode on the page."""
-        return [(mode, self._control_rows([c for c in schema.controls(mode, web=True) if c.modes == (mode,)]))
+        """(mode, rows) of the advanced controls only one mode uses: a fieldset per mode on the page."""
+        return [(mode, self._control_rows([c for c in schema.controls(mode, web=True)
+                                           if c.modes == (mode,) and c.name not in SIMPLE_CONTROLS]))
                 for mode in schema.MODES]
+
+    @property
+    def advanced_has_errors(self) -> bool:
+        """Whether a control of the "advanced" view has an error (the page then opens that view)."""
+        advanced = {c.name for c in schema.controls(web=True) if c.name not in SIMPLE_CONTROLS}
+        return bool(advanced & set(self.errors))
+
+    @property
+    def style_slots(self) -> list[dict]:
+        """The fields of each style slot, and the image kept in it from an earlier try, if any."""
+        return [{"slot": slot, "file": self[f"style_{slot}"], "weight": self[f"style_{slot}_weight"],
+                 "library": self[f"style_{slot}_library"], "staged_field": self[f"style_{slot}_staged"],
+                 "staged": self.staged.get(f"style_{slot}")} for slot in STYLE_SLOTS]
 
     def _control_rows(self, controls: list[schema.Control]) -> list[tuple[bool, list[forms.BoundField]]]:
         """(in a row, bound fields): the controls of one `row` side by side where the first of them
@@ -159,7 +220,7 @@ class StyleJobForm(forms.Form):
     def _clean_image(self, name: str) -> ContentFile | None:
         upload = self.cleaned_data.get(name)
         if not upload:
-            return None
+            return self._kept_image(name)
         limit = settings.NST_MAX_UPLOAD_BYTES
         if upload.size > limit:
             raise forms.ValidationError(
@@ -174,7 +235,36 @@ class StyleJobForm(forms.Form):
             raise forms.ValidationError(str(exc), code="invalid_image") from None
         if max(img.size) > self.stored_max_side:
             img = images.resize_longest(img, self.stored_max_side)
+        self.image_info[name] = (upload.name or "", img.size)
         return ContentFile(images.encode_png(img), name=f"{name}.png")
+
+    def _kept_image(self, name: str) -> ContentFile | None:
+        """The image kept for this field from an earlier try (its token in `<name>_staged`)."""
+        token = self.data.get(f"{name}_staged", "")
+        if not token or self.user is None:
+            return None
+        kept = staged_uploads.load(self.user, token, name)
+        if kept is None:
+            raise forms.ValidationError("The image you chose before is no longer kept (after an hour it is "
+                                        "deleted). Please choose it again.", code="staged_expired")
+        self.staged[name] = kept
+        self.image_info[name] = (kept.name, kept.size)
+        return kept.content(self.user)
+
+    def keep_uploads(self) -> None:
+        """After a server-side error: keep the images that passed their checks (engine.staged_uploads),
+        so the page shown again offers them instead of asking for them again."""
+        if self.user is None or not self.user.is_authenticated:
+            return
+        data = getattr(self, "cleaned_data", {})
+        self.data = self.data.copy()  # a request's QueryDict is immutable
+        for name in IMAGE_FIELDS:
+            content = data.get(name)
+            if name not in self.staged and isinstance(content, ContentFile) and name in self.image_info:
+                label, size = self.image_info[name]
+                self.staged[name] = staged_uploads.stage(self.user, name, content, name=label, size=size)
+            if name in self.staged:
+                self.data[f"{name}_staged"] = self.staged[name].token
 
     def clean_content(self):
         return self._clean_image("content")
@@ -221,7 +311,19 @@ class StyleJobForm(forms.Form):
         return data
 
     def _clean_styles(self, data: dict) -> None:
-        given = [slot for slot in STYLE_SLOTS if data.get(f"style_{slot}")]
+        for slot in STYLE_SLOTS:
+            picked = data.get(f"style_{slot}_library")
+            if picked is None:
+                continue
+            if self.files.get(f"style_{slot}"):
+                self.add_error(f"style_{slot}", forms.ValidationError(
+                    f"Style {slot} has both a file and a painting from the library; keep one of them.",
+                    code="two_styles_in_one_slot"))
+            else:  # a painting chosen instead of an image kept from an earlier try
+                data[f"style_{slot}"] = None
+                self.staged.pop(f"style_{slot}", None)
+        given = [slot for slot in STYLE_SLOTS
+                 if data.get(f"style_{slot}") or data.get(f"style_{slot}_library")]
         data["remix_styles"] = {}
         if not given and data.get("remix"):
             # No style image of the user's own: the remixed artwork's ones, in their slots.
@@ -272,6 +374,10 @@ class StyleJobForm(forms.Form):
             for problem in quotas.check_params(self.user, mode=mode, size=params.size, total_steps=steps,
                                                 limits=self.quota):
                 self.add_error(None, forms.ValidationError(problem, code="quota"))
+        content = self.image_info.get("content")
+        problem = estimates.memory_problem(mode, params, content[1] if content else None)
+        if problem:
+            self.add_error("size", forms.ValidationError(problem, code="too_much_memory"))
 
     # --- saving ---------------------------------------------------------------------------------
 
@@ -286,6 +392,8 @@ class StyleJobForm(forms.Form):
             owner=owner, mode=data["mode"], params=params_dict(params), size=params.size,
             visibility=Visibility.PUBLIC if data.get("publish") else Visibility.PRIVATE, queue=queue,
             epochs=params.epochs if classic else 1, total_steps=params.total_steps if classic else 1,
+            share_originals=bool(data.get("share_originals")),
+            notify_email=bool(data.get("notify_email") and owner.email),
         )
         written = []
         try:
@@ -294,7 +402,8 @@ class StyleJobForm(forms.Form):
                 written.append(job.content)
                 job.save()
                 for slot, weight in zip(data["style_slots"], data["style_weights"], strict=True):
-                    style = StyleImage(job=job, position=slot, weight=weight)
+                    style = StyleImage(job=job, position=slot, weight=weight,
+                                       library_style=data.get(f"style_{slot}_library"))
                     style.image.save(f"style-{slot}.png", self._style_file(slot), save=False)
                     written.append(style.image)
                     style.save()
@@ -302,12 +411,15 @@ class StyleJobForm(forms.Form):
             for field_file in written:
                 field_file.storage.delete(field_file.name)
             raise
+        staged_uploads.discard(owner, [kept.token for kept in self.staged.values()])
         return job
 
     def _style_file(self, slot: int) -> ContentFile:
         """The uploaded style image of a slot, or a copy of the remixed artwork's one (a copy: the
         new job must not lose its input when the artwork's job is deleted)."""
         data = self.cleaned_data
+        if data.get(f"style_{slot}_library") is not None:
+            return style_library.job_copy(data[f"style_{slot}_library"])
         if slot not in data["remix_styles"]:
             return data[f"style_{slot}"]
         with data["remix_styles"][slot].image.open("rb") as fh:

@@ -14,6 +14,10 @@ COLUMNS = ("step", "epoch", "scale", "content", "style", "tv", "total", "seconds
 # A loss point: one step as [step, content, style, tv, total], the compact form live pages chart
 # (up to 10,000 per job over a socket) and the only one besides LossRow itself.
 POINT_FIELDS = ("step", "content", "style", "tv", "total")
+# One colour per loss term, for the saved plot and the job page's live chart alike (the page reads
+# these: engine.views passes them to static/js/job.js), so a term looks the same in both.
+SERIES_COLOURS = {"style": "#3d5afe", "content": "#2e7d32", "tv": "#b26a00", "total": "#1d2330"}
+SERIES_LABELS = {"style": "style", "content": "content", "tv": "TV", "total": "total"}
 
 
 @dataclass
@@ -75,10 +79,11 @@ class LossHistory:
         fig = Figure(figsize=(8, 4.5), dpi=100)
         ax = fig.add_subplot()
         steps = [r.step for r in self.rows]
-        for name in ("style", "content", "tv", "total"):
+        for name, colour in SERIES_COLOURS.items():
             values = [getattr(r, name) for r in self.rows]
             if any(v > 0 and math.isfinite(v) for v in values):
-                ax.plot(steps, values, label=name, linewidth=2 if name == "total" else 1)
+                ax.plot(steps, values, label=SERIES_LABELS[name], color=colour,
+                        linewidth=2.5 if name == "total" else 1.5)
         ax.set_yscale("log")
         ax.set_xlabel("step")
         ax.set_ylabel("loss (weighted)")
