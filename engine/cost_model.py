@@ -3,7 +3,8 @@
 The model has a shape and a calibration (bench/bench_estimate.py, "calibrate": jobs run on this
 machine, the coefficients fitted by least squares to what the worker measured):
 
-    classic: seconds = FIXED + sum over the scale plan's levels of steps x (STEP + STEP_MP x megapixels)
+    classic: seconds = FIXED + sum over the scale plan's levels of
+                           (LEVEL + steps x (STEP + STEP_MP x the level's megapixels))
                        + epochs x (EPOCH + EPOCH_MP x the result's megapixels)    (preview, checkpoint)
                        [+ fast mode's seconds for init="fast"]
     fast:    seconds = FIXED + MP x megapixels   (MP_TILED above UNTILED_MAX_PIXELS: tiles)
@@ -36,7 +37,8 @@ from engine.nst.classic_params import ClassicParams
 from engine.nst.fast import FastParams
 
 # --- calibration (this machine: Intel Xeon with AMX, 2 cores, 24 GiB, no GPU; bench_estimate.py) ---
-CLASSIC_FIXED = 2.5          # s: images, the trace of a new size, writing result, history and plot
+CLASSIC_FIXED = 2.5          # s: images, writing result, history and plot
+CLASSIC_LEVEL = 1.0          # s per level of the scale plan: its targets, and tracing its size
 CLASSIC_STEP = 0.02          # s per step
 CLASSIC_STEP_MP = 3.6        # s per step and megapixel of its level
 CLASSIC_EPOCH = 0.05         # s per epoch: preview JPEG, checkpoint, progress in the database
@@ -69,6 +71,9 @@ class Finished:
     dims: tuple[int, int] | None = None   # the result's (h, w), when the worker recorded it
     peak_bytes: int | None = None
     precision: str = "float32"
+    # Its time says what a job costs: not a worker's first job (which loads TensorFlow and the
+    # networks) nor one resumed from a checkpoint (which ran only part of its steps).
+    typical: bool = True
 
 
 def result_dims(content_size: tuple[int, int] | None, size: int) -> tuple[int, int]:
@@ -93,7 +98,7 @@ def base_seconds(mode: str, params: ClassicParams | FastParams, dims: tuple[int,
     seconds = CLASSIC_FIXED + params.epochs * (CLASSIC_EPOCH + CLASSIC_EPOCH_MP * _mp(dims))
     for side, steps in plan_for(params):
         level = classic_memory.result_dims(dims, side)
-        seconds += steps * (CLASSIC_STEP + CLASSIC_STEP_MP * _mp(level))
+        seconds += CLASSIC_LEVEL + steps * (CLASSIC_STEP + CLASSIC_STEP_MP * _mp(level))
     if params.init == "fast":
         seconds += base_seconds("fast", FastParams(size=params.size), dims)
     return seconds
@@ -126,7 +131,7 @@ class CostModel:
         dims = job.dims or result_dims(None, params.size)
         predicted = base_seconds(job.mode, params, dims)
         for key in ((job.mode, job.device), (job.mode, "")):
-            if predicted > 0 and job.seconds and job.seconds > 0:
+            if job.typical and predicted > 0 and job.seconds and job.seconds > 0:
                 self.time_ratios[key].append(job.seconds / predicted)
             if job.peak_bytes:
                 self.memory_ratios[key].append(job.peak_bytes / base_peak(job.mode, params, dims, job.precision))

@@ -38,7 +38,8 @@ def finished_from_row(mode: str, size: int, steps: int, seconds: float, params: 
     dims = measured.get("dims")
     return Finished(mode=mode, params=params or _params_for(mode, size, steps), seconds=seconds,
                     device=device or "", dims=tuple(dims) if dims else None,
-                    peak_bytes=measured.get("peak_bytes"), precision=measured.get("precision", "float32"))
+                    peak_bytes=measured.get("peak_bytes"), precision=measured.get("precision", "float32"),
+                    typical=measured.get("warm", True) and not measured.get("resumed", False))
 
 
 class RunTimeEstimator:

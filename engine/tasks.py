@@ -32,6 +32,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 import time
 
 from django.conf import settings
@@ -184,6 +185,8 @@ class _Run:
         self.last_saved = self.started
         self.epoch = self.step = 0
         self.resumed_from = 0  # the step a checkpoint let this run start after
+        # A worker's first job also imports TensorFlow and loads the networks: not what a job costs.
+        self.warm = "tensorflow" in sys.modules
         # Set when the job's cancel flag is seen, or a progress update finds the row no longer
         # running; with the worker's own reason (engine.worker.stop_reason) it makes stop_reason().
         self.cancelled = False
@@ -226,7 +229,7 @@ class _Run:
             previous = row.seconds
         return {"peak_bytes": nst_device.peak_rss(), "dims": list(result.image.shape[:2]),
                 "precision": getattr(result, "precision", "float32"), "levels": levels,
-                "resumed": self.resumed_from > 0}
+                "resumed": self.resumed_from > 0, "warm": self.warm}
 
     def run_classic(self, content, styles, params, model_dir, style_keys=None):
         """From the job's checkpoint when it has one (a requeued or recovered job), else from the
