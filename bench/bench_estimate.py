@@ -21,7 +21,7 @@ expected peak first: a process keeps memory it has freed, so a job's peak is onl
 nothing larger ran before it in that process.
 
 calibrate: classic jobs of 256-1024 px with several epoch and step counts, and fast jobs of
-256-1024 px; fits seconds per step (a line in the level's megapixels, plus a fixed cost per level),
+256-1024 px; fits seconds per step (a line in the level's megapixels),
 the per-epoch and per-job overheads, fast mode's seconds per megapixel and its peak memory line;
 writes bench/results/estimate_calibration.json. evaluate: other sizes and lengths than calibrate's,
 on a fresh platform (the model is refreshed only by the evaluation's own earlier jobs, as on a new
@@ -223,33 +223,33 @@ def _run(platform, specs: list[tuple]) -> list[dict]:
 def fit(rows: list[dict]) -> dict:
     classic = [r for r in rows if r["mode"] == "classic"]
     fast = [r for r in rows if r["mode"] == "fast"]
-    # Levels: seconds = LEVEL + steps x (STEP + STEP_MP x megapixels of the level).
+    # Levels: seconds = steps x (STEP + STEP_MP x megapixels of the level).
     a, y = [], []
     for r in classic:
         h, w = r["dims"]
         for side, steps, seconds in r["levels"]:
             scale = side / max(h, w)
             mp = round(h * scale) * round(w * scale) / 1e6
-            a.append([1.0, steps, steps * mp])
+            a.append([steps, steps * mp])
             y.append(seconds)
-    level, step, step_mp = np.linalg.lstsq(np.array(a), np.array(y), rcond=None)[0]
-    # What is left: seconds = FIXED + epochs x (EPOCH + EPOCH_MP x megapixels of the result).
+    step, step_mp = np.linalg.lstsq(np.array(a), np.array(y), rcond=None)[0]
+    # What is left: seconds = FIXED + epochs x EPOCH_MP x megapixels of the result.
     a, y = [], []
     for r in classic:
         h, w = r["dims"]
         rest = r["measured_seconds"] - sum(s for _, _, s in r["levels"])
-        a.append([1.0, r["epochs"], r["epochs"] * h * w / 1e6])
+        a.append([1.0, r["epochs"] * h * w / 1e6])
         y.append(rest)
-    fixed, epoch, epoch_mp = np.linalg.lstsq(np.array(a), np.array(y), rcond=None)[0]
+    fixed, epoch_mp = np.linalg.lstsq(np.array(a), np.array(y), rcond=None)[0]
     # Fast: seconds = FIXED + MP x megapixels; peak = BASE + PER_MP x megapixels (all whole: <= 2048²).
     mp = np.array([r["dims"][0] * r["dims"][1] / 1e6 for r in fast])
     secs = np.array([r["measured_seconds"] for r in fast])
     peaks = np.array([r["measured_peak"] / 1e9 for r in fast])
     fast_mp, fast_fixed = np.polyfit(mp, secs, 1)
     fast_per_mp_gb, fast_base_gb = np.polyfit(mp, peaks, 1)
-    return {"CLASSIC_LEVEL": level, "CLASSIC_STEP": step, "CLASSIC_STEP_MP": step_mp, "CLASSIC_FIXED": fixed,
-            "CLASSIC_EPOCH": epoch, "CLASSIC_EPOCH_MP": epoch_mp, "FAST_FIXED": fast_fixed, "FAST_MP": fast_mp,
-            "FAST_BASE_GB": fast_base_gb, "FAST_PER_MP_GB": fast_per_mp_gb}
+    return {"CLASSIC_STEP": step, "CLASSIC_STEP_MP": step_mp, "CLASSIC_FIXED": fixed, "CLASSIC_EPOCH_MP": epoch_mp,
+            "FAST_FIXED": fast_fixed, "FAST_MP": fast_mp, "FAST_BASE_GB": fast_base_gb,
+            "FAST_PER_MP_GB": fast_per_mp_gb}
 
 
 # --- evaluation -------------------------------------------------------------------------------------

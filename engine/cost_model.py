@@ -3,9 +3,8 @@
 The model has a shape and a calibration (bench/bench_estimate.py, "calibrate": jobs run on this
 machine, the coefficients fitted by least squares to what the worker measured):
 
-    classic: seconds = FIXED + sum over the scale plan's levels of
-                           (LEVEL + steps x (STEP + STEP_MP x the level's megapixels))
-                       + epochs x (EPOCH + EPOCH_MP x the result's megapixels)    (preview, checkpoint)
+    classic: seconds = FIXED + sum over the scale plan's levels of steps x (STEP + STEP_MP x the level's megapixels)
+                       + epochs x EPOCH_MP x the result's megapixels    (preview, checkpoint)
                        [+ fast mode's seconds for init="fast"]
     fast:    seconds = FIXED + MP x megapixels   (MP_TILED above UNTILED_MAX_PIXELS: tiles)
     peak memory, classic: engine.nst.classic_memory.peak_bytes, the engine's own model (it refuses
@@ -37,16 +36,16 @@ from engine.nst.classic_params import ClassicParams
 from engine.nst.fast import FastParams
 
 # --- calibration (this machine: Intel Xeon with AMX, 2 cores, 24 GiB, no GPU; bench_estimate.py) ---
-CLASSIC_FIXED = 2.5          # s: images, writing result, history and plot
-CLASSIC_LEVEL = 1.0          # s per level of the scale plan: its targets, and tracing its size
-CLASSIC_STEP = 0.02          # s per step
-CLASSIC_STEP_MP = 3.6        # s per step and megapixel of its level
-CLASSIC_EPOCH = 0.05         # s per epoch: preview JPEG, checkpoint, progress in the database
-CLASSIC_EPOCH_MP = 0.5       # s per epoch and megapixel of the result (the checkpoint grows with it)
-FAST_FIXED = 0.3             # s: images, style vectors, writing the PNG
-FAST_MP = 0.45               # s per megapixel, whole
+# (The calibration of 2026-12-01 found no cost per level of the scale plan nor per epoch beyond
+# what grows with the image: both fitted to ~0 s, so the shape leaves them out.)
+CLASSIC_FIXED = 0.27         # s: images, writing result, history and plot
+CLASSIC_STEP = 0.022         # s per step
+CLASSIC_STEP_MP = 1.41       # s per step and megapixel of its level
+CLASSIC_EPOCH_MP = 1.05      # s per epoch and megapixel of the result: preview JPEG, checkpoint
+FAST_FIXED = 0.09            # s: images, style vectors, writing the PNG
+FAST_MP = 0.47               # s per megapixel, whole
 FAST_MP_TILED = 0.55         # s per megapixel, in tiles
-FAST_BASE_GB, FAST_PER_MP_GB = 1.0, 0.16                # peak, whole
+FAST_BASE_GB, FAST_PER_MP_GB = 0.94, 0.17               # peak, whole
 FAST_TILED_BASE_GB, FAST_TILED_PER_MP_GB = 0.95, 0.079  # peak, tiled (docs/benchmarks.md, "Print size")
 
 DEFAULT_ASPECT = 0.75        # a job whose content's shape is not known: 4:3
@@ -95,10 +94,10 @@ def base_seconds(mode: str, params: ClassicParams | FastParams, dims: tuple[int,
     if mode != "classic":
         tiled = dims[0] * dims[1] > fast_engine.UNTILED_MAX_PIXELS
         return FAST_FIXED + (FAST_MP_TILED if tiled else FAST_MP) * _mp(dims)
-    seconds = CLASSIC_FIXED + params.epochs * (CLASSIC_EPOCH + CLASSIC_EPOCH_MP * _mp(dims))
+    seconds = CLASSIC_FIXED + params.epochs * CLASSIC_EPOCH_MP * _mp(dims)
     for side, steps in plan_for(params):
         level = classic_memory.result_dims(dims, side)
-        seconds += CLASSIC_LEVEL + steps * (CLASSIC_STEP + CLASSIC_STEP_MP * _mp(level))
+        seconds += steps * (CLASSIC_STEP + CLASSIC_STEP_MP * _mp(level))
     if params.init == "fast":
         seconds += base_seconds("fast", FastParams(size=params.size), dims)
     return seconds

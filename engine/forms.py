@@ -163,6 +163,13 @@ class StyleJobForm(forms.Form):
         # What the page needs to show the images checked so far (kept ones and their sizes).
         self.image_info: dict[str, tuple[str, tuple[int, int]]] = {}
         self.staged: dict[str, staged_uploads.Staged] = {}
+        self._not_required_when_kept()
+
+    def _not_required_when_kept(self) -> None:
+        """A photo kept from an earlier try stands in for the file: the file input is then not
+        required (nor marked `required` on the page, which would stop the browser sending the form)."""
+        if self.data.get("content_staged"):
+            self.fields["content"].required = False
 
     # --- the page's layout of the controls ------------------------------------------------------
 
@@ -265,6 +272,7 @@ class StyleJobForm(forms.Form):
                 self.staged[name] = staged_uploads.stage(self.user, name, content, name=label, size=size)
             if name in self.staged:
                 self.data[f"{name}_staged"] = self.staged[name].token
+        self._not_required_when_kept()
 
     def clean_content(self):
         return self._clean_image("content")
