@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -60,8 +61,8 @@ CALIBRATION = [
 EVALUATION = [
     ("fast", 320, 1, 1), ("fast", 448, 1, 1), ("fast", 640, 1, 1), ("fast", 896, 1, 1), ("fast", 1024, 1, 1),
     ("classic", 256, 3, 10), ("classic", 320, 4, 12), ("classic", 448, 2, 25), ("classic", 512, 3, 20),
-    ("classic", 576, 5, 8), ("classic", 640, 2, 20), ("classic", 704, 3, 10), ("classic", 896, 2, 12),
-    ("classic", 1024, 3, 8),
+    ("classic", 576, 5, 10), ("classic", 640, 2, 20), ("classic", 704, 3, 10), ("classic", 896, 2, 12),
+    ("classic", 1024, 3, 10),
 ]
 
 
@@ -164,7 +165,8 @@ def run_one(client, library_pk: int, spec: tuple) -> dict:
     response = client.post("/jobs/new/", {**values, "content": SimpleUploadedFile("photo.jpg", photo, "image/jpeg"),
                                           "style_1_library": str(library_pk)})
     if response.status_code != 302:
-        raise SystemExit(f"submission refused: {response.status_code}\n{response.content.decode()[:3000]}")
+        errors = re.findall(r'<ul class="errorlist[^>]*>(.*?)</ul>', response.content.decode(), re.S)
+        raise SystemExit(f"submission of {spec} refused ({response.status_code}): {errors}")
     job = StyleJob.objects.exclude(pk__in=before).get()
     wait_done(job)
     measured = job.measurements or {}

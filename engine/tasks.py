@@ -32,7 +32,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import sys
 import time
 
 from django.conf import settings
@@ -174,6 +173,10 @@ def on_rq_failure(rq_job, connection, exc_type, exc_value, tb) -> None:
         jobs.fail(job, GENERIC_ERROR)
 
 
+# The (mode, network, fast init) of the jobs this worker process has run: their networks are loaded.
+_NETWORKS_RUN: set[tuple[str, str, bool]] = set()
+
+
 class _Run:
     """One execution of a job: loads its inputs, calls the engine, reports back."""
 
@@ -185,8 +188,11 @@ class _Run:
         self.last_saved = self.started
         self.epoch = self.step = 0
         self.resumed_from = 0  # the step a checkpoint let this run start after
-        # A worker's first job also imports TensorFlow and loads the networks: not what a job costs.
-        self.warm = "tensorflow" in sys.modules
+        # A worker's first job of a network also loads it (and, the first of all, TensorFlow):
+        # its time is not what such a job costs, and the estimates do not learn from it.
+        network = (job.mode, _network_name(job), job.params.get("init") == "fast")
+        self.warm = network in _NETWORKS_RUN
+        _NETWORKS_RUN.add(network)
         # Set when the job's cancel flag is seen, or a progress update finds the row no longer
         # running; with the worker's own reason (engine.worker.stop_reason) it makes stop_reason().
         self.cancelled = False
