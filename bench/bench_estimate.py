@@ -289,7 +289,15 @@ def report(rows: list[dict]) -> str:
     lines += ["",
               f"- Run time: median error **{median(t):.0%}**, worst **{max(t):.0%}** over {len(t)} jobs "
               "(goals: median within 20 %, worst within 40 %).",
-              f"- Peak memory: median error **{median(m):.0%}**, worst **{max(m):.0%}** (goal: within 25 %).", ""]
+              f"- Peak memory: median error **{median(m):.0%}**, worst **{max(m):.0%}** (goal: within 25 %).",
+              "- Fast-mode runs take tenths of a second: their relative errors are a few hundredths of a second.",
+              "- The calibration (`bench_estimate.py calibrate`, 12 other jobs: fast 256-1024 px, classic 256-1024 px "
+              "of 1-6 epochs × 10-30 steps) fitted a classic step to 0.022 s + 1.41 s per megapixel of its level "
+              "of the scale plan, 1.05 s per epoch and megapixel of the result (previews, checkpoints) and 0.27 s "
+              "per job; fast mode to 0.09 s + 0.47 s per megapixel. A fixed cost per level and per epoch both "
+              "fitted to about 0 s and are not in the model. Classic peak memory is the engine's own model "
+              "(`engine/nst/classic_memory.py`, issue 13); the estimate learns from finished jobs only upwards.",
+              ""]
     return "\n".join(lines)
 
 

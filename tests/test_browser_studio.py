@@ -81,6 +81,7 @@ def test_picking_a_painting_from_the_library(signed_in, live_server, library, im
     expect(page.locator("#id_style_1_weight")).to_be_visible()  # two styles: their weights appear
     page.set_input_files("input[name=content]", images_dir / "tubingen.jpg")
     page.select_option("select[name=mode]", "fast")
+    expect(page.locator("#estimate")).to_have_attribute("data-query", re.compile(r"mode=fast"))
     screenshots(page, "library")
 
     page.click("#submit-job")
@@ -126,6 +127,7 @@ def test_slider_values_reach_the_job(signed_in, live_server, library, images_dir
     assert style_weight == pytest.approx(10 ** -1.75, rel=0.05)
     expect(page.locator("#id_epochs")).to_have_value("3")
     expect(page.locator("#id_steps_per_epoch")).to_have_value("40")
+    expect(page.locator("#estimate")).to_have_attribute("data-query", re.compile(r"epochs=3&steps_per_epoch=40"))
     screenshots(page, "sliders")
 
     page.click("#submit-job")
@@ -166,6 +168,7 @@ def test_images_are_kept_after_a_server_side_error(signed_in, live_server, libra
     page.click("#submit-job")
     page.wait_for_load_state()
     expect(page.locator("#form-errors")).to_contain_text("The images you chose are kept")
+    expect(page.get_by_text("That painting is not in the style library any more")).to_be_visible()
     expect(page.locator("#kept-content")).to_contain_text("tubingen.jpg")
     expect(page.locator("#kept-style_1")).to_contain_text("starry_night.jpg")
     assert natural_size(page.locator("#kept-content img")) is not None
@@ -205,9 +208,11 @@ def test_a_finished_job_leads_with_the_result_and_a_before_after_slider(
         signed_in, live_server, make_job, burst_worker) -> None:
     from playwright.sync_api import expect
 
+    from engine import jobs
     from engine.models import Status
 
-    job = make_job(mode="fast", size=96)
+    job = make_job(size=96)  # classic: every download (PNG, loss plot, CSV, JSON)
+    jobs.enqueue(job)
     burst_worker()
     job.refresh_from_db()
     assert job.status == Status.SUCCEEDED, job.error

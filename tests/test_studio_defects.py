@@ -102,8 +102,8 @@ def test_the_live_job_page_ends_as_a_reload_would_show_it(live_platform: Platfor
             assert ticks and all(t == int(t) for t in ticks), ticks
             # 3: the live chart's colours are the saved plot's.
             markers = page.locator(".u-legend .u-series .u-marker")
-            expect(markers).to_have_count(5)  # the step "series", then style, content, TV, total
-            colours = [markers.nth(i).evaluate("m => getComputedStyle(m).borderColor") for i in range(1, 5)]
+            expect(markers).to_have_count(4)  # style, content, TV, total
+            colours = [markers.nth(i).evaluate("m => getComputedStyle(m).borderColor") for i in range(4)]
             assert colours == [hex_rgb(SERIES_COLOURS[k]) for k in ("style", "content", "tv", "total")]
             screenshots(page, "live-running")
             gate.release(job_id)
@@ -132,14 +132,16 @@ def test_the_favicon_is_served(client) -> None:
 @pytest.fixture
 def published(make_job, burst_worker, media_root):
     """A succeeded public job of the owner, in the gallery, with one like."""
+    from engine import jobs
     from engine.models import Status
-    from gallery.models import Like
+    from gallery import likes
 
     job = make_job(mode="fast", size=96, visibility="public")
+    jobs.enqueue(job)
     burst_worker()
     job.refresh_from_db()
     assert job.status == Status.SUCCEEDED, job.error
-    Like.objects.create(artwork=job.artwork, user=job.owner)
+    likes.like(job.artwork, job.owner)
     return job
 
 
@@ -169,9 +171,10 @@ def test_the_admin_job_list_fits_1280_px_and_rounds_the_run_time(
     for column in ("device", "submitted", "ran", "duration"):
         assert page.locator(f"#result_list thead th:has-text('{column}')").is_visible(), column
     assert "2.949" not in page.content()
+    page.screenshot(path=artifact_path("studio-admin-jobs-1280.png"), full_page=True)
     page.goto(live_server.url + reverse("admin:engine_stylejob_change", args=[published.pk]))
     assert "2.949" not in page.content() and "3 s" in page.content()
-    page.screenshot(path=artifact_path("studio-admin-jobs-1280.png"), full_page=True)
+    page.screenshot(path=artifact_path("studio-admin-job-1280.png"), full_page=True)
 
 
 @pytest.mark.django_db

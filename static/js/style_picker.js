@@ -56,7 +56,11 @@
       const id = pickedIn(slot);
       p.painting.hidden = !id;
       p.upload.hidden = Boolean(id);
-      if (p.choice) p.choice.hidden = true; // the cards replace the select
+      if (p.choice) { // the cards replace the select; its error (a painting retired meanwhile) stays in view
+        const errors = p.choice.querySelector(".errorlist");
+        if (errors) p.painting.before(errors);
+        p.choice.hidden = true;
+      }
       if (id && paintings[id]) {
         const art = paintings[id];
         p.painting.querySelector("img").src = art.thumb;
