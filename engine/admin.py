@@ -77,8 +77,8 @@ def _image_link(job: StyleJob, kind: str, alt: str) -> str:
 class StyleJobAdmin(StaffRunTheQueue, admin.ModelAdmin):
     # Short columns, so that the list fits a 1280 px screen with its filters (the admin's navigation
     # sidebar is off for that, nstsite.urls): progress in the status column, the device as "CPU, 2
-    # cores", times without the year; the full values are on each job's own page.
-    list_display = ("id", "owner", "mode", "size", "status_progress", "queue", "short_worker", "short_device",
+    # cores", the mode as its value, times without the year; the full values are on each job's own page.
+    list_display = ("id", "owner", "short_mode", "size", "status_progress", "queue", "short_worker", "short_device",
                     "submitted", "ran", "duration", "short_visibility")
     list_filter = ("status", "mode", "queue", "visibility", "network", "device")
     search_fields = ("=id", "=uuid", "owner__username", "owner__email", "worker", "error")
@@ -108,9 +108,13 @@ class StyleJobAdmin(StaffRunTheQueue, admin.ModelAdmin):
     def status_progress(self, job: StyleJob) -> str:
         return f"{job.get_status_display()} · {job.step}/{job.total_steps}"
 
+    @admin.display(description="mode", ordering="mode")
+    def short_mode(self, job: StyleJob) -> str:
+        return job.mode  # "fast", not "Fast (one pass, seconds)"
+
     @admin.display(description="worker", ordering="worker")
     def short_worker(self, job: StyleJob) -> str:
-        return Truncator(job.worker).chars(18) or "—"
+        return Truncator(job.worker).chars(12) or "—"
 
     @admin.display(description="visibility", ordering="visibility")
     def short_visibility(self, job: StyleJob) -> str:

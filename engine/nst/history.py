@@ -69,12 +69,19 @@ class LossHistory:
         return buf.getvalue()
 
     def plot_png(self, title: str = "Loss per step") -> bytes:
-        """Style/content/TV/total on a log scale, as the seed's plot. matplotlib is imported
-        here, not at module level, so importing the engine stays cheap."""
+        """The plot (figure()) as a PNG."""
+        buf = io.BytesIO()
+        self.figure(title).savefig(buf, format="png", bbox_inches="tight")
+        return buf.getvalue()
+
+    def figure(self, title: str = "Loss per step"):
+        """Style/content/TV/total on a log scale, as the seed's plot; whole steps on the x-axis.
+        matplotlib is imported here, not at module level, so importing the engine stays cheap."""
         import matplotlib
 
         matplotlib.use("Agg")
         from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
 
         fig = Figure(figsize=(8, 4.5), dpi=100)
         ax = fig.add_subplot()
@@ -85,15 +92,14 @@ class LossHistory:
                 ax.plot(steps, values, label=SERIES_LABELS[name], color=colour,
                         linewidth=2.5 if name == "total" else 1.5)
         ax.set_yscale("log")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("step")
         ax.set_ylabel("loss (weighted)")
         ax.set_title(title)
         ax.grid(True, which="both", alpha=0.3)
         if steps:
             ax.legend()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", bbox_inches="tight")
-        return buf.getvalue()
+        return fig
 
     def save(self, base: Path | str) -> dict[str, Path]:
         """Write base.json, base.csv and base_loss.png; return their paths."""
