@@ -508,7 +508,9 @@ def test_in_a_browser_a_visitor_browses_likes_and_remixes_an_artwork(live_server
     from tests.browser import artifact_path
     from tests.web_client import PASSWORD
 
-    artwork = finished_job(styles=("starry_night.jpg", "shipwreck.jpg")).artwork
+    job = finished_job(styles=("starry_night.jpg", "shipwreck.jpg"))
+    job.set_share_originals(True)  # its owner shows the photo and styles it was made from
+    artwork = job.artwork
     page.goto(live_server.url + reverse("gallery:index"))
     card = page.locator(f'#art-grid a[href="/gallery/{artwork.pk}/"] img')
     expect(card).to_be_visible()

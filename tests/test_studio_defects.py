@@ -32,12 +32,15 @@ SIZES = ((1280, 900), (390, 844))
 
 
 def screenshots(page, what: str) -> None:
-    """The page as it is now, on a laptop and on a phone; back to the size it had afterwards."""
+    """The page as it is now, on a laptop and on a phone, where it must not scroll sideways; back to
+    the size it had afterwards."""
     before = page.viewport_size
     for width, height in SIZES:
         page.set_viewport_size({"width": width, "height": height})
         page.wait_for_timeout(100)  # one layout pass at the new width; nothing is asserted on it
         page.screenshot(path=artifact_path(f"studio-{what}-{width}.png"), full_page=True)
+        # Nothing wider than the screen (the library's row of paintings scrolls inside its own box).
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, (what, width)
     page.set_viewport_size(before)
 
 
