@@ -9,7 +9,8 @@
 6. In the gallery grid "♥ 1" wrapped, the heart and the number on two lines.
 7. The admin job list was cut off at 1280 px and showed "Run seconds 2.9491983089999394".
 8. A cancel arriving after the last step threw the finished result away (tests/test_job_lifecycle.py,
-   test_a_job_cancelled_while_finishing_keeps_its_finished_result).
+   test_a_job_cancelled_while_finishing_keeps_its_finished_result); the "cancelled" event and the page
+   gave two different steps.
 9. On the owner's artwork page "see it there" linked to the page itself; "Quick try" sent anonymous
    visitors to a login page saying "Please log in to see that page."
 
@@ -135,6 +136,38 @@ def test_the_saved_loss_plot_has_whole_steps_too():
     low, high = axes.get_xlim()
     ticks = [t for t in axes.get_xticks() if low <= t <= high]
     assert len(ticks) >= 2 and all(t == int(t) for t in ticks), ticks
+
+
+# --- 8: a cancel, told with one step number --------------------------------------------------------
+
+@pytest.mark.django_db
+def test_a_cancel_mid_run_is_told_with_the_step_the_run_stopped_after(
+        make_job, cancel_at_check, burst_worker, owner_client, monkeypatch):
+    """At once "stopping" (the row's step is not where the run stops), then the worker's one number,
+    which the page says too. (A cancel after the last step keeps the result: tests/test_job_lifecycle.py.)"""
+    from engine import events, jobs
+    from engine.models import Status
+
+    told = []
+    real = events.final_event
+
+    def record(*args, **kwargs):  # what each final event said, passed on unchanged
+        event = real(*args, **kwargs)
+        told.append(event)
+        return event
+
+    monkeypatch.setattr(events, "final_event", record)
+    job = make_job(epochs=2, steps_per_epoch=5)
+    jobs.enqueue(job)
+    cancel_at_check(job, polls=4)
+    burst_worker()
+    job.refresh_from_db()
+    assert job.status == Status.CANCELLED and 0 < job.step < job.total_steps
+    cancelled = [e for e in told if e and e["event"] == "cancelled"]
+    assert cancelled[0]["stopping"] is True
+    assert [e["step"] for e in cancelled if not e["stopping"]] == [job.step]
+    html = owner_client.get(reverse("engine:detail", args=[job.pk])).content.decode()
+    assert f"Cancelled after step {job.step} of {job.total_steps}" in html
 
 
 # --- 5, 6, 7, 9 ---------------------------------------------------------------------------------------
