@@ -217,7 +217,7 @@ def test_a_finished_job_leads_with_the_result_and_a_before_after_slider(
     from engine import jobs
     from engine.models import Status
 
-    job = make_job(size=96)  # classic: every download (PNG, loss plot, CSV, JSON)
+    job = make_job(size=96, epochs=2, steps_per_epoch=3)  # classic: every download, two epoch previews
     jobs.enqueue(job)
     burst_worker()
     job.refresh_from_db()
@@ -240,6 +240,18 @@ def test_a_finished_job_leads_with_the_result_and_a_before_after_slider(
     assert result.bounding_box()["y"] < 844 / 2
     assert result.bounding_box()["y"] < page.locator("#job-notify, #publish-toggle").first.bounding_box()["y"]
     screenshots(page, "before-after")
+
+    # The epoch previews open large in a viewer, one epoch to the next.
+    page.locator("#epoch-previews a").first.click()
+    viewer = page.locator("#preview-viewer")
+    expect(viewer).to_be_visible()
+    expect(viewer.locator("figcaption")).to_have_text("Epoch 1 of 2")
+    assert natural_size(viewer.locator("img")) is not None
+    screenshots(page, "epoch-viewer")
+    viewer.locator('[data-go="1"]').click()
+    expect(viewer.locator("figcaption")).to_have_text("Epoch 2 of 2")
+    page.keyboard.press("Escape")
+    expect(viewer).to_be_hidden()
 
 
 def test_being_told_when_a_job_ends(signed_in, live_server, library, images_dir, burst_worker, mailoutbox) -> None:
