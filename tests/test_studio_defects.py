@@ -94,11 +94,12 @@ def test_the_live_job_page_ends_as_a_reload_would_show_it(live_platform: Platfor
         job_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
         expect(page.locator("#publish-state")).to_contain_text("when it has finished")
         try:
-            gate.hold(job_id, 12)  # after epoch 1's event: 10 loss points on the chart
+            gate.hold(job_id, 12)  # after epoch 1's event: at least 10 loss points on the chart
             platform.start_worker("worker")
             gate.wait_held(job_id, 12, 240, explain=platform.logs)
             chart = page.locator("#loss-chart")
-            expect(chart).to_have_attribute("data-points", "10", timeout=60_000)
+            page.wait_for_function("Number(document.getElementById('loss-chart').dataset.points) >= 10",
+                                   timeout=60_000)  # epoch 1's points (step 11's may follow)
             # 1: nothing on the page says the job is queued once it runs.
             expect(page.locator("#job-status")).to_have_attribute("data-status", "running")
             expect(page.get_by_text(re.compile(r"Job \d+ is queued"))).to_have_count(0)
