@@ -70,8 +70,8 @@ class Finished:
     dims: tuple[int, int] | None = None   # the result's (h, w), when the worker recorded it
     peak_bytes: int | None = None
     precision: str = "float32"
-    # Its time says what a job costs: not a worker's first job (which loads TensorFlow and the
-    # networks) nor one resumed from a checkpoint (which ran only part of its steps).
+    # Its time says what a job costs: not a worker's first job of its network (which loads it, and
+    # TensorFlow with the first of all) nor one resumed from a checkpoint (which ran part of its steps).
     typical: bool = True
 
 
