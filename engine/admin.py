@@ -13,18 +13,27 @@ rule StyleJob.objects.visible_to and manageable_by follow).
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.actions import delete_selected as confirm_deletion
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
+from django.core.files.base import ContentFile
+from django.db.models import Count
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateformat import format as date_format
 from django.utils.html import format_html
+from django.utils.text import Truncator
 from redis.exceptions import RedisError
 
+from engine.nst import ImageError, images
 from gallery import publishing
 
-from . import cleanup, jobs
-from .models import HIGH_QUEUE, StyleImage, StyleJob, UserQuota, is_queue_staff
+from . import cleanup, jobs, style_library
+from .models import HIGH_QUEUE, LibraryStyle, StyleImage, StyleJob, UserQuota, is_queue_staff
 from .templatetags.nst import duration as format_duration
 
 
@@ -53,7 +62,7 @@ class StaffRunTheQueue:
 class StyleImageInline(admin.TabularInline):
     model = StyleImage
     extra = 0
-    fields = ("position", "image", "weight")
+    fields = ("position", "image", "weight", "library_style")
     readonly_fields = fields
     can_delete = False
 
@@ -69,8 +78,11 @@ class StyleJobAdmin(StaffRunTheQueue, admin.ModelAdmin):
     class Media:
         css = {"all": ["css/admin.css"]}  # a class, not style="": the CSP has no 'unsafe-inline'
 
-    list_display = ("id", "owner", "mode", "size", "status", "progress", "queue", "worker", "device",
-                    "created_at", "started_at", "finished_at", "duration", "visibility")
+    # Short columns, so that the list fits a 1280 px screen with its filters (the admin's navigation
+    # sidebar is off for that, nstsite.urls): progress in the status column, the device as "CPU, 2
+    # cores", the mode as its value, times without the year; the full values are on each job's own page.
+    list_display = ("id", "owner", "short_mode", "size", "status_progress", "queue", "short_worker", "short_device",
+                    "submitted", "ran", "duration", "short_visibility")
     list_filter = ("status", "mode", "queue", "visibility", "network", "device")
     search_fields = ("=id", "=uuid", "owner__username", "owner__email", "worker", "error")
     date_hierarchy = "created_at"
@@ -81,26 +93,67 @@ class StyleJobAdmin(StaffRunTheQueue, admin.ModelAdmin):
     readonly_fields = (
         "uuid", "owner", "mode", "params", "size", "content", "visibility", "queue", "status", "epoch",
         "epochs", "step", "total_steps", "eta_seconds", "created_at", "started_at", "progress_at",
-        "finished_at", "run_seconds", "worker", "device", "network", "result", "history", "plot", "preview",
-        "checkpoint", "error", "result_image", "loss_plot",
+        "finished_at", "run_time", "worker", "device", "network", "result", "history", "plot", "preview",
+        "checkpoint", "error", "result_image", "loss_plot", "share_originals", "notify_email", "peak_memory",
     )
     fieldsets = (
-        (None, {"fields": ("uuid", "owner", "mode", "visibility", "queue", "status", "error")}),
+        (None, {"fields": ("uuid", "owner", "mode", "visibility", "share_originals", "notify_email", "queue",
+                           "status", "error")}),
         ("Result", {"fields": ("result_image", "loss_plot")}),
         ("Parameters", {"fields": ("size", "params", "content")}),
         ("Progress", {"fields": ("epoch", "epochs", "step", "total_steps", "eta_seconds", "created_at",
-                                 "started_at", "progress_at", "finished_at", "run_seconds")}),
-        ("Where it ran", {"fields": ("worker", "device", "network")}),
+                                 "started_at", "progress_at", "finished_at", "run_time")}),
+        ("Where it ran", {"fields": ("worker", "device", "network", "peak_memory")}),
         ("Files", {"fields": ("result", "history", "plot", "preview", "checkpoint")}),
     )
 
-    @admin.display(description="progress")
-    def progress(self, job: StyleJob) -> str:
-        return f"{job.step}/{job.total_steps}"
+    @admin.display(description="status", ordering="status")
+    def status_progress(self, job: StyleJob) -> str:
+        return f"{job.get_status_display()} · {job.step}/{job.total_steps}"
+
+    @admin.display(description="mode", ordering="mode")
+    def short_mode(self, job: StyleJob) -> str:
+        return job.mode  # "fast", not "Fast (one pass, seconds)"
+
+    @admin.display(description="worker", ordering="worker")
+    def short_worker(self, job: StyleJob) -> str:
+        return Truncator(job.worker).chars(12) or "—"
+
+    @admin.display(description="visibility", ordering="visibility")
+    def short_visibility(self, job: StyleJob) -> str:
+        return job.visibility
+
+    @admin.display(description="ran")
+    def ran(self, job: StyleJob) -> str:
+        """Started → finished, as times of day ("—" for what has not happened)."""
+        def hms(when) -> str:
+            return date_format(timezone.localtime(when), "H:i:s") if when else "—"
+        return f"{hms(job.started_at)} → {hms(job.finished_at)}" if job.started_at else "—"
 
     @admin.display(description="duration")
     def duration(self, job: StyleJob) -> str:
         return format_duration(job.duration_seconds)
+
+    @admin.display(description="device", ordering="device")
+    def short_device(self, job: StyleJob) -> str:
+        """ "CPU: Intel(R) Xeon(R) Processor, 2 cores" -> "CPU, 2 cores" (the whole name is on its page)."""
+        kind, _, rest = job.device.partition(":")
+        cores = rest.rsplit(",", 1)[1].strip() if "," in rest else ""
+        return f"{kind}, {cores}" if cores else (kind or "—")
+
+    @admin.display(description="submitted", ordering="created_at")
+    def submitted(self, job: StyleJob) -> str:
+        return date_format(timezone.localtime(job.created_at), "m-d H:i")
+
+    @admin.display(description="run time")
+    def run_time(self, job: StyleJob) -> str:
+        """The run's wall time, rounded: "3 s", "2 min 5 s" ("—" before it has finished)."""
+        return format_duration(job.run_seconds) if job.run_seconds is not None else "—"
+
+    @admin.display(description="peak memory")
+    def peak_memory(self, job: StyleJob) -> str:
+        peak = (job.measurements or {}).get("peak_bytes")
+        return f"{peak / 1e9:.2f} GB" if peak else "—"
 
     @admin.display(description="result")
     def result_image(self, job: StyleJob) -> str:
@@ -193,6 +246,77 @@ class StyleJobAdmin(StaffRunTheQueue, admin.ModelAdmin):
 
 def _ids(pks: list[int]) -> str:
     return ", ".join(str(pk) for pk in sorted(pks))
+
+
+# --- the style library ----------------------------------------------------------------------------------
+
+class LibraryStyleForm(forms.ModelForm):
+    """A new library painting: the upload is checked as a user's is (its content, at most 50
+    megapixels) and stored re-encoded as PNG, at most style_library.COPY_MAX_SIDE."""
+
+    class Meta:
+        model = LibraryStyle
+        fields = ("painter", "title", "year", "licence", "source", "image", "position", "retired")
+
+    def clean_image(self):
+        upload = self.cleaned_data.get("image")
+        if self.instance.pk is not None or not upload:
+            return upload
+        try:
+            img = images.open_image(upload)
+        except ImageError as exc:
+            raise forms.ValidationError(str(exc)) from None
+        if max(img.size) > style_library.COPY_MAX_SIDE:
+            img = images.resize_longest(img, style_library.COPY_MAX_SIDE)
+        return ContentFile(images.encode_png(img), name=f"{Path(upload.name).stem[:80]}.png")
+
+    def clean(self):
+        data = super().clean()
+        if self.instance.pk is None and not data.get("image"):
+            self.add_error("image", "Upload the painting's image.")
+        return data
+
+
+@admin.register(LibraryStyle)
+class LibraryStyleAdmin(StaffRunTheQueue, admin.ModelAdmin):
+    """Staff add paintings and retire them (a retired one is no longer offered; jobs keep their copy).
+    A painting's image cannot change once saved: workers cache what they compute from it."""
+
+    form = LibraryStyleForm
+    list_display = ("preview", "painter", "title", "year", "position", "retired", "uses")
+    list_display_links = ("painter", "title")
+    list_editable = ("position", "retired")
+    list_filter = ("retired",)
+    search_fields = ("painter", "title")
+    actions = ("retire", "restore")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(use_count=Count("job_styles"))
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("preview", "bundled", "image") if obj is not None else ("preview",)
+
+    @admin.display(description="image")
+    def preview(self, style: LibraryStyle) -> str:
+        if style.pk is None:
+            return "—"
+        url = reverse("engine:library_thumbnail", args=[style.pk])
+        return format_html('<img src="{}" alt="{}" width="80">', url, str(style))
+
+    @admin.display(description="jobs", ordering="use_count")
+    def uses(self, style: LibraryStyle) -> int:
+        return style.use_count
+
+    @admin.action(description="Retire the selected styles (no longer offered on the form)")
+    def retire(self, request, queryset):
+        self.message_user(request, f"{queryset.update(retired=True)} style(s) retired.", messages.SUCCESS)
+
+    @admin.action(description="Offer the selected styles again")
+    def restore(self, request, queryset):
+        self.message_user(request, f"{queryset.update(retired=False)} style(s) offered again.", messages.SUCCESS)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # retire instead: a deleted painting's worker caches would outlive it
 
 
 # --- quotas -------------------------------------------------------------------------------------------

@@ -25,3 +25,8 @@ class EngineConfig(AppConfig):
         # A job's files go with its row, however it is deleted (also with its owner's account).
         post_delete.connect(remove_job_folder, sender=StyleJob, dispatch_uid="engine.remove_job_folder")
         checks.warn_at_start()  # also registers the project's system checks (check --deploy)
+        from .notifications import job_ended
+        from .signals import job_failed, job_succeeded
+
+        job_succeeded.connect(job_ended, dispatch_uid="engine.notify_succeeded")
+        job_failed.connect(job_ended, dispatch_uid="engine.notify_failed")

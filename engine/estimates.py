@@ -1,60 +1,69 @@
-"""How long jobs take: a job's expected run time, and a queued job's position and wait.
+"""How long jobs take and what they need: a job's expected run time and peak memory, a queued
+job's position and wait, and the wait a job submitted now would have.
 
-Run times come from recent successful runs (RunTimeEstimator): the median of runs with the same
-mode, size and steps; else the mode's median rate (seconds per pixel-step); else a default. A
-queued job waits for the work left on the running jobs plus the jobs ahead of it, shared among the
-live workers. Each estimate costs a fixed number of queries and one Redis call, whatever the
-length of the queue.
+Costs come from engine.cost_model: a model calibrated on this machine, scaled by what recent
+successful runs measured (RunTimeEstimator, one query over the last RECENT_RUNS of them). A queued
+job waits for the work left on the running jobs plus the jobs ahead of it, shared among the live
+workers. Each estimate costs a fixed number of queries and Redis round trips, whatever the length
+of the queue or the number of workers.
 """
 
 from __future__ import annotations
 
-import statistics
-from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 
 from django.db.models import Case, Count, Q, When
 from django.utils import timezone
 
-from . import queue
+from . import queue, worker_info
+from .cost_model import MARGIN, CostModel, Estimate, Finished, fits, params_of
 from .models import HIGH_QUEUE, Mode, Status, StyleJob
 
-# Fallback costs when no similar job has run yet: seconds per (pixel x step), and a fixed part
-# (loading images and networks, writing files). Measured on a 2-core CPU, rounded up.
-# Video: a step is a frame; 240 frames at 480 px took 20 s (docs/benchmarks.md, "Video and batches").
-DEFAULT_SECONDS_PER_PIXEL_STEP = {Mode.CLASSIC: 7e-6, Mode.FAST: 4e-6, Mode.VIDEO: 3.6e-7}
-FIXED_SECONDS = 3.0
 RECENT_RUNS = 200
+SIZE_STEP = 32  # the sizes offered instead of one that does not fit
 
 
-def _work(size: int, steps: int) -> float:
-    return float(size * size * max(1, steps))
+def _params_for(mode: str, size: int, steps: int) -> dict:
+    """Params of a job known only by its mode, size and steps (the default shape of a run)."""
+    if mode != Mode.CLASSIC:
+        return {"size": size}
+    epochs = 10 if steps >= 10 and steps % 10 == 0 else 1
+    return {"size": size, "epochs": epochs, "steps_per_epoch": max(1, steps // epochs)}
+
+
+def finished_from_row(mode: str, size: int, steps: int, seconds: float, params: Mapping | None = None,
+                      device: str = "", measurements: Mapping | None = None) -> Finished:
+    measured = measurements or {}
+    dims = measured.get("dims")
+    return Finished(mode=mode, params=params or _params_for(mode, size, steps), seconds=seconds,
+                    device=device or "", dims=tuple(dims) if dims else None,
+                    peak_bytes=measured.get("peak_bytes"), precision=measured.get("precision", "float32"),
+                    typical=measured.get("warm", True) and not measured.get("resumed", False),
+                    frames=steps if mode == Mode.VIDEO else 1)
 
 
 class RunTimeEstimator:
-    """Run time of a job from recent successful runs (see the module notes)."""
+    """Run time of jobs from the cost model, refreshed by recent successful runs: rows of
+    (mode, size, steps, seconds[, params, device, measurements])."""
 
-    def __init__(self, recent: Iterable[tuple[str, int, int, float]]):
-        self.exact: dict[tuple, list[float]] = defaultdict(list)
-        self.rates: dict[str, list[float]] = defaultdict(list)
-        for mode, size, steps, seconds in recent:
-            self.exact[(mode, size, steps)].append(seconds)
-            self.rates[mode].append(max(0.0, seconds - FIXED_SECONDS) / _work(size, steps))
+    def __init__(self, recent: Iterable[tuple]):
+        self.model = CostModel(finished_from_row(*row) for row in recent)
 
     @classmethod
     def from_db(cls) -> RunTimeEstimator:
         recent = (StyleJob.objects.filter(status=Status.SUCCEEDED, run_seconds__isnull=False)
                   .order_by("-finished_at")
-                  .values_list("mode", "size", "total_steps", "run_seconds")[:RECENT_RUNS])
+                  .values_list("mode", "size", "total_steps", "run_seconds", "params", "device", "measurements")
+                  [:RECENT_RUNS])
         return cls(list(recent))
 
-    def estimate(self, mode: str, size: int, steps: int) -> float:
-        if self.exact.get((mode, size, steps)):
-            return statistics.median(self.exact[(mode, size, steps)])
-        rate = (statistics.median(self.rates[mode]) if self.rates.get(mode)
-                else DEFAULT_SECONDS_PER_PIXEL_STEP.get(mode, DEFAULT_SECONDS_PER_PIXEL_STEP[Mode.CLASSIC]))
-        return FIXED_SECONDS + rate * _work(size, steps)
+    def estimate(self, mode: str, size: int, steps: int, params: Mapping | None = None) -> float:
+        try:
+            values = params_of(mode, params or _params_for(mode, size, steps))
+        except (TypeError, ValueError):
+            values = params_of(mode, _params_for(mode, size, steps))
+        return self.model.estimate(mode, values, None, frames=steps).seconds
 
 
 @dataclass
@@ -88,7 +97,7 @@ def estimate_queue(job: StyleJob) -> QueueEstimate:
     wait = (busy + waiting) / workers if workers else None
     return QueueEstimate(
         position=sum(row["n"] for row in ahead), workers=workers, wait_seconds=wait,
-        run_seconds=estimator.estimate(job.mode, job.size, job.total_steps),
+        run_seconds=estimator.estimate(job.mode, job.size, job.total_steps, job.params),
     )
 
 
@@ -125,3 +134,122 @@ def _busy_seconds(estimator: RunTimeEstimator) -> float:
             elapsed = (now - started_at).total_seconds() if started_at else 0.0
             busy += max(0.0, estimator.estimate(mode, size, steps) - elapsed)
     return busy
+
+
+# --- a job not submitted yet: the submission page's estimate -------------------------------------
+
+@dataclass
+class WorkerContext:
+    estimator: RunTimeEstimator
+    workers: list[worker_info.WorkerInfo]   # the live workers that described themselves ([]: none, or no Redis)
+
+    @property
+    def model(self) -> CostModel:
+        return self.estimator.model
+
+
+def worker_context() -> WorkerContext:
+    """The refreshed cost model and the live workers: one query and one Redis round trip."""
+    try:
+        connection = queue.redis_connection()
+    except Exception:  # noqa: BLE001 - a misconfigured Redis URL must not break the form
+        connection = None
+    workers = worker_info.live_workers(connection) if connection is not None else None
+    return WorkerContext(RunTimeEstimator.from_db(), workers or [])
+
+
+@dataclass
+class WorkerEstimate:
+    device: str
+    workers: int              # live workers with this device
+    seconds: float
+    peak_bytes: int
+    memory_bytes: int         # the most one of them can give a job
+    fits: bool
+
+
+@dataclass
+class NewJobEstimate:
+    per_device: list[WorkerEstimate]   # [] without live workers: `fallback` is then the estimate
+    fallback: Estimate
+    wait_seconds: float | None         # the queue's wait before it would start (None: no worker)
+    workers: int | None                # live workers (None: Redis could not be asked)
+    largest_fitting_size: int | None   # when it fits no worker: the largest size that would
+
+    @property
+    def fits_somewhere(self) -> bool:
+        return not self.per_device or any(w.fits for w in self.per_device)
+
+    @property
+    def fits_everywhere(self) -> bool:
+        return all(w.fits for w in self.per_device)
+
+
+def estimate_new_job(mode: str, params, content_size: tuple[int, int] | None, *, queue_name: str,
+                     context: WorkerContext | None = None, frames: int = 1) -> NewJobEstimate:
+    """Run time and peak memory of a job not submitted yet (a video: of `frames` frames), on each kind
+    of live worker, and the wait it would have in `queue_name`: three queries and two Redis round trips."""
+    context = context or worker_context()
+    model = context.model
+    by_device: dict[str, list[worker_info.WorkerInfo]] = {}
+    for worker in context.workers:
+        by_device.setdefault(worker.device, []).append(worker)
+    per_device = []
+    for device, workers in by_device.items():
+        roomiest = max(workers, key=lambda w: w.memory_bytes)
+        cost = model.estimate(mode, params, content_size, device=device, precision=roomiest.precision,
+                              frames=frames)
+        per_device.append(WorkerEstimate(device, len(workers), cost.seconds, cost.peak_bytes,
+                                         roomiest.memory_bytes, fits(cost.peak_bytes, roomiest.memory_bytes)))
+    fallback = model.estimate(mode, params, content_size, frames=frames)
+    result = NewJobEstimate(per_device, fallback, None, None, None)
+    result.wait_seconds, result.workers = _wait_for_new_job(context.estimator, queue_name)
+    if not result.fits_somewhere:
+        result.largest_fitting_size = _largest_fitting_size(mode, params, content_size, model, context.workers)
+    return result
+
+
+def _wait_for_new_job(estimator: RunTimeEstimator, queue_name: str) -> tuple[float | None, int | None]:
+    queued = StyleJob.objects.filter(status=Status.QUEUED)
+    if queue_name == HIGH_QUEUE:
+        queued = queued.filter(queue=HIGH_QUEUE)
+    ahead = list(queued.values("mode", "size", "total_steps").annotate(n=Count("id")).order_by())
+    waiting = sum(row["n"] * estimator.estimate(row["mode"], row["size"], row["total_steps"]) for row in ahead)
+    workers = queue.worker_count()
+    if not workers:
+        return None, workers
+    return (_busy_seconds(estimator) + waiting) / workers, workers
+
+
+def _largest_fitting_size(mode, params, content_size, model: CostModel,
+                          workers: list[worker_info.WorkerInfo]) -> int | None:
+    best = None
+    for worker in workers:
+        for size in range(params.size - SIZE_STEP, 255, -SIZE_STEP):
+            cost = model.estimate(mode, replace(params, size=size), content_size, device=worker.device,
+                                  precision=worker.precision)
+            if fits(cost.peak_bytes, worker.memory_bytes):
+                best = max(best or 0, size)
+                break
+    return best
+
+
+def memory_problem(mode: str, params, content_size: tuple[int, int] | None) -> str:
+    """Why the form must refuse this job ("" when it may go): its estimated peak memory fits in no
+    live worker. Without a live worker, or without Redis, nothing is refused here (the engine still
+    refuses a classic run that does not fit where it runs, when it runs)."""
+    context = worker_context()
+    if not context.workers:
+        return ""
+    model = context.model
+    roomiest = max(context.workers, key=lambda w: w.memory_bytes)
+    cost = model.estimate(mode, params, content_size, device=roomiest.device, precision=roomiest.precision)
+    if fits(cost.peak_bytes, roomiest.memory_bytes):
+        return ""
+    smaller = _largest_fitting_size(mode, params, content_size, model, context.workers)
+    what = (f"This job would need about {cost.peak_bytes * MARGIN / 1e9:.1f} GB of memory, more than any "
+            f"worker can give it right now ({roomiest.memory_bytes / 1e9:.1f} GB). ")
+    other_mode = " or use fast mode" if mode == Mode.CLASSIC else ""
+    if smaller:
+        return what + f"Please choose {smaller} px or smaller{other_mode}."
+    return what + f"Please try again later{other_mode}."

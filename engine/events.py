@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import hashlib
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.urls import reverse
 
 from .estimates import QueueEstimate
 from .job_files import download_links, preview_epochs
-from .models import Status, StyleJob
+from .models import Status, StyleJob, Visibility
 
 FINAL_EVENTS = {Status.SUCCEEDED: "finished", Status.FAILED: "failed", Status.CANCELLED: "cancelled"}
 STATUS_LINE_KEYS = ("event", "job", "status", "status_label", "mode", "epoch", "epochs", "step", "total_steps",
@@ -101,11 +102,26 @@ def progress_event(job: StyleJob, *, epoch: int, step: int, eta_seconds: float |
     return event
 
 
-def final_event(job: StyleJob, losses: list[list[float]] | None = None) -> dict | None:
-    """finished / failed / cancelled, from the job's row; None while it is still active."""
+def final_event(job: StyleJob, losses: list[list[float]] | None = None, *, stopping: bool = False) -> dict | None:
+    """finished / failed / cancelled, from the job's row; None while it is still active. A running
+    job's cancel is told twice: at once with stopping=True (its worker has not stopped yet, so the
+    row's step is not where it stops), then by the worker with the step it stopped after (or, when
+    the engine had already done its last step, as finished: the result is kept)."""
     if job.status not in FINAL_EVENTS:
         return None
-    return {**job_state(job, FINAL_EVENTS[job.status]), "losses": losses or [], **_final_fields(job)}
+    event = {**job_state(job, FINAL_EVENTS[job.status]), "losses": losses or [], **_final_fields(job)}
+    if job.status == Status.CANCELLED:
+        event["stopping"] = stopping
+    return event
+
+
+def _artwork_url(job: StyleJob) -> str | None:
+    """The gallery page of a succeeded public job (gallery.publishing made it on success)."""
+    try:
+        artwork = job.artwork  # the gallery's one-to-one relation
+    except ObjectDoesNotExist:
+        return None
+    return reverse("gallery:detail", args=[artwork.pk]) if artwork.published else None
 
 
 def _final_fields(job: StyleJob) -> dict:
@@ -119,6 +135,8 @@ def _final_fields(job: StyleJob) -> dict:
         return {**video, "result_url": None, "plot_url": None, "downloads": _downloads(job),
                 "run_seconds": job.run_seconds, "device": job.device, "network": job.network}
     return {
+        "visibility": job.visibility,
+        "artwork_url": _artwork_url(job) if job.visibility == Visibility.PUBLIC else None,
         "result_url": reverse("engine:download", args=[job.pk, "png"]) + "?inline=1",
         "plot_url": reverse("engine:download", args=[job.pk, "plot"]) + "?inline=1" if job.plot else None,
         "downloads": _downloads(job),

@@ -34,13 +34,13 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.forms.utils import ErrorDict
 
-from engine import presets, quotas
+from engine import estimates, presets, quotas, staged_uploads, style_library
 from engine.nst import ImageError, ParameterError, images, params_class, schema
 from engine.nst.classic_params import MAX_STYLES
 from gallery.models import Artwork
 
 from .content_files import Content, ContentRefused, check_clip, display_name, kind_of
-from .models import Batch, Mode, StyleImage, StyleJob, UserQuota, Visibility, params_dict
+from .models import Batch, LibraryStyle, Mode, StyleImage, StyleJob, UserQuota, Visibility, params_dict
 
 # Largest side kept of an upload for a user whose quota is at most this: more is only disk, and
 # encoding time in the request. A user allowed larger results (print sizes) keeps their photo up to
@@ -48,6 +48,9 @@ from .models import Batch, Mode, StyleImage, StyleJob, UserQuota, Visibility, pa
 STORED_MAX_SIDE = 2048
 ACCEPT = "image/jpeg,image/png,image/webp"
 STYLE_SLOTS = tuple(range(1, MAX_STYLES + 1))
+IMAGE_FIELDS = ("content", *(f"style_{slot}" for slot in STYLE_SLOTS))
+# On the page's simple view, beside mode, preset and the style picker; the others are "advanced".
+SIMPLE_CONTROLS = ("size", "strength")
 
 
 def control_field(control: schema.Control, quota: UserQuota) -> forms.Field:
@@ -70,6 +73,8 @@ def control_field(control: schema.Control, quota: UserQuota) -> forms.Field:
     field = field_class(min_value=low, max_value=refuse_above, error_messages=messages, **common)
     field.widget.attrs["max"] = high
     field.widget.attrs["step"] = "any" if control.ui_step is None else f"{control.ui_step:g}"
+    if allowed:  # static/js/sliders.js puts a slider over the user's range beside the box
+        field.widget.attrs["data-slider"] = control.scale
     return field
 
 
@@ -107,6 +112,20 @@ def _image_field(label: str, required: bool) -> forms.FileField:
                            error_messages={"required": f"Choose the {label.lower()}."})
 
 
+def _staged_field() -> forms.CharField:
+    """The token of an image kept from an earlier try (engine.staged_uploads): a checkbox that is
+    ticked while the page offers the kept image, so it can be dropped without JavaScript too."""
+    return forms.CharField(required=False, widget=forms.HiddenInput)
+
+
+def _library_field(slot: int) -> forms.ModelChoiceField:
+    return forms.ModelChoiceField(
+        queryset=LibraryStyle.objects.offered(), required=False, label=f"or a painting for style {slot}",
+        empty_label="(none)",
+        error_messages={"invalid_choice": "That painting is not in the style library any more; please "
+                                          "choose another."})
+
+
 def _megabytes(n: int) -> str:
     return f"{n / (1024 * 1024):.3g} MB"
 
@@ -131,9 +150,22 @@ class StyleJobForm(forms.Form):
     style_3_weight = forms.FloatField(label="Weight of style 3", min_value=0, max_value=100, initial=1.0,
                                       required=False)
 
+    content_staged = _staged_field()
+    style_1_staged = _staged_field()
+    style_2_staged = _staged_field()
+    style_3_staged = _staged_field()
+    style_1_library = _library_field(1)
+    style_2_library = _library_field(2)
+    style_3_library = _library_field(3)
+
     publish = forms.BooleanField(
-        label="Publish it in the gallery when it is finished", required=False,
-        help_text="Others can then see it, like it and remix it. You can make it private again at any time.")
+        label="Publish the result in the gallery when it is finished", required=False,
+        help_text="Others can see, like and remix the result. Your photo stays private unless you tick the "
+                  "next box. You can make it private again at any time.")
+    share_originals = forms.BooleanField(
+        label="Also show my photo and style images on its gallery page", required=False,
+        help_text="Unticked, visitors see only the result. Tick it only for a photo anyone may see and download.")
+    notify_email = forms.BooleanField(label="E-mail me when it has finished", required=False)
     remix = forms.ModelChoiceField(
         queryset=Artwork.objects.public().select_related("job"), required=False, widget=forms.HiddenInput,
         error_messages={"invalid_choice": "The artwork you are remixing is no longer in the gallery. "
@@ -157,13 +189,28 @@ class StyleJobForm(forms.Form):
             self.fields["fast_network"].choices = [c for c in schema.CONTROLS["fast_network"].choices
                                                    if c[0] != "tfhub"]
             self.hidden_controls.add("fast_network")
-        for slot in STYLE_SLOTS:
-            self.fields[f"style_{slot}_weight"].widget.attrs["step"] = "any"
+        for slot in STYLE_SLOTS:  # a slider over 0..5 (the box takes up to 100)
+            self.fields[f"style_{slot}_weight"].widget.attrs.update(
+                {"step": "any", "data-slider": "linear", "data-slider-max": "5"})
         max_bytes = settings.NST_MAX_UPLOAD_BYTES
         for name in (f"style_{slot}" for slot in STYLE_SLOTS):
             self.fields[name].widget.attrs["data-max-bytes"] = str(max_bytes)
             self.fields[name].help_text = f"JPEG, PNG or WebP, up to {_megabytes(max_bytes)}."
         self._describe_content_field(max_bytes)
+        email = getattr(user, "email", "")
+        self.fields["notify_email"].help_text = (
+            f"One e-mail to {email}, whether it succeeded or failed." if email else
+            "Your account has no e-mail address: add one to be told by e-mail.")
+        # What the page needs to show the images checked so far (kept ones and their sizes).
+        self.image_info: dict[str, tuple[str, tuple[int, int]]] = {}
+        self.staged: dict[str, staged_uploads.Staged] = {}
+        self._not_required_when_kept()
+
+    def _not_required_when_kept(self) -> None:
+        """A photo kept from an earlier try stands in for the file: the file input is then not
+        required (nor marked `required` on the page, which would stop the browser sending the form)."""
+        if self.data.get("content_staged"):
+            self.fields["content"].required = False
 
     def _describe_content_field(self, photo_bytes: int) -> None:
         """The content field's limits, in words and for the page's script (static/js/video_form.js)."""
@@ -189,18 +236,39 @@ class StyleJobForm(forms.Form):
     # --- the page's layout of the controls ------------------------------------------------------
 
     @property
+    def simple_controls(self) -> list[tuple[str, forms.BoundField]]:
+        """(modes, field) of the controls on the simple view (SIMPLE_CONTROLS); modes is "" for all."""
+        return [("" if len(c.modes) > 1 else c.modes[0], self[c.name])
+                for c in schema.controls(web=True) if c.name in SIMPLE_CONTROLS]
+
+    @property
     def shared_control_rows(self) -> list[tuple[bool, list[forms.BoundField]]]:
-        """The controls every mode uses, as the page lays them out (see _control_rows)."""
-        return self._control_rows([c for c in schema.controls(web=True) if set(c.modes) == set(schema.MODES)])
+        """The advanced controls every mode uses, as the page lays them out (see _control_rows)."""
+        return self._control_rows([c for c in schema.controls(web=True)
+                                   if set(c.modes) == set(schema.MODES) and c.name not in SIMPLE_CONTROLS])
 
     @property
     def mode_control_rows(self) -> list[tuple[str, list[tuple[bool, list[forms.BoundField]]]]]:
-        """(mode, rows) of the controls not every mode uses: a fieldset per mode on the page, each control
-        in the fieldset of the first mode it lists (video mode shares fast mode's strength: the page
-        shows both fieldsets in video mode)."""
+        """(mode, rows) of the advanced controls not every mode uses: a fieldset per mode on the page, each
+        control in the fieldset of the first mode it lists (video mode shares fast mode's controls: the
+        page shows both fieldsets in video mode)."""
         return [(mode, self._control_rows([c for c in schema.controls(mode, web=True)
-                                           if c.modes[0] == mode and set(c.modes) != set(schema.MODES)]))
+                                           if c.modes[0] == mode and set(c.modes) != set(schema.MODES)
+                                           and c.name not in SIMPLE_CONTROLS]))
                 for mode in schema.MODES]
+
+    @property
+    def advanced_has_errors(self) -> bool:
+        """Whether a control of the "advanced" view has an error (the page then opens that view)."""
+        advanced = {c.name for c in schema.controls(web=True) if c.name not in SIMPLE_CONTROLS}
+        return bool(advanced & set(self.errors))
+
+    @property
+    def style_slots(self) -> list[dict]:
+        """The fields of each style slot, and the image kept in it from an earlier try, if any."""
+        return [{"slot": slot, "file": self[f"style_{slot}"], "weight": self[f"style_{slot}_weight"],
+                 "library": self[f"style_{slot}_library"], "staged_field": self[f"style_{slot}_staged"],
+                 "staged": self.staged.get(f"style_{slot}")} for slot in STYLE_SLOTS]
 
     def _control_rows(self, controls: list[schema.Control]) -> list[tuple[bool, list[forms.BoundField]]]:
         """(in a row, bound fields): the controls of one `row` side by side where the first of them
@@ -221,10 +289,12 @@ class StyleJobForm(forms.Form):
 
     # --- uploads --------------------------------------------------------------------------------
 
-    def _clean_image(self, name: str) -> ContentFile | None:
-        upload = self.cleaned_data.get(name)
+    def _clean_image(self, name: str, upload=None) -> ContentFile | None:
+        """The checked image of field `name` (or `upload`, one of several content files), re-encoded;
+        without a file, the one kept for the field from an earlier try (None when there is none)."""
+        upload = upload or self.cleaned_data.get(name)
         if not upload:
-            return None
+            return self._kept_image(name)
         limit = settings.NST_MAX_UPLOAD_BYTES
         if upload.size > limit:
             raise forms.ValidationError(
@@ -239,11 +309,47 @@ class StyleJobForm(forms.Form):
             img = images.open_image(upload, max_side=self.stored_max_side)  # shrunk while decoded
         except ImageError as exc:
             raise forms.ValidationError(str(exc), code="invalid_image") from None
+        self.image_info[name] = (upload.name or "", img.size)
         return ContentFile(images.encode_png(img), name=f"{name}.png")
+
+    def _kept_image(self, name: str) -> ContentFile | None:
+        """The image kept for this field from an earlier try (its token in `<name>_staged`)."""
+        token = self.data.get(f"{name}_staged", "")
+        if not token or self.user is None:
+            return None
+        kept = staged_uploads.load(self.user, token, name)
+        if kept is None:
+            raise forms.ValidationError("The image you chose before is no longer kept (after an hour it is "
+                                        "deleted). Please choose it again.", code="staged_expired")
+        self.staged[name] = kept
+        self.image_info[name] = (kept.name, kept.size)
+        return kept.content(self.user)
+
+    def keep_uploads(self) -> None:
+        """After a server-side error: keep the images that passed their checks (engine.staged_uploads),
+        so the page shown again offers them instead of asking for them again. A batch's photos and a
+        clip are not kept: only a single content photo and the style images."""
+        if self.user is None or not self.user.is_authenticated:
+            return
+        data = getattr(self, "cleaned_data", {})
+        self.data = self.data.copy()  # a request's QueryDict is immutable
+        for name in IMAGE_FIELDS:
+            content = data.get(name)
+            if name == "content":
+                content = content[0].file if content and len(content) == 1 and content[0].kind == "image" else None
+            if name not in self.staged and isinstance(content, ContentFile) and name in self.image_info:
+                label, size = self.image_info[name]
+                self.staged[name] = staged_uploads.stage(self.user, name, content, name=label, size=size)
+            if name in self.staged:
+                self.data[f"{name}_staged"] = self.staged[name].token
+        self._not_required_when_kept()
 
     def clean_content(self) -> list[Content]:
         """Each content file checked by its kind (engine.content_files); [] when there is none."""
         uploads = self.cleaned_data.get("content") or []
+        if not uploads:  # a photo kept from an earlier try, if any
+            kept = self._kept_image("content")
+            return [Content(self.image_info["content"][0], "image", kept)] if kept is not None else []
         if len(uploads) > self.batch_files:  # before any file is read
             raise forms.ValidationError(
                 f"You chose {len(uploads)} files; one submission can take up to {self.batch_files}. Please "
@@ -252,7 +358,7 @@ class StyleJobForm(forms.Form):
         for upload in uploads:
             prefix = f"{display_name(upload)}: " if len(uploads) > 1 else ""
             try:
-                checked.append(self._check_content(upload))
+                checked.append(self._check_content(upload, "content" if len(uploads) == 1 else "_batch"))
             except ContentRefused as exc:
                 problems.append(forms.ValidationError(f"{prefix}{exc}", code="invalid_content"))
             except forms.ValidationError as exc:
@@ -262,12 +368,12 @@ class StyleJobForm(forms.Form):
             raise forms.ValidationError(problems)
         return checked
 
-    def _check_content(self, upload) -> Content:
+    def _check_content(self, upload, name: str) -> Content:
+        """One content file, a clip or a photo (`name`: where the photo's size is noted, image_info)."""
         if kind_of(upload) == "video":
             info = check_clip(upload, self.clip_limits, quotas.clip_max_bytes(self.user, self.quota))
             return Content(display_name(upload), "video", upload, info)
-        self.cleaned_data["_upload"] = upload
-        return Content(display_name(upload), "image", self._clean_image("_upload"))
+        return Content(display_name(upload), "image", self._clean_image(name, upload))
 
     def full_clean(self) -> None:
         # Before any field is cleaned (and any upload decoded): the pixels of each job's images,
@@ -340,7 +446,19 @@ class StyleJobForm(forms.Form):
         return data
 
     def _clean_styles(self, data: dict) -> None:
-        given = [slot for slot in STYLE_SLOTS if data.get(f"style_{slot}")]
+        for slot in STYLE_SLOTS:
+            picked = data.get(f"style_{slot}_library")
+            if picked is None:
+                continue
+            if self.files.get(f"style_{slot}"):
+                self.add_error(f"style_{slot}", forms.ValidationError(
+                    f"Style {slot} has both a file and a painting from the library; keep one of them.",
+                    code="two_styles_in_one_slot"))
+            else:  # a painting chosen instead of an image kept from an earlier try
+                data[f"style_{slot}"] = None
+                self.staged.pop(f"style_{slot}", None)
+        given = [slot for slot in STYLE_SLOTS
+                 if data.get(f"style_{slot}") or data.get(f"style_{slot}_library")]
         data["remix_styles"] = {}
         remix = data.get("remix")
         if not given and remix and remix_styles_usable(remix, self.user):
@@ -405,6 +523,10 @@ class StyleJobForm(forms.Form):
             for problem in quotas.check_params(self.user, mode=mode, size=params.size, total_steps=steps,
                                                 limits=self.quota):
                 self.add_error(None, forms.ValidationError(problem, code="quota"))
+        content = self.image_info.get("content")
+        problem = estimates.memory_problem(mode, params, content[1] if content else None)
+        if problem:
+            self.add_error("size", forms.ValidationError(problem, code="too_much_memory"))
 
     # --- saving ---------------------------------------------------------------------------------
 
@@ -432,6 +554,7 @@ class StyleJobForm(forms.Form):
             for field_file in written:
                 field_file.storage.delete(field_file.name)
             raise
+        staged_uploads.discard(owner, [kept.token for kept in self.staged.values()])
         return made
 
     def _create_one(self, content: Content, owner, queue: str, batch: Batch | None, written: list) -> StyleJob:
@@ -450,13 +573,14 @@ class StyleJobForm(forms.Form):
         job = StyleJob(
             owner=owner, mode=mode, params=params_dict(params), size=params.size, batch=batch,
             visibility=Visibility.PUBLIC if data.get("publish") else Visibility.PRIVATE, queue=queue,
-            epochs=epochs, total_steps=total,
+            epochs=epochs, total_steps=total, share_originals=bool(data.get("share_originals")),
+            notify_email=bool(data.get("notify_email") and owner.email),
         )
         job.content.save(content.stored_name, content.file, save=False)
         written.append(job.content)
         job.save()
         for slot, weight in zip(data["style_slots"], data["style_weights"], strict=True):
-            style = StyleImage(job=job, position=slot, weight=weight)
+            style = StyleImage(job=job, position=slot, weight=weight, library_style=data.get(f"style_{slot}_library"))
             style.image.save(f"style-{slot}.png", self._style_file(slot), save=False)
             written.append(style.image)
             style.save()
@@ -466,6 +590,8 @@ class StyleJobForm(forms.Form):
         """The uploaded style image of a slot, or a copy of the remixed artwork's one (a copy: the
         new job must not lose its input when the artwork's job is deleted)."""
         data = self.cleaned_data
+        if data.get(f"style_{slot}_library") is not None:
+            return style_library.job_copy(data[f"style_{slot}_library"])
         if slot not in data["remix_styles"]:
             return data[f"style_{slot}"]
         with data["remix_styles"][slot].image.open("rb") as fh:

@@ -99,7 +99,9 @@ def cancel(job: StyleJob) -> bool:
     was_queued = job.status == Status.QUEUED
     if not job.cancel():
         return False
-    live.publish_final(job)  # the job's page and its owner's list, right away
+    # The job's page and its owner's list, right away; a running job's worker tells them again
+    # once it has stopped, with the step it stopped after (or its result, if it had finished).
+    live.publish_final(job, stopping=not was_queued)
     if was_queued:
         live.publish_queue()  # the jobs behind it moved up
     try:

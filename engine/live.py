@@ -95,10 +95,11 @@ def publish_progress(job: StyleJob, *, epoch: int, step: int, eta_seconds: float
     return _publish(job, event, losses)
 
 
-def publish_final(job: StyleJob, losses: list[list[float]] | None = None) -> bool:
+def publish_final(job: StyleJob, losses: list[list[float]] | None = None, *, stopping: bool = False) -> bool:
     """The job's end (finished, failed or cancelled), as its row says now; nothing while active.
+    stopping: a running job's cancel, before its worker has stopped (engine.events.final_event).
     Waits until it is sent (at most publisher.WAIT_TIMEOUT)."""
-    event = events.final_event(job, losses)
+    event = events.final_event(job, losses, stopping=stopping)
     if event is None:
         return False
     ok = _publish(job, event, losses, wait=True)

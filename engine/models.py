@@ -9,7 +9,8 @@ The life cycle is a set of methods on the model (NetBox's Job.start()/terminate(
     failed/cancelled --requeue()--> queued              (staff; a lost worker's job: from running)
 
 and, within a state: report_progress() and record_placement() (running), record_stop()
-(cancelled: where it stopped), move_to_queue() (queued), set_visibility() (any).
+(cancelled: where it stopped), move_to_queue() (queued), set_visibility(), set_share_originals()
+and set_notify_email() (any).
 engine.jobs (the job service) calls these and then tells RQ and the browsers.
 
 Each transition is ONE conditional UPDATE ... WHERE id = ... AND status IN (...): two workers, or a
@@ -21,6 +22,7 @@ the UPDATE that makes them visible, under one folder per job named by a random U
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from typing import TYPE_CHECKING
@@ -44,7 +46,7 @@ from .job_files import (
     style_kind,
     write_job_file,
 )
-from .signals import job_succeeded
+from .signals import job_failed, job_succeeded
 
 if TYPE_CHECKING:
     from engine.nst import ClassicParams, FastParams, LossHistory, VideoParams
@@ -195,6 +197,8 @@ class StyleJob(models.Model):
     # Publishing shows the result; the inputs (content photo, style images) stay the owner's unless
     # they tick this separate box too. False for every job made before the box existed.
     share_originals = models.BooleanField(default=False)
+    # The owner asked for an e-mail when the job ends (engine.notifications).
+    notify_email = models.BooleanField(default=False)
     queue = models.CharField(max_length=32, default=DEFAULT_QUEUE)
     # Submitted with other files as one batch (engine.models.Batch); None for a single job.
     batch = models.ForeignKey(Batch, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
@@ -223,6 +227,9 @@ class StyleJob(models.Model):
     poster = models.FileField(max_length=255, blank=True, help_text="A video result's middle frame, JPEG.")
     checkpoint = models.FileField(max_length=255, blank=True, help_text="Latest classic checkpoint.")
     error = models.TextField(blank=True, help_text="Shown to the user.")
+    # What the run cost, measured by the worker (engine.run_costs): peak memory, time per level
+    # and outside the engine. The estimates (engine.cost_model) are refitted from these.
+    measurements = models.JSONField(default=dict, blank=True)
 
     objects = StyleJobQuerySet.as_manager()
 
@@ -277,11 +284,14 @@ class StyleJob(models.Model):
         return ok
 
     def finish(self, *, image_png: bytes | None = None, history: LossHistory | None, device: str, network: str,
-               seconds: float, result_name: str = "", poster_jpeg: bytes | None = None) -> bool:
+               seconds: float, result_name: str = "", poster_jpeg: bytes | None = None,
+               measurements: dict | None = None) -> bool:
         """running -> succeeded, with the result PNG (or, for a video, `result_name`: the MP4 the engine
         wrote into the job's folder, and its poster frame) and (classic) the loss history and its plot.
-        False when the job was cancelled meanwhile: its result is then not shown. A finished run
-        needs no checkpoint (the engine resumes only with the same parameters): its file goes.
+        Also cancelled -> succeeded: a cancel that arrived after the engine's last step (it checks
+        before each step) found nothing left to stop, and the finished result is kept rather than
+        thrown away. False when the job is in neither state. A finished run needs no checkpoint
+        (the engine resumes only with the same parameters): its file goes.
         Sends engine.signals.job_succeeded (the gallery publishes public jobs on it)."""
         old_checkpoint = self.checkpoint.name
         changes: dict = {
@@ -290,6 +300,7 @@ class StyleJob(models.Model):
             "step": self.total_steps, "epoch": self.epochs, "eta_seconds": None,
             "device": device[:200], "network": network[:64],
             "result": result_name or write_job_file(self, RESULT, image_png),
+            "measurements": measurements or {},
         }
         if poster_jpeg is not None:
             changes["poster"] = write_job_file(self, POSTER, poster_jpeg)
@@ -298,17 +309,21 @@ class StyleJob(models.Model):
             if history.rows:
                 plot = history.plot_png(f"Job {self.pk}: loss per step")
                 changes["plot"] = write_job_file(self, PLOT, plot)
-        ok = self._transition((Status.RUNNING,), **changes)
+        ok = self._transition((Status.RUNNING, Status.CANCELLED), **changes)
         if ok and old_checkpoint:
             default_storage.delete(old_checkpoint)
         if ok:
-            _announce_success(self)
+            _announce(job_succeeded, self)
         return ok
 
     def fail(self, error: str) -> bool:
-        """queued/running -> failed, with a message for the user (never a traceback)."""
-        return self._transition(ACTIVE_STATUSES, status=Status.FAILED, error=error,
-                                finished_at=timezone.now(), eta_seconds=None)
+        """queued/running -> failed, with a message for the user (never a traceback). Sends
+        engine.signals.job_failed."""
+        ok = self._transition(ACTIVE_STATUSES, status=Status.FAILED, error=error,
+                              finished_at=timezone.now(), eta_seconds=None)
+        if ok:
+            _announce(job_failed, self)
+        return ok
 
     def cancel(self) -> bool:
         """queued/running -> cancelled. Only the database: engine.jobs.cancel() also takes
@@ -356,6 +371,16 @@ class StyleJob(models.Model):
         """Public or private, in any state (gallery.publishing keeps the artwork in step with it)."""
         type(self).objects.filter(pk=self.pk).update(visibility=visibility)
         self.visibility = visibility
+
+    def set_share_originals(self, share: bool) -> None:
+        """Whether the gallery shows the job's photo and style images beside its result (any state)."""
+        type(self).objects.filter(pk=self.pk).update(share_originals=share)
+        self.share_originals = share
+
+    def set_notify_email(self, notify: bool) -> None:
+        """Whether its owner gets an e-mail when it ends (engine.notifications reads the row then)."""
+        type(self).objects.filter(pk=self.pk).update(notify_email=notify)
+        self.notify_email = notify
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -407,13 +432,62 @@ class StyleJob(models.Model):
         return self.is_active and self.is_manageable_by(user)
 
 
+class LibraryStyleQuerySet(models.QuerySet):
+    def offered(self) -> LibraryStyleQuerySet:
+        """What the submission form offers: the styles staff have not retired."""
+        return self.filter(retired=False)
+
+
+class LibraryStyle(models.Model):
+    """A painting users may pick instead of uploading one (engine.style_library). The paintings
+    shipped with the code are files of static/styles/ (`bundled`); staff add more in the admin
+    (`image`, in the media storage). The image never changes once the row exists (the admin shows
+    it read-only): workers cache what they compute from it under the row's pk. Retire a style
+    rather than delete it: jobs that used it keep their own copy either way."""
+
+    title = models.CharField(max_length=200)
+    painter = models.CharField(max_length=200)
+    year = models.CharField(max_length=40, blank=True, help_text='e.g. "1889" or "c. 1831".')
+    licence = models.CharField(max_length=200, default="Public domain")
+    source = models.CharField(max_length=500, blank=True, help_text="Where this photograph of the work comes from.")
+    image = models.FileField(upload_to="library/", max_length=255, blank=True)
+    bundled = models.CharField(max_length=100, blank=True, editable=False,
+                               help_text="A file of static/styles/ shipped with the code.")
+    retired = models.BooleanField(default=False, help_text="Not offered on the form any more.")
+    position = models.PositiveSmallIntegerField(default=100, help_text="Lower comes first on the form.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = LibraryStyleQuerySet.as_manager()
+
+    class Meta:
+        ordering = ("position", "painter", "title")
+        verbose_name = "library style"
+
+    def __str__(self) -> str:
+        return f"{self.painter}, {self.title}" + (f" ({self.year})" if self.year else "")
+
+    @property
+    def identity(self) -> str:
+        """A short name of the row's image (its file): with the pk, it names the painting even across
+        a database made again from scratch, whose pks start over."""
+        return hashlib.blake2b((self.bundled or self.image.name).encode(), digest_size=4).hexdigest()
+
+    @property
+    def cache_key(self) -> str:
+        """What workers cache the painting's style vector and Gram targets under (engine.tasks)."""
+        return f"library-{self.pk}-{self.identity}"
+
+
 class StyleImage(models.Model):
-    """One of a job's 1-3 style images, with its mixing weight."""
+    """One of a job's 1-3 style images, with its mixing weight; a copy of a library style's image
+    when the user picked one (`library_style` says which)."""
 
     job = models.ForeignKey(StyleJob, on_delete=models.CASCADE, related_name="styles")
     position = models.PositiveSmallIntegerField()  # 1..3, as on the form
     image = models.FileField(upload_to=_style_upload_to, max_length=255)
     weight = models.FloatField(default=1.0)
+    library_style = models.ForeignKey(LibraryStyle, null=True, blank=True, on_delete=models.SET_NULL,
+                                      related_name="job_styles")
 
     class Meta:
         ordering = ("position",)
@@ -428,11 +502,11 @@ class StyleImage(models.Model):
         return style_kind(self.position)
 
 
-def _announce_success(job: StyleJob) -> None:
-    """Send engine.signals.job_succeeded; a failing receiver is logged, the job stays succeeded."""
-    for receiver, outcome in job_succeeded.send_robust(sender=StyleJob, job=job):
+def _announce(signal, job: StyleJob) -> None:
+    """Send one of engine.signals' job signals; a failing receiver is logged, the job's new state stays."""
+    for receiver, outcome in signal.send_robust(sender=StyleJob, job=job):
         if isinstance(outcome, Exception):
-            logger.error("job_succeeded receiver %r failed for job %s", receiver, job.pk, exc_info=outcome)
+            logger.error("Receiver %r of a job signal failed for job %s", receiver, job.pk, exc_info=outcome)
 
 
 def params_dict(params: ClassicParams | FastParams | VideoParams) -> dict:

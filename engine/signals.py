@@ -4,8 +4,12 @@ job_succeeded(sender=StyleJob, job=<StyleJob>): sent by StyleJob.finish() once t
 "succeeded" (its result is stored). The gallery publishes jobs submitted as public on it
 (gallery.publishing.publish_if_public). Receivers run in the worker; an exception in one is
 logged and does not undo the job's success.
+
+job_failed(sender=StyleJob, job=<StyleJob>): sent by StyleJob.fail() once the row says "failed"
+(job.error holds the message). engine.notifications e-mails owners who asked for it on both.
 """
 
 from django.dispatch import Signal
 
 job_succeeded = Signal()
+job_failed = Signal()

@@ -56,6 +56,7 @@ from engine.nst import (
     images,
     stylize_classic,
 )
+from engine.nst import device as nst_device
 from engine.nst.device import describe_device
 from engine.nst.fast import NETWORK as FAST_NETWORK
 from engine.nst.fast import get_fast_stylizer
@@ -180,6 +181,10 @@ def on_rq_failure(rq_job, connection, exc_type, exc_value, tb) -> None:
         jobs.fail(job, GENERIC_ERROR)
 
 
+# The (mode, network, fast init) of the jobs this worker process has run: their networks are loaded.
+_NETWORKS_RUN: set[tuple[str, str, bool]] = set()
+
+
 class _Run:
     """One execution of a job: loads its inputs, calls the engine, reports back."""
 
@@ -190,6 +195,12 @@ class _Run:
         self.started = time.monotonic()
         self.last_saved = self.started
         self.epoch = self.step = 0
+        self.resumed_from = 0  # the step a checkpoint let this run start after
+        # A worker's first job of a network also loads it (and, the first of all, TensorFlow):
+        # its time is not what such a job costs, and the estimates do not learn from it.
+        network = (job.mode, _network_name(job), job.params.get("init") == "fast")
+        self.warm = network in _NETWORKS_RUN
+        _NETWORKS_RUN.add(network)
         # Set when the job's cancel flag is seen, or a progress update finds the row no longer
         # running; with the worker's own reason (engine.worker.stop_reason) it makes stop_reason().
         self.cancelled = False
@@ -204,38 +215,57 @@ class _Run:
 
     def execute(self) -> None:
         job, params = self.job, self.job.engine_params()
+        nst_device.reset_peak_rss()  # this job's own peak, in a worker that has run others
         if job.mode == Mode.VIDEO:
             self.run_video(params)
             return
-        content, styles = self.load_images(params.size)
+        content, styles, style_keys = self.load_images(params.size)
         model_dir = settings.NST_MODEL_DIR
         if job.mode == Mode.FAST:
-            result = get_stylizer(params, model_dir, settings.NST_FAST_HUB_HANDLE).stylize(content, styles, params)
+            stylizer = get_stylizer(params, model_dir, settings.NST_FAST_HUB_HANDLE)
+            result = stylizer.stylize(content, styles, params, style_keys=style_keys)
             seconds = ", ".join(f"{name} {value:.2f} s" for name, value in result.seconds.items())
             history = LossHistory(events=[f"Fast mode, one forward pass: {seconds}."])
         else:
-            result = self.run_classic(content, styles, params, model_dir)
+            result = self.run_classic(content, styles, params, model_dir, style_keys)
             history = result.history
         if worker.stop_reason() == StopReason.LEASE_LOST:  # the result may no longer be ours to write
             raise Stopped("The worker lost its lease on the job.")
-        job.finish(image_png=images.encode_png(result.image), history=history, device=result.device,
-                   network=result.network, seconds=time.monotonic() - self.started)
+        png = images.encode_png(result.image)
+        job.finish(image_png=png, history=history, device=result.device, network=result.network,
+                   seconds=time.monotonic() - self.started, measurements=self.measurements(result))
 
-    def run_classic(self, content, styles, params, model_dir):
+    def measurements(self, result) -> dict:
+        """What this run cost, for the estimates (engine.cost_model): the peak memory, the result's
+        size, and (classic) the steps and seconds of each scale of the plan."""
+        levels: list[list[float]] = []  # [scale, steps, seconds]
+        previous = level_start = 0.0
+        for row in result.history.rows if self.job.mode == Mode.CLASSIC else []:
+            if not levels or levels[-1][0] != row.scale:
+                levels.append([row.scale, 0, 0.0])
+                level_start = previous
+            levels[-1][1] += 1
+            levels[-1][2] = round(row.seconds - level_start, 4)
+            previous = row.seconds
+        return {"peak_bytes": nst_device.peak_rss(), "dims": list(result.image.shape[:2]),
+                "precision": getattr(result, "precision", "float32"), "levels": levels,
+                "resumed": self.resumed_from > 0, "warm": self.warm}
+
+    def run_classic(self, content, styles, params, model_dir, style_keys=None):
         """From the job's checkpoint when it has one (a requeued or recovered job), else from the
         start. A checkpoint that cannot be used (unreadable, other engine version) costs the steps
         it held, never the job."""
         resume = self.checkpoint()
         kwargs = dict(model_dir=model_dir, on_step=self.on_step, on_epoch=self.on_epoch,
-                      should_stop=self.should_stop)
+                      should_stop=self.should_stop, style_keys=style_keys)
         if resume is not None:
-            self.step = resume.step  # where the engine goes on from
+            self.step = self.resumed_from = resume.step  # where the engine goes on from
             try:
                 return stylize_classic(content, styles, params, resume_from=resume, **kwargs)
             except ParameterError as exc:
                 if self.step != resume.step:  # it failed later than the restore: a real error
                     raise
-                self.step = 0
+                self.step = self.resumed_from = 0
                 logger.warning("Style job %s: checkpoint not usable (%s); starting again.", self.job.pk, exc)
         return stylize_classic(content, styles, params, **kwargs)
 
@@ -243,7 +273,7 @@ class _Run:
         """A clip, frame by frame (engine.nst.video), in chunks under the job's folder: a resumed run
         (requeued, handed back, recovered from a dead worker) goes on after the last whole chunk."""
         job = self.job
-        styles = self.load_styles(max(params.size, MIN_STYLE_SIDE))
+        styles, _ = self.load_styles(params.size)
         work, out = video_work_dir(job), local_path(job_file_name(job, VIDEO_RESULT))
         kwargs = dict(stylizer=get_fast_stylizer(settings.NST_MODEL_DIR), work_dir=work, out=out,
                       on_frame=self.on_frame, on_chunk=self.on_chunk, should_stop=self.should_stop)
@@ -283,16 +313,25 @@ class _Run:
         return checkpoint
 
     def load_images(self, size: int):
+        """The content at the job's size, the styles, and the names under which the engine may
+        cache what it computes from them (engine.nst's style_keys): a library painting's, with the
+        side it is loaded at, so its style vector (fast mode) and its Gram targets (classic mode,
+        per scale) are computed once per worker and size. Fast mode's predictor only ever sees
+        a 256x256 image, so a library painting is loaded at one size there, whatever the job's."""
         with self.job.content.open("rb") as fh:
             content = images.load_array(fh, size)
-        return content, self.load_styles(max(size, MIN_STYLE_SIDE))
+        return (content, *self.load_styles(size))
 
-    def load_styles(self, side: int):
-        styles = []
-        for style in self.job.styles.all():
+    def load_styles(self, size: int) -> tuple[list, list[str | None]]:
+        """The job's style images for a result of `size` px, and their cache names (see load_images)."""
+        side = MIN_STYLE_SIDE if self.job.mode == Mode.FAST else max(size, MIN_STYLE_SIDE)
+        styles, keys = [], []
+        for style in self.job.styles.select_related("library_style"):
+            library = style.library_style
             with style.image.open("rb") as fh:
-                styles.append(images.load_array(fh, side))
-        return styles
+                styles.append(images.load_array(fh, side if library else max(size, MIN_STYLE_SIDE)))
+            keys.append(f"{library.cache_key}@{side}" if library else None)
+        return styles, keys
 
     # --- engine callbacks -----------------------------------------------------------------------
 

@@ -15,12 +15,15 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from engine import presets
-from engine.nst import LossHistory, schema
+from engine import presets, staged_uploads, style_library
+from engine.nst import ImageError, LossHistory, ParameterError, params_class, schema
+from engine.nst.classic_params import MAX_STYLES
+from engine.nst.history import SERIES_COLOURS
 from gallery import publishing
 from gallery.models import Artwork
 from nstsite import rate_limits
@@ -28,12 +31,13 @@ from nstsite.parsing import whole_number
 
 from . import batches, cleanup, events, jobs, live, quotas
 from .describe import param_rows
-from .estimates import estimate_queue
+from .estimates import estimate_new_job, estimate_queue
 from .forms import StyleJobForm, remix_styles_usable
 from .job_files import download_links, download_spec, file_for, is_original, preview_epochs, preview_file
-from .models import Mode, Status, StyleJob, Visibility
+from .models import LibraryStyle, Mode, Status, StyleJob, Visibility
 
 JOBS_PER_PAGE = 20
+DEFAULT_CLIP_FRAMES = 240  # the estimate of a video before its clip is read: ten seconds at 24 frames/s
 STORAGE_FAILED = ("Your images could not be saved just now, so the job was not created. "
                   "Please try again in a few minutes.")
 
@@ -67,15 +71,16 @@ def submit(request: HttpRequest) -> HttpResponse:
             except OSError:  # the disk (full, read-only): create_job has removed what it wrote
                 logger.exception("Could not store the files of a new job")
                 form.add_error(None, STORAGE_FAILED)
+                _keep_uploads(form)
                 return render(request, "engine/submit.html", _submit_context(form, form.cleaned_data.get("remix")),
                               status=503)
             if job is not None and job.batch_id is not None:
                 messages.success(request, f"Batch {job.batch_id}: {len(form.cleaned_data['content'])} jobs.")
                 return redirect("engine:batch", pk=job.batch_id)
             if job is not None:
-                if job.status == Status.QUEUED:  # not failed by an unreachable queue (enqueue ran on commit)
-                    messages.success(request, f"Job {job.pk} is queued.")
+                # No "Job N is queued." message: the job's page says its state itself, live.
                 return redirect("engine:detail", pk=job.pk)
+        _keep_uploads(form)
         remix = form.cleaned_data.get("remix")
     else:
         remix = _remixed_artwork(request)
@@ -103,10 +108,124 @@ def _refused_before_reading(request: HttpRequest, form: StyleJobForm) -> HttpRes
     return response
 
 
+def _keep_uploads(form: StyleJobForm) -> None:
+    """Keep the images that passed their checks, so the page shown again need not ask for them."""
+    try:
+        form.keep_uploads()
+    except OSError:  # a full disk: the page then asks for them again, as before
+        logger.warning("Could not keep the uploads of a refused submission", exc_info=True)
+
+
 def _submit_context(form: StyleJobForm, remix: Artwork | None) -> dict:
+    library = list(LibraryStyle.objects.offered())
     usable = remix is not None and remix_styles_usable(remix, form.user)
     return {"form": form, "presets": presets.as_json(), "remix": remix,
-            "remix_styles": list(remix.job.styles.all()) if usable else []}
+            "remix_styles": list(remix.job.styles.all()) if usable else [],
+            "library": library,
+            "library_data": {str(s.pk): {"painter": s.painter, "title": s.title, "year": s.year,
+                                         "thumb": reverse("engine:library_thumbnail", args=[s.pk])}
+                             for s in library}}
+
+
+# --- what the form needs as the user fills it in -----------------------------------------------------
+
+ESTIMATE_FIELDS = ("mode", "size", "epochs", "steps_per_epoch", "multiscale", "init", "optimizer", "network",
+                   "preserve_colors", "fast_network", "strength")
+
+
+@login_required
+def estimate(request: HttpRequest) -> JsonResponse:
+    """GET /jobs/estimate/?mode=..&size=..&epochs=..&steps_per_epoch=..&width=..&height=..: the run
+    time and peak memory of such a job on the live workers, the queue's wait, and whether it fits.
+    Cheap by construction (what the form calls as the user changes it): no image is decoded, three
+    queries and two Redis round trips, whatever the queue or the number of workers."""
+    mode = request.GET.get("mode")
+    if mode not in Mode.values:
+        return JsonResponse({"error": "Unknown mode."}, status=400)
+    values = {}
+    for control in schema.controls(mode, web=True):
+        raw = request.GET.get(control.name)
+        if raw is None or raw == "":
+            continue
+        try:
+            values[control.name] = _typed(control, raw)
+        except ValueError:
+            return JsonResponse({"error": f"{control.label}: not a valid value."}, status=400)
+    try:
+        params = params_class(mode).from_dict(values)
+        params.validate(max(1, min(MAX_STYLES, _int(request.GET.get("styles"), 1))))
+    except (ParameterError, TypeError, ValueError) as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    width, height = _int(request.GET.get("width"), 0), _int(request.GET.get("height"), 0)
+    content_size = (width, height) if width > 0 and height > 0 else None
+    # A video's frames (240, ten seconds at 24 frames/s, until the server has read its clip), within
+    # what a clip of the user's may have.
+    frames = 1
+    if mode == Mode.VIDEO:
+        most = quotas.limits_for(request.user).max_clip_frames
+        frames = min(max(1, _int(request.GET.get("frames"), DEFAULT_CLIP_FRAMES)), most)
+    result = estimate_new_job(mode, params, content_size, queue_name=jobs.queue_for(request.user), frames=frames)
+    return JsonResponse(_estimate_json(result))
+
+
+def _typed(control: schema.Control, raw: str):
+    if control.kind == "bool":
+        return raw.lower() in ("1", "true", "on", "yes")
+    if control.kind == "int":
+        return int(raw)
+    if control.kind == "float":
+        return float(raw)
+    return raw
+
+
+def _int(raw: str | None, default: int) -> int:
+    try:
+        return int(raw) if raw is not None else default
+    except ValueError:
+        return default
+
+
+def _estimate_json(result) -> dict:
+    return {
+        "workers": result.workers,
+        "wait_seconds": result.wait_seconds,
+        "per_device": [{"device": w.device, "workers": w.workers, "seconds": w.seconds,
+                        "peak_bytes": w.peak_bytes, "memory_bytes": w.memory_bytes, "fits": w.fits}
+                       for w in result.per_device],
+        "seconds": (max(w.seconds for w in result.per_device) if result.per_device else result.fallback.seconds),
+        "seconds_min": (min(w.seconds for w in result.per_device) if result.per_device
+                        else result.fallback.seconds),
+        "peak_bytes": (max(w.peak_bytes for w in result.per_device) if result.per_device
+                       else result.fallback.peak_bytes),
+        "fits_somewhere": result.fits_somewhere,
+        "fits_everywhere": result.fits_everywhere,
+        "largest_fitting_size": result.largest_fitting_size,
+    }
+
+
+@login_required
+def staged_upload(request: HttpRequest, token: str) -> HttpResponse:
+    """The preview of an image kept for the user from an earlier try (their own only)."""
+    try:
+        fh = staged_uploads.open_image(request.user, token)
+    except FileNotFoundError:
+        raise Http404("No such kept image.") from None
+    response = FileResponse(fh, content_type="image/png")
+    response["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+def library_thumbnail(request: HttpRequest, pk: int) -> HttpResponse:
+    """A library painting's small picture for the style picker (public-domain works, so public)."""
+    style = get_object_or_404(LibraryStyle, pk=pk)
+    try:
+        data = style_library.thumbnail(style)
+    except (FileNotFoundError, ImageError):
+        raise Http404("This painting's image is missing.") from None
+    response = HttpResponse(data, content_type="image/jpeg")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
 
 
 def _create_job(request: HttpRequest, form: StyleJobForm) -> StyleJob | None:
@@ -184,8 +303,16 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "downloads": download_links(job),
         "previews": events.previews(job),
         "epoch_losses": _epoch_losses(job),
+        "series_colours": SERIES_COLOURS,
+        "result_dims": _result_dims(job),
     }
     return render(request, "engine/detail.html", context)
+
+
+def _result_dims(job: StyleJob) -> tuple[int, int] | None:
+    """(width, height) of the result, as the worker recorded it: the page reserves its space."""
+    dims = (job.measurements or {}).get("dims")
+    return (dims[1], dims[0]) if dims and len(dims) == 2 else None
 
 
 def _epoch_losses(job: StyleJob) -> list[list[float]]:
@@ -238,6 +365,8 @@ def publish(request: HttpRequest, pk: int) -> HttpResponse:
     """The owner's publish/unpublish toggle (POST publish=1 or 0). Staff may unpublish any job
     (moderation); only its owner may publish one."""
     job = _get_job_for_user(request, pk, manage=True)
+    if "share_originals" in request.POST:
+        return _share_originals(request, job)
     if request.POST.get("publish") != "1":
         publishing.unpublish(job)
         messages.success(request, f"Job {job.pk} is private: it is not in the gallery.")
@@ -251,6 +380,33 @@ def publish(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, f"Job {job.pk} is in the gallery." if artwork else
                              f"Job {job.pk} will be in the gallery once it has finished.")
+    return redirect("engine:detail", pk=job.pk)
+
+
+@login_required
+@require_POST
+def notify(request: HttpRequest, pk: int) -> HttpResponse:
+    """The owner's switch for the e-mail when the job ends (POST notify=1 or 0)."""
+    job = get_object_or_404(StyleJob.objects.for_user(request.user), pk=pk)
+    wanted = request.POST.get("notify") == "1"
+    if wanted and not request.user.email:
+        messages.error(request, "Your account has no e-mail address to write to.")
+    else:
+        job.set_notify_email(wanted)
+        messages.success(request, f"You will get an e-mail at {request.user.email} when job {job.pk} ends."
+                         if wanted else f"No e-mail about job {job.pk}.")
+    return redirect("engine:detail", pk=job.pk)
+
+
+def _share_originals(request: HttpRequest, job: StyleJob) -> HttpResponse:
+    """The owner's switch for showing the job's photo and style images on its gallery page."""
+    if job.owner_id != request.user.pk:
+        messages.error(request, "Only its owner can choose whether a job's originals are shown.")
+        return redirect("engine:detail", pk=job.pk)
+    share = request.POST.get("share_originals") == "1"
+    job.set_share_originals(share)
+    messages.success(request, "Your photo and style images are shown on its gallery page." if share else
+                     "Only the result is shown in the gallery; your photo and style images are not.")
     return redirect("engine:detail", pk=job.pk)
 
 

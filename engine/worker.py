@@ -69,7 +69,7 @@ from rq.registry import clean_registries
 from rq.utils import now
 from rq.worker import SimpleWorker
 
-from . import jobs
+from . import jobs, worker_info
 from .stopping import StopReason
 
 if TYPE_CHECKING:
@@ -351,6 +351,7 @@ class StyleWorker(SimpleWorker):
                 # worker's registration too: write it again, so the worker counts as alive.
                 pipe.hset(self.key, mapping=self.serialize())
                 worker_registration.register(self, pipe)
+                worker_info.publish(pipe, worker_info.describe(self.name))  # for the form's estimates
                 pipe.execute()
         except RedisConnectionError:
             logger.warning("Worker %s: Redis unreachable; waiting for it.", self.name)
@@ -371,6 +372,7 @@ class StyleWorker(SimpleWorker):
 
     def teardown(self) -> None:
         try:
+            worker_info.forget(self.connection, self.name)
             super().teardown()
         except RedisError:
             logger.warning("Worker %s: could not register its death in Redis; its key expires.", self.name)

@@ -3,7 +3,10 @@ thumbnails and counted downloads (gallery.downloads: once per visitor and day).
 
 Everything starts from Artwork.objects.public() (`_get_public_artwork`): an artwork that is not
 published is a 404 for everyone here, and its owner and staff are sent to the job's page
-instead. Every page runs a fixed number of queries, whatever the number of artworks: a grid is a
+instead. An artwork's page shows the photo and style images it was made from only when its owner
+chose to share them (StyleJob.share_originals); library paintings are credited either way.
+
+Every page runs a fixed number of queries, whatever the number of artworks: a grid is a
 COUNT and one page of rows with their authors (select_related), an artwork page one row with its
 job and author, its style images, and (logged in) whether the user likes it.
 
@@ -101,8 +104,11 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("engine:detail", pk=artwork.job_id)  # theirs, but not in the gallery now
         raise Http404("No such artwork in the gallery.")
     job = artwork.job
+    styles = list(job.styles.select_related("library_style"))
     context = {
-        "artwork": artwork, "job": job, "styles": list(job.styles.all()), "params": param_rows(job),
+        "artwork": artwork, "job": job, "styles": styles, "params": param_rows(job),
+        # Library paintings are public-domain works: credited even when the owner keeps their inputs private.
+        "library_styles": [s for s in styles if s.library_style is not None],
         "liked": (request.user.is_authenticated
                   and Like.objects.filter(artwork=artwork, user=request.user).exists()),
         "is_owner": request.user.is_authenticated and request.user.pk == artwork.owner_id,

@@ -242,13 +242,22 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024   # larger uploads spool to disk
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
-EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND") or "django.core.mail.backends.console.EmailBackend"
-EMAIL_HOST = env_str("DJANGO_EMAIL_HOST") or "localhost"
+# E-mail (password resets, the job-ended notices of engine.notifications): printed to the process's
+# output by default; SMTP once DJANGO_EMAIL_HOST names a server.
+EMAIL_HOST = env_str("DJANGO_EMAIL_HOST") or ""
+EMAIL_BACKEND = env_str("DJANGO_EMAIL_BACKEND") or (
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = EMAIL_HOST or "localhost"
 EMAIL_PORT = env_int("DJANGO_EMAIL_PORT", 25)
 EMAIL_HOST_USER = env_str("DJANGO_EMAIL_HOST_USER") or ""
 EMAIL_HOST_PASSWORD = env_str("DJANGO_EMAIL_HOST_PASSWORD") or ""
 EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("DJANGO_EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("DJANGO_EMAIL_TIMEOUT", 10)  # seconds: a hung server must not hold a worker
 DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL") or "nstsite <noreply@localhost>"
+# The site's address as its users reach it, for links in e-mails (sent by workers, outside any request).
+NST_SITE_URL = env_str("NST_SITE_URL") or "http://localhost:8000"
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -41,8 +41,8 @@ def test_the_job_list_shows_the_queue_with_filters_and_search(staff_client, make
     theirs = make_job(user=other_user, queue="high")
     theirs.start(worker="worker-7")
     html = staff_client.get(reverse(CHANGELIST)).content.decode()
-    for column in ("owner", "mode", "size", "status", "queue", "worker", "device", "created at", "started at",
-                   "finished at", "duration"):
+    for column in ("owner", "mode", "size", "status", "queue", "worker", "device", "submitted", "ran",
+                   "duration", "visibility"):
         assert f">{column}<" in html.lower(), column
     assert "worker-7" in html
     running = staff_client.get(reverse(CHANGELIST) + "?status__exact=running").context["cl"].result_list

@@ -127,8 +127,13 @@ def files_under(path: Path) -> list[Path]:
 
 
 def assert_nothing_stored(callbacks, media_root: Path, upload_tmp: Path) -> None:
+    """No job, no job files, nothing spooled, nothing queued. The images that passed their checks
+    are kept for the user's next try (engine.staged_uploads: re-encoded PNGs under staged/, which
+    expire), and nothing else."""
     assert not StyleJob.objects.exists() and not StyleImage.objects.exists()
-    assert files_under(media_root) == []
+    staged = media_root / "staged"
+    assert [p for p in files_under(media_root) if staged not in p.parents] == []
+    assert all(p.suffix in (".png", ".json") for p in files_under(staged))
     assert files_under(upload_tmp) == []
     assert callbacks == []
     assert django_rq.get_queue("default").count == 0 and django_rq.get_queue("high").count == 0

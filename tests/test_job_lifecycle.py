@@ -95,14 +95,25 @@ def test_finishing_drops_the_checkpoint(make_job, media_root):
     assert not job.checkpoint and not path.exists()
 
 
-def test_a_job_cancelled_while_finishing_stays_cancelled(make_job):
+def test_a_job_cancelled_while_finishing_keeps_its_finished_result(make_job):
+    """The engine checks for a cancel before each step: one that arrives after the last step has
+    nothing left to stop, and the finished result is kept (issue 11, defect 8)."""
     job = make_job()
     job.start()
     StyleJob.objects.get(pk=job.pk).cancel()
+    assert job.finish(image_png=PNG, history=None, device="", network="", seconds=1) is True
+    job.refresh_from_db()
+    assert job.status == Status.SUCCEEDED
+    assert job.result
+
+
+def test_only_a_running_or_cancelled_job_can_finish(make_job):
+    job = make_job()
+    assert job.finish(image_png=PNG, history=None, device="", network="", seconds=1) is False  # queued
+    job.fail("broken")
     assert job.finish(image_png=PNG, history=None, device="", network="", seconds=1) is False
     job.refresh_from_db()
-    assert job.status == Status.CANCELLED
-    assert not job.result
+    assert (job.status, bool(job.result)) == (Status.FAILED, False)
 
 
 def test_fail_keeps_the_message_and_only_applies_to_active_jobs(make_job):

@@ -373,6 +373,7 @@ def _submit_small_classic_job(page, base: str, images_dir: Path) -> None:
     page.select_option("select[name=mode]", "classic")
     page.select_option("select[name=preset]", "custom")
     page.fill("input[name=size]", "256")        # the form's smallest
+    page.click("#advanced-settings summary")    # epochs and steps are advanced settings
     page.fill("input[name=epochs]", "3")
     page.fill("input[name=steps_per_epoch]", "10")
     page.click("#submit-job")

@@ -143,6 +143,10 @@ def test_the_forms_fields_and_bounds_come_from_the_schema(owner, settings):
 
 @pytest.mark.django_db
 def test_the_page_has_a_field_for_every_control_in_its_modes_fieldset(owner_client, settings):
+    """The advanced controls of one mode are in that mode's fieldset; the simple view's ones
+    (forms.SIMPLE_CONTROLS) in a box of their mode's, which the page shows with that mode only."""
+    from engine.forms import SIMPLE_CONTROLS
+
     settings.NST_FAST_HUB_HANDLE = "https://tfhub.dev/google/magenta/arbitrary-image-stylization-v1-256/2"
     html = owner_client.get(reverse("engine:submit")).content.decode()
     fieldsets = {mode: re.search(rf'<fieldset [^>]*id="{mode}-settings">(.*?)</fieldset>', html, re.S).group(1)
@@ -150,9 +154,15 @@ def test_the_page_has_a_field_for_every_control_in_its_modes_fieldset(owner_clie
     for control in schema.controls(web=True):
         assert f'id="id_{control.name}"' in html, control.name
         for mode, fieldset in fieldsets.items():
-            # A control every mode has is outside the fieldsets; another is in its first mode's.
-            only_here = set(control.modes) != set(schema.MODES) and control.modes[0] == mode
+            # A control every mode has is outside the fieldsets (the simple ones beside mode and preset);
+            # another is in its first mode's.
+            only_here = (set(control.modes) != set(schema.MODES) and control.modes[0] == mode
+                         and control.name not in SIMPLE_CONTROLS)
             assert (f'id="id_{control.name}"' in fieldset) == only_here, (control.name, mode)
+        if control.name in SIMPLE_CONTROLS and len(control.modes) == 1:
+            box = re.search(rf'<div class="mode-settings" data-mode="{control.modes[0]}">(.*?)</div>\s*</div>',
+                            html, re.S)
+            assert box and f'id="id_{control.name}"' in box.group(1), control.name
 
 
 @pytest.mark.django_db

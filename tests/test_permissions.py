@@ -12,10 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from engine.models import Batch, Status, StyleJob, Visibility, write_job_file
+from engine import staged_uploads, style_library
+from engine.models import Batch, LibraryStyle, Status, StyleJob, Visibility, write_job_file
 from gallery.models import Artwork
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
@@ -31,6 +33,8 @@ class Objects:
     hidden: Artwork       # an unpublished artwork (was public once)
     private_batch: Batch  # the owner's batch of two finished private jobs
     public_batch: Batch   # the owner's batch of two finished public jobs, in the gallery
+    library: LibraryStyle  # a painting of the style library
+    kept: str             # the token of an image kept for the owner after a refused submission
 
 
 @pytest.fixture
@@ -52,9 +56,12 @@ def objects(make_job, image_bytes, owner) -> Objects:
     batches = {visibility: Batch.objects.create(owner=owner) for visibility in Visibility.values}
     for visibility, batch in batches.items():
         finished(visibility, batch), finished(visibility, batch)
+    style_library.create_bundled_rows()
+    kept = staged_uploads.stage(owner, "content", ContentFile(result), name="photo.png", size=(64, 48))
     return Objects(private=private, public=public, queued=make_job(), artwork=Artwork.objects.get(job=public),
                    hidden=Artwork.objects.get(job=hidden_job), private_batch=batches[Visibility.PRIVATE],
-                   public_batch=batches[Visibility.PUBLIC])
+                   public_batch=batches[Visibility.PUBLIC], library=LibraryStyle.objects.first(),
+                   kept=kept.token)
 
 
 @pytest.fixture
@@ -111,6 +118,15 @@ MATRIX = [
      dict(anonymous=200, owner=200, other=200, staff=200)),
     ("gallery:batch", "get", lambda o: reverse("gallery:batch", args=[o.private_batch.pk]),
      dict(anonymous=404, owner=404, other=404, staff=404)),  # nothing of it is published
+    ("engine:notify", "post", lambda o: reverse("engine:notify", args=[o.queued.pk]),
+     dict(anonymous="login", owner=302, other=404, staff=404)),  # the owner's own e-mail only
+    ("engine:estimate", "get", lambda o: reverse("engine:estimate") + "?mode=fast&size=256",
+     dict(anonymous="login", owner=200, other=200, staff=200)),
+    ("engine:staged_upload", "get", lambda o: reverse("engine:staged_upload", args=[o.kept]),
+     dict(anonymous="login", owner=200, other=404, staff=404)),  # a kept image is its uploader's alone
+    ("engine:library_thumbnail", "get", lambda o: reverse("engine:library_thumbnail", args=[o.library.pk]),
+     dict(anonymous=200, owner=200, other=200, staff=200)),  # public-domain paintings
+    ("favicon", "get", lambda o: "/favicon.ico", dict(anonymous=200, owner=200, other=200, staff=200)),
     ("gallery:index", "get", lambda o: reverse("gallery:index"), dict(anonymous=200, owner=200, other=200, staff=200)),
     ("gallery:detail", "get", lambda o: reverse("gallery:detail", args=[o.artwork.pk]),
      dict(anonymous=200, owner=200, other=200, staff=200)),

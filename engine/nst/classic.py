@@ -13,7 +13,9 @@ a preview after each epoch.
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -36,6 +38,12 @@ CONTENT_UNIT, STYLE_UNIT, TV_UNIT = 1e4, 1e-2, 30.0
 STYLE_GAIN = 3.0    # relative Gram errors run ~3x smaller than content errors at a good balance
 TV_GAIN = 1.0
 
+# Gram targets of named styles (a platform's library paintings, `style_keys`), per style, scale,
+# network and precision: a few MB each, so a bounded cache; a library painting's targets are then
+# computed once per process and scale instead of once per job.
+GRAM_CACHE_ENTRIES = 32
+_gram_cache: OrderedDict[tuple, dict] = OrderedDict()
+_gram_lock = threading.Lock()
 MIN_COARSE_SIDE = 256      # below this block5 sees a handful of positions: the content would dissolve
 MAX_ROLLBACKS = 5          # NaN/inf roll-backs before the run stops with its last good image
 _LEVEL_SHARES = {1: (1.0,), 2: (0.6, 0.4), 3: (0.5, 0.3, 0.2)}
@@ -160,17 +168,47 @@ class _Level:
         self.net_content = net_content
 
 
+def style_grams(net: FeatureNet, style: np.ndarray, side: int, layers: tuple, precision: str) -> dict:
+    """The Gram matrices of one style image at longest side `side`, per style layer."""
+    import tensorflow as tf
+
+    from .losses import gram_matrix
+
+    s = resize(style, fit_dims(style.shape, side))
+    feats = features(net, tf.constant(s[None]), layers, precision)
+    return {name: gram_matrix(feats[name]) for name in layers}
+
+
+def _named_style_grams(key: str, net: FeatureNet, style: np.ndarray, side: int, layers: tuple,
+                       precision: str) -> dict:
+    """style_grams of a named style, from the process's cache when it has them."""
+    entry = (key, style.shape, side, net.name, tuple(layers), precision)
+    with _gram_lock:
+        if entry in _gram_cache:
+            _gram_cache.move_to_end(entry)
+            return _gram_cache[entry]
+    grams = style_grams(net, style, side, layers, precision)
+    with _gram_lock:
+        _gram_cache[entry] = grams
+        while len(_gram_cache) > GRAM_CACHE_ENTRIES:
+            _gram_cache.popitem(last=False)
+    return grams
+
+
 class _ClassicRun:
     def __init__(self, content, styles, params: ClassicParams, net: FeatureNet, precision: str,
-                 on_step, on_epoch, should_stop, model_dir=None):
+                 on_step, on_epoch, should_stop, model_dir=None, style_keys=None):
         self.params, self.net, self.precision, self.model_dir = params, net, precision, model_dir
         self.on_step, self.on_epoch, self.should_stop = on_step, on_epoch, should_stop
         self.content = resize(content, fit_dims(content.shape, params.size))
         self.styles = [s.astype(np.float32) for s in styles]
         self.digest = inputs_digest(content, styles)
+        # Named styles' Gram targets are cached (style_grams) unless they depend on the content.
+        self.style_keys = list(style_keys or [None] * len(styles))
         if params.preserve_colors:  # luminance-only transfer
             self.net_content = color.luminance_as_rgb(self.content)
             self.net_styles = [color.match_luminance(s, self.content) for s in self.styles]
+            self.style_keys = [None] * len(styles)
         else:
             self.net_content, self.net_styles = self.content, self.styles
         self.style_mix = normalised(params.style_weights, len(styles))
@@ -194,18 +232,15 @@ class _ClassicRun:
     def style_targets(self, side: int) -> dict:
         """Gram targets at this scale, the styles mixed by weight. Mixing the Gram matrices is
         what the sum of per-style losses converges to, for a single loss's cost."""
-        import tensorflow as tf
-
-        from .losses import gram_matrix
-
+        layers = tuple(self.params.style_layers)
         mixed = {}
-        for style, share in zip(self.net_styles, self.style_mix, strict=True):
+        for style, share, key in zip(self.net_styles, self.style_mix, self.style_keys, strict=True):
             if share == 0:
                 continue
-            s = resize(style, fit_dims(style.shape, side))
-            feats = features(self.net, tf.constant(s[None]), self.params.style_layers, self.precision)
-            for name in self.params.style_layers:
-                g = share * gram_matrix(feats[name])
+            grams = (style_grams(self.net, style, side, layers, self.precision) if key is None
+                     else _named_style_grams(key, self.net, style, side, layers, self.precision))
+            for name in layers:
+                g = share * grams[name]
                 mixed[name] = g if name not in mixed else mixed[name] + g
         return mixed
 
@@ -415,6 +450,7 @@ def stylize_classic(
     should_stop: Callable[[], bool] | None = None,
     resume_from: Checkpoint | None = None,
     memory_limit: int | None = None,
+    style_keys: Sequence[str | None] | None = None,
 ) -> ClassicResult:
     """Paint `content` in the style of `styles` (RGB float arrays in [0, 1], any size; the
     content is resized to params.size on its longest side).
@@ -425,6 +461,9 @@ def stylize_classic(
 
     A run that would not fit in memory (memory_limit bytes; default: what this process can have,
     device.memory_available) is refused before any work with ResourceError, naming the size that fits.
+
+    style_keys names styles (one name or None per style image) whose Gram targets the process may
+    keep and reuse: the same name must always mean the same image (a platform's library painting).
     """
     params = params or ClassicParams()
     params.validate(len(styles))
@@ -436,7 +475,8 @@ def stylize_classic(
     classic_memory.check(params.size, content.shape, precision, available)
     net = get_feature_net(params.network, model_dir)
     net.check_layers(tuple(params.content_layers) + tuple(params.style_layers))
-    run = _ClassicRun(content, styles, params, net, precision, on_step, on_epoch, should_stop, model_dir)
+    run = _ClassicRun(content, styles, params, net, precision, on_step, on_epoch, should_stop, model_dir,
+                      style_keys)
     final = run.execute(resume_from)
     if params.preserve_colors:
         final = color.keep_content_colors(final, run.level.content)

@@ -5,6 +5,14 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 
+# CPU flags of native bfloat16 arithmetic (AVX512-BF16, AMX).
+BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+
+
+def cpu_info() -> tuple[str, set[str]]:
+    """(model name, flags) of the CPU, from /proc/cpuinfo; ("CPU", set()) where there is none."""
+    return _cpu_info()
+
 
 def _cpu_info() -> tuple[str, set[str]]:
     name, flags = "CPU", set()
@@ -42,7 +50,7 @@ def fast_bfloat16() -> bool:
     if tf.config.list_physical_devices("GPU"):
         return False
     _, flags = _cpu_info()
-    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    return bool(flags & BF16_FLAGS)
 
 
 def resolve_precision(requested: str) -> str:
@@ -83,4 +91,30 @@ def _cgroup_room() -> int | None:
         if limit == "max" or int(limit) >= 1 << 60:  # no limit (v1 says so with a huge number)
             return None
         return max(0, int(limit) - usage)
+    return None
+
+
+# --- a run's peak memory -------------------------------------------------------------------------
+# Linux keeps a process's peak RSS (VmHWM in /proc/self/status) and lets the process reset it
+# (writing 5 to /proc/self/clear_refs): a long-lived worker measures each job's own peak that way.
+
+def reset_peak_rss() -> bool:
+    """Start measuring the peak RSS afresh; False where the system cannot (not Linux, no /proc)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        return False
+    return True
+
+
+def peak_rss() -> int | None:
+    """The process's peak RSS in bytes since it started or since reset_peak_rss(); None if unknown."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
     return None

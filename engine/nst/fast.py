@@ -24,7 +24,9 @@ Choices, and why:
   documented way to control stylisation strength (TFLite style-transfer tutorial); several styles
   are mixed the same way, by a weighted average of their vectors.
 * Style vectors are cached per image (hash of the pixels, bounded LRU), so a repeated style or a
-  repeated content at strength < 1 costs no predictor run.
+  repeated content at strength < 1 costs no predictor run. A caller that names a style (a
+  platform's library painting, ``style_keys``) has its vector kept under that name in a cache of
+  its own, which uploads cannot push out: it is computed once per process.
 * Print sizes (up to 8192 px, 64 megapixels) run in tiles, in bounded memory. The transformer's
   instance norms make each pixel depend on statistics of the whole image, so the tiles do not
   compute their own: ``Transformer.tiled`` runs the graph one norm at a time over all tiles and
@@ -76,6 +78,7 @@ STYLE_VECTOR_LEN = 100
 HUB_MAX_SIZE = 2048  # a hub model runs whole images only: no tiles, so no print sizes
 # 64 vectors of 100 floats: the bound is about a long-lived worker's growth, not memory.
 STYLE_CACHE_ENTRIES = 64
+KEYED_STYLE_ENTRIES = 256  # named styles (a library of paintings): far more than any library holds
 
 _CONTENT_INPUT = "content_image"
 _STYLE_INPUT = "mobilenet_conv/Conv/BiasAdd"  # the transformer's style-vector input
@@ -443,40 +446,48 @@ class FastStylizer:
         self.transformer = Transformer(transfer_path)
         self.device = describe_device()
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._keyed: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_lock = threading.Lock()
 
-    def style_vector(self, image: np.ndarray) -> np.ndarray:
-        """The predictor's 100-number vector for an image, from the cache when seen before."""
+    def style_vector(self, image: np.ndarray, key: str | None = None) -> np.ndarray:
+        """The predictor's 100-number vector for an image, from the cache when seen before: under
+        `key` when the caller names the image (the same name must always mean the same image),
+        else under a hash of its pixels."""
         image = as_image(image, "style")
-        key = image_key(image)
+        cache, name, bound = ((self._keyed, key, KEYED_STYLE_ENTRIES) if key is not None
+                              else (self._vectors, image_key(image), STYLE_CACHE_ENTRIES))
         with self._cache_lock:
-            if key in self._vectors:
-                self._vectors.move_to_end(key)
-                return self._vectors[key]
+            if name in cache:
+                cache.move_to_end(name)
+                return cache[name]
         vector = self.predictor(image)
         vector.setflags(write=False)  # shared between jobs: nobody may change it in place
         with self._cache_lock:
-            self._vectors[key] = vector
-            while len(self._vectors) > STYLE_CACHE_ENTRIES:
-                self._vectors.popitem(last=False)
+            cache[name] = vector
+            while len(cache) > bound:
+                cache.popitem(last=False)
         return vector
 
     def blended_vector(
-        self, content: np.ndarray, styles: Sequence[np.ndarray], params: FastParams
+        self, content: np.ndarray, styles: Sequence[np.ndarray], params: FastParams,
+        style_keys: Sequence[str | None] | None = None,
     ) -> np.ndarray:
         """Weighted mix of the styles' vectors, then pulled towards the content's own vector
         by (1 - strength)."""
         weights = params.normalised_weights(len(styles))
-        mixed = sum(w * self.style_vector(s) for w, s in zip(weights, styles, strict=True))
+        keys = style_keys or [None] * len(styles)
+        mixed = sum(w * self.style_vector(s, k) for w, s, k in zip(weights, styles, keys, strict=True))
         if params.strength < 1.0:
             mixed = params.strength * mixed + (1.0 - params.strength) * self.style_vector(content)
         return np.asarray(mixed, np.float32)
 
     def stylize(
-        self, content: np.ndarray, styles: Sequence[np.ndarray], params: FastParams, *, tile: int | None = None
+        self, content: np.ndarray, styles: Sequence[np.ndarray], params: FastParams, *, tile: int | None = None,
+        style_keys: Sequence[str | None] | None = None,
     ) -> FastResult:
         """Stylise `content` (HxWx3 floats in [0, 1]) with `styles`; the output's longest side is
-        params.size (the content is resized here when it is not already that size).
+        params.size (the content is resized here when it is not already that size). `style_keys`
+        names styles whose vectors are kept under that name (see style_vector).
 
         Images of up to UNTILED_MAX_PIXELS run whole; larger ones in tiles of `tile` px (default
         TILE). Passing `tile` tiles any image: tests and benchmarks compare the two ways."""
@@ -489,7 +500,7 @@ class FastStylizer:
         content = resize(content, height, width)
 
         prepared = time.perf_counter()
-        vector = self.blended_vector(content, styles, params)
+        vector = self.blended_vector(content, styles, params, style_keys)
         predicted = time.perf_counter()
         if tile is None and height * width <= UNTILED_MAX_PIXELS:
             stylized, tiles = self.transformer(content, vector), 1

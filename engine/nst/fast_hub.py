@@ -100,7 +100,9 @@ class HubStylizer:
         self.device = describe_device()
         self._lock = threading.Lock()  # one call at a time: a SavedModel's functions are not ours to share
 
-    def stylize(self, content: np.ndarray, styles: Sequence[np.ndarray], params: fast.FastParams) -> fast.FastResult:
+    def stylize(self, content: np.ndarray, styles: Sequence[np.ndarray], params: fast.FastParams, *,
+                style_keys: Sequence[str | None] | None = None) -> fast.FastResult:
+        """As FastStylizer.stylize; a hub model has no style vector to keep, so style_keys changes nothing."""
         import tensorflow as tf
 
         params.validate(len(styles))

@@ -14,6 +14,10 @@ COLUMNS = ("step", "epoch", "scale", "content", "style", "tv", "total", "seconds
 # A loss point: one step as [step, content, style, tv, total], the compact form live pages chart
 # (up to 10,000 per job over a socket) and the only one besides LossRow itself.
 POINT_FIELDS = ("step", "content", "style", "tv", "total")
+# One colour per loss term, for the saved plot and the job page's live chart alike (the page reads
+# these: engine.views passes them to static/js/job.js), so a term looks the same in both.
+SERIES_COLOURS = {"style": "#3d5afe", "content": "#2e7d32", "tv": "#b26a00", "total": "#1d2330"}
+SERIES_LABELS = {"style": "style", "content": "content", "tv": "TV", "total": "total"}
 
 
 @dataclass
@@ -65,30 +69,37 @@ class LossHistory:
         return buf.getvalue()
 
     def plot_png(self, title: str = "Loss per step") -> bytes:
-        """Style/content/TV/total on a log scale, as the seed's plot. matplotlib is imported
-        here, not at module level, so importing the engine stays cheap."""
+        """The plot (figure()) as a PNG."""
+        buf = io.BytesIO()
+        self.figure(title).savefig(buf, format="png", bbox_inches="tight")
+        return buf.getvalue()
+
+    def figure(self, title: str = "Loss per step"):
+        """Style/content/TV/total on a log scale, as the seed's plot; whole steps on the x-axis.
+        matplotlib is imported here, not at module level, so importing the engine stays cheap."""
         import matplotlib
 
         matplotlib.use("Agg")
         from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
 
         fig = Figure(figsize=(8, 4.5), dpi=100)
         ax = fig.add_subplot()
         steps = [r.step for r in self.rows]
-        for name in ("style", "content", "tv", "total"):
+        for name, colour in SERIES_COLOURS.items():
             values = [getattr(r, name) for r in self.rows]
             if any(v > 0 and math.isfinite(v) for v in values):
-                ax.plot(steps, values, label=name, linewidth=2 if name == "total" else 1)
+                ax.plot(steps, values, label=SERIES_LABELS[name], color=colour,
+                        linewidth=2.5 if name == "total" else 1.5)
         ax.set_yscale("log")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("step")
         ax.set_ylabel("loss (weighted)")
         ax.set_title(title)
         ax.grid(True, which="both", alpha=0.3)
         if steps:
             ax.legend()
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", bbox_inches="tight")
-        return buf.getvalue()
+        return fig
 
     def save(self, base: Path | str) -> dict[str, Path]:
         """Write base.json, base.csv and base_loss.png; return their paths."""

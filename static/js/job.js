@@ -4,8 +4,14 @@
 // - a snapshot on (re)connect, then events: queued, started, progress, finished, failed, cancelled
 //   (formats: engine/events.py);
 // - the progress bar with its ETA, a strip of epoch thumbnails that grows, a loss chart (uPlot,
-//   log scale) that gets every step's losses, the result and its downloads at the end;
-// - Cancel without leaving the page; reconnection with back-off (1 s doubling to 30 s).
+//   log scale, the saved plot's colours, whole steps on its x-axis) that gets every step's losses,
+//   the result first on the page at the end (with its before/after slider and download buttons),
+//   the publish box's text brought up to date, and a browser notification if asked for
+//   (static/js/notify.js) while the page is in a background tab;
+// - Cancel without leaving the page: "cancelling" until the worker says where it stopped (or that
+//   it had already finished: the result is then kept); reconnection with back-off (1 s doubling to 30 s).
+// - Messages shown above the page when it was rendered (e.g. "Job 12 will be in the gallery once it
+//   has finished") describe the job as it was: they go once its status changes.
 (function () {
   "use strict";
   const root = document.getElementById("job");
@@ -33,7 +39,12 @@
   }
 
   // --- status, queue, progress ----------------------------------------------------------------
+  const renderedStatus = root.dataset.status;
+
   function showStatus(ev) {
+    if (ev.status !== renderedStatus) {
+      document.querySelectorAll("ul.messages").forEach(function (list) { list.remove(); });
+    }
     const badge = $("job-status");
     badge.textContent = ev.status_label;
     badge.className = "status status-" + ev.status;
@@ -106,8 +117,8 @@
       return;
     }
     item = make("li", { "data-epoch": String(p.epoch) });
-    const link = make("a", { href: p.url });
-    link.append(make("img", { src: p.url, alt: "Preview after epoch " + p.epoch, width: "96" }));
+    const link = make("a", { href: p.url, class: "epoch-link" });
+    link.append(make("img", { src: p.url, alt: "Preview after epoch " + p.epoch, height: "144" }));
     item.append(link, make("span", {}, "Epoch " + p.epoch));
     const after = Array.prototype.find.call(strip.children, function (li) { return +li.dataset.epoch > p.epoch; });
     strip.insertBefore(item, after || null);
@@ -143,20 +154,34 @@
     box.dataset.points = String(chart.columns[0].length);
   }
 
+  // The saved loss plot's colours (engine.nst.history.SERIES_COLOURS), so a term looks the same in both.
+  const COLOURS = JSON.parse(($("series-colours") || { textContent: "{}" }).textContent);
+  // Steps are whole numbers: the x-axis ticks at 1, 2, 5, 10, 20, ... never at 1.2 or 1.4.
+  const STEP_INCREMENTS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000];
+
   function chartOptions(box) {
     return {
       width: Math.max(280, box.clientWidth || 600), height: 280,
       scales: { x: { time: false }, y: { distr: 3, log: 10 } },
-      axes: [{ label: "step" }, { label: "loss (weighted)", size: 64, values: logTicks }],
+      axes: [
+        { label: "step", incrs: STEP_INCREMENTS, values: stepTicks },
+        { label: "loss (weighted)", size: 64, values: logTicks },
+      ],
       legend: { live: false },
       series: [
         { label: "step" },
-        { label: "style", stroke: "#3d5afe", width: 1.5 },
-        { label: "content", stroke: "#2e7d32", width: 1.5 },
-        { label: "TV", stroke: "#b26a00", width: 1.5 },
-        { label: "total", stroke: "#1d2330", width: 2.5 },
+        { label: "style", stroke: COLOURS.style || "#3d5afe", width: 1.5 },
+        { label: "content", stroke: COLOURS.content || "#2e7d32", width: 1.5 },
+        { label: "TV", stroke: COLOURS.tv || "#b26a00", width: 1.5 },
+        { label: "total", stroke: COLOURS.total || "#1d2330", width: 2.5 },
       ],
     };
+  }
+
+  function stepTicks(u, splits) { // whole steps; the page notes what it drew (data-x-ticks)
+    const ticks = splits.map(function (v) { return Number.isInteger(v) ? String(v) : ""; });
+    $("loss-chart").dataset.xTicks = splits.filter(function (v) { return v !== null && v !== undefined; }).join(",");
+    return ticks;
   }
 
   function logTicks(u, splits) { // 100, 10, 1, 0.1, 0.01, then 1e-3 ... (the default writes 1e-4 as "0")
@@ -174,35 +199,62 @@
   // --- the end --------------------------------------------------------------------------------
   function showEnd(ev) {
     const end = $("job-end");
-    if (ev.event === "failed" && !$("job-error")) {
+    if (ev.status === "failed" && !$("job-error")) {
       const box = make("div", { class: "message message-error", id: "job-error", role: "alert" });
       box.append(make("strong", {}, "The job failed."), " ", make("span", { id: "job-error-text" }, ev.message || ""));
       end.append(box);
     }
-    if (ev.event === "cancelled" && !$("job-cancelled")) {
-      end.append(make("p", { class: "message message-info", id: "job-cancelled" },
-        "Cancelled" + (ev.step ? " after step " + ev.step + " of " + ev.total_steps : "") + "."));
+    if (ev.status === "cancelled") {
+      let note = $("job-cancelled");
+      if (!note) {
+        note = make("p", { class: "message message-info", id: "job-cancelled" });
+        end.append(note);
+      }
+      // While its worker stops, the row's step is not where it stops: say so, and wait for the worker.
+      note.textContent = ev.stopping ? "Cancelling: the worker stops before its next step…" :
+        "Cancelled" + (ev.step ? " after step " + ev.step + " of " + ev.total_steps : "") + ".";
+      note.dataset.stopping = ev.stopping ? "1" : "0";
     }
-    if (ev.status === "succeeded" && ev.result_url && !$("result-image")) {
-      const section = make("section", { class: "result", id: "result" });
-      const figure = make("figure");
-      figure.append(make("img", { id: "result-image", src: ev.result_url, alt: "The stylised result of job " + jobId }));
-      section.append(figure);
-      end.after(section);
-      if ((ev.downloads || []).length && !$("downloads")) section.after(downloadsSection(ev));
+    if (ev.status === "succeeded") {
+      const cancelled = $("job-cancelled");
+      if (cancelled) cancelled.remove(); // a cancel that came after the last step: the result is kept
+      if (ev.result_url && !$("result-image")) $("result-slot").append(resultSection(ev));
+      showPublished(ev);
     }
+    if (!ev.stopping && window.NST && window.NST.notifyJobEnded) window.NST.notifyJobEnded(ev, location.href);
   }
 
-  function downloadsSection(ev) {
-    const section = make("section", { id: "downloads" });
-    const list = make("ul", { class: "downloads" });
-    ev.downloads.forEach(function (d) {
-      const item = make("li");
-      item.append(make("a", { href: d.url, id: "download-" + d.kind, download: "" }, d.label));
-      list.append(item);
-    });
-    section.append(make("h2", {}, "Downloads"), list);
+  function resultSection(ev) { // as templates/engine/_result.html
+    const section = make("section", { class: "result hero", id: "result" });
+    const compare = make("div", { class: "compare", id: "compare", "data-before": root.dataset.contentUrl });
+    compare.append(make("img", { id: "result-image", src: ev.result_url, alt: "The stylised result of job " + jobId }));
+    section.append(compare);
+    if ((ev.downloads || []).length && !$("downloads")) {
+      const buttons = make("div", { id: "downloads", class: "download-buttons", role: "group", "aria-label": "Downloads" });
+      ev.downloads.forEach(function (d, i) {
+        buttons.append(make("a", { href: d.url, id: "download-" + d.kind, download: "",
+          class: "button" + (i ? " button-secondary" : "") }, d.label));
+      });
+      section.append(buttons);
+    }
+    if (window.NST && window.NST.setupCompare) window.NST.setupCompare(compare);
     return section;
+  }
+
+  function showPublished(ev) { // the publish box as a reload would show it (templates/engine/_publish_toggle.html)
+    const state = $("publish-state");
+    if (state && ev.visibility === "public") {
+      state.replaceChildren("This job is ", make("strong", {}, "in the gallery"));
+      if (ev.artwork_url) {
+        const link = make("a", { href: ev.artwork_url, id: "gallery-link" }, "see it there");
+        state.append(" (", link, ")");
+      }
+      state.append(".");
+    }
+    const publish = $("publish-button");
+    if (publish) publish.textContent = "Publish it in the gallery";
+    const notify = $("job-notify");
+    if (notify) notify.remove(); // nothing left to be told about
   }
 
   // --- events ---------------------------------------------------------------------------------
@@ -228,7 +280,13 @@
 
   // --- the socket, with reconnection ----------------------------------------------------------
   const live = $("live-state");
-  let delay = 1000, socket = null;
+  let delay = 1000, socket = null, finished = false;
+
+  // The job's last word: a final status, except a cancel its worker has not acted on yet.
+  function ended(ev) {
+    finished = FINAL.indexOf(root.dataset.status) >= 0 && !ev.stopping;
+    return finished;
+  }
 
   function say(text) { live.hidden = !text; live.textContent = text; }
 
@@ -240,10 +298,10 @@
       if (ev.event === "snapshot") { delay = 1000; say("· live"); }
       handle(ev);
       root.dispatchEvent(new CustomEvent("nst:job-event", { detail: ev })); // e.g. static/js/video_job.js
-      if (FINAL.indexOf(root.dataset.status) >= 0) { say(""); socket.close(1000); }
+      if (ended(ev)) { say(""); socket.close(1000); }
     };
     socket.onclose = function (e) {
-      if (FINAL.indexOf(root.dataset.status) >= 0) return;
+      if (finished) return;
       if (e.code === 4404 || e.code === 4401) { say("· live updates are not available"); return; }
       const wait = delay * (0.8 + 0.4 * Math.random());
       say("· reconnecting in " + Math.round(wait / 1000) + " s");

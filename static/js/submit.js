@@ -2,7 +2,9 @@
 // - shows only the chosen mode's settings;
 // - a preset fills in the fields it sets; editing one of them switches the preset back to "custom"
 //   (the server applies the chosen preset either way);
-// - files over the upload limit are flagged before they are sent.
+// - files over the upload limit are flagged as soon as they are chosen;
+// - before anything is uploaded, the numbers are checked against their ranges and a photo and a
+//   style are asked for, next to the fields concerned (the server checks all of it again).
 (function () {
   "use strict";
   const form = document.getElementById("job-form");
@@ -13,8 +15,8 @@
   let filling = false;
 
   function showMode() {
-    form.querySelectorAll(".mode-settings").forEach(function (fieldset) {
-      fieldset.hidden = fieldset.dataset.mode !== mode.value;
+    form.querySelectorAll(".mode-settings").forEach(function (box) {
+      box.hidden = box.dataset.mode !== mode.value;
     });
   }
 
@@ -27,6 +29,7 @@
       if (!input) return;
       if (input.type === "checkbox") input.checked = Boolean(values[name]);
       else input.value = values[name];
+      input.dispatchEvent(new Event("input", { bubbles: true })); // sliders and the estimate follow
     });
     filling = false;
   }
@@ -37,32 +40,95 @@
     if (Object.prototype.hasOwnProperty.call(values, event.target.name)) preset.value = "custom";
   }
 
+  function note(field, text, cls) {
+    let list = field.querySelector("." + cls);
+    if (!text) { if (list) list.remove(); return; }
+    if (!list) {
+      list = document.createElement("ul");
+      list.className = "errorlist " + cls;
+      field.appendChild(list);
+    }
+    list.replaceChildren();
+    const item = document.createElement("li");
+    item.textContent = text;
+    list.appendChild(item);
+  }
+
   function checkSize(event) {
     const input = event.target;
     const limit = Number(input.dataset.maxBytes || 0);
-    const field = input.closest(".field");
-    let note = field.querySelector(".js-size-error");
     const file = input.files && input.files[0];
     if (file && limit && file.size > limit) {
-      if (!note) {
-        note = document.createElement("ul");
-        note.className = "errorlist js-size-error";
-        field.appendChild(note);
-      }
-      note.innerHTML = "";
-      const item = document.createElement("li");
-      item.textContent = "This file is " + (file.size / 1048576).toFixed(1) + " MB; the largest file you can upload is " +
-        (limit / 1048576).toFixed(0) + " MB.";
-      note.appendChild(item);
+      note(input.closest(".field"), "This file is " + (file.size / 1048576).toFixed(1) + " MB; the largest file you can upload is " +
+        (limit / 1048576).toFixed(0) + " MB.", "js-size-error");
       input.value = "";
-    } else if (note) {
-      note.remove();
+      input.dispatchEvent(new Event("change", { bubbles: true }));
+    } else {
+      note(input.closest(".field"), "", "js-size-error");
+    }
+  }
+
+  // --- checks before uploading ----------------------------------------------------------------
+  function inUse(input) { // a control of the other mode's settings does not count
+    const box = input.closest(".mode-settings");
+    return !box || box.dataset.mode === mode.value;
+  }
+
+  function label(input) {
+    const l = form.querySelector('label[for="' + input.id + '"]');
+    return l ? l.textContent.replace("*", "").trim() : input.name;
+  }
+
+  function rangeProblem(input) {
+    if (input.value === "") return "Give a value.";
+    const value = Number(input.value), min = input.min === "" ? -Infinity : Number(input.min),
+      max = input.max === "" ? Infinity : Number(input.max);
+    if (!isFinite(value)) return "Give a number.";
+    if (value < min || value > max) return label(input) + " must be between " + min + " and " + max + ".";
+    if (input.step === "1" && Math.round(value) !== value) return "Give a whole number.";
+    return "";
+  }
+
+  function hasImage(name) {
+    const input = form.elements[name];
+    const kept = form.querySelector('input[type=checkbox][name="' + name + '_staged"]');
+    return Boolean((input && input.files && input.files.length) || (kept && kept.checked));
+  }
+
+  function hasStyle() {
+    if (form.elements.remix && form.elements.remix.value) return true;
+    return [1, 2, 3].some(function (n) {
+      const library = form.elements["style_" + n + "_library"];
+      return hasImage("style_" + n) || (library && library.value);
+    });
+  }
+
+  function checkBeforeUpload(event) {
+    let first = null;
+    form.querySelectorAll("input[type=number]").forEach(function (input) {
+      const problem = inUse(input) ? rangeProblem(input) : "";
+      note(input.closest(".field"), problem, "js-range-error");
+      if (problem && !first) first = input;
+    });
+    const content = form.elements.content;
+    note(content.closest(".field"), hasImage("content") ? "" : "Choose your photo.", "js-range-error");
+    if (!hasImage("content") && !first) first = content;
+    const slot = form.elements.style_1;
+    note(slot.closest(".style-slot"), hasStyle() ? "" : "Pick a painting or choose a style image.", "js-range-error");
+    if (!hasStyle() && !first) first = document.getElementById("style-library") || slot;
+    if (first) {
+      event.preventDefault();
+      const advanced = first.closest("details");
+      if (advanced) advanced.open = true;
+      first.scrollIntoView({ block: "center" });
+      if (first.focus) first.focus();
     }
   }
 
   mode.addEventListener("change", function () { showMode(); applyPreset(); });
   preset.addEventListener("change", applyPreset);
   form.addEventListener("change", presetFieldChanged);
+  form.addEventListener("submit", checkBeforeUpload);
   form.querySelectorAll("input[type=file][data-max-bytes]").forEach(function (input) {
     input.addEventListener("change", checkSize);
   });

@@ -44,7 +44,7 @@
     video.append(make("source", { src: ev.video_url, type: "video/mp4" }));
     figure.append(video);
     section.append(figure);
-    $("job-end").after(section);
+    $("result-slot").append(section); // first on the page, as templates/engine/_video_result.html
     if ((ev.downloads || []).length && !$("downloads")) {
       const downloads = make("section", { id: "downloads" });
       const list = make("ul", { class: "downloads" });
