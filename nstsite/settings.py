@@ -298,8 +298,7 @@ MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.common.CommonMiddleware") 
 
 # Login throttling (django-axes): after NST_LOGIN_FAILURE_LIMIT failed logins for one username
 # from one IP address, that pair is locked out for NST_LOGIN_COOLOFF_MINUTES, even with the right
-# password; a successful login resets the count. The IP is the ASGI client address: behind a
-# proxy, run daphne with --proxy-headers so that it is the browser's, not the proxy's.
+# password; a successful login resets the count. The IP address: see "web tier" below.
 INSTALLED_APPS += ["axes"]
 MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # last, as django-axes asks
 AUTHENTICATION_BACKENDS = [
@@ -316,3 +315,16 @@ AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False  # one warning per lockout is logged anyway
 if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME <= timedelta(0):
     raise ImproperlyConfigured("NST_LOGIN_FAILURE_LIMIT and NST_LOGIN_COOLOFF_MINUTES must be at least 1.")
+
+# --- web tier: nginx in front of gunicorn (pages) and daphne (/ws/) --------------------------------
+# nstsite/proxy.py writes nginx's configuration, its 413 page and its request-body buffers here.
+NST_PROXY_DIR = env_path("NST_PROXY_DIR", VAR_DIR / "proxy")
+# Addresses or networks (CIDR) of a TLS terminator or load balancer in front of nginx: nginx
+# believes their X-Forwarded-For and X-Forwarded-Proto. Nobody else's.
+NST_FRONT_PROXIES = env_list("NST_FRONT_PROXIES", [])
+# The browser's address. nginx sets X-Forwarded-For to the one address it saw, overwriting what
+# the client sent, so the header holds exactly one address when it comes through nginx, and the
+# address is taken from it only then (ipware's proxy count 0, strict: a longer chain is not
+# believed); without the header (no proxy: tests, a bare web server) it is REMOTE_ADDR.
+AXES_IPWARE_META_PRECEDENCE_ORDER = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+AXES_IPWARE_PROXY_COUNT = 0
