@@ -22,7 +22,7 @@ from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.core.paginator import Page, Paginator
 from django.db.models import F
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
@@ -30,6 +30,7 @@ from django.views.decorators.http import require_POST
 
 from engine.describe import param_rows
 from engine.models import Mode, may_manage
+from nstsite.sendfile import send_file
 
 from . import likes
 from .models import DEFAULT_SORT, SORTS, Artwork, ArtworkQuerySet, GridVersion, Like
@@ -121,12 +122,14 @@ def thumbnail(request: HttpRequest, pk: int, kind: str) -> FileResponse:
     return response
 
 
-def download(request: HttpRequest, pk: int) -> FileResponse:
+def download(request: HttpRequest, pk: int) -> HttpResponseBase:
     """The full result as a PNG attachment, counted (one UPDATE ... SET download_count + 1)."""
     artwork = _get_public_artwork(pk, Artwork.objects.select_related("job"))
     try:
-        result = artwork.job.result.open("rb")
+        # Sent by nginx after this check when the proxy is in front (nstsite/sendfile.py).
+        response = send_file(request, artwork.job.result, as_attachment=True, content_type="image/png",
+                             filename=f"nst-artwork-{artwork.pk}.png")
     except FileNotFoundError:
         raise Http404("This artwork's file is missing.") from None
     Artwork.objects.filter(pk=artwork.pk).update(download_count=F("download_count") + 1)
-    return FileResponse(result, as_attachment=True, content_type="image/png", filename=f"nst-artwork-{artwork.pk}.png")
+    return response

@@ -43,6 +43,10 @@ OTHER_STATIC_CACHE_CONTROL = "public, max-age=60"  # as WhiteNoise does for name
 COMPRESSED_TYPES = ("text/css", "text/javascript", "application/javascript", "application/json",
                     "image/svg+xml", "text/plain", "text/csv")  # text/html is always compressed
 ERROR_LOCATION = "/_nst_internal/errors/"
+# Django's security headers (SecurityMiddleware, XFrameOptionsMiddleware, a CSP), which nginx
+# would drop from a response it replaces with a file (X-Accel-Redirect).
+SECURITY_HEADERS = ("X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy", "Cross-Origin-Opener-Policy",
+                    "Content-Security-Policy")
 
 
 @dataclass(frozen=True)
@@ -108,7 +112,13 @@ def render(c: ProxyConfig) -> str:
             proxy_set_header X-Forwarded-For $remote_addr;
             proxy_set_header X-Forwarded-Proto $nst_forwarded_proto;
             proxy_set_header X-Real-IP "";
-            proxy_set_header Forwarded "";"""
+            proxy_set_header Forwarded "";
+            # gunicorn also reads these as "the browser used https" from the proxy's address.
+            proxy_set_header X-Forwarded-Ssl "";
+            proxy_set_header X-Forwarded-Protocol "";"""
+    security_headers = "\n".join(
+        f"            add_header {name} $upstream_http_{name.lower().replace('-', '_')} always;"
+        for name in SECURITY_HEADERS)
     # Started by root, nginx would switch its workers to "nobody", who cannot read a private folder
     # (a temporary one, a home): they run as whoever started it, as the other processes do.
     user = "user root root;\n" if c.as_root else ""
@@ -200,6 +210,10 @@ http {{
             # Only reachable through X-Accel-Redirect, after Django's access check (nstsite/sendfile.py).
             internal;
             alias {media_root};
+            # nginx keeps only a few of the application's headers (Content-Type, -Disposition,
+            # Cache-Control, Expires, Set-Cookie) when it sends the file: the security ones are
+            # copied from its answer here (an empty value adds nothing).
+{security_headers}
         }}
 
         location /ws/ {{
