@@ -35,7 +35,7 @@ def positive_env(name: str, default: int) -> int:
     value = os.environ.get(name, "").strip()
     if not value:
         return default
-    if not value.isdigit() or int(value) < 1:
+    if not (value.isascii() and value.isdigit()) or int(value) < 1:  # isdigit() alone takes "²"
         raise SystemExit(f"{name}={value!r} must be a whole number of at least 1.")
     return int(value)
 

@@ -332,6 +332,7 @@ class Platform:
             "DJANGO_MEDIA_ROOT": str(tmp / "media"),
             "DJANGO_STATIC_ROOT": str(tmp / "static"),
             "NST_PROXY_DIR": str(tmp / "proxy"),
+            "NST_TRUSTED_PROXIES": "127.0.0.1,::1",   # the proxy, as scripts/run sets it
             GATE_DIR_VARIABLE: str(self.gate.folder),
         }
         if model_dir is not None:
