@@ -324,9 +324,10 @@ def write_docs(r: dict) -> None:
     section = "\n".join([
         "## Live progress",
         "",
-        f"`python bench/bench_live.py` ({r['date']}; {r['cpu']}, {r['cores']} cores, no GPU; taken "
-        f"while other test runs shared the machine, load average {load} at the end). The web server "
-        "(daphne) with its own Redis and a SQLite file, as scripts/run starts it; one headless Chromium "
+        f"`python bench/bench_live.py` ({r['date']}; {r['cpu']}, {r['cores']} cores, no GPU; load "
+        f"average {load} at the end). The web "
+        "tier (nginx in front, daphne behind it for /ws/, gunicorn for the pages) with its own Redis and a "
+        "SQLite file, as scripts/run starts it; one headless Chromium "
         "page on the job, logged in as its owner; the bench process publishes as a worker does "
         "(engine.events, from a thread without an event loop). Raw results: `bench/results/live.json` "
         "(gitignored).",
