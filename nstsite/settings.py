@@ -131,10 +131,16 @@ TEMPLATES = [
 
 VAR_DIR = BASE_DIR / "var"
 _DEFAULT_DB = f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
+# The web server's threads keep their database connection between requests: opening one (and
+# SQLite's WAL pragma) was a quarter of a cached gallery page's time (docs/benchmarks.md, "Gallery").
+# Checked before each request's first query, so a restarted database costs no request.
+_DEFAULT_CONN_MAX_AGE = 0 if TESTING else 60
 try:
     DATABASES = {
         "default": dj_database_url.parse(
-            env_str("DATABASE_URL") or _DEFAULT_DB, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0)
+            env_str("DATABASE_URL") or _DEFAULT_DB,
+            conn_max_age=env_int("DATABASE_CONN_MAX_AGE", _DEFAULT_CONN_MAX_AGE),
+            conn_health_checks=True,
         )
     }
 except ValueError as exc:
