@@ -290,6 +290,13 @@ def write_docs(r: dict) -> None:
         f"- Reference, same load through the proxy on a static file (`{ref['url']}`, which nginx sends from the "
         f"disk: no Python): {ref['throughput_rps']:.0f} requests/s, p50 {ref['p50_ms']:.0f} ms, p95 "
         f"{ref['p95_ms']:.0f} ms.",
+        "- Where the time went, and what changed it (measured on the same machine under the same lock, "
+        "2026-12-01): with a database connection opened for every request (DATABASE_CONN_MAX_AGE 0, the "
+        "old default), this bench gave 825 requests/s, p95 127 ms through the proxy and 787/s, p95 116 ms "
+        "straight to gunicorn; gunicorn's shape hardly mattered (10 s runs: 2 processes x 25 threads 772/s, "
+        "p95 123 ms; 4 x 8 802/s, 130 ms; 3 x 16 797/s, 118 ms). A profile of the page in-process showed "
+        "SQLite's connect with its WAL pragma taking two thirds of it (2.55 ms per request; 0.86 ms with "
+        "the connection kept): the web threads now keep theirs for 60 s (checked before reuse).",
         "- Queries per index page, whatever the number of artworks (tests/test_gallery.py asserts them at 30 "
         "and 10,000): one (the grid version) when the grid's HTML is cached, three when not (+ a COUNT and "
         "one page of rows with their authors, read along a partial index for each sort: 0.06 ms each on "
