@@ -210,8 +210,7 @@ def main() -> int:
         "date": time.strftime("%Y-%m-%d"), "machine": machine(), "load_average_before": load_before,
         "load_average_after": os.getloadavg(),
         "artworks": args.artworks, "connections": args.connections, "seconds": args.seconds,
-        "web_processes": os.environ.get("NST_WEB_PROCESSES") or "default",
-        "web_threads": os.environ.get("NST_WEB_THREADS") or "default",
+        **web_shape(site.commands["web"]),
         "throughput_rps": sum(map(len, loaded.values())) / args.seconds,
         "loaded": summary(loaded),
         "single": summary(single),
@@ -225,6 +224,15 @@ def main() -> int:
     if not args.no_write:
         write_docs(result)
     return 0
+
+
+def web_shape(pages: list[str]) -> dict[str, int]:
+    """gunicorn's processes and threads, as nstsite.webserver starts it in this environment."""
+    from nstsite.webserver import pages_command
+
+    command = pages_command(pages[pages.index("--bind") + 1], [])
+    return {"web_processes": int(command[command.index("--workers") + 1]),
+            "web_threads": int(command[command.index("--threads") + 1])}
 
 
 def goal_met(r: dict) -> bool:
@@ -270,7 +278,7 @@ def write_docs(r: dict) -> None:
         "",
         f"`python bench/bench_gallery.py` ({r['date']}; {r['machine']}; under the exclusive machine lock). "
         f"{r['artworks']:,} published artworks in SQLite, served as scripts/run serves them: nginx in front, "
-        f"gunicorn (gthread; NST_WEB_PROCESSES {r['web_processes']}, NST_WEB_THREADS {r['web_threads']}) for "
+        f"gunicorn (gthread: {r['web_processes']} processes x {r['web_threads']} threads) for "
         f"the pages behind it, DEBUG off; {r['connections']} keep-alive connections in a closed loop for "
         f"{r['seconds']:.0f} s after a warm-up, from the script's own asyncio client on the same machine (it "
         "shares the 2 cores with nginx and gunicorn). Anonymous GETs of the index HTML, cycling through four "
@@ -288,8 +296,8 @@ def write_docs(r: dict) -> None:
         f"- Without the proxy (the same load straight to gunicorn's port): {d['throughput_rps']:.0f} requests/s, "
         f"p50 {d['all']['p50_ms']:.0f} ms, p95 {d['all']['p95_ms']:.0f} ms.",
         f"- Reference, same load through the proxy on a static file (`{ref['url']}`, which nginx sends from the "
-        f"disk: no Python): {ref['throughput_rps']:.0f} requests/s, p50 {ref['p50_ms']:.0f} ms, p95 "
-        f"{ref['p95_ms']:.0f} ms.",
+        f"disk: no Python): {ref['throughput_rps']:.0f} requests/s, p50 {ref['p50_ms']:.1f} ms, p95 "
+        f"{ref['p95_ms']:.1f} ms.",
         "- Where the time went, and what changed it (measured on the same machine under the same lock, "
         "2026-12-01): with a database connection opened for every request (DATABASE_CONN_MAX_AGE 0, the "
         "old default), this bench gave 825 requests/s, p95 127 ms through the proxy and 787/s, p95 116 ms "

@@ -7,7 +7,7 @@
 It starts the web server the way scripts/run does (tests/harness.py's Platform: free port, a SQLite
 file and media in a temporary folder, its own Redis) and opens a job page in headless Chromium
 (/usr/bin/chromium, or NST_CHROMIUM), logged in as the job's owner. This process plays the worker:
-it publishes with engine.events, from a thread without an event loop, as an RQ worker does.
+it publishes with engine.live, from a thread without an event loop, as an RQ worker does.
 
 (a) Latency from the worker's publish to the browser's receipt. Each event carries `sent_at`
     (wall clock, ms) stamped just before it is published; a script installed in the page before
@@ -19,7 +19,7 @@ it publishes with engine.events, from a thread without an event loop, as an RQ w
 (b) The engine's time per step, with and without publishing: the real task (engine.tasks.
     run_style_job, with its database saves, previews and checkpoints) on a classic job of --size px,
     --epochs x --steps, single scale, its page open in the browser; runs alternate with / without
-    (without: engine.events' publish functions replaced by no-ops). Time per step is the wall time
+    (without: engine.live's publish functions replaced by no-ops). Time per step is the wall time
     between consecutive on_step callbacks, so it includes the callbacks' own cost. One untimed
     warm-up run first (TensorFlow import, network load, tracing).
 
@@ -171,7 +171,7 @@ def publish_events(job, n: int, interval: float) -> list[float]:
 
 def real_run(job, publish: bool) -> dict:
     """engine.tasks.run_style_job on `job`, in a thread without an event loop (as an RQ worker)."""
-    from engine import events, live, tasks
+    from engine import live, tasks
 
     step_times: list[float] = []
     publish_ms: list[float] = []
@@ -193,10 +193,10 @@ def real_run(job, publish: bool) -> dict:
     if not publish:
         replaced = {name: (lambda *a, **k: False) for name in
                     ("publish_progress", "publish_started", "publish_final", "publish_queue")}
-    saved = {name: getattr(events, name) for name in replaced}
+    saved = {name: getattr(live, name) for name in replaced}
     tasks._Run.on_step = timed_on_step
     for name, fn in replaced.items():
-        setattr(events, name, fn)
+        setattr(live, name, fn)
     try:
         outcome: dict = {}
         thread = threading.Thread(target=lambda: outcome.setdefault("status", tasks.run_style_job(job.pk)))
@@ -205,7 +205,7 @@ def real_run(job, publish: bool) -> dict:
     finally:
         tasks._Run.on_step = real_on_step
         for name, fn in saved.items():
-            setattr(events, name, fn)
+            setattr(live, name, fn)
     if outcome.get("status") != "succeeded":
         raise SystemExit(f"the classic run ended {outcome.get('status')}")
     gaps = [(b - a) * 1000 for a, b in zip(step_times, step_times[1:], strict=False)]
@@ -214,7 +214,7 @@ def real_run(job, publish: bool) -> dict:
 
 
 def sender_cpu_seconds() -> float:
-    """CPU time (user + system) used so far by engine.events' sending thread: what publishing costs
+    """CPU time (user + system) used so far by engine.live's sending thread: what publishing costs
     the machine besides the engine thread's own hand-over, whatever else runs at the same time."""
     import psutil
 
