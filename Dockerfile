@@ -1,4 +1,5 @@
-# One image for the web server, the worker and the one-shot init step (see docker-compose.yml).
+# One image for the proxy (nginx), the pages (gunicorn), the websockets (daphne), the worker and the
+# one-shot init step (see docker-compose.yml).
 #   docker build -t nstsite .                                  # worker can use an NVIDIA GPU
 #   docker build --build-arg TENSORFLOW_EXTRA= -t nstsite .    # CPU only, about 3 GB smaller
 FROM python:3.11-slim-bookworm
@@ -16,6 +17,11 @@ ENV PYTHONUNBUFFERED=1 \
     NST_MODEL_DIR=/data/models \
     DJANGO_MEDIA_ROOT=/data/media
 
+# nginx from Debian (the base image's release), as scripts/run installs it: the proxy in front.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends nginx \
+ && rm -rf /var/lib/apt/lists/*
+
 RUN python -m venv /opt/venv
 WORKDIR /app
 
@@ -29,7 +35,7 @@ RUN pip install -r requirements.txt \
 
 COPY . .
 
-# Static files are collected at build time (WhiteNoise serves them); the key only satisfies the
+# Static files are collected at build time (nginx serves them); the key only satisfies the
 # settings for this one command and is not kept in the image.
 RUN DJANGO_SECRET_KEY=collectstatic-at-build-only python manage.py collectstatic --noinput -v 0 \
  && useradd --uid 1000 --create-home nst \
@@ -38,5 +44,6 @@ RUN DJANGO_SECRET_KEY=collectstatic-at-build-only python manage.py collectstatic
 
 USER nst
 EXPOSE 8000
-# docker-compose.yml gives each service its command; alone, the image serves the web site.
-CMD ["python", "-m", "nstsite.webserver", "--bind", "0.0.0.0", "--port", "8000"]
+# docker-compose.yml gives each service its command; alone, the image serves the pages (no proxy,
+# no websockets: docker compose runs the whole tier).
+CMD ["python", "-m", "nstsite.webserver", "pages", "--bind", "0.0.0.0:8000"]

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repo's packages
-from bench.common import percentile, write_section  # noqa: E402
+from bench.common import cpu_name, percentile, write_section  # noqa: E402
 from tests.harness import Platform  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
@@ -306,7 +306,8 @@ def main() -> int:
     worker_jobs = Counter(e["worker"] for e in events if e["event"] == "start")
     worker_seconds = [e["seconds"] for e in events if e["event"] == "end"]
     results = {
-        "date": time.strftime("%Y-%m-%d"), "cores": os.cpu_count(), "load_average_before": load_before,
+        "date": time.strftime("%Y-%m-%d"), "cpu": cpu_name(), "cores": os.cpu_count(),
+        "load_average_before": load_before,
         "users": args.users,
         "jobs_per_user": args.jobs,
         "workers": args.workers, "size": SIZE, "browsed": args.browse, "dropped_404": sorted(shared.dropped),
@@ -342,9 +343,10 @@ def write_docs(r: dict) -> None:
     section = "\n".join([
         "## Load",
         "",
-        f"`python bench/bench_load.py` ({r['date']}, {r['cores']} cores; load average before the run "
+        f"`python bench/bench_load.py` ({r['date']}, {r['cpu']}, {r['cores']} cores; load average before the run "
         f"{r['load_average_before']:.1f}: above 0, other processes were using the machine). The load "
-        "generator runs on the same cores. On loopback only: its own Redis, daphne and "
+        "generator runs on the same cores. On loopback only: its own Redis, the web tier as scripts/run "
+        "starts it (nginx in front of gunicorn for the pages and daphne for /ws/) and "
         f"{r['workers']} RQ workers (StyleWorker), {r['database']} in a temporary folder. "
         f"{r['users']} users, each logged in through the login form with its own session, submit "
         f"{r['jobs_per_user']} fast jobs each at {r['size']} px (the form's POST with CSRF token, a 400 px "

@@ -204,7 +204,7 @@ def write_docs(r: dict, runs: int) -> None:
         "",
         f"`python bench/bench_platform.py` ({r['date']}; {r['cpu']}, {r['cores']} cores, no GPU). Fast mode, "
         f"{r['size']} px result (tubingen.jpg), one worker (StyleWorker) kept warm, the web server "
-        "(daphne) and Redis on the same machine, SQLite. Time from the start of the form's HTTP POST "
+        "(nginx, gunicorn, daphne) and Redis on the same machine, SQLite. Time from the start of the form's HTTP POST "
         "to the result: the job page (polled every 20 ms) says \"succeeded\" and the result PNG has "
         "been downloaded. One untimed warm-up job first.",
         "",

@@ -28,6 +28,7 @@ from gallery import publishing
 from gallery.models import Artwork
 from nstsite import rate_limits
 from nstsite.parsing import whole_number
+from nstsite.sendfile import send_file
 
 from . import batches, cleanup, events, jobs, live, quotas
 from .describe import param_rows
@@ -435,8 +436,9 @@ def download(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
     else:
         as_attachment = spec.attachment and request.GET.get("inline") != "1"
-        response = FileResponse(field.open("rb"), as_attachment=as_attachment, filename=filename,
-                                content_type=spec.content_type)
+        # Sent by nginx after this check when the proxy is in front (nstsite/sendfile.py).
+        response = send_file(request, field, as_attachment=as_attachment, filename=filename,
+                             content_type=spec.content_type)
     response["Cache-Control"] = _cache_control(job)
     return response
 

@@ -25,7 +25,7 @@ from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.core.paginator import Page, Paginator
 from django.db.models import Exists, OuterRef
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
@@ -35,6 +35,7 @@ from engine.describe import param_rows
 from engine.job_files import is_original
 from engine.models import Mode, may_manage, may_see_originals
 from nstsite.parsing import whole_number
+from nstsite.sendfile import send_file
 
 from . import likes
 from .downloads import count_download
@@ -149,15 +150,17 @@ def thumbnail(request: HttpRequest, pk: int, kind: str) -> FileResponse:
     return response
 
 
-def download(request: HttpRequest, pk: int) -> FileResponse:
-    """The full result as a PNG attachment, counted once per visitor and day (gallery.downloads)."""
+def download(request: HttpRequest, pk: int) -> HttpResponseBase:
+    """The full result as an attachment (PNG, or MP4 for a video), counted once per visitor and day
+    (gallery.downloads)."""
     artwork = _get_public_artwork(pk, Artwork.objects.select_related("job"))
+    video = artwork.job.result_is_video
     try:
-        result = artwork.job.result.open("rb")
+        # Sent by nginx after this check when the proxy is in front (nstsite/sendfile.py).
+        response = send_file(request, artwork.job.result, as_attachment=True,
+                             content_type="video/mp4" if video else "image/png",
+                             filename=f"nst-artwork-{artwork.pk}.{'mp4' if video else 'png'}")
     except FileNotFoundError:
         raise Http404("This artwork's file is missing.") from None
     count_download(request, artwork)
-    if artwork.job.result_is_video:
-        return FileResponse(result, as_attachment=True, content_type="video/mp4",
-                            filename=f"nst-artwork-{artwork.pk}.mp4")
-    return FileResponse(result, as_attachment=True, content_type="image/png", filename=f"nst-artwork-{artwork.pk}.png")
+    return response

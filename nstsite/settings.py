@@ -134,10 +134,16 @@ TEMPLATES = [
 
 VAR_DIR = BASE_DIR / "var"
 _DEFAULT_DB = f"sqlite:///{VAR_DIR / 'db.sqlite3'}"
+# The web server's threads keep their database connection between requests: opening one (and
+# SQLite's WAL pragma) was a quarter of a cached gallery page's time (docs/benchmarks.md, "Gallery").
+# Checked before each request's first query, so a restarted database costs no request.
+_DEFAULT_CONN_MAX_AGE = 0 if TESTING else 60
 try:
     DATABASES = {
         "default": dj_database_url.parse(
-            env_str("DATABASE_URL") or _DEFAULT_DB, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0)
+            env_str("DATABASE_URL") or _DEFAULT_DB,
+            conn_max_age=env_int("DATABASE_CONN_MAX_AGE", _DEFAULT_CONN_MAX_AGE),
+            conn_health_checks=True,
         )
     }
 except ValueError as exc:
@@ -328,8 +334,7 @@ MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.common.CommonMiddleware") 
 
 # Login throttling (django-axes): after NST_LOGIN_FAILURE_LIMIT failed logins for one username
 # from one IP address, that pair is locked out for NST_LOGIN_COOLOFF_MINUTES, even with the right
-# password; a successful login resets the count. The IP is the ASGI client address: behind a
-# proxy, run daphne with --proxy-headers so that it is the browser's, not the proxy's.
+# password; a successful login resets the count. The IP address: see "web tier" below.
 INSTALLED_APPS += ["axes"]
 MIDDLEWARE += ["axes.middleware.AxesMiddleware"]  # last, as django-axes asks
 AUTHENTICATION_BACKENDS = [
@@ -398,3 +403,10 @@ NST_PRUNE_PRIVATE_DAYS = env_int("NST_PRUNE_PRIVATE_DAYS", 90)
 NST_PRUNE_FILES_DAYS = env_int("NST_PRUNE_FILES_DAYS", 7)
 if NST_PRUNE_PRIVATE_DAYS < 1 or NST_PRUNE_FILES_DAYS < 1:
     raise ImproperlyConfigured("NST_PRUNE_PRIVATE_DAYS and NST_PRUNE_FILES_DAYS must be at least 1.")
+
+# --- web tier: nginx in front of gunicorn (pages) and daphne (/ws/) --------------------------------
+# nstsite/proxy.py writes nginx's configuration, its 413 page and its request-body buffers here.
+NST_PROXY_DIR = env_path("NST_PROXY_DIR", VAR_DIR / "proxy")
+# Addresses or networks (CIDR) of a TLS terminator or load balancer in front of nginx: nginx
+# believes their X-Forwarded-For and X-Forwarded-Proto. Nobody else's.
+NST_FRONT_PROXIES = env_list("NST_FRONT_PROXIES", [])

@@ -1,105 +1,84 @@
-"""The web server: daphne, in several processes listening on one port.
+"""The two application servers behind the proxy (nstsite/proxy.py), as scripts/run starts them:
 
-    python -m nstsite.webserver --bind 127.0.0.1 --port 8000 [--processes N] [daphne options]
+    python -m nstsite.webserver pages --bind 127.0.0.1:8001     # gunicorn (WSGI): every page
+    python -m nstsite.webserver sockets --bind 127.0.0.1:8002   # daphne (ASGI): /ws/ only
 
-One daphne process runs Python on one core at a time (the GIL), so on a machine with more cores
-one process leaves them idle while requests queue (docs/benchmarks.md, "Gallery": two processes
-served the gallery index at about 1.7 times the rate of one). This opens N listening sockets on
-the port (SO_REUSEPORT) and starts a daphne process on each (`daphne --fd`); the kernel spreads
-new connections over them.
-Channels needs nothing more: the processes share the Redis channel layer.
+Pages go to a WSGI server because the ASGI path costs several times Django's own time for each
+synchronous view (docs/benchmarks.md, "Gallery"): gunicorn with the gthread worker, one process
+per core (NST_WEB_PROCESSES, default the number of CPUs, at most 4), each with NST_WEB_THREADS
+threads (default 8) so that a request waiting on the database or Redis does not hold the core.
+gunicorn's master restarts a worker that dies. Websockets are the only thing that needs ASGI:
+one daphne process (they are idle most of the time), believing the proxy's X-Forwarded-For.
 
-N comes from --processes, else NST_WEB_PROCESSES, else the number of CPUs (at most 4). With
-N = 1 this simply becomes daphne. The parent only supervises: SIGTERM or SIGINT stops every
-process (daphne closes its connections itself); if one of them dies, the others are stopped and
-the server exits with an error, so that scripts/run or the container's restart policy notices,
-instead of running on at part strength unnoticed.
+Both run in the foreground (exec, no supervisor of ours) and stop on SIGTERM or SIGINT: gunicorn
+lets running requests finish for up to GRACEFUL_SECONDS, daphne closes its sockets (the pages
+reconnect and take a fresh snapshot).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import signal
-import socket
-import subprocess
 import sys
-import time
 
-APPLICATION = "nstsite.asgi:application"
+WSGI_APPLICATION = "nstsite.wsgi:application"
+ASGI_APPLICATION = "nstsite.asgi:application"
 MAX_DEFAULT_PROCESSES = 4
-STOP_SECONDS = 10.0  # how long the processes get to finish after SIGTERM before SIGKILL
+DEFAULT_THREADS = 8
+GRACEFUL_SECONDS = 5      # below scripts/run's NST_STOP_GRACE (8 s) and Docker's 10 s
+# Longer than nginx keeps an idle upstream connection (60 s), so that nginx, not gunicorn, closes
+# it: nginx then never sends a request down a connection gunicorn is closing.
+KEEPALIVE_SECONDS = 75
 
 
-def process_count(requested: int | None) -> int:
-    if requested is None:
-        value = os.environ.get("NST_WEB_PROCESSES", "").strip()
-        if value:
-            if not (value.isascii() and value.isdigit()) or int(value) < 1:
-                raise SystemExit(f"NST_WEB_PROCESSES={value!r} must be a whole number of at least 1.")
-            return int(value)
-        return max(1, min(MAX_DEFAULT_PROCESSES, os.cpu_count() or 1))
-    if requested < 1:
-        raise SystemExit("--processes must be at least 1.")
-    return requested
+def positive_env(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not (value.isascii() and value.isdigit()) or int(value) < 1:  # isdigit() alone takes "²"
+        raise SystemExit(f"{name}={value!r} must be a whole number of at least 1.")
+    return int(value)
 
 
-def listening_socket(host: str, port: int) -> socket.socket:
-    """One listening socket per process, all on the same port (SO_REUSEPORT): the kernel spreads new
-    connections evenly over them. One socket shared by all would let whichever process wakes first
-    take a connection, and keep-alive connections then pile up unevenly on one process."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
-    sock.listen(1024)
-    sock.set_inheritable(True)
-    return sock
+def split_address(address: str) -> tuple[str, int]:
+    """"host:port" (IPv6 as "[::1]:8001") -> (host, port)."""
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        raise SystemExit(f"--bind {address!r}: expected host:port, e.g. 127.0.0.1:8001")
+    return host.strip("[]"), int(port)
+
+
+def pages_command(bind: str, extra: list[str]) -> list[str]:
+    split_address(bind)  # a clear message for a bad address, before gunicorn's
+    processes = positive_env("NST_WEB_PROCESSES", max(1, min(MAX_DEFAULT_PROCESSES, os.cpu_count() or 1)))
+    threads = positive_env("NST_WEB_THREADS", DEFAULT_THREADS)
+    return [sys.executable, "-m", "gunicorn", "--bind", bind, "--worker-class", "gthread",
+            "--workers", str(processes), "--threads", str(threads),
+            "--graceful-timeout", str(GRACEFUL_SECONDS), "--keep-alive", str(KEEPALIVE_SECONDS),
+            # gunicorn's control socket defaults to one path per user ($HOME/.gunicorn): two
+            # servers of one user (tests, a second checkout) would share it.
+            "--no-control-socket",
+            # Heartbeat files in memory, not on a disk that may stall (gunicorn's advice for containers).
+            "--worker-tmp-dir", "/dev/shm" if os.path.isdir("/dev/shm") else "/tmp",
+            *extra, WSGI_APPLICATION]
+
+
+def sockets_command(bind: str, extra: list[str]) -> list[str]:
+    host, port = split_address(bind)
+    # --proxy-headers: the consumers' scope["client"] is the browser's address from the proxy's
+    # X-Forwarded-For (which the proxy overwrites; daphne is only reachable through it).
+    return [sys.executable, "-m", "daphne", "--bind", host, "--port", str(port), "--proxy-headers",
+            *extra, ASGI_APPLICATION]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--bind", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--processes", type=int, default=None)
-    args, daphne_options = parser.parse_known_args(argv)
-    count = process_count(args.processes)
-    daphne = [sys.executable, "-m", "daphne"]
-    if count == 1:
-        os.execv(sys.executable, [*daphne, "--bind", args.bind, "--port", str(args.port),
-                                  *daphne_options, APPLICATION])
-    sockets = [listening_socket(args.bind, args.port) for _ in range(count)]
-    children = [subprocess.Popen([*daphne, "--fd", str(sock.fileno()), *daphne_options, APPLICATION],
-                                 pass_fds=[sock.fileno()]) for sock in sockets]
-    print(f"nstsite.webserver: {count} daphne processes on {args.bind}:{args.port} "
-          f"(pids {', '.join(str(c.pid) for c in children)})", flush=True)
-    stopping = False
-
-    def stop(signum, frame) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    while not stopping and all(child.poll() is None for child in children):
-        time.sleep(0.2)
-    died = [child for child in children if child.poll() is not None]
-    for child in children:
-        if child.poll() is None:
-            child.terminate()
-    deadline = time.monotonic() + STOP_SECONDS
-    for child in children:
-        try:
-            child.wait(max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
-    if died and not stopping:
-        print(f"nstsite.webserver: daphne process {died[0].pid} ended (code {died[0].returncode}); "
-              "stopped the others.", file=sys.stderr, flush=True)
-        return 1
-    return 0
+    parser.add_argument("server", choices=("pages", "sockets"))
+    parser.add_argument("--bind", required=True, help="host:port to listen on")
+    args, extra = parser.parse_known_args(argv)
+    command = (pages_command if args.server == "pages" else sockets_command)(args.bind, extra)
+    os.execv(command[0], command)
+    return 1  # not reached
 
 
 if __name__ == "__main__":

@@ -6,17 +6,21 @@
 - `RedisServer`: redis-server on a free port, with or without an append-only file; stopped,
   killed and started again on the same port and data folder.
 - `Platform`: the processes scripts/run starts, as scripts/lib/processes lists them (read through
-  `scripts/run --print-commands`), on free ports, with a database, media and static folder of its
-  own in a temporary folder (or those given) and its own Redis (or the one given). Every "worker"
-  line may be started any number of times; its worker class is `GatedWorker` below.
+  `scripts/run --print-commands`): the proxy (nginx) on a free port, which is the platform's `url`,
+  the pages and websocket servers behind it on free ports of their own, and the workers; with a
+  database, media, static and proxy folder of its own in a temporary folder (or those given) and
+  its own Redis (or the one given). Every "worker" line may be started any number of times; its
+  worker class is `GatedWorker` below.
 - `GatedWorker` and `Gate`: the worker side and the driver side of a hold on a job. The platform's
   StyleWorker calls `before_step(job_id, step)` before every engine step; GatedWorker holds the
   run there while a file says so, so that a test can crash a worker, Redis or the machine at a
   known step instead of hoping to catch the job mid-run. It also logs one line when a job starts
   and one when it ends (`job_events()` reads them), which the benchmarks count.
 
-Free of pytest (the benchmarks import it). Importing it imports engine.worker (for GatedWorker),
-which needs no configured Django; nothing here sets Django up.
+Free of pytest and of Django at import (the benchmarks import it before they set Django up with
+the platform's own settings): GatedWorker, which subclasses engine.worker's StyleWorker (whose
+imports need Django's apps loaded), is built on first use (the module's __getattr__), in a worker
+process once `manage.py rqworker` has set Django up. Nothing here sets Django up.
 """
 
 from __future__ import annotations
@@ -39,8 +43,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import redis
-
-from engine.worker import StyleWorker, stop_reason
 
 REPO = Path(__file__).resolve().parents[1]
 GATED_WORKER = "tests.harness.GatedWorker"
@@ -178,16 +180,17 @@ def _session_members(sid: int) -> list[int]:
 
 
 def wait_http(url: str, processes: list[Process], timeout: float = 120) -> None:
-    """Until `url` answers HTTP (any status: an error page is an answer too); HarnessError at once
-    if one of `processes` ends meanwhile, with their logs."""
+    """Until `url` answers HTTP (any status: an error page is an answer too, except a proxy's 502
+    or 504, which says that the server behind it is not up yet); HarnessError at once if one of
+    `processes` ends meanwhile, with their logs."""
     def answers() -> bool:
         for process in processes:
             if not process.alive:
                 raise HarnessError(f"{process.name} ended early:\n" + "\n".join(p.tail() for p in processes))
         try:
             urllib.request.urlopen(url, timeout=2).close()
-        except urllib.error.HTTPError:
-            return True
+        except urllib.error.HTTPError as exc:
+            return exc.code not in (502, 504)
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             return False
         return True
@@ -264,10 +267,19 @@ class RedisServer:
 
 # --- the platform's processes ---------------------------------------------------------------------
 
-def process_commands(host: str, port: int) -> dict[str, list[str]]:
-    """{name: command} of scripts/lib/processes, as scripts/run would start them on host:port."""
+def process_commands(host: str, port: int, pages: str | None = None, sockets: str | None = None
+                     ) -> dict[str, list[str]]:
+    """{name: command} of scripts/lib/processes, as scripts/run would start them with the proxy on
+    host:port and the servers behind it at `pages` and `sockets` (host:port; scripts/run's
+    defaults when None)."""
+    env = {**os.environ, "NST_HOST": host, "PORT": str(port)}
+    for variable, address in (("NST_PAGES_ADDRESS", pages), ("NST_SOCKETS_ADDRESS", sockets)):
+        if address is not None:
+            env[variable] = address
+        else:
+            env.pop(variable, None)
     out = subprocess.run(["bash", "scripts/run", "--print-commands"], cwd=REPO, check=True, text=True,
-                         capture_output=True, env={**os.environ, "NST_HOST": host, "PORT": str(port)}).stdout
+                         capture_output=True, env=env).stdout
     return {name: shlex.split(cmd) for name, cmd in (line.split(": ", 1) for line in out.splitlines())}
 
 
@@ -288,13 +300,17 @@ def worker_command(command: list[str], name: str, worker_class: str | None = GAT
 
 class Platform:
     """The processes of scripts/lib/processes on free ports, in `tmp`: a SQLite database there (or
-    `database_url`), media and static folders there, DEBUG off, a secret key of its own, its own
-    Redis (or `redis_url`), the model files of `model_dir` (or the settings' default), and a Gate
-    (tmp/gate) for its workers. `env` adds to or overrides the processes' environment.
+    `database_url`), media, static and proxy folders there, DEBUG off, a secret key of its own, its
+    own Redis (or `redis_url`), the model files of `model_dir` (or the settings' default), and a
+    Gate (tmp/gate) for its workers. `env` adds to or overrides the processes' environment.
+
+    `url` is the proxy's (what a browser opens); `pages_url` is the WSGI server behind it, for
+    what must bypass the proxy (a benchmark's proxy-less figure).
 
     up() migrates, collects the static files, starts every listed process (the "worker" line
-    `workers` times) and waits until the web server answers; start_worker() starts another worker
-    at any time; down() stops them all (SIGTERM, then SIGKILL) and the Redis it started.
+    `workers` times) and waits until the site answers through the proxy; start_worker() starts
+    another worker at any time; down() stops them all (SIGTERM, then SIGKILL) and the Redis it
+    started.
     """
 
     def __init__(self, tmp: Path, *, redis_url: str | None = None, database_url: str | None = None,
@@ -304,6 +320,8 @@ class Platform:
         tmp.mkdir(parents=True, exist_ok=True)
         self.host, self.port = "127.0.0.1", free_port()
         self.url = f"http://{self.host}:{self.port}"
+        self.pages_port, self.sockets_port = free_port(), free_port()
+        self.pages_url = f"http://127.0.0.1:{self.pages_port}"
         self.redis = RedisServer(tmp / "redis") if redis_url is None else None
         self.gate = Gate(tmp / "gate")
         self.worker_class = worker_class
@@ -313,6 +331,8 @@ class Platform:
             "REDIS_URL": redis_url or self.redis.url,
             "DJANGO_MEDIA_ROOT": str(tmp / "media"),
             "DJANGO_STATIC_ROOT": str(tmp / "static"),
+            "NST_PROXY_DIR": str(tmp / "proxy"),
+            "NST_TRUSTED_PROXIES": "127.0.0.1,::1",   # the proxy, as scripts/run sets it
             GATE_DIR_VARIABLE: str(self.gate.folder),
         }
         if model_dir is not None:
@@ -324,7 +344,8 @@ class Platform:
     @property
     def commands(self) -> dict[str, list[str]]:
         if self._commands is None:
-            self._commands = process_commands(self.host, self.port)
+            self._commands = process_commands(self.host, self.port, f"127.0.0.1:{self.pages_port}",
+                                              f"127.0.0.1:{self.sockets_port}")
         return self._commands
 
     def manage(self, *args: str) -> str:
@@ -366,8 +387,11 @@ class Platform:
         return self
 
     def wait_ready(self, timeout: float = 120) -> None:
-        """Until the web server answers on the platform's port (every process listed must be up)."""
-        wait_http(self.url + "/", list(self.processes.values()), timeout)
+        """Until the site answers through the proxy, pages and websocket server alike (an HTTP GET
+        under /ws/ reaches the websocket server, which answers 404 to it; every process listed
+        must stay up meanwhile)."""
+        for path in ("/", "/ws/"):
+            wait_http(self.url + path, list(self.processes.values()), timeout)
 
     def workers(self) -> dict[str, Process]:
         """{label: process} of the workers started."""
@@ -466,45 +490,60 @@ def _read_step(path: Path) -> int | None:
         return None
 
 
-class GatedWorker(StyleWorker):
-    """The platform's StyleWorker, plus (1) a hold before an engine step while the Gate's file says
-    so (GATE_DIR_VARIABLE names its folder; without it nothing is ever held) and (2) a log line when
-    a job starts and one when it ends (JOB_LINE + JSON: pid, RQ job id, task arguments, whether
-    TensorFlow was already imported at the start; at the end the seconds and how often this
-    process has built the fast-mode stylizer). Nothing else differs from production."""
+def _gated_worker_class() -> type:
+    """GatedWorker, built the first time it is asked for (see the module's notes)."""
+    from engine.worker import StyleWorker, stop_reason
 
-    POLL_SECONDS = 0.02
+    class GatedWorker(StyleWorker):
+        """The platform's StyleWorker, plus (1) a hold before an engine step while the Gate's file says
+        so (GATE_DIR_VARIABLE names its folder; without it nothing is ever held) and (2) a log line when
+        a job starts and one when it ends (JOB_LINE + JSON: pid, RQ job id, task arguments, whether
+        TensorFlow was already imported at the start; at the end the seconds and how often this
+        process has built the fast-mode stylizer). Nothing else differs from production."""
 
-    def before_step(self, job_id: int, step: int) -> None:
-        folder = os.environ.get(GATE_DIR_VARIABLE)
-        if not folder:
-            return
-        hold_file, held_file = Path(folder) / f"{job_id}.hold", Path(folder) / f"{job_id}.held"
-        if _read_step(hold_file) != step:
-            return
-        _write_step(held_file, step)
-        try:
-            # Until released (no hold, or a later step), or until the worker must stop: then the
-            # task's stop logic (hand back on SIGTERM, abandon on a lost lease) runs right after.
-            while stop_reason() is None:
-                time.sleep(self.POLL_SECONDS)
-                now = _read_step(hold_file)
-                if now is None or now > step:
-                    break
-        finally:
-            held_file.unlink(missing_ok=True)
+        POLL_SECONDS = 0.02
 
-    def execute_job(self, job, queue):
-        started, tensorflow_before = time.time(), "tensorflow" in sys.modules
-        _log_job("start", id=job.id, args=list(job.args), at=started, tensorflow_already_imported=tensorflow_before)
-        try:
-            return super().execute_job(job, queue)
-        finally:
-            fast = sys.modules.get("engine.nst.fast")
-            cache = fast._stylizer_for.cache_info() if fast is not None else None
-            _log_job("end", id=job.id, args=list(job.args), at=time.time(), seconds=time.time() - started,
-                     tensorflow_already_imported=tensorflow_before,
-                     model_loads=cache.misses if cache else 0, model_reuses=cache.hits if cache else 0)
+        def before_step(self, job_id: int, step: int) -> None:
+            folder = os.environ.get(GATE_DIR_VARIABLE)
+            if not folder:
+                return
+            hold_file, held_file = Path(folder) / f"{job_id}.hold", Path(folder) / f"{job_id}.held"
+            if _read_step(hold_file) != step:
+                return
+            _write_step(held_file, step)
+            try:
+                # Until released (no hold, or a later step), or until the worker must stop: then the
+                # task's stop logic (hand back on SIGTERM, abandon on a lost lease) runs right after.
+                while stop_reason() is None:
+                    time.sleep(self.POLL_SECONDS)
+                    now = _read_step(hold_file)
+                    if now is None or now > step:
+                        break
+            finally:
+                held_file.unlink(missing_ok=True)
+
+        def execute_job(self, job, queue):
+            started, tensorflow_before = time.time(), "tensorflow" in sys.modules
+            _log_job("start", id=job.id, args=list(job.args), at=started, tensorflow_already_imported=tensorflow_before)
+            try:
+                return super().execute_job(job, queue)
+            finally:
+                fast = sys.modules.get("engine.nst.fast")
+                cache = fast._stylizer_for.cache_info() if fast is not None else None
+                _log_job("end", id=job.id, args=list(job.args), at=time.time(), seconds=time.time() - started,
+                         tensorflow_already_imported=tensorflow_before,
+                         model_loads=cache.misses if cache else 0, model_reuses=cache.hits if cache else 0)
+
+    GatedWorker.__qualname__ = "GatedWorker"  # its name as the worker command spells it
+    return GatedWorker
+
+
+def __getattr__(name: str):
+    """tests.harness.GatedWorker (what the worker command's --worker-class names), built on first use."""
+    if name == "GatedWorker":
+        cls = globals()["GatedWorker"] = _gated_worker_class()
+        return cls
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _log_job(event: str, **fields) -> None:

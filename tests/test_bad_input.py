@@ -564,14 +564,6 @@ def test_a_gallery_page_number_that_is_not_plain_digits_gives_the_first_page(cli
     assert response.status_code == 200
 
 
-def test_the_web_process_count_must_be_plain_digits(monkeypatch):
-    from nstsite import webserver
-
-    monkeypatch.setenv("NST_WEB_PROCESSES", "²")
-    with pytest.raises(SystemExit, match="must be a whole number"):
-        webserver.process_count(None)
-
-
 # --- forged forms ----------------------------------------------------------------------------------
 
 def test_a_forged_post_without_csrf_token_gets_a_friendly_403_and_changes_nothing(

@@ -4,6 +4,7 @@ must name; scripts/run is started for real and stopped the way a terminal's Ctrl
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import secrets
@@ -25,7 +26,7 @@ import yaml
 from tests.harness import free_port
 
 REPO = Path(__file__).resolve().parents[1]
-LONG_RUNNING = ("web", "worker", "redis", "postgres")
+LONG_RUNNING = ("proxy", "web", "sockets", "worker", "redis", "postgres")
 
 
 def interpolate(value: str, env: dict[str, str]) -> str:
@@ -81,18 +82,50 @@ def test_every_long_running_service_has_a_healthcheck_and_restarts(services: dic
         assert services[name]["restart"] == "unless-stopped", name
 
 
-def test_the_web_and_worker_run_what_scripts_run_runs(services: dict) -> None:
-    # scripts/run reads its commands from scripts/lib/processes; in a container the web server
-    # listens on every interface, port 8000.
-    commands = run_commands(NST_HOST="0.0.0.0", PORT="8000")
-    assert set(commands) == {"web", "worker"}
-    assert services["web"]["command"] == commands["web"]
+def test_the_services_run_what_scripts_run_runs(services: dict) -> None:
+    # scripts/run reads its commands from scripts/lib/processes. In containers the proxy listens on
+    # every interface, port 8000, and finds the servers behind it by service name; they listen on
+    # every interface of their own containers.
+    commands = run_commands(NST_HOST="0.0.0.0", PORT="8000", NST_PAGES_ADDRESS="web:8001",
+                            NST_SOCKETS_ADDRESS="sockets:8002")
+    assert set(commands) == {"proxy", "web", "sockets", "worker"}
+    assert services["proxy"]["command"] == commands["proxy"]
     assert services["worker"]["command"] == commands["worker"]
+    servers = run_commands(NST_PAGES_ADDRESS="0.0.0.0:8001", NST_SOCKETS_ADDRESS="0.0.0.0:8002")
+    assert services["web"]["command"] == servers["web"]
+    assert services["sockets"]["command"] == servers["sockets"]
     assert commands["worker"] == ["python", "manage.py", "rqworker", "--worker-class",
                                   "engine.worker.StyleWorker", "high", "default"]
-    assert commands["web"][:3] == ["python", "-m", "nstsite.webserver"]  # daphne, one process per core
-    local = run_commands(NST_HOST="127.0.0.1", PORT="8123")["web"]
-    assert local[local.index("--bind") + 1] == "127.0.0.1" and local[local.index("--port") + 1] == "8123"
+    assert commands["proxy"][:3] == ["python", "-m", "nstsite.proxy"]
+    assert servers["web"][:4] == ["python", "-m", "nstsite.webserver", "pages"]
+    assert servers["sockets"][:4] == ["python", "-m", "nstsite.webserver", "sockets"]
+    local = run_commands(NST_HOST="127.0.0.1", PORT="8123")
+    assert local["proxy"][local["proxy"].index("--bind") + 1] == "127.0.0.1"
+    assert local["proxy"][local["proxy"].index("--port") + 1] == "8123"
+    # Behind it, on the loopback only, the next two ports.
+    assert local["web"][-1] == local["proxy"][local["proxy"].index("--pages") + 1] == "127.0.0.1:8124"
+    assert local["sockets"][-1] == local["proxy"][local["proxy"].index("--sockets") + 1] == "127.0.0.1:8125"
+
+
+def test_only_the_proxy_publishes_a_port(services: dict) -> None:
+    assert [name for name, service in services.items() if "ports" in service] == ["proxy"]
+    assert services["proxy"]["ports"] == ["${NST_WEB_PUBLISH:-127.0.0.1:8000}:8000"]
+    needs = services["proxy"]["depends_on"]
+    assert needs["web"]["condition"] == needs["sockets"]["condition"] == "service_healthy"
+
+
+def test_only_the_proxys_forwarded_headers_are_believed(compose: dict, services: dict) -> None:
+    address = services["proxy"]["networks"]["default"]["ipv4_address"]
+    subnet = compose["networks"]["default"]["ipam"]["config"][0]["subnet"]
+    assert ipaddress.ip_address(address) in ipaddress.ip_network(subnet)
+    for name in ("web", "sockets"):
+        env = app_env(services[name], {"DJANGO_SECRET_KEY": "x"})
+        assert env["NST_TRUSTED_PROXIES"] == env["FORWARDED_ALLOW_IPS"] == address
+
+
+def test_the_proxy_reads_media_for_downloads_but_cannot_change_it(services: dict) -> None:
+    assert services["proxy"]["volumes"] == ["media:/data/media:ro"]
+    assert app_env(services["proxy"], {"DJANGO_SECRET_KEY": "x"})["DJANGO_MEDIA_ROOT"] == "/data/media"
 
 
 def test_the_worker_reserves_an_nvidia_gpu(services: dict) -> None:
@@ -128,7 +161,7 @@ def test_init_migrates_and_fetches_models_before_web_and_worker(services: dict) 
     script = " ".join(services["init"]["command"])
     assert "manage.py migrate" in script and "manage.py fetch_models" in script
     assert "restart" not in services["init"] or services["init"]["restart"] == "no"
-    for name in ("web", "worker"):
+    for name in ("web", "sockets", "worker"):
         needs = services[name]["depends_on"]
         assert needs["init"]["condition"] == "service_completed_successfully"
         assert needs["redis"]["condition"] == needs["postgres"]["condition"] == "service_healthy"
@@ -154,6 +187,7 @@ def test_the_image_installs_the_requirements_and_keeps_no_secret() -> None:
     assert re.search(r"^FROM python:3\.11", text, re.M)
     assert "pip install -r requirements.txt" in text
     assert "collectstatic" in text
+    assert re.search(r"apt-get install .*\bnginx\b", text)   # the proxy, from Debian as scripts/run installs it
     env_lines = " ".join(re.findall(r"^ENV .*(?:\\\n.*)*", text, re.M))
     assert "DJANGO_SECRET_KEY" not in env_lines and "DJANGO_DEBUG" not in env_lines
     assert re.search(r"^USER (?!root)\w+", text, re.M)
@@ -229,7 +263,8 @@ class Run:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "DJANGO_", "DATABASE_"))}
         env.update(PORT=str(self.port), NST_REDIS_PORT=str(free_port()), NST_REDIS_DIR=str(tmp / "redis"),
                    DATABASE_URL=f"sqlite:///{tmp / 'db.sqlite3'}", DJANGO_MEDIA_ROOT=str(tmp / "media"),
-                   DJANGO_STATIC_ROOT=str(tmp / "static"), NST_STOP_GRACE="6")
+                   DJANGO_STATIC_ROOT=str(tmp / "static"), NST_PROXY_DIR=str(tmp / "proxy"), NST_STOP_GRACE="6",
+                   NST_PAGES_ADDRESS=f"127.0.0.1:{free_port()}", NST_SOCKETS_ADDRESS=f"127.0.0.1:{free_port()}")
         self.proc = subprocess.Popen(
             ["scripts/run"], cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=self.log.open("wb"),
             stderr=subprocess.STDOUT, start_new_session=True,
@@ -267,10 +302,11 @@ def test_scripts_run_serves_the_site_and_ctrl_c_stops_everything(run: Run) -> No
     assert run.url in run.output()
     with urllib.request.urlopen(run.url, timeout=10) as response:
         assert response.status == 200
+    with urllib.request.urlopen(run.url + "static/css/site.css", timeout=10) as response:
+        assert response.headers["Server"] == "nginx"
     running = started_by(run.sid)
-    assert any("redis-server" in p for p in running), running
-    assert any("daphne" in p for p in running), running
-    assert any("rqworker" in p for p in running), running
+    for program in ("redis-server", "nginx: master", "nginx: worker", "gunicorn", "daphne", "rqworker"):
+        assert any(program in p for p in running), (program, running)
     key = REPO / "var" / "secret_key"
     assert key.is_file() and stat.S_IMODE(key.stat().st_mode) == 0o600
 
@@ -284,8 +320,8 @@ def test_scripts_run_serves_the_site_and_ctrl_c_stops_everything(run: Run) -> No
 def test_scripts_run_stops_the_rest_when_a_process_dies(run: Run) -> None:
     run.wait_until_running()
     running = started_by(run.sid)
-    web = next(int(p.split()[0]) for p in running if "daphne" in p)
-    os.kill(web, signal.SIGKILL)
+    sockets = next(int(p.split()[0]) for p in running if "daphne" in p)
+    os.kill(sockets, signal.SIGKILL)
     assert run.proc.wait(timeout=30) == 1
     assert still_running(running) == []
     assert "a process ended" in run.output()

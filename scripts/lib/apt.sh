@@ -3,6 +3,8 @@
 #
 #   nst_apt_install WHO PACKAGE...     apt-get install the packages (quietly; sudo unless root)
 #   nst_need_python_venv WHO           python3 with venv + ensurepip (python3-venv on Debian)
+#   nst_have_nginx                     nginx is installed (Debian puts it in /usr/sbin, which a normal
+#                                      user's PATH lacks)
 
 nst_apt_install() {
     local who=$1; shift
@@ -28,4 +30,8 @@ nst_need_python_venv() {
     # Debian also names the venv package after the exact version (python3.11-venv, ...).
     python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || \
         nst_apt_install "$who" "python3.$(python3 -c 'import sys; print(sys.version_info[1])')-venv"
+}
+
+nst_have_nginx() {
+    command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || [ -n "${NST_NGINX:-}" ]
 }

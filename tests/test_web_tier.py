@@ -1,0 +1,266 @@
+"""The web tier with its real processes (tests/harness.py starts them as scripts/run does): nginx in
+front (nstsite/proxy.py), gunicorn for the pages and daphne for /ws/ behind it. Pages, static
+files (far-future caching for hashed names, compression), a body over the limit refused by nginx
+with the friendly 413 page, a forged X-Forwarded-For not believed, downloads handed to nginx after
+Django's access check (X-Accel-Redirect, nstsite/sendfile.py) and media never public. Websockets
+through the proxy in Chromium: tests/test_live_consumer.py (its platform is this one). Ctrl-C of
+scripts/run: tests/test_deployment_files.py. And nstsite/sendfile.py on its own, without a proxy."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import socket
+from pathlib import Path
+
+import psutil
+import pytest
+import requests
+from django.test import RequestFactory
+
+from nstsite import proxy, sendfile
+from tests.harness import Platform
+
+FAILURE_LIMIT = 3
+MAX_REQUEST_MB = 2
+# A succeeded public job with a result, in the gallery: made in the platform's own database.
+SEED_ARTWORK = """
+import io, random
+from PIL import Image
+from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
+from engine.models import Status, StyleJob
+from gallery import publishing
+
+rng = random.Random(7)
+image = Image.frombytes("RGB", (400, 300), bytes(rng.getrandbits(8) for _ in range(400 * 300 * 3)))
+buffer = io.BytesIO()
+image.save(buffer, "PNG")
+owner = get_user_model().objects.create_user("painter", "painter@example.org", "Brush-strokes-of-1889")
+job = StyleJob(owner=owner, mode="fast", params={}, size=400, status=Status.SUCCEEDED)
+job.content.save("content.png", ContentFile(buffer.getvalue()), save=False)
+job.result.save("result.png", ContentFile(buffer.getvalue()), save=False)
+job.save()
+artwork = publishing.publish(job)
+print(artwork.pk, job.result.name)
+"""
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    """The platform (no worker: nothing here runs a job) with a small body limit and login limit,
+    and one published artwork: (platform, artwork id, the result's storage name)."""
+    platform = Platform(tmp_path_factory.mktemp("web-tier"), env={
+        "NST_MAX_REQUEST_MB": str(MAX_REQUEST_MB), "NST_LOGIN_FAILURE_LIMIT": str(FAILURE_LIMIT)})
+    try:
+        platform.up(workers=0)
+        artwork, name = platform.manage("shell", "-c", SEED_ARTWORK).splitlines()[-1].split()
+        yield platform, int(artwork), name
+    finally:
+        platform.down()
+
+
+def media_file(platform: Platform, name: str) -> bytes:
+    return (platform.tmp / "media" / name).read_bytes()
+
+
+# --- who answers what --------------------------------------------------------------------------------
+
+def test_pages_come_from_gunicorn_through_nginx(site) -> None:
+    platform, _, _ = site
+    web = psutil.Process(platform.processes["web"].proc.pid)
+    assert "gunicorn" in " ".join(web.cmdline()) and "gthread" in web.cmdline()
+    response = requests.get(platform.url + "/accounts/login/", timeout=30)
+    assert response.status_code == 200 and response.headers["Server"] == "nginx"
+    assert 'name="username"' in response.text
+    assert response.headers["X-Frame-Options"] == "DENY"  # Django's own headers come through
+    # The same page straight from gunicorn: nginx adds nothing to it but the transport.
+    assert 'name="username"' in requests.get(platform.pages_url + "/accounts/login/", timeout=30).text
+
+
+def test_html_is_compressed_for_a_browser_that_accepts_it(site) -> None:
+    platform, _, _ = site
+    response = requests.get(platform.url + "/accounts/login/", headers={"Accept-Encoding": "gzip"}, timeout=30,
+                            stream=True)
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert b'name="username"' in gzip.decompress(response.raw.read())
+
+
+def test_websocket_upgrades_go_to_daphne(site) -> None:
+    """A websocket handshake through nginx reaches daphne (the consumers; the browser test covers
+    the live progress itself): /ws/jobs/mine/ needs a login, so an anonymous socket is accepted
+    and then closed by the consumer, which only daphne can have said."""
+    platform, _, _ = site
+    with socket.create_connection(("127.0.0.1", platform.port), timeout=30) as sock:
+        sock.sendall(b"GET /ws/jobs/ HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                     b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     b"Sec-WebSocket-Version: 13\r\nOrigin: " + platform.url.encode() + b"\r\n\r\n")
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = sock.recv(4096)
+            assert chunk, answer
+            answer += chunk
+    head = answer.split(b"\r\n\r\n")[0].decode()
+    assert head.startswith("HTTP/1.1 101"), head
+    # RFC 6455's own example key and the answer it gives.
+    assert "\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in head, head
+
+
+# --- static files ------------------------------------------------------------------------------------
+
+def test_hashed_static_files_are_cached_for_a_year_and_compressed(site) -> None:
+    platform, _, _ = site
+    manifest = json.loads((platform.tmp / "static" / "staticfiles.json").read_text())["paths"]
+    hashed = manifest["css/site.css"]
+    assert re.search(proxy.HASHED_STATIC, hashed)
+    response = requests.get(f"{platform.url}/static/{hashed}", headers={"Accept-Encoding": "gzip"}, timeout=30)
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert response.headers["Content-Encoding"] == "gzip"
+    assert response.content == (platform.tmp / "static" / hashed).read_bytes()   # requests un-gzips
+    # The page links the hashed name, so that browsers may keep it.
+    assert f"/static/{hashed}" in requests.get(platform.url + "/accounts/login/", timeout=30).text
+
+
+def test_static_names_without_a_hash_are_revalidated_soon(site) -> None:
+    platform, _, _ = site
+    response = requests.get(platform.url + "/static/css/site.css", timeout=30)
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "public, max-age=60"
+
+
+def test_a_missing_static_file_is_a_404_from_nginx(site) -> None:
+    platform, _, _ = site
+    assert requests.get(platform.url + "/static/css/no-such.css", timeout=30).status_code == 404
+
+
+# --- the body limit ----------------------------------------------------------------------------------
+
+def assert_friendly_413(response: requests.Response) -> None:
+    assert response.status_code == 413
+    assert "text/html" in response.headers["Content-Type"]
+    assert 'id="too-large"' in response.text and f"{MAX_REQUEST_MB} MB" in response.text
+    assert "nginx" not in response.text   # not nginx's own bare page
+
+
+def test_an_upload_over_the_limit_gets_the_friendly_413_page_from_nginx(site) -> None:
+    platform, _, _ = site
+    body = b"x" * (MAX_REQUEST_MB * 2**20 + 1)
+    assert_friendly_413(requests.post(platform.url + "/jobs/new/", data=body, timeout=60,
+                                      headers={"Content-Type": "application/octet-stream"}))
+
+
+def test_a_chunked_upload_over_the_limit_is_refused_too(site) -> None:
+    platform, _, _ = site
+
+    def chunks():
+        for _ in range(MAX_REQUEST_MB * 4 + 1):
+            yield b"x" * 2**18
+    assert_friendly_413(requests.post(platform.url + "/jobs/new/", data=chunks(), timeout=60,
+                                      headers={"Content-Type": "application/octet-stream"}))
+
+
+def test_a_body_under_the_limit_reaches_django(site) -> None:
+    platform, _, _ = site
+    response = requests.post(platform.url + "/accounts/login/", data={"username": "x" * 1000}, timeout=30)
+    assert response.status_code == 403   # Django's CSRF check answered: the body went through
+
+
+# --- the client's address ----------------------------------------------------------------------------
+
+def failed_login(session: requests.Session, url: str, forged: str) -> int:
+    page = session.get(url + "/accounts/login/", timeout=30)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    return session.post(url + "/accounts/login/", timeout=30, headers={"X-Forwarded-For": forged, "Referer": url},
+                        data={"csrfmiddlewaretoken": token, "username": "painter", "password": "wrong"}).status_code
+
+
+def test_a_forged_x_forwarded_for_does_not_escape_the_login_lockout(site) -> None:
+    """A client that writes a new address into X-Forwarded-For for every attempt is still one
+    address to the lockout: nginx overwrites the header with the address it saw."""
+    platform, _, _ = site
+    session = requests.Session()
+    codes = [failed_login(session, platform.url, f"203.0.113.{n}, 198.51.100.{n}") for n in range(FAILURE_LIMIT + 1)]
+    assert codes[:FAILURE_LIMIT - 1] == [200] * (FAILURE_LIMIT - 1)
+    assert codes[-1] == 429, codes
+
+
+# --- downloads: Django checks, nginx sends -----------------------------------------------------------
+
+def test_a_download_is_sent_by_nginx_after_djangos_check(site) -> None:
+    platform, artwork, name = site
+    response = requests.get(f"{platform.url}/gallery/{artwork}/download/", timeout=30)
+    assert response.status_code == 200
+    assert response.content == media_file(platform, name)
+    assert response.headers["Content-Type"] == "image/png"
+    assert response.headers["Content-Disposition"] == f'attachment; filename="nst-artwork-{artwork}.png"'
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    # nginx's own handling of a file: ranges.
+    part = requests.get(f"{platform.url}/gallery/{artwork}/download/", headers={"Range": "bytes=0-99"}, timeout=30)
+    assert part.status_code == 206 and part.content == media_file(platform, name)[:100]
+
+
+def test_behind_the_proxy_the_web_server_answers_with_the_internal_location_only(site) -> None:
+    """What gunicorn answers to nginx: an empty body and where nginx finds the file. A client
+    asking gunicorn directly (no proxy header) gets the file itself."""
+    platform, artwork, name = site
+    url = f"{platform.pages_url}/gallery/{artwork}/download/"
+    handed = requests.get(url, headers={"X-Sendfile-Type": "X-Accel-Redirect"}, timeout=30)
+    assert handed.headers["X-Accel-Redirect"] == sendfile.INTERNAL_MEDIA_PREFIX + name
+    assert handed.content == b""
+    assert requests.get(url, timeout=30).content == media_file(platform, name)
+
+
+def test_media_is_not_public_and_the_internal_location_is_unreachable(site) -> None:
+    platform, _, name = site
+    for path in (f"/media/{name}", f"{sendfile.INTERNAL_MEDIA_PREFIX}{name}"):
+        response = requests.get(platform.url + path, timeout=30)
+        assert response.status_code == 404, path
+        assert response.content != media_file(platform, name)
+
+
+def test_a_client_cannot_make_the_proxy_send_a_file(site) -> None:
+    """X-Sendfile-Type is the proxy's to set: one a client sends is overwritten, and an
+    X-Accel-Redirect only counts when it comes from the application."""
+    platform, _, name = site
+    response = requests.get(platform.url + "/accounts/login/", timeout=30,
+                            headers={"X-Accel-Redirect": sendfile.INTERNAL_MEDIA_PREFIX + name,
+                                     "X-Sendfile-Type": "nonsense"})
+    assert response.status_code == 200 and 'name="username"' in response.text
+
+
+# --- nstsite/sendfile.py without a proxy -------------------------------------------------------------
+
+@pytest.fixture
+def stored(settings, tmp_path: Path) -> str:
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    return default_storage.save("jobs/7/a result #1.png", ContentFile(b"\x89PNG-bytes"))
+
+
+def test_without_the_proxy_header_the_file_goes_out_itself(stored: str) -> None:
+    response = sendfile.send_file(RequestFactory().get("/"), stored, content_type="image/png", as_attachment=True,
+                                  filename="nst-job-7.png")
+    assert b"".join(response.streaming_content) == b"\x89PNG-bytes"
+    assert response["Content-Disposition"] == 'attachment; filename="nst-job-7.png"'
+    assert sendfile.ACCEL_REDIRECT not in response
+
+
+def test_with_the_proxy_header_nginx_is_told_where_the_file_is(stored: str) -> None:
+    request = RequestFactory().get("/", headers={"X-Sendfile-Type": "X-Accel-Redirect"})
+    response = sendfile.send_file(request, stored, content_type="image/png", as_attachment=True,
+                                  filename="nst-job-7.png")
+    assert response.content == b""
+    # Percent-encoded, as nginx decodes it before mapping it onto the folder.
+    assert response[sendfile.ACCEL_REDIRECT] == sendfile.INTERNAL_MEDIA_PREFIX + "jobs/7/a%20result%20%231.png"
+    assert response["Content-Type"] == "image/png"
+    assert response["Content-Disposition"] == 'attachment; filename="nst-job-7.png"'
+
+
+def test_a_missing_file_is_file_not_found_either_way(stored: str) -> None:
+    for headers in ({}, {"X-Sendfile-Type": "X-Accel-Redirect"}):
+        with pytest.raises(FileNotFoundError):
+            sendfile.send_file(RequestFactory().get("/", headers=headers), "jobs/none.png", content_type="image/png")
