@@ -148,14 +148,19 @@ class WorkerContext:
         return self.estimator.model
 
 
-def worker_context() -> WorkerContext:
-    """The refreshed cost model and the live workers: one query and one Redis round trip."""
+def worker_context(workers: list[worker_info.WorkerInfo] | None = None) -> WorkerContext:
+    """The refreshed cost model and the live workers (`workers`, when the caller has asked already):
+    one query and one Redis round trip."""
+    return WorkerContext(RunTimeEstimator.from_db(), live_workers() if workers is None else workers)
+
+
+def live_workers() -> list[worker_info.WorkerInfo]:
+    """The live workers that described themselves; [] without any, or without Redis."""
     try:
         connection = queue.redis_connection()
     except Exception:  # noqa: BLE001 - a misconfigured Redis URL must not break the form
-        connection = None
-    workers = worker_info.live_workers(connection) if connection is not None else None
-    return WorkerContext(RunTimeEstimator.from_db(), workers or [])
+        return []
+    return worker_info.live_workers(connection) or []
 
 
 @dataclass
@@ -238,9 +243,10 @@ def memory_problem(mode: str, params, content_size: tuple[int, int] | None) -> s
     """Why the form must refuse this job ("" when it may go): its estimated peak memory fits in no
     live worker. Without a live worker, or without Redis, nothing is refused here (the engine still
     refuses a classic run that does not fit where it runs, when it runs)."""
-    context = worker_context()
-    if not context.workers:
+    workers = live_workers()  # first: without a worker nothing is refused, and no query is needed
+    if not workers:
         return ""
+    context = worker_context(workers)
     model = context.model
     roomiest = max(context.workers, key=lambda w: w.memory_bytes)
     cost = model.estimate(mode, params, content_size, device=roomiest.device, precision=roomiest.precision)

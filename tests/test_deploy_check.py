@@ -74,7 +74,6 @@ def test_production_settings_are_what_check_deploy_wants(tmp_path):
     ("DJANGO_DEBUG", "1", "security.W018"),
     ("DJANGO_SECRET_KEY", "short-and-guessable", "security.W009"),
     ("DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend", "nstsite.W001"),
-    ("DJANGO_EMAIL_BACKEND", None, "nstsite.W001"),  # not set: the console
 ])
 def test_check_deploy_fails_when_one_part_is_missing(tmp_path, variable, value, warning):
     # The check is not a rubber stamp: each setting it wants is env-driven, and leaving one out fails.
@@ -112,7 +111,8 @@ def test_scripts_run_does_not_ask_for_https():
 def test_email_to_the_console_is_a_loud_warning_at_start_and_in_check_deploy(tmp_path):
     # Issue 14, finding 2: with no e-mail backend set, reset links went to the server's log, and
     # `check --deploy` said nothing about it.
-    env = production_env(tmp_path, DJANGO_EMAIL_BACKEND=None)
+    # Neither a backend nor a server named: the console.
+    env = production_env(tmp_path, DJANGO_EMAIL_BACKEND=None, DJANGO_EMAIL_HOST=None)
     result = check_deploy(env)
     report = result.stdout + result.stderr
     assert result.returncode != 0 and "nstsite.W001" in report and "password-reset links" in report
@@ -121,5 +121,8 @@ def test_email_to_the_console_is_a_loud_warning_at_start_and_in_check_deploy(tmp
     assert "password-reset links" in started.stderr and "DJANGO_EMAIL_BACKEND" in started.stderr
     quiet = run(["-c", "import django; django.setup()"], production_env(tmp_path))
     assert "password-reset links" not in quiet.stderr
-    debug = check_deploy(production_env(tmp_path, DJANGO_EMAIL_BACKEND=None, DJANGO_DEBUG="1"))
+    # A server named without a backend: SMTP to it (settings.py), no warning.
+    smtp = check_deploy(production_env(tmp_path, DJANGO_EMAIL_BACKEND=None))
+    assert smtp.returncode == 0 and "nstsite.W001" not in smtp.stdout + smtp.stderr
+    debug = check_deploy(production_env(tmp_path, DJANGO_EMAIL_BACKEND=None, DJANGO_EMAIL_HOST=None, DJANGO_DEBUG="1"))
     assert "nstsite.W001" not in debug.stdout + debug.stderr  # a developer's machine

@@ -118,6 +118,7 @@ def test_in_a_browser_no_page_breaks_the_policy(live_server, page, jobs, staff_u
         page.set_viewport_size({"width": 1280, "height": 900})
     # The pages' scripts run under the policy: the form's script shows the chosen mode's settings.
     page.goto(live_server.url + reverse("engine:submit"))
+    page.click("#advanced-settings summary")  # the per-mode settings are under "Advanced settings"
     page.select_option("select[name=mode]", "fast")
     expect(page.locator("#classic-settings")).to_be_hidden()
     page.select_option("select[name=mode]", "classic")

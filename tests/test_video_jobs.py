@@ -64,8 +64,14 @@ def _files(path: Path) -> list[Path]:
 
 
 def _nothing_stored(callbacks, media_root, upload_tmp) -> None:
+    """No job, batch or job file, nothing spooled or queued. The style images that passed their checks
+    are kept for the user's next try (engine.staged_uploads: PNGs under staged/, which expire), and
+    nothing else: never a clip."""
     assert not StyleJob.objects.exists() and not StyleImage.objects.exists() and not Batch.objects.exists()
-    assert _files(media_root) == [] and _files(upload_tmp) == [] and callbacks == []
+    staged = Path(media_root) / "staged"
+    assert [p for p in _files(media_root) if staged not in p.parents] == []
+    assert all(p.suffix in (".png", ".json") for p in _files(staged))
+    assert _files(upload_tmp) == [] and callbacks == []
     assert django_rq.get_queue("default").count == 0
 
 

@@ -24,6 +24,7 @@ from tests.harness import Platform
 
 FAILURE_LIMIT = 3
 MAX_REQUEST_MB = 2
+MAX_SUBMIT_MB = 4  # the submission URL's own limit (it may carry a clip)
 # A succeeded public job with a result, in the gallery: made in the platform's own database.
 SEED_ARTWORK = """
 import io, random
@@ -52,7 +53,8 @@ def site(tmp_path_factory):
     """The platform (no worker: nothing here runs a job) with a small body limit and login limit,
     and one published artwork: (platform, artwork id, the result's storage name)."""
     platform = Platform(tmp_path_factory.mktemp("web-tier"), env={
-        "NST_MAX_REQUEST_MB": str(MAX_REQUEST_MB), "NST_LOGIN_FAILURE_LIMIT": str(FAILURE_LIMIT)})
+        "NST_MAX_REQUEST_MB": str(MAX_REQUEST_MB), "NST_MAX_SUBMIT_MB": str(MAX_SUBMIT_MB),
+        "NST_LOGIN_FAILURE_LIMIT": str(FAILURE_LIMIT)})
     try:
         platform.up(workers=0)
         artwork, name = platform.manage("shell", "-c", SEED_ARTWORK).splitlines()[-1].split()
@@ -147,7 +149,7 @@ def assert_friendly_413(response: requests.Response) -> None:
 def test_an_upload_over_the_limit_gets_the_friendly_413_page_from_nginx(site) -> None:
     platform, _, _ = site
     body = b"x" * (MAX_REQUEST_MB * 2**20 + 1)
-    assert_friendly_413(requests.post(platform.url + "/jobs/new/", data=body, timeout=60,
+    assert_friendly_413(requests.post(platform.url + "/accounts/login/", data=body, timeout=60,
                                       headers={"Content-Type": "application/octet-stream"}))
 
 
@@ -157,8 +159,19 @@ def test_a_chunked_upload_over_the_limit_is_refused_too(site) -> None:
     def chunks():
         for _ in range(MAX_REQUEST_MB * 4 + 1):
             yield b"x" * 2**18
-    assert_friendly_413(requests.post(platform.url + "/jobs/new/", data=chunks(), timeout=60,
+    assert_friendly_413(requests.post(platform.url + "/accounts/login/", data=chunks(), timeout=60,
                                       headers={"Content-Type": "application/octet-stream"}))
+
+
+def test_the_submission_url_has_its_own_larger_limit(site) -> None:
+    """/jobs/new/ may carry a clip: nginx lets NST_MAX_SUBMIT_MB through there (Django's CSRF check
+    answers), and refuses more with the friendly page."""
+    platform, _, _ = site
+    url, headers = platform.url + "/jobs/new/", {"Content-Type": "application/octet-stream"}
+    under = requests.post(url, data=b"x" * ((MAX_REQUEST_MB + 1) * 2**20), timeout=60, headers=headers)
+    assert under.status_code == 403   # over the general limit, under the submission's: Django answered
+    over = requests.post(url, data=b"x" * (MAX_SUBMIT_MB * 2**20 + 1), timeout=60, headers=headers)
+    assert over.status_code == 413 and 'id="too-large"' in over.text
 
 
 def test_a_body_under_the_limit_reaches_django(site) -> None:

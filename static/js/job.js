@@ -226,7 +226,9 @@
 
   function resultSection(ev) { // as templates/engine/_result.html
     const section = make("section", { class: "result hero", id: "result" });
-    const compare = make("div", { class: "compare", id: "compare", "data-before": root.dataset.contentUrl });
+    // The photo only for those who may see it (the page says so by giving its URL).
+    const compare = make("div", root.dataset.contentUrl ? { class: "compare", id: "compare", "data-before": root.dataset.contentUrl }
+      : { class: "compare", id: "compare" });
     compare.append(make("img", { id: "result-image", src: ev.result_url, alt: "The stylised result of job " + jobId }));
     section.append(compare);
     if ((ev.downloads || []).length && !$("downloads")) {

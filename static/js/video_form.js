@@ -57,6 +57,9 @@
     if (clips && mode.value !== "video") {
       mode.value = "video";
       mode.dispatchEvent(new Event("change", { bubbles: true }));
+      // A clip's own settings (temporal stability) are under "Advanced settings": show them.
+      const advanced = document.getElementById("advanced-settings");
+      if (advanced) advanced.open = true;
     }
   }
 
