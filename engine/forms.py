@@ -237,8 +237,9 @@ class StyleJobForm(forms.Form):
 
     @property
     def simple_controls(self) -> list[tuple[str, forms.BoundField]]:
-        """(modes, field) of the controls on the simple view (SIMPLE_CONTROLS); modes is "" for all."""
-        return [("" if len(c.modes) > 1 else c.modes[0], self[c.name])
+        """(modes, field) of the controls on the simple view (SIMPLE_CONTROLS); modes is "" for all,
+        else the modes that use it, space-separated (the page's data-mode; static/js/submit.js)."""
+        return [("" if set(c.modes) == set(schema.MODES) else " ".join(c.modes), self[c.name])
                 for c in schema.controls(web=True) if c.name in SIMPLE_CONTROLS]
 
     @property

@@ -67,8 +67,10 @@ def test_a_clip_is_followed_frame_by_frame_and_then_plays_on_its_page(
     page.set_input_files("input[name=content]", clip)
     expect(page.locator("select[name=mode]")).to_have_value("video")  # chosen for the clip
     expect(page.locator("#video-settings")).to_be_visible()
-    expect(page.locator("#fast-settings")).to_be_visible()  # strength applies to every frame
-    expect(page.locator("#fast-settings .legend-note")).to_have_text("(used in fast and video modes)")
+    expect(page.locator("input[name=strength]")).to_be_visible()  # strength applies to every frame
+    page.select_option("select[name=mode]", "classic")
+    expect(page.locator("input[name=strength]")).to_be_hidden()  # not a classic-mode setting
+    page.select_option("select[name=mode]", "video")
     page.set_input_files("input[name=style_1]", images_dir / "starry_night.jpg")
     page.fill("input[name=size]", "256")
     _shots(page, "submit")

@@ -14,10 +14,11 @@
   const preset = form.elements.preset;
   let filling = false;
 
+  // A box of settings names the modes that use them (data-mode: one, or several with spaces).
+  function forMode(box) { return box.dataset.mode.split(" ").indexOf(mode.value) >= 0; }
+
   function showMode() {
-    form.querySelectorAll(".mode-settings").forEach(function (box) {
-      box.hidden = box.dataset.mode !== mode.value;
-    });
+    form.querySelectorAll(".mode-settings").forEach(function (box) { box.hidden = !forMode(box); });
   }
 
   function applyPreset() {
@@ -71,7 +72,7 @@
   // --- checks before uploading ----------------------------------------------------------------
   function inUse(input) { // a control of the other mode's settings does not count
     const box = input.closest(".mode-settings");
-    return !box || box.dataset.mode === mode.value;
+    return !box || forMode(box);
   }
 
   function label(input) {

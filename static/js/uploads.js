@@ -39,7 +39,8 @@
         announce();
       };
       preview.onerror = function () {
-        chosen.textContent = text + " · the browser cannot show this file; the server will check it.";
+        preview.hidden = true; // not a picture the browser shows (a clip): no broken image
+        chosen.textContent = text + " · the browser cannot show this file as a picture; the server will check it.";
         announce();
       };
       preview.src = src;
