@@ -29,11 +29,9 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
+from bench.common import RESULTS, SHARED  # noqa: E402
 from engine.nst import images  # noqa: E402
 from engine.nst.classic import ClassicParams, objective, resize, stylize_classic  # noqa: E402
-
-SHARED = Path(os.environ.get("NST_SHARED_DIR") or REPO.parent / "shared")
-RESULTS = REPO / "bench" / "results"
 
 
 def load_pair(size: int):

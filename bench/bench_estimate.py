@@ -45,10 +45,9 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run as a script: the repo's packages
-from bench.common import cpu_name, write_section  # noqa: E402
+from bench.common import RESULTS, cpu_name, write_section  # noqa: E402
 
 SHARED_IMAGES = Path(os.environ.get("NST_SHARED_DIR") or REPO.parent / "shared") / "images"
-RESULTS = REPO / "bench" / "results"
 PHOTO = "tubingen.jpg"        # 1024x768
 PAINTING = "starry_night_van_gogh.jpg"
 

@@ -36,11 +36,9 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
+from bench.common import MODEL_DIR, RESULTS, SHARED  # noqa: E402
 from engine.nst import fast, images, model_files, tflite_graph  # noqa: E402
 
-SHARED = Path(os.environ.get("NST_SHARED_DIR") or REPO.parent / "shared")
-MODEL_DIR = Path(os.environ.get("NST_MODEL_DIR") or SHARED / "models")
-RESULTS = REPO / "bench" / "results"
 DEFAULT_SIZES = ["512x512", "1024x768"]  # W x H, as images are usually described
 
 

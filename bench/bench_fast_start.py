@@ -41,14 +41,10 @@ sys.path.insert(0, str(REPO))
 import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
-from bench.common import cpu_name, write_section  # noqa: E402
+from bench.common import DOCS, MODEL_DIR, RESULTS, SHARED, cpu_name, write_section  # noqa: E402
 from engine.nst import fast, images  # noqa: E402
 from engine.nst.classic import ClassicParams, objective, resize, stylize_classic  # noqa: E402
 
-SHARED = Path(os.environ.get("NST_SHARED_DIR") or REPO.parent / "shared")
-MODEL_DIR = Path(os.environ.get("NST_MODEL_DIR") or SHARED / "models")
-RESULTS = REPO / "bench" / "results"
-DOCS = REPO / "docs"
 PAINTINGS = ("starry_night.jpg", "shipwreck.jpg", "woman-with-hat-matisse.jpg")
 SIZE = 512
 # The first version of the fast start kept the coarse-to-fine plan (the fast result downscaled to

@@ -36,13 +36,9 @@ sys.path.insert(0, str(REPO))
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from bench.common import cpu_name, write_section  # noqa: E402
+from bench.common import DOCS, MODEL_DIR, RESULTS, SHARED, cpu_name, write_section  # noqa: E402
 from engine.nst import fast, images, tiling  # noqa: E402
 
-SHARED = Path(os.environ.get("NST_SHARED_DIR") or REPO.parent / "shared")
-MODEL_DIR = Path(os.environ.get("NST_MODEL_DIR") or SHARED / "models")
-RESULTS = REPO / "bench" / "results"
-DOCS = REPO / "docs"
 SIZES = ("2048x2048", "4096x4096", "8192x5461")  # W x H
 
 

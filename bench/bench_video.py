@@ -48,12 +48,11 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "bench-video-" + "x" * 40)
 import django  # noqa: E402
 
 django.setup()
-from bench.common import cpu_name, write_section  # noqa: E402
+from bench.common import SHARED, cpu_name, write_section  # noqa: E402
 from tests import clips  # noqa: E402
 from tests.harness import Platform  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("NST_SHARED_DIR") or REPO.parent / "shared")
 IMAGES = SHARED / "images"
 POLL = 0.05
 

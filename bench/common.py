@@ -1,10 +1,18 @@
-"""Small helpers the benchmark scripts share: percentiles and the machine's CPU name."""
+"""What the benchmark scripts share: where things are, percentiles, the machine's CPU name, and
+writing a section of docs/benchmarks.md."""
 
 from __future__ import annotations
 
+import os
 import platform
 import re
 from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("NST_SHARED_DIR") or REPO.parent / "shared")   # ../shared: images, styles
+MODEL_DIR = Path(os.environ.get("NST_MODEL_DIR") or SHARED / "models")
+RESULTS = REPO / "bench" / "results"   # each bench's JSON
+DOCS = REPO / "docs"
 
 
 def percentile(values: list[float], p: float) -> float:
