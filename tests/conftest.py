@@ -351,3 +351,12 @@ def page(tmp_path, monkeypatch):
             yield context.new_page()
         finally:
             connections.close_all()
+
+
+@pytest.fixture
+def upload_tmp(settings, tmp_path) -> Path:
+    """Where Django spools uploads above FILE_UPLOAD_MAX_MEMORY_SIZE: must be empty after a request."""
+    path = tmp_path / "upload-tmp"
+    path.mkdir()
+    settings.FILE_UPLOAD_TEMP_DIR = str(path)
+    return path

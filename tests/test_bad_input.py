@@ -104,15 +104,6 @@ BAD_UPLOADS = {
 # --- the checks every refusal must pass ----------------------------------------------------------------
 
 @pytest.fixture
-def upload_tmp(settings, tmp_path) -> Path:
-    """Where Django spools uploads above FILE_UPLOAD_MAX_MEMORY_SIZE: must be empty after a request."""
-    path = tmp_path / "upload-tmp"
-    path.mkdir()
-    settings.FILE_UPLOAD_TEMP_DIR = str(path)
-    return path
-
-
-@pytest.fixture
 def submit(owner_client, job_form_data, rq_redis, media_root, upload_tmp, django_capture_on_commit_callbacks):
     """submit(**form overrides) -> (response, on-commit callbacks registered)."""
     def post(client=None, **overrides):

@@ -40,14 +40,6 @@ def clip(tmp_path, photo):
 
 
 @pytest.fixture
-def upload_tmp(settings, tmp_path) -> Path:
-    path = tmp_path / "upload-tmp"
-    path.mkdir()
-    settings.FILE_UPLOAD_TEMP_DIR = str(path)
-    return path
-
-
-@pytest.fixture
 def post(owner_client, job_form_data, rq_redis, media_root, upload_tmp, django_capture_on_commit_callbacks):
     """post(content=..., **overrides) -> (response, on-commit callbacks): the form in video mode at the
     smallest size, one style image."""
