@@ -117,7 +117,7 @@ class StyleJobAdmin(StaffRunTheQueue, admin.ModelAdmin):
 
     @admin.display(description="worker", ordering="worker")
     def short_worker(self, job: StyleJob) -> str:
-        return Truncator(job.worker).chars(12) or "—"
+        return Truncator(job.worker).chars(9) or "—"
 
     @admin.display(description="visibility", ordering="visibility")
     def short_visibility(self, job: StyleJob) -> str:

@@ -217,8 +217,13 @@ def test_the_admin_job_list_fits_1280_px_and_rounds_the_run_time(
     page.context.add_cookies([{"name": name, "value": value, "url": live_server.url}])
     page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(live_server.url + reverse("admin:engine_stylejob_changelist"))
-    # Nothing cut off: the list needs no scrolling sideways in its box, nor the page.
+    # Nothing cut off: the list needs no scrolling sideways in its box, nor the page; and room to spare
+    # (a longer id or owner on another database must not tip it over).
     assert page.locator("#changelist .results").evaluate("box => box.scrollWidth <= box.clientWidth")
+    natural, room = page.locator("#changelist .results").evaluate(
+        "box => { const table = box.querySelector('table'); table.style.width = 'min-content';"
+        " const natural = table.offsetWidth; table.style.width = ''; return [natural, box.clientWidth]; }")
+    assert natural + 24 <= room, (natural, room)
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     for column in ("device", "submitted", "ran", "duration"):
         assert page.locator(f"#result_list thead th:has-text('{column}')").is_visible(), column
