@@ -360,3 +360,15 @@ def upload_tmp(settings, tmp_path) -> Path:
     path.mkdir()
     settings.FILE_UPLOAD_TEMP_DIR = str(path)
     return path
+
+
+# The classic-mode tests' pair at 64 px: a 4:3 photo, like one a user would send, and a painting.
+# Tests that need other sizes define their own `content`/`starry`, which take precedence.
+@pytest.fixture(scope="module")
+def content(load_test_image):
+    return load_test_image("tubingen.jpg", 64)
+
+
+@pytest.fixture(scope="module")
+def starry(load_test_image):
+    return load_test_image("starry_night.jpg", 64)

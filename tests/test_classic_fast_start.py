@@ -13,16 +13,6 @@ from engine.nst.errors import ModelFileError
 TINY = dict(size=64, epochs=1, steps_per_epoch=4, multiscale=False)
 
 
-@pytest.fixture(scope="module")
-def content(load_test_image):
-    return load_test_image("tubingen.jpg", 64)
-
-
-@pytest.fixture(scope="module")
-def starry(load_test_image):
-    return load_test_image("starry_night.jpg", 64)
-
-
 def test_a_fast_start_starts_from_a_stylised_picture_and_optimises_it(content, starry, model_dir):
     from_photo = stylize_classic(content, [starry], ClassicParams(**TINY), model_dir=model_dir)
     from_fast = stylize_classic(content, [starry], ClassicParams(**TINY, init="fast"), model_dir=model_dir)

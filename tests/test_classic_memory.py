@@ -15,16 +15,6 @@ from engine.nst.errors import ResourceError
 GB = 10**9
 
 
-@pytest.fixture(scope="module")
-def content(load_test_image):
-    return load_test_image("tubingen.jpg", 64)  # 4:3, like the photo a user would send
-
-
-@pytest.fixture(scope="module")
-def starry(load_test_image):
-    return load_test_image("starry_night.jpg", 64)
-
-
 def test_a_size_that_does_not_fit_is_refused_with_the_size_that_does(content, starry):
     steps = []
     with pytest.raises(ResourceError) as refused:

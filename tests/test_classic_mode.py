@@ -23,16 +23,6 @@ def assert_same_up_to_round_off(a: np.ndarray, b: np.ndarray) -> None:
 
 
 @pytest.fixture(scope="module")
-def content(load_test_image):
-    return load_test_image("tubingen.jpg", 64)
-
-
-@pytest.fixture(scope="module")
-def starry(load_test_image):
-    return load_test_image("starry_night.jpg", 64)
-
-
-@pytest.fixture(scope="module")
 def matisse(load_test_image):
     return load_test_image("woman-with-hat-matisse.jpg", 64)
 
