@@ -230,7 +230,12 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [{"address": REDIS_URL, "socket_connect_timeout": 2}],
+            # socket_timeout: a socket's consumer waits for its next message with a blocking
+            # BZPOPMIN of up to 5 s (channels_redis' brpop_timeout), and redis-py 8 reads each reply
+            # with a 5 s timeout by default: the read timed out just as Redis answered "nothing
+            # yet", and every quiet socket died with TimeoutError (close 1011) after 5-6 s. The
+            # read must outlast the blocking call, with room for a busy machine.
+            "hosts": [{"address": REDIS_URL, "socket_connect_timeout": 2, "socket_timeout": 20}],
             "capacity": 200,   # messages waiting per browser connection before old ones are dropped
             "expiry": 60,      # seconds an undelivered message is kept
         },

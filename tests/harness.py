@@ -403,6 +403,19 @@ class Platform:
                 raise HarnessError(f"{process.name} ended early (status {process.proc.returncode}):\n"
                                    f"{process.tail(80)}")
 
+    def server_tracebacks(self) -> list[str]:
+        """The tracebacks in the logs of the servers (pages, sockets, proxy: every process but the
+        workers, whose jobs may fail on purpose), each with the 12 lines that end it."""
+        found = []
+        for label, process in self.processes.items():
+            if "rqworker" in process.command:
+                continue
+            lines = process.log().splitlines()
+            for n, line in enumerate(lines):
+                if "Traceback (most recent call last)" in line:
+                    found.append(f"{label}: " + "\n".join(lines[n:n + 40][-12:]))
+        return found
+
     def logs(self, lines: int = 80) -> str:
         return "\n".join(p.tail(lines) for p in self.processes.values())
 
