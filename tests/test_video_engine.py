@@ -111,7 +111,10 @@ def test_photos_and_still_animations_are_images_and_clips_are_not(tmp_path, phot
 
 def test_a_stopped_run_resumes_after_its_last_chunk_and_makes_the_same_video(tmp_path, photo, stylizer, style):
     source = clips.make_clip(tmp_path / "pan.mp4", photo, frames=17, audio="aac")
-    whole = _run(source, stylizer, style, tmp_path, name="whole")
+    made = {}  # frame -> the engine's output frame, before encoding: a difference says where it began
+    whole = stylize_video(source, [style], VideoParams(size=64, chunk_frames=5), stylizer=stylizer,
+                          work_dir=tmp_path / "whole-work", out=tmp_path / "whole.mp4",
+                          on_frame=lambda report: made.setdefault(report.frame, report.image.copy()))
 
     asked = {"n": 0}
 
@@ -130,11 +133,17 @@ def test_a_stopped_run_resumes_after_its_last_chunk_and_makes_the_same_video(tmp
     assert [c.chunk for c in chunks_seen] == [1, 2] and not out.exists()
     assert sorted(p.name for p in work.iterdir()) == ["chunk-00000.mp4", "chunk-00001.mp4"]  # the third dropped
 
-    stylised = []
+    for index in range(2):  # the chunks both runs wrote are the same bytes
+        name = f"chunk-{index:05d}.mp4"
+        assert (work / name).read_bytes() == (tmp_path / "whole-work" / name).read_bytes(), name
+
+    stylised = {}
     resumed = stylize_video(source, [style], params, stylizer=stylizer, work_dir=work, out=out,
                             resume_from=VideoCheckpoint.from_bytes(checkpoint.to_bytes()),
-                            on_frame=lambda report: stylised.append(report.frame))
-    assert stylised == list(range(11, 18))  # only the frames after the checkpoint were stylised
+                            on_frame=lambda report: stylised.setdefault(report.frame, report.image.copy()))
+    assert list(stylised) == list(range(11, 18))  # only the frames after the checkpoint were stylised
+    for frame, image in stylised.items():  # the engine's frames, before the encoder
+        assert np.array_equal(image, made[frame]), f"frame {frame} differs by up to {np.abs(image.astype(int) - made[frame]).max()} levels"
     assert video_io.clip_facts(out)["times"] == video_io.clip_facts(whole.path)["times"]  # each frame once
     for a, b in zip(_frames(out), _frames(whole.path), strict=True):
         assert np.array_equal(a, b)  # the stabilisation state came back exactly
