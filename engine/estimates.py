@@ -17,30 +17,23 @@ from django.db.models import Case, Count, Q, When
 from django.utils import timezone
 
 from . import queue, worker_info
-from .cost_model import MARGIN, CostModel, Estimate, Finished, fits, params_of
-from .models import HIGH_QUEUE, Mode, Status, StyleJob
+from .cost_model import MARGIN, CostModel, Estimate, Finished, fits
+from .models import HIGH_QUEUE, Status, StyleJob
+from .runners import runner_for
 
 RECENT_RUNS = 200
 SIZE_STEP = 32  # the sizes offered instead of one that does not fit
-
-
-def _params_for(mode: str, size: int, steps: int) -> dict:
-    """Params of a job known only by its mode, size and steps (the default shape of a run)."""
-    if mode != Mode.CLASSIC:
-        return {"size": size}
-    epochs = 10 if steps >= 10 and steps % 10 == 0 else 1
-    return {"size": size, "epochs": epochs, "steps_per_epoch": max(1, steps // epochs)}
 
 
 def finished_from_row(mode: str, size: int, steps: int, seconds: float, params: Mapping | None = None,
                       device: str = "", measurements: Mapping | None = None) -> Finished:
     measured = measurements or {}
     dims = measured.get("dims")
-    return Finished(mode=mode, params=params or _params_for(mode, size, steps), seconds=seconds,
+    return Finished(mode=mode, params=params or runner_for(mode).typical_params(size, steps), seconds=seconds,
                     device=device or "", dims=tuple(dims) if dims else None,
                     peak_bytes=measured.get("peak_bytes"), precision=measured.get("precision", "float32"),
                     typical=measured.get("warm", True) and not measured.get("resumed", False),
-                    frames=steps if mode == Mode.VIDEO else 1)
+                    units=steps)
 
 
 class RunTimeEstimator:
@@ -59,11 +52,13 @@ class RunTimeEstimator:
         return cls(list(recent))
 
     def estimate(self, mode: str, size: int, steps: int, params: Mapping | None = None) -> float:
+        """A job of `mode` and `size` with `steps` work units (its row's total_steps)."""
+        runner = runner_for(mode)
         try:
-            values = params_of(mode, params or _params_for(mode, size, steps))
+            values = runner.params(params or runner.typical_params(size, steps))
         except (TypeError, ValueError):
-            values = params_of(mode, _params_for(mode, size, steps))
-        return self.model.estimate(mode, values, None, frames=steps).seconds
+            values = runner.params(runner.typical_params(size, steps))
+        return self.model.estimate(mode, values, None, units=steps).seconds
 
 
 @dataclass
@@ -191,9 +186,10 @@ class NewJobEstimate:
 
 
 def estimate_new_job(mode: str, params, content_size: tuple[int, int] | None, *, queue_name: str,
-                     context: WorkerContext | None = None, frames: int = 1) -> NewJobEstimate:
-    """Run time and peak memory of a job not submitted yet (a video: of `frames` frames), on each kind
-    of live worker, and the wait it would have in `queue_name`: three queries and two Redis round trips."""
+                     context: WorkerContext | None = None, units: int = 1) -> NewJobEstimate:
+    """Run time and peak memory of a job not submitted yet (of `units` work units: a video's frames),
+    on each kind of live worker, and the wait it would have in `queue_name`: three queries and two
+    Redis round trips."""
     context = context or worker_context()
     model = context.model
     by_device: dict[str, list[worker_info.WorkerInfo]] = {}
@@ -203,10 +199,10 @@ def estimate_new_job(mode: str, params, content_size: tuple[int, int] | None, *,
     for device, workers in by_device.items():
         roomiest = max(workers, key=lambda w: w.memory_bytes)
         cost = model.estimate(mode, params, content_size, device=device, precision=roomiest.precision,
-                              frames=frames)
+                              units=units)
         per_device.append(WorkerEstimate(device, len(workers), cost.seconds, cost.peak_bytes,
                                          roomiest.memory_bytes, fits(cost.peak_bytes, roomiest.memory_bytes)))
-    fallback = model.estimate(mode, params, content_size, frames=frames)
+    fallback = model.estimate(mode, params, content_size, units=units)
     result = NewJobEstimate(per_device, fallback, None, None, None)
     result.wait_seconds, result.workers = _wait_for_new_job(context.estimator, queue_name)
     if not result.fits_somewhere:
@@ -255,7 +251,7 @@ def memory_problem(mode: str, params, content_size: tuple[int, int] | None) -> s
     smaller = _largest_fitting_size(mode, params, content_size, model, context.workers)
     what = (f"This job would need about {cost.peak_bytes * MARGIN / 1e9:.1f} GB of memory, more than any "
             f"worker can give it right now ({roomiest.memory_bytes / 1e9:.1f} GB). ")
-    other_mode = " or use fast mode" if mode == Mode.CLASSIC else ""
+    advice = runner_for(mode).memory_advice
     if smaller:
-        return what + f"Please choose {smaller} px or smaller{other_mode}."
-    return what + f"Please try again later{other_mode}."
+        return what + f"Please choose {smaller} px or smaller{advice}."
+    return what + f"Please try again later{advice}."

@@ -78,6 +78,12 @@ def control_field(control: schema.Control, quota: UserQuota) -> forms.Field:
     return field
 
 
+def control_value(control: schema.Control, raw: str):
+    """A control's value from its text, parsed as the form's field parses it (no bounds: the engine's
+    params check them); django.forms.ValidationError when it is not one."""
+    return control_field(control, UserQuota()).to_python(raw)
+
+
 def remix_styles_usable(artwork: Artwork, user) -> bool:
     """May a remix by `user` use the artwork's style images? Copies in the new job would be theirs to
     download, so only where they may see the originals (engine.models.may_see_originals)."""

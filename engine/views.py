@@ -13,6 +13,7 @@ from functools import partial
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
@@ -21,7 +22,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from engine import presets, staged_uploads, style_library
-from engine.nst import ImageError, LossHistory, ParameterError, params_class, schema
+from engine.nst import ImageError, LossHistory, ParameterError, schema
 from engine.nst.classic_params import MAX_STYLES
 from engine.nst.history import SERIES_COLOURS
 from gallery import publishing
@@ -33,12 +34,12 @@ from nstsite.sendfile import send_file
 from . import batches, cleanup, events, jobs, live, quotas
 from .describe import param_rows
 from .estimates import estimate_new_job, estimate_queue
-from .forms import StyleJobForm, remix_styles_usable
+from .forms import StyleJobForm, control_value, remix_styles_usable
 from .job_files import download_links, download_spec, file_for, is_original, preview_epochs, preview_file
 from .models import LibraryStyle, Mode, Status, StyleJob, Visibility
+from .runners import runner_for
 
 JOBS_PER_PAGE = 20
-DEFAULT_CLIP_FRAMES = 240  # the estimate of a video before its clip is read: ten seconds at 24 frames/s
 STORAGE_FAILED = ("Your images could not be saved just now, so the job was not created. "
                   "Please try again in a few minutes.")
 
@@ -149,34 +150,25 @@ def estimate(request: HttpRequest) -> JsonResponse:
         if raw is None or raw == "":
             continue
         try:
-            values[control.name] = _typed(control, raw)
-        except ValueError:
+            values[control.name] = control_value(control, raw)  # parsed as the form parses it
+        except ValidationError:
             return JsonResponse({"error": f"{control.label}: not a valid value."}, status=400)
+    runner = runner_for(mode)
     try:
-        params = params_class(mode).from_dict(values)
+        params = runner.params(values)
         params.validate(max(1, min(MAX_STYLES, _int(request.GET.get("styles"), 1))))
     except (ParameterError, TypeError, ValueError) as exc:
         return JsonResponse({"error": str(exc)}, status=400)
     width, height = _int(request.GET.get("width"), 0), _int(request.GET.get("height"), 0)
     content_size = (width, height) if width > 0 and height > 0 else None
-    # A video's frames (240, ten seconds at 24 frames/s, until the server has read its clip), within
-    # what a clip of the user's may have.
-    frames = 1
-    if mode == Mode.VIDEO:
-        most = quotas.limits_for(request.user).max_clip_frames
-        frames = min(max(1, _int(request.GET.get("frames"), DEFAULT_CLIP_FRAMES)), most)
-    result = estimate_new_job(mode, params, content_size, queue_name=jobs.queue_for(request.user), frames=frames)
+    # A clip's frames when the page knows them (within what a clip of the user's may have); else the
+    # runner's guess (a video's: ten seconds at 24 frames/s, until the server has read its clip).
+    frames = _int(request.GET.get("frames"), 0)
+    if frames > 0:
+        frames = min(frames, quotas.limits_for(request.user).max_clip_frames)
+    units = runner.work_units(params, frames or None).units
+    result = estimate_new_job(mode, params, content_size, queue_name=jobs.queue_for(request.user), units=units)
     return JsonResponse(_estimate_json(result))
-
-
-def _typed(control: schema.Control, raw: str):
-    if control.kind == "bool":
-        return raw.lower() in ("1", "true", "on", "yes")
-    if control.kind == "int":
-        return int(raw)
-    if control.kind == "float":
-        return float(raw)
-    return raw
 
 
 def _int(raw: str | None, default: int) -> int:

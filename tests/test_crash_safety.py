@@ -32,9 +32,10 @@ from django.urls import reverse
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
-from engine import jobs, queue, tasks
+from engine import jobs, queue
 from engine.models import Status, StyleJob
 from engine.nst import Checkpoint, LossHistory
+from engine.runners import progress
 from tests import harness
 from tests.harness import Gate, Platform, Process, RedisServer
 
@@ -200,7 +201,7 @@ def test_a_worker_killed_mid_job_is_noticed_and_another_resumes_from_the_last_ch
     held_at = time.monotonic()
     second = workers("b")
     _wait_registered(second)
-    time.sleep(max(0.0, held_at + tasks.PROGRESS_INTERVAL - time.monotonic()))
+    time.sleep(max(0.0, held_at + progress.PROGRESS_INTERVAL - time.monotonic()))
     gate.hold(job.pk, 100)
     row = _held(gate, job, 100, first)
 

@@ -18,6 +18,7 @@ from PIL import Image
 from engine import jobs, queue, tasks
 from engine.models import Status, StyleJob
 from engine.nst import Checkpoint, LossHistory
+from engine.runners import classic, progress
 
 
 def _submit(client, data, capture) -> StyleJob:
@@ -101,7 +102,7 @@ def test_progress_is_saved_per_epoch_not_per_step_with_previews_and_checkpoints(
     assert len(updates) >= 2 + job.epochs
     assert job.preview.name.endswith("preview-e03.jpg")
     with Image.open(job.preview) as img:
-        assert img.format == "JPEG" and max(img.size) <= tasks.PREVIEW_SIDE
+        assert img.format == "JPEG" and max(img.size) <= progress.PREVIEW_SIDE
     # A checkpoint was saved per epoch (each replacing the last) and dropped once the run succeeded.
     assert checkpoints_seen == [f"checkpoint-e{epoch:02d}.npz" for epoch in (1, 2, 3)]
     assert not job.checkpoint
@@ -136,7 +137,7 @@ def test_an_unexpected_error_gives_a_generic_message_and_logs_the_traceback(
     def explode(*args, **kwargs):
         raise RuntimeError("internal detail the user must not see")
 
-    monkeypatch.setattr(tasks, "stylize_classic", explode)
+    monkeypatch.setattr(classic, "stylize_classic", explode)
     bad = make_job()
     good = make_job(mode="fast")
     jobs.enqueue(bad)

@@ -185,11 +185,12 @@ def test_a_clip_becomes_a_video_job_that_a_worker_stylises_into_a_playable_mp4(
 
 def test_the_page_gets_frames_between_chunks_not_only_at_their_ends(
         post, clip, burst_worker, owner_client, monkeypatch):
-    """A chunk takes a minute at large sizes: the latest frame goes out every VIDEO_PREVIEW_SECONDS
+    """A chunk takes a minute at large sizes: the latest frame goes out every PREVIEW_INTERVAL
     (0 here: every frame) as the preview of the chunk in progress, which the page can load."""
-    from engine import live, tasks
+    from engine import live
+    from engine.runners import progress
 
-    monkeypatch.setattr(tasks, "VIDEO_PREVIEW_SECONDS", 0.0)
+    monkeypatch.setattr(progress, "PREVIEW_INTERVAL", 0.0)
     published, loaded = [], []
     real_publish = live.publish_progress
 
