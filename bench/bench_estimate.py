@@ -1,7 +1,7 @@
 """The estimate before submission against what the job then cost (a script, not a test).
 Results: docs/benchmarks.md, "Estimates before running".
 
-    python bench/bench_estimate.py calibrate     # runs jobs, fits engine/cost_model.py's constants, prints them
+    python bench/bench_estimate.py calibrate     # runs jobs, fits the runners' cost constants, prints them
     python bench/bench_estimate.py               # evaluate: 14 jobs, estimated before submission vs measured
     python bench/bench_estimate.py --no-write    # (do not touch docs/benchmarks.md)
 
@@ -95,32 +95,23 @@ def wait_for(condition, what: str, timeout: float, every: float = 0.2):
 
 
 def warm_up(user) -> None:
-    """Two 64 px jobs (below the form's sizes: made on the model) that load TensorFlow and both networks."""
-    from functools import partial
-
+    """Two 64 px jobs (below the form's sizes: submitted as Submission values, without the form) that
+    load TensorFlow and both networks."""
     from django.core.files.base import ContentFile
 
     from engine import jobs
-    from engine.models import StyleImage, StyleJob, params_dict
+    from engine.content_files import Content
     from engine.nst import ClassicParams, FastParams, images
+    from engine.studio.submission import StyleChoice, Submission
 
     photo = images.encode_png(images.resize_longest(images.open_image(SHARED_IMAGES / PHOTO), 64))
     painting = images.encode_png(images.resize_longest(images.open_image(REPO / "static/styles" / PAINTING), 64))
     made = []
-    for params in (FastParams(size=64), ClassicParams(size=64, epochs=1, steps_per_epoch=2)):
-        mode = "fast" if isinstance(params, FastParams) else "classic"
-
-        def create(queue: str, params=params, mode=mode) -> StyleJob:
-            job = StyleJob(owner=user, mode=mode, params=params_dict(params), size=64, queue=queue,
-                           epochs=getattr(params, "epochs", 1), total_steps=getattr(params, "total_steps", 1))
-            job.content.save("content.png", ContentFile(photo), save=False)
-            job.save()
-            style = StyleImage(job=job, position=1)
-            style.image.save("style-1.png", ContentFile(painting), save=False)
-            style.save()
-            return job
-
-        made.append(jobs.submit(user, partial(create)))
+    for mode, params in (("fast", FastParams(size=64)),
+                         ("classic", ClassicParams(size=64, epochs=1, steps_per_epoch=2))):
+        made += jobs.submit(user, Submission(
+            mode=mode, params=params, contents=(Content("photo.png", "image", ContentFile(photo, "content.png")),),
+            styles=(StyleChoice(1, 1.0, image=ContentFile(painting, "style-1.png")),)))
     for job in made:
         wait_done(job)
 
@@ -248,9 +239,10 @@ def fit(rows: list[dict]) -> dict:
     peaks = np.array([r["measured_peak"] / 1e9 for r in fast])
     fast_mp, fast_fixed = np.polyfit(mp, secs, 1)
     fast_per_mp_gb, fast_base_gb = np.polyfit(mp, peaks, 1)
-    return {"CLASSIC_STEP": step, "CLASSIC_STEP_MP": step_mp, "CLASSIC_FIXED": fixed, "CLASSIC_EPOCH_MP": epoch_mp,
-            "FAST_FIXED": fast_fixed, "FAST_MP": fast_mp, "FAST_BASE_GB": fast_base_gb,
-            "FAST_PER_MP_GB": fast_per_mp_gb}
+    # Named as in the runners' modules (engine/runners/classic.py, engine/runners/fast.py).
+    return {"classic.STEP": step, "classic.STEP_MP": step_mp, "classic.FIXED": fixed, "classic.EPOCH_MP": epoch_mp,
+            "fast.FIXED": fast_fixed, "fast.MP": fast_mp, "fast.BASE_GB": fast_base_gb,
+            "fast.PER_MP_GB": fast_per_mp_gb}
 
 
 # --- evaluation -------------------------------------------------------------------------------------
@@ -272,7 +264,8 @@ def report(rows: list[dict]) -> str:
         "tubingen.jpg (4:3). Measured: the run's wall time in the worker (`StyleJob.run_seconds`) and the "
         "worker process's peak RSS during the job (reset at its start: `StyleJob.measurements`). The worker "
         "ran two untimed 64 px jobs first (TensorFlow and both networks loaded: a warm worker); jobs in "
-        "order of size, smallest first. A fresh database: the model (`engine/cost_model.py`, calibrated by "
+        "order of size, smallest first. A fresh database: the model (`engine/cost_model.py` over the runners' "
+        "entries, calibrated by "
         "`bench_estimate.py calibrate` on other sizes and lengths) is refreshed only by the evaluation's own "
         "earlier jobs, as on a new server.", "",
         "| mode | size | epochs × steps | estimated | measured | error | peak estimated | peak measured | error |",

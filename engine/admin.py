@@ -30,9 +30,8 @@ from django.utils.text import Truncator
 from redis.exceptions import RedisError
 
 from engine.nst import ImageError, images
-from gallery import publishing
 
-from . import cleanup, jobs, style_library
+from . import cleanup, hooks, jobs, style_library
 from .models import HIGH_QUEUE, LibraryStyle, StyleImage, StyleJob, UserQuota, is_queue_staff
 from .templatetags.nst import duration as format_duration
 
@@ -202,8 +201,9 @@ class StyleJobAdmin(StaffRunTheQueue, admin.ModelAdmin):
 
     @admin.action(description="Take the selected jobs out of the gallery (make them private)")
     def unpublish_jobs(self, request, queryset):
+        publisher = hooks.publisher()  # the gallery's (engine.hooks)
         for job in queryset:
-            publishing.unpublish(job)
+            publisher.unpublish(job)
         self.message_user(request, f"{len(queryset)} job(s) are private now.", messages.SUCCESS)
 
     @admin.action(description="Delete the selected jobs with their files", permissions=["delete"])

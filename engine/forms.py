@@ -1,29 +1,25 @@
-"""The job submission form: uploads plus every engine control, bounded by the seed's ranges.
+"""The job submission form: it validates one request's fields and files and gives a Submission
+(engine.studio.submission), which the job service (engine.jobs.submit) turns into rows. The view
+first runs the admission (engine.studio.admission: active jobs, storage, rate, pixel budget, all
+before any upload is decoded), and renders the page's layout with engine.templatetags.studio.
 
 The controls' fields come from the parameter schema (engine.nst.schema): label, bounds, range
-message, initial value, help and the page's layout. The size's upper bound is the user's quota
-(engine.quotas): the field says "between 256 and <quota> px" and refuses what no engine could make;
-a size the engine could make but the quota does not allow gets the quota's own message above the form.
+message, initial value and help. The size's upper bound is the user's quota (engine.quotas): the
+field says "between 256 and <quota> px" and refuses what no engine could make; a size the engine
+could make but the quota does not allow gets the quota's own message above the form.
 
-Uploaded files are checked by their content (engine.nst.images.open_image, which also refuses
-images over 50 megapixels before decoding them), converted to 8-bit sRGB, shrunk to at most
-STORED_MAX_SIDE and re-encoded as PNG without metadata (no EXIF/GPS, no ICC profile, no text
-chunks) before anything is stored. Cheap checks come first (issue 14): before any field is
-cleaned, the uploads' headers say how many pixels they bring together, and over
-settings.NST_MAX_SUBMISSION_PIXELS none is decoded; the view has checked the active-jobs quota
-and the submission rate before the form is even validated. Decoding shrinks while it reads
-(engine.nst.images.open_image's max_side), so a large photo never sits in memory at full size.
+Content files are checked by their kind (engine.content_files: a photo decoded and re-encoded, a
+clip probed once); the mode's runner (engine.runners) says which kinds its mode takes and builds
+its params. The controls of every mode are on the page (it works without JavaScript); only the
+chosen mode's controls are validated and used. A control left empty is an error; one the request
+does not send at all (a page loaded before the control was added) takes its default. A preset,
+when chosen, replaces the controls it covers (engine.presets), and errors on those controls are
+dropped with their values.
 
-The classic-only and fast-only controls are all on the page (it works without JavaScript);
-only the chosen mode's controls are validated and used. A control left empty is an error; one the
-request does not send at all (a page loaded before the control was added) takes its default. A
-preset, when chosen, replaces the controls it covers (engine.presets), and errors on those
-controls are dropped with their values.
-
-A remix (the hidden `remix` field: a published gallery artwork) brings that artwork's style
-images: they are used when the user uploads no style image of their own, and copied into the
-new job's folder. Given the user, the form also checks their quota's size and step limits
-(engine.quotas; the limit on active jobs is checked where the job is created).
+A remix (the hidden `remix` field: a published work, found through engine.hooks) brings that
+work's style images: they are used when the user uploads no style image of their own, and copied
+into the new job's folder. Given the user, the form also checks their quota's size and step
+limits (engine.quotas; the active-job slot is reserved where the job is created).
 """
 
 from __future__ import annotations
@@ -31,26 +27,32 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import transaction
 from django.forms.utils import ErrorDict
 
-from engine import estimates, presets, quotas, staged_uploads, style_library
-from engine.nst import ImageError, ParameterError, images, params_class, schema
+from engine import estimates, hooks, presets, quotas, staged_uploads
+from engine.nst import ParameterError, schema
 from engine.nst.classic_params import MAX_STYLES
-from gallery.models import Artwork
+from nstsite.parsing import whole_number
 
-from .content_files import Content, ContentRefused, check_clip, display_name, kind_of
-from .models import Batch, LibraryStyle, Mode, StyleImage, StyleJob, UserQuota, Visibility, params_dict
+from .content_files import (
+    STORED_MAX_SIDE,  # noqa: F401 - the form's figure, as tests and docs name it
+    Content,
+    ContentRefused,
+    check_clip,
+    check_photo,
+    detect_kind,
+    display_name,
+    megabytes,
+    stored_max_side,
+)
+from .models import LibraryStyle, Mode, UserQuota
+from .runners import Runner, runner_for
+from .studio.submission import StyleChoice, Submission
 
-# Largest side kept of an upload for a user whose quota is at most this: more is only disk, and
-# encoding time in the request. A user allowed larger results (print sizes) keeps their photo up to
-# their quota's size, so a print is not an enlarged 2048 px photo.
-STORED_MAX_SIDE = 2048
 ACCEPT = "image/jpeg,image/png,image/webp"
 STYLE_SLOTS = tuple(range(1, MAX_STYLES + 1))
 IMAGE_FIELDS = ("content", *(f"style_{slot}" for slot in STYLE_SLOTS))
-# On the page's simple view, beside mode, preset and the style picker; the others are "advanced".
-SIMPLE_CONTROLS = ("size", "strength")
+DEFAULT_MODE = Mode.CLASSIC  # the form's first choice
 
 
 def control_field(control: schema.Control, quota: UserQuota) -> forms.Field:
@@ -84,11 +86,35 @@ def control_value(control: schema.Control, raw: str):
     return control_field(control, UserQuota()).to_python(raw)
 
 
-def remix_styles_usable(artwork: Artwork, user) -> bool:
-    """May a remix by `user` use the artwork's style images? Copies in the new job would be theirs to
+def remix_styles_usable(remix: hooks.RemixSource, user) -> bool:
+    """May a remix by `user` use the work's style images? Copies in the new job would be theirs to
     download, so only where they may see the originals (engine.models.may_see_originals)."""
-    job = artwork.job
+    job = remix.job
     return job.share_originals or (user is not None and job.originals_visible_to(user))
+
+
+class RemixField(forms.CharField):
+    """The published work a submission remixes (hidden; engine.hooks finds it): its number on the
+    page, the work itself once cleaned (None: no remix)."""
+
+    widget = forms.HiddenInput
+    default_error_messages = {"invalid_choice": "The artwork you are remixing is no longer in the gallery. "
+                                                "Please upload style images of your own."}
+
+    def __init__(self, **kwargs):
+        super().__init__(required=False, **kwargs)
+
+    def clean(self, value):
+        text = super().clean(value)
+        if not text:
+            return None
+        pk = whole_number(text)
+        found = hooks.remix_source(pk) if pk is not None else None
+        if found is None:
+            raise forms.ValidationError(self.error_messages["invalid_choice"], code="invalid_choice")
+        return found
+
+
 class MultipleFileInput(forms.ClearableFileInput):
     allow_multiple_selected = True
 
@@ -132,12 +158,8 @@ def _library_field(slot: int) -> forms.ModelChoiceField:
                                           "choose another."})
 
 
-def _megabytes(n: int) -> str:
-    return f"{n / (1024 * 1024):.3g} MB"
-
-
 class StyleJobForm(forms.Form):
-    mode = forms.ChoiceField(choices=Mode.choices, initial=Mode.CLASSIC)
+    mode = forms.ChoiceField(choices=Mode.choices, initial=DEFAULT_MODE)
     preset = forms.ChoiceField(
         choices=presets.CHOICES, initial=presets.CUSTOM, required=False,
         help_text="A preset sets the size, epochs, steps, optimiser and coarse-to-fine for you.",
@@ -172,23 +194,19 @@ class StyleJobForm(forms.Form):
         label="Also show my photo and style images on its gallery page", required=False,
         help_text="Unticked, visitors see only the result. Tick it only for a photo anyone may see and download.")
     notify_email = forms.BooleanField(label="E-mail me when it has finished", required=False)
-    remix = forms.ModelChoiceField(
-        queryset=Artwork.objects.public().select_related("job"), required=False, widget=forms.HiddenInput,
-        error_messages={"invalid_choice": "The artwork you are remixing is no longer in the gallery. "
-                                          "Please upload style images of your own."})
+    remix = RemixField()
 
-    def __init__(self, *args, user=None, upload_refusals=None, **kwargs):
+    def __init__(self, *args, user=None, limits: UserQuota | None = None, upload_refusals=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user  # for the quota checks; None skips them
         # Files the upload handler dropped as they arrived (over their kind's size: nstsite.limits).
         self.upload_refusals: dict[str, list[str]] = upload_refusals or {}
-        # The controls' fields are made per form: the size's maximum is this user's quota.
-        self.quota = quotas.limits_for(user) if user is not None else UserQuota()
+        # The controls' fields are made per form: the size's maximum is this user's quota (read once
+        # per request: the view passes what the admission read).
+        self.quota = limits or (quotas.limits_for(user) if user is not None else UserQuota())
         self.fields.update({c.name: control_field(c, self.quota) for c in schema.controls(web=True)})
-        engine_max = int(schema.CONTROLS["size"].engine_bounds()[1])
-        self.stored_max_side = min(engine_max, max(STORED_MAX_SIDE, self.quota.max_size))
+        self.stored_max_side = stored_max_side(self.quota.max_size)
         self.hidden_controls: set[str] = set()
-        self.over_pixel_budget = ""
         if not settings.NST_FAST_HUB_HANDLE:
             # No hub model on this server: the page does not show the choice (an absent control takes
             # its default, "builtin"), and a hand-made request for it is refused as an unknown choice.
@@ -201,14 +219,14 @@ class StyleJobForm(forms.Form):
         max_bytes = settings.NST_MAX_UPLOAD_BYTES
         for name in (f"style_{slot}" for slot in STYLE_SLOTS):
             self.fields[name].widget.attrs["data-max-bytes"] = str(max_bytes)
-            self.fields[name].help_text = f"JPEG, PNG or WebP, up to {_megabytes(max_bytes)}."
+            self.fields[name].help_text = f"JPEG, PNG or WebP, up to {megabytes(max_bytes)}."
         self._describe_content_field(max_bytes)
         email = getattr(user, "email", "")
         self.fields["notify_email"].help_text = (
             f"One e-mail to {email}, whether it succeeded or failed." if email else
             "Your account has no e-mail address: add one to be told by e-mail.")
-        # What the page needs to show the images checked so far (kept ones and their sizes).
-        self.image_info: dict[str, tuple[str, tuple[int, int]]] = {}
+        # The images checked so far (the page offers them again after an error: keep_uploads).
+        self.photos: dict[str, Content] = {}
         self.staged: dict[str, staged_uploads.Staged] = {}
         self._not_required_when_kept()
 
@@ -227,9 +245,9 @@ class StyleJobForm(forms.Form):
         field.widget.attrs.update({"data-max-photo-bytes": str(photo_bytes), "data-max-clip-bytes": str(clip_bytes),
                                    "data-max-files": str(self.batch_files)})
         field.help_text = (
-            f"A photo: JPEG, PNG or WebP, up to {_megabytes(photo_bytes)}. Or a clip, in video mode: MP4, MOV, "
+            f"A photo: JPEG, PNG or WebP, up to {megabytes(photo_bytes)}. Or a clip, in video mode: MP4, MOV, "
             f"WebM or animated GIF/WebP, up to {self.clip_limits.max_seconds:g} s, "
-            f"{self.clip_limits.max_side} px and {_megabytes(clip_bytes)}. Choose up to {self.batch_files} files "
+            f"{self.clip_limits.max_side} px and {megabytes(clip_bytes)}. Choose up to {self.batch_files} files "
             "at once for a batch: a job each, with the same styles and settings.")
 
     def refuse(self, message: str) -> None:
@@ -239,61 +257,6 @@ class StyleJobForm(forms.Form):
         self.cleaned_data = {}
         self.add_error(None, forms.ValidationError(message, code="refused"))
 
-    # --- the page's layout of the controls ------------------------------------------------------
-
-    @property
-    def simple_controls(self) -> list[tuple[str, forms.BoundField]]:
-        """(modes, field) of the controls on the simple view (SIMPLE_CONTROLS); modes is "" for all,
-        else the modes that use it, space-separated (the page's data-mode; static/js/submit.js)."""
-        return [("" if set(c.modes) == set(schema.MODES) else " ".join(c.modes), self[c.name])
-                for c in schema.controls(web=True) if c.name in SIMPLE_CONTROLS]
-
-    @property
-    def shared_control_rows(self) -> list[tuple[bool, list[forms.BoundField]]]:
-        """The advanced controls every mode uses, as the page lays them out (see _control_rows)."""
-        return self._control_rows([c for c in schema.controls(web=True)
-                                   if set(c.modes) == set(schema.MODES) and c.name not in SIMPLE_CONTROLS])
-
-    @property
-    def mode_control_rows(self) -> list[tuple[str, list[tuple[bool, list[forms.BoundField]]]]]:
-        """(mode, rows) of the advanced controls not every mode uses: a fieldset per mode on the page, each
-        control in the fieldset of the first mode it lists (video mode shares fast mode's controls: the
-        page shows both fieldsets in video mode)."""
-        return [(mode, self._control_rows([c for c in schema.controls(mode, web=True)
-                                           if c.modes[0] == mode and set(c.modes) != set(schema.MODES)
-                                           and c.name not in SIMPLE_CONTROLS]))
-                for mode in schema.MODES]
-
-    @property
-    def advanced_has_errors(self) -> bool:
-        """Whether a control of the "advanced" view has an error (the page then opens that view)."""
-        advanced = {c.name for c in schema.controls(web=True) if c.name not in SIMPLE_CONTROLS}
-        return bool(advanced & set(self.errors))
-
-    @property
-    def style_slots(self) -> list[dict]:
-        """The fields of each style slot, and the image kept in it from an earlier try, if any."""
-        return [{"slot": slot, "file": self[f"style_{slot}"], "weight": self[f"style_{slot}_weight"],
-                 "library": self[f"style_{slot}_library"], "staged_field": self[f"style_{slot}_staged"],
-                 "staged": self.staged.get(f"style_{slot}")} for slot in STYLE_SLOTS]
-
-    def _control_rows(self, controls: list[schema.Control]) -> list[tuple[bool, list[forms.BoundField]]]:
-        """(in a row, bound fields): the controls of one `row` side by side where the first of them
-        is declared, the others one under the other."""
-        rows: dict[str, list[forms.BoundField]] = {}
-        out: list[tuple[bool, list[forms.BoundField]]] = []
-        for control in controls:
-            if control.name in self.hidden_controls:
-                continue
-            if control.row is None:
-                out.append((False, [self[control.name]]))
-            elif control.row in rows:
-                rows[control.row].append(self[control.name])
-            else:
-                rows[control.row] = [self[control.name]]
-                out.append((True, rows[control.row]))
-        return out
-
     # --- uploads --------------------------------------------------------------------------------
 
     def _clean_image(self, name: str, upload=None) -> ContentFile | None:
@@ -302,22 +265,12 @@ class StyleJobForm(forms.Form):
         upload = upload or self.cleaned_data.get(name)
         if not upload:
             return self._kept_image(name)
-        limit = settings.NST_MAX_UPLOAD_BYTES
-        if upload.size > limit:
-            raise forms.ValidationError(
-                f"This file is {_megabytes(upload.size)}; the largest file you can upload is "
-                f"{_megabytes(limit)}. Please make it smaller (e.g. save it as JPEG or scale it down) "
-                "and try again.",
-                code="too_large",
-            )
-        if self.over_pixel_budget:
-            return None  # said above the form; nothing is decoded
         try:
-            img = images.open_image(upload, max_side=self.stored_max_side)  # shrunk while decoded
-        except ImageError as exc:
-            raise forms.ValidationError(str(exc), code="invalid_image") from None
-        self.image_info[name] = (upload.name or "", img.size)
-        return ContentFile(images.encode_png(img), name=f"{name}.png")
+            photo = check_photo(upload, self.stored_max_side, name)
+        except ContentRefused as exc:
+            raise forms.ValidationError(str(exc), code=exc.code) from None
+        self.photos[name] = photo
+        return photo.file
 
     def _kept_image(self, name: str) -> ContentFile | None:
         """The image kept for this field from an earlier try (its token in `<name>_staged`)."""
@@ -329,8 +282,9 @@ class StyleJobForm(forms.Form):
             raise forms.ValidationError("The image you chose before is no longer kept (after an hour it is "
                                         "deleted). Please choose it again.", code="staged_expired")
         self.staged[name] = kept
-        self.image_info[name] = (kept.name, kept.size)
-        return kept.content(self.user)
+        content = kept.content(self.user)
+        self.photos[name] = Content(kept.name, "image", content, size=kept.size)
+        return content
 
     def keep_uploads(self) -> None:
         """After a server-side error: keep the images that passed their checks (engine.staged_uploads),
@@ -342,11 +296,11 @@ class StyleJobForm(forms.Form):
         self.data = self.data.copy()  # a request's QueryDict is immutable
         for name in IMAGE_FIELDS:
             content = data.get(name)
-            if name == "content":
-                content = content[0].file if content and len(content) == 1 and content[0].kind == "image" else None
-            if name not in self.staged and isinstance(content, ContentFile) and name in self.image_info:
-                label, size = self.image_info[name]
-                self.staged[name] = staged_uploads.stage(self.user, name, content, name=label, size=size)
+            if name == "content":  # a single content file; a clip's file is the upload itself, not kept
+                content = content[0].file if content and len(content) == 1 else None
+            if name not in self.staged and isinstance(content, ContentFile) and name in self.photos:
+                photo = self.photos[name]
+                self.staged[name] = staged_uploads.stage(self.user, name, content, name=photo.name, size=photo.size)
             if name in self.staged:
                 self.data[f"{name}_staged"] = self.staged[name].token
         self._not_required_when_kept()
@@ -356,7 +310,7 @@ class StyleJobForm(forms.Form):
         uploads = self.cleaned_data.get("content") or []
         if not uploads:  # a photo kept from an earlier try, if any
             kept = self._kept_image("content")
-            return [Content(self.image_info["content"][0], "image", kept)] if kept is not None else []
+            return [self.photos["content"]] if kept is not None else []
         if len(uploads) > self.batch_files:  # before any file is read
             raise forms.ValidationError(
                 f"You chose {len(uploads)} files; one submission can take up to {self.batch_files}. Please "
@@ -376,33 +330,11 @@ class StyleJobForm(forms.Form):
         return checked
 
     def _check_content(self, upload, name: str) -> Content:
-        """One content file, a clip or a photo (`name`: where the photo's size is noted, image_info)."""
-        if kind_of(upload) == "video":
-            info = check_clip(upload, self.clip_limits, quotas.clip_max_bytes(self.user, self.quota))
-            return Content(display_name(upload), "video", upload, info)
-        return Content(display_name(upload), "image", self._clean_image(name, upload))
-
-    def full_clean(self) -> None:
-        # Before any field is cleaned (and any upload decoded): the pixels of each job's images,
-        # read from their headers.
-        self.over_pixel_budget = self._pixel_budget_problem()
-        super().full_clean()
-
-    def _pixel_budget_problem(self) -> str:
-        """The message when one job's images (a content photo with the style images) have more pixels
-        than a job may bring (settings.NST_MAX_SUBMISSION_PIXELS), read from their headers; "" when
-        within it. A batch's photos are decoded one after another, so each of them is counted with the
-        styles, not all together; clips have their own limits (engine.content_files). Files too large
-        or unreadable are left to their fields' own messages."""
-        styles = sum(_header_pixels(self.files.get(f"style_{slot}")) for slot in STYLE_SLOTS)
-        contents = [_header_pixels(upload) for upload in self.files.getlist("content") if not _is_clip(upload)]
-        total = styles + max(contents, default=0)
-        budget = settings.NST_MAX_SUBMISSION_PIXELS
-        if total <= budget:
-            return ""
-        return (f"Together these images have {total / 1e6:.0f} megapixels; one job may bring at most "
-                f"{budget / 1e6:.0f}. Please scale some of them down (a job uses at most "
-                f"{self.stored_max_side} px of each side) and submit again.")
+        """One content file, a clip or a photo (`name`: the field a single photo is kept for)."""
+        if detect_kind(upload) == "video":
+            return check_clip(upload, self.clip_limits, quotas.clip_max_bytes(self.user, self.quota))
+        self._clean_image(name, upload)
+        return self.photos[name]
 
     def clean_style_1(self):
         return self._clean_image("style_1")
@@ -417,9 +349,6 @@ class StyleJobForm(forms.Form):
 
     def clean(self):
         data = super().clean()
-        if self.over_pixel_budget:
-            self.add_error(None, forms.ValidationError(self.over_pixel_budget, code="pixel_budget"))
-            return data
         if "remix" in self._errors:  # a hidden field: say it above the form
             self.add_error(None, self._errors.pop("remix").as_data())
         for name in self.hidden_controls & set(self._errors):  # not on the page: say it above the form
@@ -427,8 +356,9 @@ class StyleJobForm(forms.Form):
         data.pop("_upload", None)
         for name, refusals in self.upload_refusals.items():
             self.add_error(name if name in self.fields else None, refusals)
-        mode = data.get("mode") or Mode.CLASSIC
-        self._clean_kinds(data, mode)
+        mode = data.get("mode") or DEFAULT_MODE
+        runner = runner_for(mode)
+        self._clean_kinds(data, runner)
         preset_values = presets.values(data.get("preset") or presets.CUSTOM, mode)
         inactive = [c.name for c in schema.controls(web=True) if mode not in c.modes]
         # The other mode's controls and the ones a preset replaces do not count: drop their errors.
@@ -449,7 +379,7 @@ class StyleJobForm(forms.Form):
         self._clean_styles(data)
         self._refuse_extra_files()
         if not self._errors:
-            self._build_params(data, mode)
+            self._build_params(data, runner)
         return data
 
     def _clean_styles(self, data: dict) -> None:
@@ -489,11 +419,12 @@ class StyleJobForm(forms.Form):
         data["style_slots"] = given
         data["style_weights"] = tuple(float(w) for w in weights)
 
-    def _clean_kinds(self, data: dict, mode: str) -> None:
-        """Clips run in video mode; photos in video mode run in fast mode with the same settings."""
+    def _clean_kinds(self, data: dict, runner: Runner) -> None:
+        """Each content file must be of a kind the mode takes (every mode takes photos: a clip is
+        what may not fit; its runner says which mode a photo of a video-mode submission runs in)."""
         contents = data.get("content") or []
-        clips = [c.name for c in contents if c.kind == "video"]
-        if clips and mode != Mode.VIDEO:
+        clips = [c.name for c in contents if c.kind not in runner.content_kinds]
+        if clips:
             self.add_error("content", forms.ValidationError(
                 f"{', '.join(clips)}: {'is a clip' if len(clips) == 1 else 'are clips'}. Clips are stylised in "
                 "video mode: choose Video as the mode (photos in the same submission then run in fast mode).",
@@ -509,7 +440,8 @@ class StyleJobForm(forms.Form):
                 f"A job takes one content image and at most {MAX_STYLES} style images, one per "
                 "field; this request had more. Please use the form on this page.", code="too_many_files"))
 
-    def _build_params(self, data: dict, mode: str) -> None:
+    def _build_params(self, data: dict, runner: Runner) -> None:
+        mode = runner.mode
         values = {control.name: data[control.name] for control in schema.controls(mode, web=True)}
         largest = int(schema.CONTROLS["size"].engine_bounds(mode)[1])  # the field allows any mode's largest
         if values["size"] > largest:
@@ -517,110 +449,33 @@ class StyleJobForm(forms.Form):
                 f"{str(mode).capitalize()} mode makes images of up to {largest} px.", code="max_value"))
             return
         values["style_weights"] = data["style_weights"] if len(data["style_weights"]) > 1 else ()
-        params = params_class(mode).from_dict(values)
+        params = runner.params(values)
         try:
             params.validate(len(data["style_slots"]))
         except ParameterError as exc:  # the fields' bounds are inside the engine's: a bug if seen
             raise forms.ValidationError(str(exc)) from None
         data["params"] = params
-        if mode == Mode.VIDEO:
-            data["photo_params"] = params.fast_params()  # photos in a video-mode batch
         if self.user is not None:
-            steps = params.total_steps if mode == Mode.CLASSIC else 1
-            for problem in quotas.check_params(self.user, mode=mode, size=params.size, total_steps=steps,
+            for problem in quotas.check_params(self.user, size=params.size, steps=runner.quota_steps(params),
                                                 limits=self.quota):
                 self.add_error(None, forms.ValidationError(problem, code="quota"))
-        content = self.image_info.get("content")
-        problem = estimates.memory_problem(mode, params, content[1] if content else None)
+        content = self.photos.get("content")
+        problem = estimates.memory_problem(mode, params, content.size if content else None)
         if problem:
             self.add_error("size", forms.ValidationError(problem, code="too_much_memory"))
 
-    # --- saving ---------------------------------------------------------------------------------
+    # --- the value ----------------------------------------------------------------------------
 
     @property
-    def is_batch(self) -> bool:
-        return len(self.cleaned_data["content"]) > 1
-
-    def create_job(self, owner, queue: str) -> StyleJob:
-        """Create the job of a single content file and its style images (call inside a transaction)."""
-        return self._create([self.cleaned_data["content"][0]], owner, queue, batch=None)[0]
-
-    def create_batch(self, owner, queue: str) -> list[StyleJob]:
-        """Create a Batch and a job per content file (call inside a transaction)."""
-        return self._create(self.cleaned_data["content"], owner, queue, batch=Batch.objects.create(owner=owner))
-
-    def _create(self, contents: list[Content], owner, queue: str, batch: Batch | None) -> list[StyleJob]:
-        """If anything fails on the way (a full disk, a database error), the files written so far are
-        removed too: the rows roll back with the transaction, files do not."""
-        written, made = [], []
-        try:
-            with transaction.atomic():
-                for content in contents:
-                    made.append(self._create_one(content, owner, queue, batch, written))
-        except BaseException:
-            for field_file in written:
-                field_file.storage.delete(field_file.name)
-            raise
-        staged_uploads.discard(owner, [kept.token for kept in self.staged.values()])
-        return made
-
-    def _create_one(self, content: Content, owner, queue: str, batch: Batch | None, written: list) -> StyleJob:
+    def submission(self) -> Submission:
+        """What the valid form asks for (engine.jobs.submit makes the jobs)."""
         data = self.cleaned_data
-        mode = data["mode"]
-        params = data["params"]
-        if content.kind == "image" and mode == Mode.VIDEO:
-            mode, params = Mode.FAST, data["photo_params"]
-        if mode == Mode.CLASSIC:
-            epochs, total = params.epochs, params.total_steps
-        elif mode == Mode.VIDEO:  # a step per frame, an "epoch" per chunk
-            total = content.clip.frames
-            epochs = -(-total // params.chunk_frames)
-        else:
-            epochs, total = 1, 1
-        job = StyleJob(
-            owner=owner, mode=mode, params=params_dict(params), size=params.size, batch=batch,
-            visibility=Visibility.PUBLIC if data.get("publish") else Visibility.PRIVATE, queue=queue,
-            epochs=epochs, total_steps=total, share_originals=bool(data.get("share_originals")),
-            notify_email=bool(data.get("notify_email") and owner.email),
-        )
-        job.content.save(content.stored_name, content.file, save=False)
-        written.append(job.content)
-        job.save()
-        for slot, weight in zip(data["style_slots"], data["style_weights"], strict=True):
-            style = StyleImage(job=job, position=slot, weight=weight, library_style=data.get(f"style_{slot}_library"))
-            style.image.save(f"style-{slot}.png", self._style_file(slot), save=False)
-            written.append(style.image)
-            style.save()
-        return job
-
-    def _style_file(self, slot: int) -> ContentFile:
-        """The uploaded style image of a slot, or a copy of the remixed artwork's one (a copy: the
-        new job must not lose its input when the artwork's job is deleted)."""
-        data = self.cleaned_data
-        if data.get(f"style_{slot}_library") is not None:
-            return style_library.job_copy(data[f"style_{slot}_library"])
-        if slot not in data["remix_styles"]:
-            return data[f"style_{slot}"]
-        with data["remix_styles"][slot].image.open("rb") as fh:
-            return ContentFile(fh.read(), name=f"style_{slot}.png")
-
-
-def _header_pixels(upload) -> int:
-    """Width × height of an uploaded image from its header (nothing decoded); 0 for no file, one over
-    the upload size limit or one that is not a readable image (their fields say why)."""
-    if not upload or not hasattr(upload, "size") or upload.size > settings.NST_MAX_UPLOAD_BYTES:
-        return 0
-    try:
-        width, height = images.probe(upload)
-    except ImageError:
-        return 0
-    return width * height
-
-
-def _is_clip(upload) -> bool:
-    """Is the content upload a clip (by its header)? A file whose name and content disagree counts as
-    none: clean_content says why."""
-    try:
-        return kind_of(upload) == "video"
-    except ContentRefused:
-        return False
+        styles = tuple(
+            StyleChoice(slot, weight, image=data.get(f"style_{slot}"), library=data.get(f"style_{slot}_library"),
+                        source=data["remix_styles"].get(slot))
+            for slot, weight in zip(data["style_slots"], data["style_weights"], strict=True))
+        return Submission(
+            mode=data["mode"], params=data["params"], contents=tuple(data["content"]), styles=styles,
+            publish=bool(data.get("publish")), share_originals=bool(data.get("share_originals")),
+            notify_email=bool(data.get("notify_email")),
+            staged_tokens=tuple(kept.token for kept in self.staged.values()))

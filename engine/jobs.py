@@ -3,8 +3,8 @@ jobs. Views, the admin, management commands and the worker call these; each chan
 through its life-cycle method (engine.models), then RQ/Redis (engine.queue), then tells the
 browsers (engine.live), in that order: the row is the truth, Redis and pages follow it.
 
-    submit() ─► [row queued] ─on commit─► enqueue() ─► RQ queue ─► worker (engine.tasks)
-    submit_batch()  the same for the jobs of a batch (one active-job slot for all of them)
+    submit() ─► [rows queued] ─on commit─► enqueue() ─► RQ queue ─► worker (engine.tasks)
+                  a Submission's jobs: one, or a batch (one active-job slot for all of them)
     cancel()      row cancelled, RQ entry removed, cancel flag set for a running engine
     requeue()     failed/cancelled row queued again (resumes from its checkpoint), re-enqueued
     prioritise()  a waiting job moved to the high queue
@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 from functools import partial
 
+from django.core.files.base import ContentFile, File
 from django.db import transaction
 from redis.exceptions import RedisError
 
-from . import live, queue, quotas
-from .models import DEFAULT_QUEUE, HIGH_QUEUE, Status, StyleJob
+from . import live, queue, quotas, staged_uploads, style_library
+from .models import DEFAULT_QUEUE, HIGH_QUEUE, Batch, Status, StyleImage, StyleJob, Visibility, params_dict
+from .studio.submission import PlannedJob, StyleChoice, Submission
 
 logger = logging.getLogger(__name__)
 
@@ -46,28 +47,66 @@ def queue_for(user) -> str:
 
 # --- submitting ------------------------------------------------------------------------------------
 
-def submit(owner, create: Callable[[str], StyleJob]) -> StyleJob:
-    """Create a job for `owner` with `create(queue_name)` (it saves the row and its files) and
-    queue it once the transaction commits. Raises quotas.QuotaExceeded, without creating anything,
-    when the owner already has as many active jobs as allowed."""
+def submit(owner, submission: Submission) -> list[StyleJob]:
+    """Create the jobs of a validated `submission` for `owner` (one, or a batch: a job per content
+    file) with their files, and queue each once the transaction commits, in the order given.
+    Raises quotas.QuotaExceeded, without creating anything, when the owner already has as many
+    active jobs as allowed (a batch takes one slot however many jobs it has)."""
     with transaction.atomic():
         quotas.reserve_active_slot(owner)
-        job = create(queue_for(owner))
-        # The worker must find the row: enqueue only once it is committed.
-        transaction.on_commit(partial(enqueue, job))
+        made = _create(owner, submission, queue_for(owner))
+        # The worker must find the rows: enqueue only once they are committed.
+        for job in made:
+            transaction.on_commit(partial(enqueue, job))
+    staged_uploads.discard(owner, submission.staged_tokens)
+    return made
+
+
+def _create(owner, submission: Submission, queue_name: str) -> list[StyleJob]:
+    """The rows and files of the submission's jobs. If anything fails on the way (a full disk, a
+    database error), the files written so far are removed too: the rows roll back with the
+    transaction, files do not."""
+    written: list = []
+    try:
+        with transaction.atomic():
+            batch = Batch.objects.create(owner=owner) if submission.is_batch else None
+            return [_create_one(owner, submission, job, queue_name, batch, written) for job in submission.jobs()]
+    except BaseException:
+        for field_file in written:
+            field_file.storage.delete(field_file.name)
+        raise
+
+
+def _create_one(owner, submission: Submission, planned: PlannedJob, queue_name: str, batch: Batch | None,
+                written: list) -> StyleJob:
+    content, runner, params = planned
+    units = runner.work_units(params, content.frames)
+    job = StyleJob(
+        owner=owner, mode=runner.mode, params=params_dict(params), size=params.size, batch=batch,
+        visibility=Visibility.PUBLIC if submission.publish else Visibility.PRIVATE, queue=queue_name,
+        epochs=units.groups, total_steps=units.units, share_originals=submission.share_originals,
+        notify_email=submission.notify_email and bool(owner.email),
+    )
+    job.content.save(content.stored_name, content.file, save=False)
+    written.append(job.content)
+    job.save()
+    for choice in submission.styles:
+        style = StyleImage(job=job, position=choice.slot, weight=choice.weight, library_style=choice.library)
+        style.image.save(f"style-{choice.slot}.png", _style_file(choice), save=False)
+        written.append(style.image)
+        style.save()
     return job
 
 
-def submit_batch(owner, create: Callable[[str], list[StyleJob]]) -> list[StyleJob]:
-    """As submit(), for several jobs made at once (a batch: engine.models.Batch): `create(queue_name)`
-    saves them all, they take one active-job slot together, and each is queued on its own once the
-    transaction commits, in the order given."""
-    with transaction.atomic():
-        quotas.reserve_active_slot(owner)
-        made = create(queue_for(owner))
-        for job in made:
-            transaction.on_commit(partial(enqueue, job))
-    return made
+def _style_file(choice: StyleChoice) -> File:
+    """A slot's image for a new job: a copy of a library painting, a copy of a remixed job's style
+    image (the new job must not lose its input when the other one is deleted), or the upload."""
+    if choice.library is not None:
+        return style_library.job_copy(choice.library)
+    if choice.source is not None:
+        with choice.source.image.open("rb") as fh:
+            return ContentFile(fh.read(), name=f"style_{choice.slot}.png")
+    return choice.image
 
 
 def enqueue(job: StyleJob) -> None:

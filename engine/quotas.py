@@ -3,8 +3,8 @@ long each may be. Staff set them per user in the admin (engine.models.UserQuota)
 a user gets the model's defaults.
 
 Every way of submitting a job uses the same checks (and clips one more):
-- check_params(user, mode, size, total_steps): the size and length of one job; messages to show
-  (the submission form shows them above the form).
+- check_params(user, size, steps): the size and length of one job (`steps`: what its runner counts
+  against max_steps, engine.runners); messages to show (the submission form shows them above the form).
 - reserve_active_slot(user): call inside the transaction that creates the job. It locks the
   user's row (SELECT ... FOR UPDATE on PostgreSQL) before counting their active jobs, so two
   submissions racing for the last slot cannot both get it. Raises QuotaExceeded. A batch (several
@@ -12,8 +12,9 @@ Every way of submitting a job uses the same checks (and clips one more):
   still queue one by one, behind whatever was queued before them.
 - clip_limits(user): the duration, resolution and frame count a clip may have
   (engine.nst.video_io.ClipLimits), and clip_max_bytes(user) its file size.
-- check_storage(user): the disk the user's jobs take (storage_use, shown on "My jobs") against
-  their storage quota; asked before any upload is read.
+- check_active_jobs(user), check_storage(user): the early answers the admission gives before any
+  upload is read (engine.studio.admission); the disk the user's jobs take is storage_use, shown on
+  "My jobs".
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from django.template.defaultfilters import filesizeformat
 from engine.nst.video_io import ClipLimits
 
 from .job_files import folder_bytes, job_folder
-from .models import Mode, StyleJob, UserQuota
+from .models import StyleJob, UserQuota
 
 
 class QuotaExceeded(Exception):
@@ -40,17 +41,18 @@ def limits_for(user) -> UserQuota:
     return UserQuota.objects.filter(user=user).first() or UserQuota(user=user)
 
 
-def check_params(user, *, mode: str, size: int, total_steps: int, limits: UserQuota | None = None) -> list[str]:
-    """Messages for the limits this job would exceed (empty: within the quota). `limits`: the user's
-    quota when the caller has read it already."""
+def check_params(user, *, size: int, steps: int, limits: UserQuota | None = None) -> list[str]:
+    """Messages for the limits this job would exceed (empty: within the quota). `steps`: what its
+    runner counts against max_steps (classic's epochs × steps per epoch; 0 for a mode without).
+    `limits`: the user's quota when the caller has read it already."""
     limits = limits or limits_for(user)
     problems = []
     if size > limits.max_size:
         problems.append(f"Your account can make images of up to {limits.max_size} px; this job asks for "
                         f"{size} px. Please choose a smaller size.")
-    if mode == Mode.CLASSIC and total_steps > limits.max_steps:
+    if steps > limits.max_steps:
         problems.append(f"Your account can run classic jobs of up to {limits.max_steps} steps; this job has "
-                        f"{total_steps} (epochs × steps per epoch). Please choose fewer epochs or steps.")
+                        f"{steps} (epochs × steps per epoch). Please choose fewer epochs or steps.")
     return problems
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-from functools import partial
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -25,19 +24,17 @@ from engine import presets, staged_uploads, style_library
 from engine.nst import ImageError, LossHistory, ParameterError, schema
 from engine.nst.classic_params import MAX_STYLES
 from engine.nst.history import SERIES_COLOURS
-from gallery import publishing
-from gallery.models import Artwork
-from nstsite import rate_limits
 from nstsite.parsing import whole_number
 from nstsite.sendfile import send_file
 
-from . import batches, cleanup, events, jobs, live, quotas
+from . import batches, cleanup, events, hooks, jobs, live, quotas
 from .describe import param_rows
 from .estimates import estimate_new_job, estimate_queue
-from .forms import StyleJobForm, control_value, remix_styles_usable
+from .forms import DEFAULT_MODE, StyleJobForm, control_value, remix_styles_usable
 from .job_files import download_links, download_spec, file_for, is_original, preview_epochs, preview_file
 from .models import LibraryStyle, Mode, Status, StyleJob, Visibility
 from .runners import runner_for
+from .studio import admission
 
 JOBS_PER_PAGE = 20
 STORAGE_FAILED = ("Your images could not be saved just now, so the job was not created. "
@@ -61,53 +58,40 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def submit(request: HttpRequest) -> HttpResponse:
-    if request.method == "POST":
-        form = StyleJobForm(request.POST, request.FILES, user=request.user,
-                            upload_refusals=getattr(request, "upload_refusals", None))
-        refused = _refused_before_reading(request, form)
-        if refused is not None:
-            return refused
-        if form.is_valid():
-            try:
-                job = _create_job(request, form)
-            except OSError:  # the disk (full, read-only): create_job has removed what it wrote
-                logger.exception("Could not store the files of a new job")
-                form.add_error(None, STORAGE_FAILED)
-                _keep_uploads(form)
-                return render(request, "engine/submit.html", _submit_context(form, form.cleaned_data.get("remix")),
-                              status=503)
-            if job is not None and job.batch_id is not None:
-                messages.success(request, f"Batch {job.batch_id}: {len(form.cleaned_data['content'])} jobs.")
-                return redirect("engine:batch", pk=job.batch_id)
-            if job is not None:
-                # No "Job N is queued." message: the job's page says its state itself, live.
-                return redirect("engine:detail", pk=job.pk)
-        _keep_uploads(form)
-        remix = form.cleaned_data.get("remix")
-    else:
-        remix = _remixed_artwork(request)
-        initial = _initial_from_artwork(remix) if remix else _initial_from_query(request)
+    if request.method != "POST":
+        remix = _remixed(request)
+        initial = _initial_from_remix(remix) if remix else _initial_from_query(request)
         form = StyleJobForm(initial=initial, user=request.user)
-    return render(request, "engine/submit.html", _submit_context(form, remix))
-
-
-def _refused_before_reading(request: HttpRequest, form: StyleJobForm) -> HttpResponse | None:
-    """The cheap checks, before the form decodes any upload (issue 14: a user at their quota made
-    the server decode four 50 MP images on every try): the active-jobs and storage quotas, then
-    the submission rate. The form again with the reason, or None to go on."""
-    try:
-        quotas.check_active_jobs(request.user, form.quota)
-        quotas.check_storage(request.user, form.quota)
-    except quotas.QuotaExceeded as exc:
-        form.refuse(str(exc))
-        return render(request, "engine/submit.html", _submit_context(form, None))
-    refusal = rate_limits.count(request, "submit_user", "submit_ip")
-    if refusal is None:
-        return None
-    form.refuse(refusal.message)
-    response = render(request, "engine/submit.html", _submit_context(form, None), status=429)
-    response["Retry-After"] = str(refusal.retry_after)
-    return response
+        return render(request, "engine/submit.html", _submit_context(form, remix))
+    limits = quotas.limits_for(request.user)
+    form = StyleJobForm(request.POST, request.FILES, user=request.user, limits=limits,
+                        upload_refusals=getattr(request, "upload_refusals", None))
+    refusal = admission.admit(request, limits)  # before any upload is decoded
+    if refusal is not None:
+        form.refuse(refusal.message)
+        response = render(request, "engine/submit.html", _submit_context(form, None), status=refusal.status)
+        if refusal.retry_after is not None:
+            response["Retry-After"] = str(refusal.retry_after)
+        return response
+    if form.is_valid():
+        try:
+            made = jobs.submit(request.user, form.submission)
+        except quotas.QuotaExceeded as exc:
+            form.add_error(None, str(exc))
+        except OSError:  # the disk (full, read-only): jobs.submit has removed what it wrote
+            logger.exception("Could not store the files of a new job")
+            form.add_error(None, STORAGE_FAILED)
+            _keep_uploads(form)
+            return render(request, "engine/submit.html", _submit_context(form, form.cleaned_data.get("remix")),
+                          status=503)
+        else:
+            if made[0].batch_id is not None:
+                messages.success(request, f"Batch {made[0].batch_id}: {len(made)} jobs.")
+                return redirect("engine:batch", pk=made[0].batch_id)
+            # No "Job N is queued." message: the job's page says its state itself, live.
+            return redirect("engine:detail", pk=made[0].pk)
+    _keep_uploads(form)
+    return render(request, "engine/submit.html", _submit_context(form, form.cleaned_data.get("remix")))
 
 
 def _keep_uploads(form: StyleJobForm) -> None:
@@ -118,7 +102,7 @@ def _keep_uploads(form: StyleJobForm) -> None:
         logger.warning("Could not keep the uploads of a refused submission", exc_info=True)
 
 
-def _submit_context(form: StyleJobForm, remix: Artwork | None) -> dict:
+def _submit_context(form: StyleJobForm, remix: hooks.RemixSource | None) -> dict:
     library = list(LibraryStyle.objects.offered())
     usable = remix is not None and remix_styles_usable(remix, form.user)
     return {"form": form, "presets": presets.as_json(), "remix": remix,
@@ -221,37 +205,24 @@ def library_thumbnail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 
-def _create_job(request: HttpRequest, form: StyleJobForm) -> StyleJob | None:
-    """The job of a valid form (a batch's first job), queued after commit; None (and an error on the
-    form) over quota."""
-    try:
-        if form.is_batch:
-            return jobs.submit_batch(request.user, partial(form.create_batch, request.user))[0]
-        return jobs.submit(request.user, partial(form.create_job, request.user))
-    except quotas.QuotaExceeded as exc:
-        form.add_error(None, str(exc))
-        return None
-
-
-def _remixed_artwork(request: HttpRequest) -> Artwork | None:
-    """The published artwork named by ?remix=<pk>; None (with a message) if it is not in the gallery."""
+def _remixed(request: HttpRequest) -> hooks.RemixSource | None:
+    """The published work named by ?remix=<pk>; None (with a message) if it is not in the gallery."""
     text = request.GET.get("remix")
     if not text:
         return None
     pk = whole_number(text)
-    artwork = (Artwork.objects.public().select_related("job", "owner").filter(pk=pk).first()
-               if pk is not None else None)
-    if artwork is None:
+    remix = hooks.remix_source(pk) if pk is not None else None
+    if remix is None:
         messages.info(request, "That artwork is not in the gallery (any more); here is an empty form.")
-    return artwork
+    return remix
 
 
-def _initial_from_artwork(artwork: Artwork) -> dict:
-    """The form as the artwork's job was submitted, minus the photo: its mode, its settings and
+def _initial_from_remix(remix: hooks.RemixSource) -> dict:
+    """The form as the remixed job was submitted, minus the photo: its mode, its settings and
     (through the hidden remix field) its style images with their weights."""
-    job = artwork.job
+    job = remix.job
     params = job.engine_params()
-    initial = {"mode": job.mode, "preset": presets.CUSTOM, "remix": artwork.pk}
+    initial = {"mode": job.mode, "preset": presets.CUSTOM, "remix": remix.pk}
     initial.update({c.name: getattr(params, c.name) for c in schema.controls(job.mode, web=True)})
     for style in job.styles.all():
         initial[f"style_{style.position}_weight"] = style.weight
@@ -260,7 +231,7 @@ def _initial_from_artwork(artwork: Artwork) -> dict:
 
 def _initial_from_query(request: HttpRequest) -> dict:
     """/jobs/new/?preset=quick&mode=fast fills the form in (links on the home page)."""
-    mode = request.GET.get("mode") if request.GET.get("mode") in Mode.values else Mode.CLASSIC
+    mode = request.GET.get("mode") if request.GET.get("mode") in Mode.values else DEFAULT_MODE
     preset = request.GET.get("preset", presets.CUSTOM)
     initial = {"mode": mode, **presets.values(preset, mode)}
     if preset in presets.PRESETS:
@@ -360,15 +331,16 @@ def publish(request: HttpRequest, pk: int) -> HttpResponse:
     job = _get_job_for_user(request, pk, manage=True)
     if "share_originals" in request.POST:
         return _share_originals(request, job)
+    publisher = hooks.publisher()  # the gallery's (engine.hooks)
     if request.POST.get("publish") != "1":
-        publishing.unpublish(job)
+        publisher.unpublish(job)
         messages.success(request, f"Job {job.pk} is private: it is not in the gallery.")
     elif job.owner_id != request.user.pk:
         messages.error(request, "Only its owner can publish a job.")
     else:
         try:
-            artwork = publishing.publish(job)
-        except publishing.NotPublishable as exc:
+            artwork = publisher.publish(job)
+        except hooks.NotPublishable as exc:
             messages.error(request, str(exc))
         else:
             messages.success(request, f"Job {job.pk} is in the gallery." if artwork else

@@ -12,12 +12,18 @@ class GalleryConfig(AppConfig):
         from django.conf import settings
         from django.db.models.signals import post_delete, pre_delete
 
+        from engine import hooks
         from engine.signals import job_succeeded
 
+        from . import publishing
         from .likes import forget_likes_of
         from .models import Artwork
         from .publishing import artwork_deleted, publish_if_public
 
+        # What the gallery offers the engine, which does not import it (engine.hooks): the job
+        # page's publish toggle and the admin's action, and ?remix=<artwork> on the submission page.
+        hooks.register_publisher(publishing)
+        hooks.register_remix_source(publishing.remix_source)
         job_succeeded.connect(publish_if_public, dispatch_uid="gallery.publish_if_public")
         post_delete.connect(artwork_deleted, sender=Artwork, dispatch_uid="gallery.artwork_deleted")
         pre_delete.connect(forget_likes_of, sender=settings.AUTH_USER_MODEL,

@@ -1,5 +1,6 @@
 """Publishing and unpublishing: the one place that changes a job's visibility and its artwork's
-`published` flag, so the two always agree (see gallery.models).
+`published` flag, so the two always agree (see gallery.models). What is published may be remixed
+(remix_source). The engine calls these through engine.hooks (gallery.apps registers them).
 
 - publish(job): the owner makes a job public. A succeeded job enters the gallery at once (its
   thumbnails are made the first time); a queued or running one enters it when it succeeds
@@ -25,14 +26,13 @@ from functools import partial
 from django.db import transaction
 
 from engine import live
+from engine.hooks import NotPublishable
 from engine.models import FINAL_STATUSES, Status, StyleJob, Visibility
 
 from .models import Artwork, GridVersion
 from .thumbnails import make_thumbnails
 
-
-class NotPublishable(Exception):
-    """The job cannot be published; the message is for its owner."""
+__all__ = ["NotPublishable", "artwork_deleted", "publish", "publish_if_public", "remix_source", "unpublish"]
 
 
 def publish(job: StyleJob) -> Artwork | None:
@@ -56,6 +56,12 @@ def unpublish(job: StyleJob) -> None:
             GridVersion.bump()
         # Sockets watching it check again once this is committed: others' are closed.
         transaction.on_commit(partial(live.publish_access_changed, job.pk))
+
+
+def remix_source(pk: int) -> Artwork | None:
+    """The published artwork `pk`, whose settings and style images a new job may start from (the
+    engine asks through engine.hooks; gallery.apps registers this)."""
+    return Artwork.objects.public().select_related("job", "owner").filter(pk=pk).first()
 
 
 def publish_if_public(sender, job: StyleJob, **kwargs) -> None:

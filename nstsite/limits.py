@@ -38,6 +38,8 @@ from typing import Any
 
 from django.core.files.uploadhandler import FileUploadHandler, SkipFile
 
+from engine.nst.video_io import kind_from_head
+
 logger = logging.getLogger(__name__)
 
 Scope = MutableMapping[str, Any]
@@ -261,16 +263,6 @@ def limit_http(app: ASGIApp) -> ASGIApp:
 
 # --- each file of a submission: its own kind's limit ---------------------------------------------------
 
-def looks_like_photo(head: bytes) -> bool:
-    """JPEG, PNG or a still WebP (no animation flag in its VP8X header): held to the photo limit.
-    Anything else may be a clip (the form then says what it really is)."""
-    if head.startswith((b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")):
-        return True
-    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
-        return not (head[12:16] == b"VP8X" and len(head) > 20 and head[20] & 0x02)
-    return False
-
-
 class KindLimitedUploadHandler(FileUploadHandler):
     """Drops an uploaded file the moment it passes its kind's limit (see the module notes); what was
     refused is in `request.upload_refusals` ({field name: message}) for the form to show."""
@@ -283,7 +275,7 @@ class KindLimitedUploadHandler(FileUploadHandler):
         from django.conf import settings
 
         if self.limit is None:
-            photo = looks_like_photo(raw_data[:32])
+            photo = kind_from_head(raw_data[:32]) == "image"
             self.kind = "photo" if photo else "clip"
             self.limit = settings.NST_MAX_UPLOAD_BYTES if photo else settings.NST_MAX_CLIP_BYTES
         self.received += len(raw_data)

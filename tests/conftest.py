@@ -258,22 +258,19 @@ def make_job(owner, media_root, image_bytes):
     from django.core.files.base import ContentFile
 
     from engine.models import StyleImage, StyleJob, params_dict
-    from engine.nst import ClassicParams, FastParams, VideoParams, images
+    from engine.nst import images, params_class
+    from engine.runners import runner_for
 
     def make(mode: str = "classic", size: int = 64, styles=("starry_night.jpg",), user=None,
              content: bytes | None = None, visibility: str = "private", queue: str = "default",
              content_name: str = "content.png", frames: int = 1, batch=None, **params):
-        if mode == "classic":
-            p = ClassicParams(size=size, **{"epochs": 1, "steps_per_epoch": 5, **params})
-            epochs, total = p.epochs, p.total_steps
-        elif mode == "video":
-            p = VideoParams(size=size, **params)
-            epochs, total = -(-frames // p.chunk_frames), frames
-        else:
-            p = FastParams(size=size, **params)
-            epochs, total = 1, 1
-        job = StyleJob(owner=user or owner, mode=mode, params=params_dict(p), size=size, epochs=epochs,
-                       total_steps=total, visibility=visibility, queue=queue, batch=batch)
+        runner = runner_for(mode)
+        if mode == "classic":  # the quickest run: one epoch of five steps
+            params = {"epochs": 1, "steps_per_epoch": 5, **params}
+        p = params_class(mode)(size=size, **params)
+        units = runner.work_units(p, frames)  # as engine.jobs.submit counts them
+        job = StyleJob(owner=user or owner, mode=mode, params=params_dict(p), size=size, epochs=units.groups,
+                       total_steps=units.units, visibility=visibility, queue=queue, batch=batch)
         if content is None:
             content = images.encode_png(images.open_image(image_bytes("tubingen.jpg")))
         job.content.save(content_name, ContentFile(content), save=False)

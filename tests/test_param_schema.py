@@ -13,7 +13,8 @@ from django import forms
 from django.urls import reverse
 
 from engine import presets
-from engine.forms import STORED_MAX_SIDE, StyleJobForm
+from engine.content_files import STORED_MAX_SIDE
+from engine.forms import StyleJobForm
 from engine.models import StyleJob, UserQuota, params_dict
 from engine.nst import ClassicParams, FastParams, ParameterError, images, params_class, schema
 from engine.nst.optimizers import OPTIMIZERS
@@ -144,8 +145,8 @@ def test_the_forms_fields_and_bounds_come_from_the_schema(owner, settings):
 @pytest.mark.django_db
 def test_the_page_has_a_field_for_every_control_in_its_modes_fieldset(owner_client, settings):
     """The advanced controls of one mode are in that mode's fieldset; the simple view's ones
-    (forms.SIMPLE_CONTROLS) in a box of their mode's, which the page shows with that mode only."""
-    from engine.forms import SIMPLE_CONTROLS
+    (engine.templatetags.studio.SIMPLE_CONTROLS) in a box of their mode's, which the page shows with that mode only."""
+    from engine.templatetags.studio import SIMPLE_CONTROLS
 
     settings.NST_FAST_HUB_HANDLE = "https://tfhub.dev/google/magenta/arbitrary-image-stylization-v1-256/2"
     html = owner_client.get(reverse("engine:submit")).content.decode()

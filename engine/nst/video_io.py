@@ -126,20 +126,35 @@ _PICTURE_BRANDS = (b"heic", b"heix", b"hevc", b"hevx", b"mif1", b"msf1", b"avif"
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".qt", ".webm", ".mkv", ".avi", ".3gp")
 
 
+def kind_from_head(head: bytes) -> str:
+    """"image", "video" or "" (the first bytes alone cannot tell) from a file's first 32 bytes or
+    more: the one table of what a photo and a clip start with. A GIF, or a WebP whose header says
+    it is animated, is undecided here (its frames decide); so is a file of no known kind. The
+    upload handler (nstsite.limits), which sees only the first bytes as they arrive, holds what
+    is not "image" to the clip's size limit."""
+    if any(head[offset:offset + len(magic)] == magic for offset, magic in _IMAGE_SIGNATURES):
+        return "image"
+    if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+        animated = head[12:16] == b"VP8X" and len(head) > 20 and head[20] & 0x02
+        return "" if animated else "image"
+    if head[4:8] == b"ftyp" and head[8:12] in _PICTURE_BRANDS:
+        return "image"
+    if _looks_like_video(head):
+        return "video"
+    return ""
+
+
 def media_kind(source: Source, name: str = "") -> str:
     """"image" or "video": which path a file takes, from its content (its `name` only decides for a
     file that is neither recognisably a photo nor a clip: "noise.mp4" is a bad clip, "noise.jpg" a
     bad photo). Animated GIF and WebP are clips, still ones photos (which the image path refuses or
     takes). "video" only says which checks apply: probe() says whether it is a usable clip."""
     head = _prefix(source)
-    if any(head[offset:offset + len(magic)] == magic for offset, magic in _IMAGE_SIGNATURES):
-        return "image"
+    kind = kind_from_head(head)
+    if kind:
+        return kind
     if head.startswith(b"GIF8") or (head.startswith(b"RIFF") and head[8:12] == b"WEBP"):
         return "video" if _animated_frames(source) > 1 else "image"
-    if head[4:8] == b"ftyp" and head[8:12] in _PICTURE_BRANDS:
-        return "image"
-    if _looks_like_video(head):
-        return "video"
     return "video" if name.lower().endswith(VIDEO_EXTENSIONS) else "image"
 
 

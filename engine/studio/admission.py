@@ -1,0 +1,67 @@
+"""Admission: the cheap checks of a submission, in one step, before any upload is decoded (issue 14:
+a user at their quota made the server decode four 50 MP images on every try).
+
+    limits = quotas.limits_for(user)          # read once per request; the form takes the same row
+    refusal = admit(request, limits)          # None: go on and validate the form
+
+In order: the active-jobs quota, the storage quota, the submission rate (counted only for
+submissions the quotas let through), then the pixel budget: the pixels one job's images bring
+(a content photo with the style images), read from their headers against
+settings.NST_MAX_SUBMISSION_PIXELS. A batch's photos are decoded one after another, so each is
+counted with the styles, not all together; clips have their own limits (engine.content_files).
+
+The active-jobs check here is the early answer; the binding one is the slot the job service
+reserves, under a row lock, in the transaction that creates the jobs (engine.jobs.submit).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.http import HttpRequest
+
+from engine import quotas
+from engine.content_files import header_pixels, is_clip, stored_max_side
+from engine.models import UserQuota
+from engine.nst.classic_params import MAX_STYLES
+from nstsite import rate_limits
+
+STYLE_FIELDS = tuple(f"style_{slot}" for slot in range(1, MAX_STYLES + 1))
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a submission is not taken; `status` and `retry_after` for the HTTP answer."""
+
+    message: str
+    status: int = 200             # the page again, with the message above the form
+    retry_after: int | None = None
+
+
+def admit(request: HttpRequest, limits: UserQuota) -> Refusal | None:
+    """The refusal of this submission by `request.user` (whose quota is `limits`), or None."""
+    try:
+        quotas.check_active_jobs(request.user, limits)
+        quotas.check_storage(request.user, limits)
+    except quotas.QuotaExceeded as exc:
+        return Refusal(str(exc))
+    rate = rate_limits.count(request, "submit_user", "submit_ip")
+    if rate is not None:
+        return Refusal(rate.message, status=429, retry_after=rate.retry_after)
+    problem = pixel_budget_problem(request.FILES, stored_max_side(limits.max_size))
+    return Refusal(problem) if problem else None
+
+
+def pixel_budget_problem(files, kept_side: int) -> str:
+    """The message when one job's images have more pixels than a job may bring (see the module
+    notes); "" when within it. Files too large or unreadable are left to the form's own messages."""
+    styles = sum(header_pixels(files.get(name)) for name in STYLE_FIELDS)
+    contents = [header_pixels(upload) for upload in files.getlist("content") if not is_clip(upload)]
+    total = styles + max(contents, default=0)
+    budget = settings.NST_MAX_SUBMISSION_PIXELS
+    if total <= budget:
+        return ""
+    return (f"Together these images have {total / 1e6:.0f} megapixels; one job may bring at most "
+            f"{budget / 1e6:.0f}. Please scale some of them down (a job uses at most "
+            f"{kept_side} px of each side) and submit again.")
