@@ -32,6 +32,7 @@ from redis.exceptions import RedisError
 from engine.nst import ImageError, images
 
 from . import cleanup, hooks, jobs, style_library
+from .job_files import result_still
 from .models import HIGH_QUEUE, LibraryStyle, StyleImage, StyleJob, UserQuota, is_queue_staff
 from .templatetags.nst import duration as format_duration
 
@@ -156,9 +157,10 @@ class StyleJobAdmin(StaffRunTheQueue, admin.ModelAdmin):
 
     @admin.display(description="result")
     def result_image(self, job: StyleJob) -> str:
-        if job.result_is_video:  # its poster frame stands for it
-            return _image_link(job, "poster", f"Poster of job {job.pk}") if job.poster else "—"
-        return _image_link(job, "png", f"Result of job {job.pk}") if job.result else "—"
+        kind = result_still(job)  # a video's poster frame stands for it
+        if not kind:
+            return "—"
+        return _image_link(job, kind, f"{'Poster' if kind == 'poster' else 'Result'} of job {job.pk}")
 
     @admin.display(description="loss plot")
     def loss_plot(self, job: StyleJob) -> str:

@@ -42,6 +42,14 @@ CLIP_SUFFIXES = {"gif": ".gif", "webp": ".webp", "matroska": ".webm", "webm": ".
 # their quota's size, so a print is not an enlarged 2048 px photo.
 STORED_MAX_SIDE = 2048
 _KIND = "_nst_kind"  # where detect_kind keeps its answer on the upload
+# A name that says the other kind: per kind, the suffixes that would, and what to tell the user.
+_MISNAMED = {
+    "image": (VIDEO_EXTENSIONS, "{name} is named like a video, but it is not one: its content is a picture (or "
+                                "not a clip we can read). Upload photos as JPEG, PNG or WebP, and clips as MP4, "
+                                "MOV, WebM or animated GIF/WebP."),
+    "video": (PHOTO_EXTENSIONS, "{name} is named like a photo, but it is a video or an animation. Rename it "
+                                "(e.g. to .mp4) if you meant to upload a clip."),
+}
 
 
 class ContentRefused(Exception):
@@ -91,14 +99,9 @@ def detect_kind(upload: UploadedFile) -> str:
     if kind is None:
         kind = media_kind(_source(upload), upload.name or "")
         setattr(upload, _KIND, kind)
-    name = (upload.name or "").lower()
-    if kind == "image" and name.endswith(VIDEO_EXTENSIONS):
-        raise ContentRefused(f"{upload.name} is named like a video, but it is not one: its content is a "
-                             "picture (or not a clip we can read). Upload photos as JPEG, PNG or WebP, and "
-                             "clips as MP4, MOV, WebM or animated GIF/WebP.")
-    if kind == "video" and name.endswith(PHOTO_EXTENSIONS):
-        raise ContentRefused(f"{upload.name} is named like a photo, but it is a video or an animation. "
-                             "Rename it (e.g. to .mp4) if you meant to upload a clip.")
+    suffixes, message = _MISNAMED[kind]
+    if (upload.name or "").lower().endswith(suffixes):
+        raise ContentRefused(message.format(name=upload.name))
     return kind
 
 

@@ -33,6 +33,7 @@ class StyleJob(Protocol):
     uuid: UUID
     content: FieldFile
     result: FieldFile
+    poster: FieldFile
     preview: FieldFile
     plot: FieldFile
     styles: Any  # its StyleImage related manager
@@ -168,6 +169,7 @@ DOWNLOADS: dict[str, Download] = {
 }
 CLIP_TYPES = {".mp4": "video/mp4", ".mov": "video/quicktime", ".webm": "video/webm", ".gif": "image/gif",
               ".webp": "image/webp", ".mkv": "video/x-matroska"}
+CONTENT_TYPES = {".png": "image/png", **CLIP_TYPES}  # a job's content: its re-encoded photo, or a clip as uploaded
 
 
 def is_original(kind: str) -> bool:
@@ -176,19 +178,31 @@ def is_original(kind: str) -> bool:
 
 
 def download_spec(kind: str, job: StyleJob | None = None) -> Download:
-    """How a download `kind` is served (a style image: as its PNG, shown in the browser; a clip
-    uploaded as content: as the video it is)."""
-    if kind == "content" and job is not None and is_video_name(job.content.name):
+    """How a download `kind` is served (a style image: as its PNG, shown in the browser; the content:
+    as what its stored file is, a photo's PNG or a clip as uploaded)."""
+    if kind == "content" and job is not None and job.content.name:
         suffix = Path(job.content.name).suffix.lower()
-        return Download("content", CLIP_TYPES.get(suffix, "application/octet-stream"), f"-content{suffix}", False)
+        return Download("content", CONTENT_TYPES.get(suffix, "application/octet-stream"), f"-content{suffix}", False)
     return DOWNLOADS.get(kind) or Download("image", "image/png", f"-{kind}.png", False)
+
+
+def result_download(job: StyleJob) -> str:
+    """The download kind of the job's result ("png", "mp4": what its runner made), by its stored
+    file's name; "" before it has one."""
+    return Path(job.result.name).suffix.lower().lstrip(".") if job.result else ""
+
+
+def result_still(job: StyleJob) -> str:
+    """The download kind of the picture that stands for the result: a video's poster frame, else
+    the result itself."""
+    return "poster" if job.poster else result_download(job)
 
 
 def file_for(job: StyleJob, kind: str) -> FieldFile | None:
     """The stored file behind a download `kind` of `job`, or None when the job has none (yet)."""
     if kind == "csv" and not job.plot:
         return None  # no losses (fast mode): the history holds only timings, no CSV to give
-    if kind in ("png", "mp4") and is_video_name(job.result.name) != (kind == "mp4"):
+    if kind in ("png", "mp4") and kind != result_download(job):
         return None  # a video's result is its MP4, an image's its PNG
     if kind in DOWNLOADS:
         return getattr(job, DOWNLOADS[kind].field) or None

@@ -32,7 +32,7 @@ def make_thumbnails(job: StyleJob) -> Thumbnails:
     """Write the thumbnails of a succeeded job (its result must exist). Reads each image once. A
     video's result thumbnail is its poster (the middle frame), its content's the clip's middle frame."""
     names: dict[str, str] = {}
-    width, height = _write(job, "result", job.poster if job.result_is_video else job.result, RESULT_SIDE, names)
+    width, height = _write(job, "result", job.poster or job.result, RESULT_SIDE, names)  # a video's poster
     if job.content_is_video:
         _write_image(job, "content", Image.fromarray(video_io.still(local_path(job.content.name))), INPUT_SIDE, names)
     else:

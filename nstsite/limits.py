@@ -1,31 +1,41 @@
-"""Request body size limits at the server: an over-size request gets a friendly 413 page before its
-body is stored anywhere.
+"""The byte limits of requests and uploads: stated once (the settings NST_MAX_REQUEST_MB,
+NST_MAX_SUBMIT_MB, NST_MAX_UPLOAD_MB and NST_MAX_CLIP_MB, read through `body_limits()` for whole
+requests), applied where they must be. An over-size request gets a friendly 413 page before its
+body is stored anywhere; an over-size file gets a message beside its field.
 
-Two layers, because where the body is buffered depends on the server:
+The two places that matter:
 
-- `BodySizeLimit(app, max_bytes)`, an ASGI middleware: refuses at once when Content-Length is over
-  the limit (the application is not even called), and stops a chunked body (no Content-Length) as
-  soon as the bytes received pass the limit: the application then sees the client disconnect,
-  which Django's ASGIHandler treats as an aborted request, and the 413 is sent instead. Servers
-  that stream the body to the application (uvicorn, hypercorn) never buffer more than the limit.
-- `guard_daphne(max_bytes)`: daphne is different. Twisted receives the WHOLE body into memory or a
-  temporary file before daphne calls the application, so the middleware alone would only answer
-  after an attacker's gigabyte had been written to /tmp. The guard replaces daphne's request class
-  with one that checks Content-Length as soon as the headers are in, and counts chunked bytes as
-  they arrive, and then answers 413 itself and discards the rest of the body.
+1. The proxy (nginx, nstsite.proxy): every request body against `body_limits()` (the submission's
+   URL takes a clip, every other URL far less), before Python sees a byte. In a deployment this is
+   the request limit.
+2. The form (engine.content_files: check_photo, check_clip): each file against its kind's limit,
+   a clip against the user's own quota (max_clip_mb, which only the form knows), with the message
+   the user reads next to the file. It is also all that a caller without the upload handler below
+   gets (a form built in a script or a test; the REST API builds the same form).
 
-`limit_http(app)` applies both with the limit from settings.NST_MAX_REQUEST_BYTES; nstsite/asgi.py
-wraps the HTTP application with it. One URL takes more: the job submission (engine:submit), which may
-carry a clip, gets settings.NST_MAX_SUBMIT_BYTES (`larger`: {path: limit}, looked up from the
-request line, which both layers know before any body byte). So nobody can push hundreds of
-megabytes at any other URL.
+Other layers, and why each is there:
 
-Inside a submission, `KindLimitedUploadHandler` (first in settings.FILE_UPLOAD_HANDLERS) holds each
-file to the limit of its kind as it streams in: its first bytes say whether it is a photo (JPEG,
-PNG, still WebP: NST_MAX_UPLOAD_BYTES) or may be a clip (NST_MAX_CLIP_BYTES); the moment a file
-passes its limit it is dropped (Django's SkipFile: the temporary file is deleted, the rest of that
-part is read and thrown away) and the form says so. An oversized photo is refused as before,
-while a clip gets through.
+3. `limit_http(app)`: the same table in the ASGI application (`BodySizeLimit`, a middleware) and
+   in daphne itself (`guard_daphne`). Behind the proxy daphne serves only /ws/, but its ASGI
+   application routes HTTP to Django too (nstsite/asgi.py) and its port answers whatever reaches
+   it on the host; and Twisted receives a WHOLE body into memory or a temporary file before daphne
+   calls the application, so the middleware alone would answer only after an attacker's gigabyte
+   had been written to /tmp. The guard replaces daphne's request class with one that checks
+   Content-Length as soon as the headers are in, counts chunked bytes as they arrive, answers 413
+   itself and discards the rest. The middleware refuses at once when Content-Length is over the
+   limit and stops a chunked body as soon as it passes it (servers that stream the body to the
+   application, uvicorn or hypercorn, then never buffer more than the limit). Both look the path's
+   limit up from the request line, which they know before any body byte.
+4. `KindLimitedUploadHandler` (first in settings.FILE_UPLOAD_HANDLERS): a submission may be as large
+   as a clip (hundreds of megabytes), and Django spools each file whole before the form sees it.
+   The handler holds each file to its kind's limit as it streams in: its first bytes say whether
+   it is a photo (engine.nst.video_io.kind_from_head, the one table of signatures: NST_MAX_UPLOAD_MB)
+   or may be a clip (NST_MAX_CLIP_MB); the moment a file passes its limit it is dropped (Django's
+   SkipFile: the temporary file is deleted, the rest of that part is read and thrown away) and the
+   form says so. An oversized photo is refused as before, while a clip gets through.
+
+(The pixel budget of engine.studio.admission reads the headers only of files within the photo
+limit: that is not a limit of its own, it leaves the others to the form's message.)
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -56,6 +67,25 @@ LINGER_SECONDS = 5.0
 
 def _megabytes(n: int) -> str:
     return f"{n / 2**20:.3g}"
+
+
+@dataclass(frozen=True)
+class BodyLimits:
+    """How large a request body may be: `default` bytes, or `larger[path]` for an exact path."""
+
+    default: int
+    larger: dict[str, int] = field(default_factory=dict)
+
+
+def body_limits() -> BodyLimits:
+    """The request body limits from the settings, for every layer that applies them: the proxy
+    (nstsite.proxy) and limit_http. The submission's URL, which may carry a clip, takes
+    NST_MAX_SUBMIT_MB (at least NST_MAX_REQUEST_MB: the settings refuse less); every other URL
+    NST_MAX_REQUEST_MB, so nobody can push hundreds of megabytes at any other URL."""
+    from django.conf import settings
+    from django.urls import reverse
+
+    return BodyLimits(settings.NST_MAX_REQUEST_BYTES, {reverse("engine:submit"): settings.NST_MAX_SUBMIT_BYTES})
 
 
 _FALLBACK_PAGE = ("<!DOCTYPE html><html lang=en><meta charset=utf-8><title>Upload too large</title>"
@@ -251,17 +281,14 @@ def _limited_request_class(base: type, default_bytes: int, page: Callable[[int],
 
 
 def limit_http(app: ASGIApp) -> ASGIApp:
-    """The HTTP application wrapped with the body limit of settings.NST_MAX_REQUEST_BYTES, and
-    daphne guarded with the same limit when it is the server."""
-    from django.conf import settings
-    from django.urls import reverse
-
-    larger = {reverse("engine:submit"): max(settings.NST_MAX_SUBMIT_BYTES, settings.NST_MAX_REQUEST_BYTES)}
-    guard_daphne(settings.NST_MAX_REQUEST_BYTES, larger=larger)
-    return BodySizeLimit(app, settings.NST_MAX_REQUEST_BYTES, larger=larger)
+    """The HTTP application wrapped with the body limits (body_limits()), and daphne guarded with the
+    same limits when it is the server (see the module notes: layer 3)."""
+    limits = body_limits()
+    guard_daphne(limits.default, larger=limits.larger)
+    return BodySizeLimit(app, limits.default, larger=limits.larger)
 
 
-# --- each file of a submission: its own kind's limit ---------------------------------------------------
+# --- each file of a submission: its own kind's limit (see the module notes: layer 4) ------------------
 
 class KindLimitedUploadHandler(FileUploadHandler):
     """Drops an uploaded file the moment it passes its kind's limit (see the module notes); what was

@@ -60,7 +60,7 @@ class ProxyConfig:
     media_root: Path
     max_body_bytes: int
     # Exact paths with a larger body limit: the submission form, which may carry a clip (issue 12;
-    # settings.NST_MAX_SUBMIT_BYTES, the same table nstsite.limits keeps for daphne).
+    # nstsite.limits.body_limits(), the table the application's own layers use too).
     larger_bodies: tuple[tuple[str, int], ...] = ()
     front_proxies: tuple[str, ...] = ()   # addresses/networks whose X-Forwarded-* nginx believes
     mime_types: Path | None = None        # nginx's mime.types, when installed
@@ -303,16 +303,16 @@ def main(argv: list[str] | None = None) -> int:
 
     django.setup()
     from django.conf import settings
-    from django.urls import reverse
 
-    from nstsite.limits import too_large_page
+    from nstsite.limits import body_limits, too_large_page
 
     nginx = find_nginx() if not args.print_config else (shutil.which("nginx") or "/usr/sbin/nginx")
+    limits = body_limits()  # the same table the application's own layers use (nstsite.limits)
     config = ProxyConfig(
         host=args.bind, port=args.port, pages=args.pages, sockets=args.sockets,
         folder=Path(settings.NST_PROXY_DIR), static_root=Path(settings.STATIC_ROOT),
-        media_root=Path(settings.MEDIA_ROOT), max_body_bytes=settings.NST_MAX_REQUEST_BYTES,
-        larger_bodies=((reverse("engine:submit"), max(settings.NST_MAX_SUBMIT_BYTES, settings.NST_MAX_REQUEST_BYTES)),),
+        media_root=Path(settings.MEDIA_ROOT), max_body_bytes=limits.default,
+        larger_bodies=tuple(limits.larger.items()),
         front_proxies=tuple(settings.NST_FRONT_PROXIES), mime_types=mime_types(nginx), as_root=os.geteuid() == 0)
     if args.print_config:
         print(render(config))
