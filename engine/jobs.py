@@ -23,7 +23,17 @@ from django.db import transaction
 from redis.exceptions import RedisError
 
 from . import live, queue, quotas, staged_uploads, style_library
-from .models import DEFAULT_QUEUE, HIGH_QUEUE, Batch, Status, StyleImage, StyleJob, Visibility, params_dict
+from .models import (
+    DEFAULT_QUEUE,
+    HIGH_QUEUE,
+    Batch,
+    Status,
+    StyleImage,
+    StyleJob,
+    UserQuota,
+    Visibility,
+    params_dict,
+)
 from .studio.submission import PlannedJob, StyleChoice, Submission
 
 logger = logging.getLogger(__name__)
@@ -47,13 +57,14 @@ def queue_for(user) -> str:
 
 # --- submitting ------------------------------------------------------------------------------------
 
-def submit(owner, submission: Submission) -> list[StyleJob]:
+def submit(owner, submission: Submission, *, limits: UserQuota | None = None) -> list[StyleJob]:
     """Create the jobs of a validated `submission` for `owner` (one, or a batch: a job per content
     file) with their files, and queue each once the transaction commits, in the order given.
     Raises quotas.QuotaExceeded, without creating anything, when the owner already has as many
-    active jobs as allowed (a batch takes one slot however many jobs it has)."""
+    active jobs as allowed (a batch takes one slot however many jobs it has). `limits`: the owner's
+    quota, when the caller has read it (the admission has)."""
     with transaction.atomic():
-        quotas.reserve_active_slot(owner)
+        quotas.reserve_active_slot(owner, limits)
         made = _create(owner, submission, queue_for(owner))
         # The worker must find the rows: enqueue only once they are committed.
         for job in made:

@@ -115,10 +115,11 @@ def check_storage(user, limits: UserQuota | None = None) -> None:
             "(publish the ones you want to keep); please ask us if you need more space.")
 
 
-def reserve_active_slot(user) -> None:
+def reserve_active_slot(user, limits: UserQuota | None = None) -> None:
     """Raise QuotaExceeded if the user already has as many queued or running jobs as allowed.
-    Must run inside the transaction that then creates the job (see the module notes)."""
+    Must run inside the transaction that then creates the job (see the module notes). `limits`:
+    the user's quota when the caller has read it already (the submission's admission has)."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("reserve_active_slot() must run inside the transaction that creates the job.")
     get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
-    check_active_jobs(user)
+    check_active_jobs(user, limits)

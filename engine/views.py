@@ -75,7 +75,7 @@ def submit(request: HttpRequest) -> HttpResponse:
         return response
     if form.is_valid():
         try:
-            made = jobs.submit(request.user, form.submission)
+            made = jobs.submit(request.user, form.submission, limits=limits)
         except quotas.QuotaExceeded as exc:
             form.add_error(None, str(exc))
         except OSError:  # the disk (full, read-only): jobs.submit has removed what it wrote

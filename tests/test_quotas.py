@@ -126,3 +126,18 @@ def test_the_quota_is_on_the_users_admin_page_too(django_user_model, owner, clie
     client.force_login(admin_user)
     html = client.get(reverse("admin:auth_user_change", args=[owner.pk])).content.decode()
     assert 'name="quota-0-max_active_jobs"' in html and 'value="3"' in html
+
+
+def test_a_submission_reads_the_users_quota_once(owner, owner_client, job_form_data, rq_redis,
+                                                  django_capture_on_commit_callbacks):
+    """Admission is one step (engine.studio.admission): the quota row is read once per submission,
+    and the form and the admission share it."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    UserQuota.objects.create(user=owner, max_size=512)
+    with CaptureQueriesContext(connection) as queries:
+        response = _submit(owner_client, job_form_data("fast", size="300"), django_capture_on_commit_callbacks)
+    assert response.status_code == 302
+    reads = [q["sql"] for q in queries if 'FROM "engine_userquota"' in q["sql"]]
+    assert len(reads) == 1, reads

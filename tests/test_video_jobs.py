@@ -152,6 +152,30 @@ def test_the_form_shows_the_clip_limits_of_the_users_quota(owner_client, owner):
     assert 'id="id_stability"' in re.search(r'id="video-settings">(.*?)</fieldset>', html, re.S).group(1)
 
 
+def test_a_clip_is_recognised_and_probed_once_per_submission(post, clip, photo, tmp_path, monkeypatch):
+    """The admission's pixel budget and the form both ask what a content file is (detected once and
+    kept on the upload); the clip is then probed once (engine.content_files), an animated GIF too."""
+    from engine import content_files
+
+    calls = {"kind": 0, "probe": 0}
+
+    def counting(name, real):
+        def call(*args, **kwargs):
+            calls[name] += 1
+            return real(*args, **kwargs)
+        return call
+
+    monkeypatch.setattr(content_files, "media_kind", counting("kind", video_io.media_kind))
+    monkeypatch.setattr(content_files, "probe", counting("probe", video_io.probe))
+    gif = clips.make_animation(tmp_path / "loop.gif", photo).read_bytes()
+    for upload in (_upload("pan.mp4", clip()), _upload("loop.gif", gif, "image/gif")):
+        calls.update(kind=0, probe=0)
+        response, _ = post(content=upload)
+        assert response.status_code == 302, field_errors(response, "content")
+        assert calls == {"kind": 1, "probe": 1}, upload.name
+    assert StyleJob.objects.filter(mode=Mode.VIDEO).count() == 2
+
+
 # --- a video job, end to end on a real worker ----------------------------------------------------------
 
 def test_a_clip_becomes_a_video_job_that_a_worker_stylises_into_a_playable_mp4(
