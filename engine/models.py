@@ -33,6 +33,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from engine.nst import schema
+
 from .job_files import (
     HISTORY,
     PLOT,
@@ -54,10 +56,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-class Mode(models.TextChoices):
-    CLASSIC = "classic", "Classic (best quality, slow)"
-    FAST = "fast", "Fast (one pass, seconds)"
-    VIDEO = "video", "Video (clips, fast mode on every frame)"
+# The modes, as the parameter schema declares them (engine.nst.schema.MODES, MODE_LABELS): Mode.CLASSIC,
+# Mode.FAST, Mode.VIDEO. What each one runs is its runner's (engine.runners).
+Mode = models.TextChoices("Mode", [(mode.upper(), (mode, schema.MODE_LABELS[mode])) for mode in schema.MODES])
 
 
 class Status(models.TextChoices):

@@ -36,6 +36,10 @@ from .errors import ParameterError
 
 CLASSIC, FAST, VIDEO = "classic", "fast", "video"
 MODES = (CLASSIC, FAST, VIDEO)
+# Each mode as a user chooses it (the form's choice, the job page, the gallery's filter:
+# engine.models.Mode is made from these).
+MODE_LABELS = {CLASSIC: "Classic (best quality, slow)", FAST: "Fast (one pass, seconds)",
+               VIDEO: "Video (clips, fast mode on every frame)"}
 BOTH = MODES  # every mode (the name predates video mode)
 PER_FRAME = (FAST, VIDEO)  # video mode runs fast mode's network on every frame
 
