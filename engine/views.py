@@ -115,9 +115,6 @@ def _submit_context(form: StyleJobForm, remix: hooks.RemixSource | None) -> dict
 
 # --- what the form needs as the user fills it in -----------------------------------------------------
 
-ESTIMATE_FIELDS = ("mode", "size", "epochs", "steps_per_epoch", "multiscale", "init", "optimizer", "network",
-                   "preserve_colors", "fast_network", "strength")
-
 
 @login_required
 def estimate(request: HttpRequest) -> JsonResponse:
