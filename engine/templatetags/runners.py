@@ -1,0 +1,24 @@
+"""A job's mode-specific wording in templates, from its runner (engine.runners):
+
+    {% load runners %}
+    {{ job|progress_text }}          "Epoch 2 of 5, step 40 of 100", "Frame 120 of 240", "Stylising"
+    {% with runner=job|runner %}{{ runner.unit }} {{ runner.result_kind }}{% endwith %}
+"""
+
+from __future__ import annotations
+
+from django import template
+
+from engine.runners import Runner, runner_for
+
+register = template.Library()
+
+
+@register.filter
+def runner(job) -> Runner:
+    return runner_for(job.mode)
+
+
+@register.filter
+def progress_text(job) -> str:
+    return runner_for(job.mode).progress_text(job)
