@@ -20,7 +20,8 @@ it publishes with engine.live, from a thread without an event loop, as an RQ wor
     run_style_job, with its database saves, previews and checkpoints) on a classic job of --size px,
     --epochs x --steps, single scale, its page open in the browser; runs alternate with / without
     (without: engine.live's publish functions replaced by no-ops). Time per step is the wall time
-    between consecutive on_step callbacks, so it includes the callbacks' own cost. One untimed
+    between consecutive steps reported to the run's Progress (engine.runners.progress), so it includes
+    the callbacks' own cost. One untimed
     warm-up run first (TensorFlow import, network load, tracing).
 
 Writes bench/results/live.json and, unless --no-write, the "Live progress" section of
@@ -172,14 +173,15 @@ def publish_events(job, n: int, interval: float) -> list[float]:
 def real_run(job, publish: bool) -> dict:
     """engine.tasks.run_style_job on `job`, in a thread without an event loop (as an RQ worker)."""
     from engine import live, tasks
+    from engine.runners.progress import Progress
 
     step_times: list[float] = []
     publish_ms: list[float] = []
-    real_on_step, real_publish_progress = tasks._Run.on_step, live.publish_progress
+    real_unit_done, real_publish_progress = Progress.unit_done, live.publish_progress
 
-    def timed_on_step(self, report):
+    def timed_unit_done(self, *args, **kwargs):  # a classic run reports each step here
         step_times.append(time.perf_counter())
-        return real_on_step(self, report)
+        return real_unit_done(self, *args, **kwargs)
 
     def timed_publish_progress(*args, **kwargs):
         started = time.perf_counter()
@@ -194,7 +196,7 @@ def real_run(job, publish: bool) -> dict:
         replaced = {name: (lambda *a, **k: False) for name in
                     ("publish_progress", "publish_started", "publish_final", "publish_queue")}
     saved = {name: getattr(live, name) for name in replaced}
-    tasks._Run.on_step = timed_on_step
+    Progress.unit_done = timed_unit_done
     for name, fn in replaced.items():
         setattr(live, name, fn)
     try:
@@ -203,7 +205,7 @@ def real_run(job, publish: bool) -> dict:
         thread.start()
         thread.join()
     finally:
-        tasks._Run.on_step = real_on_step
+        Progress.unit_done = real_unit_done
         for name, fn in saved.items():
             setattr(live, name, fn)
     if outcome.get("status") != "succeeded":
@@ -239,9 +241,9 @@ def spread_exceeds(r: dict, overhead_percent: float) -> bool:
 
 
 def event_interval() -> float:
-    from engine import tasks
+    from engine.runners import progress
 
-    return tasks.EVENT_INTERVAL
+    return progress.EVENT_INTERVAL
 
 
 

@@ -321,10 +321,10 @@ class StyleJobForm(forms.Form):
             try:
                 checked.append(self._check_content(upload, "content" if len(uploads) == 1 else "_batch"))
             except ContentRefused as exc:
-                problems.append(forms.ValidationError(f"{prefix}{exc}", code="invalid_content"))
+                problems.append(forms.ValidationError(f"{prefix}{exc}", code=exc.code))
             except forms.ValidationError as exc:
-                problems += [forms.ValidationError(f"{prefix}{message}", code="invalid_image")
-                             for message in exc.messages]
+                problems += [forms.ValidationError(f"{prefix}{message}", code=error.code or "invalid_image")
+                             for error, message in zip(exc.error_list, exc.messages, strict=True)]
         if problems:
             raise forms.ValidationError(problems)
         return checked
