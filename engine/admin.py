@@ -32,7 +32,7 @@ from redis.exceptions import RedisError
 from engine.nst import ImageError, images
 
 from . import cleanup, hooks, jobs, style_library
-from .job_files import result_still
+from .job_files import file_for
 from .models import HIGH_QUEUE, LibraryStyle, StyleImage, StyleJob, UserQuota, is_queue_staff
 from .templatetags.nst import duration as format_duration
 
@@ -157,10 +157,10 @@ class StyleJobAdmin(StaffRunTheQueue, admin.ModelAdmin):
 
     @admin.display(description="result")
     def result_image(self, job: StyleJob) -> str:
-        kind = result_still(job)  # a video's poster frame stands for it
-        if not kind:
+        kind = "poster" if job.poster else "png"  # a video's poster frame stands for it
+        if not file_for(job, kind):
             return "—"
-        return _image_link(job, kind, f"{'Poster' if kind == 'poster' else 'Result'} of job {job.pk}")
+        return _image_link(job, kind, f"{'Poster' if job.poster else 'Result'} of job {job.pk}")
 
     @admin.display(description="loss plot")
     def loss_plot(self, job: StyleJob) -> str:

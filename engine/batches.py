@@ -22,7 +22,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from .job_files import download_spec, result_download
+from .job_files import result_download
 from .models import Batch, Status, StyleJob
 
 READ_BYTES = 1 << 20
@@ -67,7 +67,7 @@ def zip_entries(jobs: Iterable[StyleJob]) -> list[tuple[str, FieldFile]]:
     entries = []
     for job in jobs:
         if job.status == Status.SUCCEEDED and job.result:
-            entries.append((f"nst-job-{job.pk}{download_spec(result_download(job)).suffix}", job.result))
+            entries.append((f"nst-job-{job.pk}{result_download(job).suffix}", job.result))
     return entries
 
 

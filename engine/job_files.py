@@ -33,7 +33,6 @@ class StyleJob(Protocol):
     uuid: UUID
     content: FieldFile
     result: FieldFile
-    poster: FieldFile
     preview: FieldFile
     plot: FieldFile
     styles: Any  # its StyleImage related manager
@@ -155,11 +154,13 @@ class Download:
     suffix: str         # of the download's file name, after "nst-job-<pk>"
     attachment: bool    # saved rather than shown, unless the URL asks ?inline=1
     label: str = ""     # for the job page's download buttons; "" = not offered there
+    stored_as: str = ""  # only when the stored file's name ends so ("" = whatever it is): a result
+                         # is a picture or a clip, and each has its own download
 
 
 DOWNLOADS: dict[str, Download] = {
-    "png": Download("result", "image/png", ".png", True, "Result (PNG)"),
-    "mp4": Download("result", "video/mp4", ".mp4", True, "Result (MP4)"),
+    "png": Download("result", "image/png", ".png", True, "Result (PNG)", stored_as=".png"),
+    "mp4": Download("result", "video/mp4", ".mp4", True, "Result (MP4)", stored_as=".mp4"),
     "poster": Download("poster", "image/jpeg", "-poster.jpg", False),
     "plot": Download("plot", "image/png", "-loss.png", True, "Loss plot (PNG)"),
     "csv": Download("history", "text/csv; charset=utf-8", "-loss.csv", True, "Loss history (CSV)"),
@@ -167,9 +168,9 @@ DOWNLOADS: dict[str, Download] = {
     "preview": Download("preview", "image/jpeg", "-preview.jpg", False),
     "content": Download("content", "image/png", "-content.png", False),
 }
-CLIP_TYPES = {".mp4": "video/mp4", ".mov": "video/quicktime", ".webm": "video/webm", ".gif": "image/gif",
-              ".webp": "image/webp", ".mkv": "video/x-matroska"}
-CONTENT_TYPES = {".png": "image/png", **CLIP_TYPES}  # a job's content: its re-encoded photo, or a clip as uploaded
+# The content as uploaded: a photo re-encoded as PNG, or a clip as it came.
+CONTENT_TYPES = {".png": "image/png", ".mp4": "video/mp4", ".mov": "video/quicktime", ".webm": "video/webm",
+                 ".gif": "image/gif", ".webp": "image/webp", ".mkv": "video/x-matroska"}
 
 
 def is_original(kind: str) -> bool:
@@ -178,39 +179,34 @@ def is_original(kind: str) -> bool:
 
 
 def download_spec(kind: str, job: StyleJob | None = None) -> Download:
-    """How a download `kind` is served (a style image: as its PNG, shown in the browser; the content:
-    as what its stored file is, a photo's PNG or a clip as uploaded)."""
+    """How a download `kind` is served (a style image: as its PNG, shown in the browser; the
+    content: as what its stored file is, a PNG or the clip uploaded)."""
     if kind == "content" and job is not None and job.content.name:
         suffix = Path(job.content.name).suffix.lower()
         return Download("content", CONTENT_TYPES.get(suffix, "application/octet-stream"), f"-content{suffix}", False)
     return DOWNLOADS.get(kind) or Download("image", "image/png", f"-{kind}.png", False)
 
 
-def result_download(job: StyleJob) -> str:
-    """The download kind of the job's result ("png", "mp4": what its runner made), by its stored
-    file's name; "" before it has one."""
-    return Path(job.result.name).suffix.lower().lstrip(".") if job.result else ""
-
-
-def result_still(job: StyleJob) -> str:
-    """The download kind of the picture that stands for the result: a video's poster frame, else
-    the result itself."""
-    return "poster" if job.poster else result_download(job)
-
-
 def file_for(job: StyleJob, kind: str) -> FieldFile | None:
     """The stored file behind a download `kind` of `job`, or None when the job has none (yet)."""
     if kind == "csv" and not job.plot:
         return None  # no losses (fast mode): the history holds only timings, no CSV to give
-    if kind in ("png", "mp4") and kind != result_download(job):
-        return None  # a video's result is its MP4, an image's its PNG
     if kind in DOWNLOADS:
-        return getattr(job, DOWNLOADS[kind].field) or None
+        spec = DOWNLOADS[kind]
+        field = getattr(job, spec.field)
+        if spec.stored_as and not field.name.lower().endswith(spec.stored_as):
+            return None  # e.g. "png" of a clip's result
+        return field or None
     position = style_position(kind)
     if position is None:
         return None
     style = next((s for s in job.styles.all() if s.position == position), None)
     return style.image if style else None
+
+
+def result_download(job: StyleJob) -> Download | None:
+    """The download that is the job's result (its picture or its clip); None before it has one."""
+    return next((d for kind, d in DOWNLOADS.items() if d.field == "result" and file_for(job, kind)), None)
 
 
 def download_links(job: StyleJob) -> list[tuple[str, str]]:

@@ -27,10 +27,11 @@ from engine.nst.history import SERIES_COLOURS
 from nstsite.parsing import whole_number
 from nstsite.sendfile import send_file
 
-from . import batches, cleanup, events, hooks, jobs, live, quotas
+from . import batches, cleanup, events, jobs, live, quotas
 from .describe import param_rows
 from .estimates import estimate_new_job, estimate_queue
 from .forms import DEFAULT_MODE, StyleJobForm, control_value, remix_styles_usable
+from .hooks import NotPublishable, RemixSource, publisher, remix_source
 from .job_files import download_links, download_spec, file_for, is_original, preview_epochs, preview_file
 from .models import LibraryStyle, Mode, Status, StyleJob, Visibility
 from .runners import runner_for
@@ -102,7 +103,7 @@ def _keep_uploads(form: StyleJobForm) -> None:
         logger.warning("Could not keep the uploads of a refused submission", exc_info=True)
 
 
-def _submit_context(form: StyleJobForm, remix: hooks.RemixSource | None) -> dict:
+def _submit_context(form: StyleJobForm, remix: RemixSource | None) -> dict:
     library = list(LibraryStyle.objects.offered())
     usable = remix is not None and remix_styles_usable(remix, form.user)
     return {"form": form, "presets": presets.as_json(), "remix": remix,
@@ -202,19 +203,19 @@ def library_thumbnail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 
-def _remixed(request: HttpRequest) -> hooks.RemixSource | None:
+def _remixed(request: HttpRequest) -> RemixSource | None:
     """The published work named by ?remix=<pk>; None (with a message) if it is not in the gallery."""
     text = request.GET.get("remix")
     if not text:
         return None
     pk = whole_number(text)
-    remix = hooks.remix_source(pk) if pk is not None else None
+    remix = remix_source(pk) if pk is not None else None
     if remix is None:
         messages.info(request, "That artwork is not in the gallery (any more); here is an empty form.")
     return remix
 
 
-def _initial_from_remix(remix: hooks.RemixSource) -> dict:
+def _initial_from_remix(remix: RemixSource) -> dict:
     """The form as the remixed job was submitted, minus the photo: its mode, its settings and
     (through the hidden remix field) its style images with their weights."""
     job = remix.job
@@ -328,16 +329,16 @@ def publish(request: HttpRequest, pk: int) -> HttpResponse:
     job = _get_job_for_user(request, pk, manage=True)
     if "share_originals" in request.POST:
         return _share_originals(request, job)
-    publisher = hooks.publisher()  # the gallery's (engine.hooks)
+    gallery = publisher()  # the gallery's (engine.hooks)
     if request.POST.get("publish") != "1":
-        publisher.unpublish(job)
+        gallery.unpublish(job)
         messages.success(request, f"Job {job.pk} is private: it is not in the gallery.")
     elif job.owner_id != request.user.pk:
         messages.error(request, "Only its owner can publish a job.")
     else:
         try:
-            artwork = publisher.publish(job)
-        except hooks.NotPublishable as exc:
+            artwork = gallery.publish(job)
+        except NotPublishable as exc:
             messages.error(request, str(exc))
         else:
             messages.success(request, f"Job {job.pk} is in the gallery." if artwork else

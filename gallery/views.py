@@ -32,7 +32,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST
 
 from engine.describe import param_rows
-from engine.job_files import download_spec, is_original, result_download
+from engine.job_files import is_original, result_download
 from engine.models import Mode, may_manage, may_see_originals
 from nstsite.parsing import whole_number
 from nstsite.sendfile import send_file
@@ -154,7 +154,9 @@ def download(request: HttpRequest, pk: int) -> HttpResponseBase:
     """The full result as an attachment (PNG, or MP4 for a video), counted once per visitor and day
     (gallery.downloads)."""
     artwork = _get_public_artwork(pk, Artwork.objects.select_related("job"))
-    spec = download_spec(result_download(artwork.job))  # what its runner made: a PNG, an MP4
+    spec = result_download(artwork.job)  # its picture or its clip
+    if spec is None:
+        raise Http404("This artwork's file is missing.")
     try:
         # Sent by nginx after this check when the proxy is in front (nstsite/sendfile.py).
         response = send_file(request, artwork.job.result, as_attachment=True, content_type=spec.content_type,
