@@ -5,6 +5,7 @@ so they go with the job's folder), and served as they are: never resized per req
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from django.db.models.fields.files import FieldFile
@@ -12,13 +13,15 @@ from PIL import Image
 
 from engine.job_files import local_path, write_job_file
 from engine.models import StyleJob
-from engine.nst import images, video_io
+from engine.nst import VideoError, images, video_io
 
 # The grid shows results at up to ~15rem wide: 480 px covers that on high-density screens.
 RESULT_SIDE = 480
 # Content and style images are shown small, beside the result.
 INPUT_SIDE = 240
 QUALITY = 82
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,14 @@ def make_thumbnails(job: StyleJob) -> Thumbnails:
     names: dict[str, str] = {}
     width, height = _write(job, "result", job.poster or job.result, RESULT_SIDE, names)  # a video's poster
     if job.content_is_video:
-        _write_image(job, "content", Image.fromarray(video_io.still(local_path(job.content.name))), INPUT_SIDE, names)
+        # Read shrunk, within the clip limits like any clip (video_io.still): a clip whose later
+        # frames are huge is refused, not decoded at full size in the web process.
+        try:
+            frame = video_io.still(local_path(job.content.name), fit=INPUT_SIDE)
+        except VideoError as exc:
+            logger.warning("No thumbnail of job %s's clip: %s", job.pk, exc)
+        else:
+            _write_image(job, "content", Image.fromarray(frame), INPUT_SIDE, names)
     else:
         _write(job, "content", job.content, INPUT_SIDE, names)
     for style in job.styles.all():

@@ -4,12 +4,20 @@ In:
 - `media_kind(source)`: "image" or "video" from the file's content (never its name), for the form
   and the CLI to send a file down the right path.
 - `probe(source, limits)`: what a clip is (size upright, duration, frames, audio), checked against
-  limits without decoding more than its first frame: the demuxer walks every packet (cheap: no
-  decoding), which also finds a truncated file, and the first frame is decoded to prove the codec
-  is one we can read. Every refusal is a VideoError with a message for the user.
+  limits. Headers first (engine.nst.clip_headers: the picture size, frame count, duration and
+  tracks that GIF, WebP, MP4/MOV and WebM/Matroska declare, read without decoding): a clip over
+  the limits is refused before FFmpeg or Pillow open it, and other containers are refused as
+  "not a video we can read". Then FFmpeg walks the video packets (no decoding) up to the limits,
+  which finds a truncated file and counts what the header did not say, and decodes the first
+  frame, one thread, its decoder unable to allocate a picture larger than the limit (FFmpeg's
+  max_pixels), to prove the codec is one we can read. Every refusal is a VideoError with a
+  message for the user. Probing costs the same small time and memory whatever a file claims.
 - `read_frames(source, width, height)`: every frame, upright (the container's rotation applied),
   resized, as (pts, HxWx3 uint8), pts in the clip's own time base. Variable frame rates are kept:
-  a frame's pts is its source timestamp, never a frame counter.
+  a frame's pts is its source timestamp, never a frame counter. Each frame is held to the probed
+  size as it is read: the decoder cannot allocate a much larger one (a clip whose first frame is
+  small and whose next ones are huge fails as damaged), and GIF/WebP headers are walked again.
+- `still(source, fit)`: the middle frame, for thumbnails, under the same bounds.
 
   MP4, MOV, WebM (and whatever else FFmpeg opens with a video stream) go through PyAV; animated
   GIF and WebP through Pillow, because FFmpeg's WebP decoder does not read animations (FFmpeg 8.0
@@ -38,6 +46,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from . import clip_headers
 from .errors import VideoError
 
 Source = str | os.PathLike | BinaryIO
@@ -111,14 +120,12 @@ def _prefix(source: Source, n: int = 64) -> bytes:
 
 
 def _animated_frames(source: Source) -> int:
-    """Frames of a GIF or WebP (Pillow reads only the headers to count them); 0 if unreadable."""
-    from PIL import Image
-
+    """Frames of a GIF or WebP from its headers (counted up to 2: enough to tell); 0 if unreadable."""
     try:
-        with Image.open(_reopen(source)) as img:
-            return int(getattr(img, "n_frames", 1))
-    except Exception:  # noqa: BLE001 - any damage: the caller's later checks say what is wrong
+        found = clip_headers.declared(_reopen(source), frame_cap=1)
+    except (clip_headers.Damaged, OSError):
         return 0
+    return found.frames or 0 if found is not None else 0
 
 
 # HEIF/AVIF are ISO-BMFF like MP4 but pictures: photos, which the image path refuses in its words.
@@ -172,12 +179,70 @@ def probe(source: Source, limits: ClipLimits = DEFAULT_LIMITS) -> ClipInfo:
     head = _prefix(source)
     if not head:
         raise VideoError("The file is empty.")
-    if head.startswith(b"GIF8") or (head.startswith(b"RIFF") and head[8:12] == b"WEBP"):
-        info = _probe_pillow(source, "gif" if head.startswith(b"GIF8") else "webp")
+    claimed = _claimed(source, limits)
+    if claimed is None:
+        raise _not_a_clip()
+    _check_claimed(claimed, limits)
+    if claimed.container in ("gif", "webp"):
+        info = _probe_pillow(source, claimed)
     else:
-        info = _probe_av(source, _looks_like_video(head))
+        info = _probe_av(source, limits, claimed)
     _check_limits(info, limits)
     return info
+
+
+def _claimed(source: Source, limits: ClipLimits) -> clip_headers.Declared | None:
+    try:
+        return clip_headers.declared(_reopen(source), frame_cap=limits.max_frames)
+    except clip_headers.Damaged:
+        raise _damaged() from None
+    except OSError as exc:
+        raise VideoError(f"Cannot read the clip: {exc.strerror or exc}.") from None
+
+
+def _check_claimed(claimed: clip_headers.Declared, limits: ClipLimits) -> None:
+    """The limits against what the headers declare, before anything is decoded."""
+    if claimed.width or claimed.height:
+        _check_size(claimed.width, claimed.height, limits)
+    seconds = claimed.seconds
+    if claimed.durations_ms:
+        seconds = sum(_shown_ms(ms) for ms in claimed.durations_ms) / 1000.0
+    if seconds is not None and seconds > limits.max_seconds:
+        _too_long(seconds, limits, at_least=claimed.frames_capped)
+    if claimed.frames is not None and claimed.frames > limits.max_frames:
+        _too_many_frames(claimed.frames, limits, at_least=claimed.frames_capped)
+    if claimed.other_packets > OTHER_PACKETS_PER_SECOND * limits.max_seconds + 1000:
+        raise VideoError("The clip declares far more sound or data packets than a clip of at most "
+                         f"{limits.max_seconds:g} s can hold, so it cannot be read. Please export it again.")
+
+
+OTHER_PACKETS_PER_SECOND = clip_headers.OTHER_PACKETS_PER_SECOND
+# FFmpeg's decoders align a picture's width up (to 64 px at most) before they check max_pixels.
+_ALIGN = 64
+
+
+def max_pixels(side: int) -> int:
+    """The largest picture a decoder may allocate for frames of at most `side` px a side (FFmpeg's
+    max_pixels): a square of that side, with room for the decoder's alignment."""
+    return (side + _ALIGN) * (side + _ALIGN)
+
+
+def _check_size(width: int, height: int, limits: ClipLimits) -> None:
+    if max(width, height) > limits.max_side:
+        raise VideoError(f"The clip is {width}×{height} pixels; the limit is {limits.max_side} px on "
+                         "the longest side. Please export it at a smaller resolution.")
+
+
+def _too_many_frames(frames: int, limits: ClipLimits, *, at_least: bool = False) -> None:
+    count = f"more than {limits.max_frames}" if at_least else str(frames)
+    raise VideoError(f"The clip has {count} frames; the limit is {limits.max_frames}. Please trim it or "
+                     "lower its frame rate.")
+
+
+def _too_long(seconds: float, limits: ClipLimits, *, at_least: bool = False) -> None:
+    length = f"longer than {limits.max_seconds:g} s" if at_least else f"{seconds:.1f} s long"
+    raise VideoError(f"The clip is {length}; the limit is {limits.max_seconds:g} s. "
+                     "Please trim it and upload it again.")
 
 
 # Containers a clip may come in, by their first bytes: a file that starts like one but cannot be
@@ -199,13 +264,24 @@ def _not_a_clip() -> VideoError:
     return VideoError(f"The file is not a video we can read. Clips can be {CLIP_TEXT}.")
 
 
-def _probe_av(source: Source, looks_like_video: bool) -> ClipInfo:
+def _open_av(source: Source, side: int) -> Any:
+    """The container open for reading, with decoders that refuse pictures over `side` px a side."""
+    import av
+
+    container = av.open(_reopen(source), "r", options={"max_pixels": str(max_pixels(side))})
+    for stream in container.streams.video:
+        if stream.codec_context is not None:
+            stream.codec_context.options = {"max_pixels": str(max_pixels(side))}
+    return container
+
+
+def _probe_av(source: Source, limits: ClipLimits, claimed: clip_headers.Declared) -> ClipInfo:
     import av
 
     try:
-        container = av.open(_reopen(source), "r")
+        container = _open_av(source, limits.max_side)
     except av.error.FFmpegError:
-        raise (_damaged() if looks_like_video else _not_a_clip()) from None
+        raise _damaged() from None
     with container:
         if not container.streams.video:
             if container.streams.audio:
@@ -217,19 +293,20 @@ def _probe_av(source: Source, looks_like_video: bool) -> ClipInfo:
         audio = container.streams.audio[0] if container.streams.audio else None
         codec = stream.codec_context.name if stream.codec_context else ""
         if not _can_decode(stream):
-            raise VideoError(f"The clip's video codec ({stream.codec_context.name if stream.codec_context else '?'}) "
-                             f"is not one we can read. Please export it as H.264 MP4 (or WebM) and upload it again.")
-        frames, first, last = _count_packets(container, stream)
+            raise VideoError(f"The clip's video codec ({codec or claimed.codec or '?'}) is not one we can read. "
+                             "Please export it as H.264 MP4 (or WebM) and upload it again.")
+        time_base = stream.time_base or Fraction(1, 90000)
+        frames, first, last = _count_packets(container, stream, limits, time_base)
         if frames == 0:
             raise VideoError("The clip has no frames.")
         declared = stream.frames
         if declared and frames < declared:
             raise _damaged()
         container.seek(0)
+        stream.codec_context.thread_count = 1  # one picture in memory at a time
         first_frame = _first_frame(container, stream)
         rotation = _right_angle(first_frame.rotation)
         width, height = first_frame.width, first_frame.height
-        time_base = stream.time_base or Fraction(1, 90000)
         # From the first frame's start to the last one's end (the mean frame time), from the packets:
         # a header's duration may say anything.
         seconds = float((last - first) * time_base) * frames / (frames - 1) if frames > 1 else 0.0
@@ -252,8 +329,9 @@ def _can_decode(stream: Any) -> bool:
     return True
 
 
-def _count_packets(container: Any, stream: Any) -> tuple[int, int, int]:
-    """(packets with data, smallest pts, largest pts) of the stream, by demuxing (no decoding)."""
+def _count_packets(container: Any, stream: Any, limits: ClipLimits, time_base: Fraction) -> tuple[int, int, int]:
+    """(packets with data, smallest pts, largest pts) of the stream, by demuxing (no decoding); it
+    stops, refusing the clip, as soon as the packets pass the frame or duration limit."""
     import av
 
     count, first, last = 0, None, None
@@ -264,6 +342,10 @@ def _count_packets(container: Any, stream: Any) -> tuple[int, int, int]:
             count += 1
             first = packet.pts if first is None else min(first, packet.pts)
             last = packet.pts if last is None else max(last, packet.pts)
+            if count > limits.max_frames:
+                _too_many_frames(count, limits, at_least=True)
+            if float((last - first) * time_base) > limits.max_seconds:
+                _too_long(float((last - first) * time_base), limits, at_least=True)
     except av.error.FFmpegError:
         raise _damaged() from None
     return count, first or 0, last or 0
@@ -286,57 +368,48 @@ def _right_angle(rotation: float) -> int:
     return angle - 360 if angle > 180 else angle
 
 
-def _pillow_durations(img: Any) -> list[int]:
-    durations = []
-    for index in range(img.n_frames):
-        img.seek(index)
-        img.load()  # WebP sets a frame's duration only once it is loaded
-        ms = int(img.info.get("duration") or 0)
-        durations.append(ms if ms > 10 else GIF_DEFAULT_MS)
-    return durations
+def _shown_ms(ms: int) -> int:
+    """How long a GIF/WebP frame is shown: 0-10 ms count as unspecified (browsers show 100 ms)."""
+    return ms if ms > 10 else GIF_DEFAULT_MS
 
 
-def _probe_pillow(source: Source, kind: str) -> ClipInfo:
+def _probe_pillow(source: Source, claimed: clip_headers.Declared) -> ClipInfo:
+    """A GIF or WebP from its headers (frames, delays, canvas: already within the limits), and its
+    first frame decoded to prove the data can be read."""
     from PIL import Image
 
+    kind = claimed.container
+    if claimed.frames < 2:
+        raise VideoError(f"This {kind.upper()} has a single frame: it is a still image, not a clip. "
+                         "Upload photos as JPEG, PNG or WebP.")
     try:
         with Image.open(_reopen(source), formats=("GIF", "WEBP")) as img:
-            frames = int(getattr(img, "n_frames", 1))
-            if frames < 2:
-                raise VideoError(f"This {kind.upper()} has a single frame: it is a still image, not a clip. "
-                                 "Upload photos as JPEG, PNG or WebP.")
-            durations = _pillow_durations(img)
-            width, height = img.size
-            img.seek(frames - 1)
-            img.load()  # the last frame decodes: the file is whole
-    except VideoError:
-        raise
+            img.load()
     except Exception:  # noqa: BLE001 - Pillow raises many kinds for damaged data
         raise _damaged() from None
-    return ClipInfo("pillow", kind, kind, width, height, 0, frames, sum(durations) / 1000.0,
+    durations = [_shown_ms(ms) for ms in claimed.durations_ms]
+    return ClipInfo("pillow", kind, kind, claimed.width, claimed.height, 0, claimed.frames, sum(durations) / 1000.0,
                     PILLOW_TIME_BASE, None)
 
 
 def _check_limits(info: ClipInfo, limits: ClipLimits) -> None:
     if info.width < 2 or info.height < 2:
         raise VideoError("The clip's frames have no pixels to speak of.")
-    if max(info.width, info.height) > limits.max_side:
-        raise VideoError(f"The clip is {info.width}×{info.height} pixels; the limit is {limits.max_side} px on "
-                         "the longest side. Please export it at a smaller resolution.")
+    _check_size(info.width, info.height, limits)
     if info.seconds > limits.max_seconds:
-        raise VideoError(f"The clip is {info.seconds:.1f} s long; the limit is {limits.max_seconds:g} s. "
-                         "Please trim it and upload it again.")
+        _too_long(info.seconds, limits)
     if info.frames > limits.max_frames:
-        raise VideoError(f"The clip has {info.frames} frames; the limit is {limits.max_frames}. Please trim it or "
-                         "lower its frame rate.")
+        _too_many_frames(info.frames, limits)
 
 
 # --- reading frames ---------------------------------------------------------------------------------
 
 def read_frames(source: Source, info: ClipInfo, width: int, height: int) -> Iterator[tuple[int, np.ndarray]]:
     """Every frame of the clip upright at width×height, as (pts in info.time_base, HxWx3 uint8), in
-    order of presentation; a frame whose timestamp does not move forward is left out (a duplicate)."""
-    frames = _read_pillow(source, width, height) if info.reader == "pillow" else _read_av(source, info, width, height)
+    order of presentation; a frame whose timestamp does not move forward is left out (a duplicate).
+    No frame may be larger than the probed size (see the module notes)."""
+    reader = _read_pillow if info.reader == "pillow" else _read_av
+    frames = reader(source, info, width, height)
     last = None
     for pts, image in frames:
         if last is not None and pts <= last:
@@ -345,16 +418,19 @@ def read_frames(source: Source, info: ClipInfo, width: int, height: int) -> Iter
         yield pts, image
 
 
-def _read_av(source: Source, info: ClipInfo, width: int, height: int) -> Iterator[tuple[int, np.ndarray]]:
+def _read_av(source: Source, info: ClipInfo, width: int, height: int,
+             start_pts: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
     import av
 
     turned = info.rotation in (90, -90)
     decode_w, decode_h = (height, width) if turned else (width, height)
     k = info.rotation // 90  # np.rot90 turns counter-clockwise, as the display rotation does
     try:
-        with av.open(_reopen(source), "r") as container:
+        with _open_av(source, max(info.width, info.height)) as container:
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
+            if start_pts is not None:
+                container.seek(start_pts, stream=stream)
             guess = 0
             for frame in container.decode(stream):
                 pts = frame.pts if frame.pts is not None else guess
@@ -365,19 +441,22 @@ def _read_av(source: Source, info: ClipInfo, width: int, height: int) -> Iterato
         raise _damaged() from None
 
 
-def _read_pillow(source: Source, width: int, height: int) -> Iterator[tuple[int, np.ndarray]]:
+def _read_pillow(source: Source, info: ClipInfo, width: int, height: int,
+                 start: int = 0) -> Iterator[tuple[int, np.ndarray]]:
     from PIL import Image
 
+    claimed = _claimed(source, ClipLimits(max_seconds=float("inf"), max_side=1 << 16, max_frames=info.frames))
+    if claimed is None or claimed.width > info.width or claimed.height > info.height:
+        raise VideoError("The clip's frames are larger than its first frame said; it cannot be read.")
     try:
         with Image.open(_reopen(source), formats=("GIF", "WEBP")) as img:
-            durations = _pillow_durations(img)
-            at = 0
-            for index, duration in enumerate(durations):
+            at = sum(_shown_ms(ms) for ms in claimed.durations_ms[:start])
+            for index in range(start, min(info.frames, len(claimed.durations_ms))):
                 img.seek(index)
                 frame = img.convert("RGBA")
                 flat = Image.alpha_composite(Image.new("RGBA", frame.size, (255, 255, 255, 255)), frame)
                 yield at, np.asarray(flat.convert("RGB").resize((width, height), Image.Resampling.LANCZOS))
-                at += duration
+                at += _shown_ms(claimed.durations_ms[index])
     except Exception as exc:  # noqa: BLE001 - Pillow raises many kinds for damaged data
         if isinstance(exc, GeneratorExit):
             raise
@@ -546,14 +625,26 @@ def clip_facts(path: Path) -> dict[str, Any]:
     return facts
 
 
-def still(source: Source) -> np.ndarray:
-    """The middle frame of a clip, upright, at its own size (HxWx3 uint8): thumbnails of a clip."""
-    info = probe(source, ClipLimits(max_seconds=float("inf"), max_side=1 << 16, max_frames=1 << 30))
-    middle = info.frames // 2
+# Thumbnails of clips already accepted: the largest a user's quota may allow, never more.
+STILL_LIMITS = ClipLimits(max_seconds=3600.0, max_side=4096, max_frames=216_000)
+
+
+def still(source: Source, fit: int | None = None) -> np.ndarray:
+    """The middle frame of a clip, upright, at its own size or shrunk to fit `fit` px (HxWx3
+    uint8): thumbnails of a clip. Probed and read within STILL_LIMITS, like any clip."""
+    info = probe(source, STILL_LIMITS)
+    scale = min(1.0, fit / max(info.width, info.height)) if fit else 1.0
+    width, height = max(1, round(info.width * scale)), max(1, round(info.height * scale))
+    if info.reader == "pillow":
+        frames = _read_pillow(source, info, width, height, start=info.frames // 2)
+        for _, image in frames:
+            return image
+        raise VideoError("The clip has no frames.")
+    middle = int(info.seconds / 2 / info.time_base)
     frame = None
-    for index, (_, image) in enumerate(read_frames(source, info, info.width, info.height)):
+    for pts, image in _read_av(source, info, width, height, start_pts=middle):  # from the key frame before
         frame = image
-        if index >= middle:
+        if pts >= middle:
             break
     if frame is None:
         raise VideoError("The clip has no frames.")
