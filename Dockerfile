@@ -39,8 +39,9 @@ COPY . .
 # settings for this one command and is not kept in the image.
 RUN DJANGO_SECRET_KEY=collectstatic-at-build-only python manage.py collectstatic --noinput -v 0 \
  && useradd --uid 1000 --create-home nst \
- && mkdir -p /data/media /data/models /app/var \
- && chown -R nst:nst /data /app/var
+ && mkdir -p /data/media /data/models /app/var /run/nstsite \
+ && chown -R nst:nst /data /app/var /run/nstsite \
+ && chmod 700 /run/nstsite
 
 USER nst
 EXPOSE 8000

@@ -93,15 +93,19 @@ def seed(env: dict[str, str], artworks: int) -> None:
 # --- the client -------------------------------------------------------------------------------------
 
 class Connection:
-    """One keep-alive HTTP/1.1 connection; get() returns (status, seconds)."""
+    """One keep-alive HTTP/1.1 connection to a port on 127.0.0.1 or a Unix socket's path; get()
+    returns (status, seconds)."""
 
-    def __init__(self, port: int) -> None:
-        self.port = port
+    def __init__(self, address: int | str) -> None:
+        self.address = address
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
     async def open(self) -> None:
-        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+        if isinstance(self.address, str):
+            self.reader, self.writer = await asyncio.open_unix_connection(self.address)
+        else:
+            self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.address)
 
     async def get(self, path: str) -> tuple[int, float]:
         started = time.perf_counter()
@@ -129,10 +133,10 @@ class Connection:
             self.writer.close()
 
 
-async def load(port: int, connections: int, seconds: float, warmup: float,
+async def load(address: int | str, connections: int, seconds: float, warmup: float,
                urls: list[str] = URLS) -> dict[str, list[float]]:
     """`connections` closed loops for warmup + seconds; latencies (s) of the timed part, per URL."""
-    conns = [Connection(port) for _ in range(connections)]
+    conns = [Connection(address) for _ in range(connections)]
     await asyncio.gather(*(c.open() for c in conns))
     start = time.perf_counter()
     timed_from, until = start + warmup, start + warmup + seconds
@@ -194,7 +198,7 @@ def main() -> int:
         print(f"2. {args.connections} connections, through the proxy")
         loaded = asyncio.run(load(site.port, args.connections, seconds=args.seconds, warmup=args.warmup))
         print(f"3. {args.connections} connections, straight to the WSGI server")
-        direct = asyncio.run(load(site.pages_port, args.connections, seconds=args.seconds, warmup=args.warmup))
+        direct = asyncio.run(load(site.pages_socket, args.connections, seconds=args.seconds, warmup=args.warmup))
         print(f"4. {args.connections} connections, a static file through the proxy")
         reference = asyncio.run(load(site.port, args.connections, seconds=reference_seconds, warmup=1.0,
                                      urls=[REFERENCE_URL]))[REFERENCE_URL]
@@ -293,7 +297,7 @@ def write_docs(r: dict) -> None:
         f"- Through the proxy: **{r['throughput_rps']:.0f} requests/s, p95 {a['p95_ms']:.0f} ms**. Goal p95 <= "
         f"{GOAL_P95_MS:.0f} ms and at least {GOAL_RPS:.0f} requests/s at {r['connections']} connections: "
         f"**{met}**.",
-        f"- Without the proxy (the same load straight to gunicorn's port): {d['throughput_rps']:.0f} requests/s, "
+        f"- Without the proxy (the same load straight to gunicorn's socket): {d['throughput_rps']:.0f} requests/s, "
         f"p50 {d['all']['p50_ms']:.0f} ms, p95 {d['all']['p95_ms']:.0f} ms.",
         f"- Reference, same load through the proxy on a static file (`{ref['url']}`, which nginx sends from the "
         f"disk: no Python): {ref['throughput_rps']:.0f} requests/s, p50 {ref['p50_ms']:.1f} ms, p95 "

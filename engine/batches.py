@@ -128,5 +128,5 @@ def batch_zip(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404("None of this batch's jobs has a result yet.")
     response = StreamingBothWays(zip_stream(entries), content_type="application/zip")
     response["Content-Disposition"] = f'attachment; filename="nst-batch-{batch.pk}.zip"'
-    response["Cache-Control"] = "private, no-cache"
+    response["Cache-Control"] = "private, no-store"  # a user's own results (issue 24, finding 11)
     return response

@@ -186,7 +186,7 @@ def staged_upload(request: HttpRequest, token: str) -> HttpResponse:
     except FileNotFoundError:
         raise Http404("No such kept image.") from None
     response = FileResponse(fh, content_type="image/png")
-    response["Cache-Control"] = "private, max-age=3600"
+    response["Cache-Control"] = PRIVATE  # a user's own photo: kept by no cache (issue 24, finding 11)
     return response
 
 
@@ -401,7 +401,7 @@ def download(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
         # Sent by nginx after this check when the proxy is in front (nstsite/sendfile.py).
         response = send_file(request, field, as_attachment=as_attachment, filename=filename,
                              content_type=spec.content_type)
-    response["Cache-Control"] = _cache_control(job)
+    response["Cache-Control"] = _cache_control(job, kind)
     return response
 
 
@@ -419,10 +419,15 @@ def preview(request: HttpRequest, pk: int, epoch: int) -> HttpResponse:
     return response
 
 
-def _cache_control(job: StyleJob) -> str:
-    """A private job's files are kept by no cache, not even the browser's disk (issue 14, finding 7);
-    a public job's may be, revalidated on each use."""
-    return "private, no-cache" if job.visibility == Visibility.PUBLIC else "private, no-store"
+PRIVATE = "private, no-store"
+
+
+def _cache_control(job: StyleJob, kind: str = "") -> str:
+    """A file that only some may see is kept by no cache, not even the browser's disk (issue 14,
+    finding 7): a private job's, and the originals of a public one unless its owner shares them
+    (issue 24, finding 11); what everyone may see may be kept, revalidated on each use."""
+    everyone = job.visibility == Visibility.PUBLIC and (not is_original(kind) or job.share_originals)
+    return "private, no-cache" if everyone else PRIVATE
 
 
 def _run_metadata(job: StyleJob, user) -> dict:

@@ -34,7 +34,7 @@ from django.views.decorators.http import require_POST
 from engine.describe import param_rows
 from engine.job_files import is_original, result_download
 from engine.models import Mode, may_manage, may_see_originals
-from nstsite.parsing import whole_number
+from nstsite.parsing import MAX_ID, whole_number
 from nstsite.sendfile import send_file
 
 from . import likes
@@ -45,8 +45,10 @@ PER_PAGE = 24
 GRID_CACHE_SECONDS = 15
 SORT_LABELS = {"newest": "Newest", "liked": "Most liked"}
 # Browsers may keep a thumbnail for a few minutes; shared caches may not keep it at all, so an
-# unpublished artwork is gone from everywhere but the viewer's own cache at once.
+# unpublished artwork is gone from everywhere but the viewer's own cache at once. The thumbnails
+# of originals that only their owner and staff may see are kept by no cache (issue 24, finding 11).
 THUMBNAIL_CACHE_CONTROL = "private, max-age=300"
+PRIVATE_THUMBNAIL_CACHE_CONTROL = "private, no-store"
 
 
 def _get_public_artwork(pk: int, artworks: ArtworkQuerySet | None = None) -> Artwork:
@@ -90,6 +92,8 @@ def user_page(request: HttpRequest, username: str) -> HttpResponse:
 
 def batch(request: HttpRequest, pk: int) -> HttpResponse:
     """The published artworks of one batch (its card in the grid opens here)."""
+    if pk > MAX_ID:  # no id column holds it (SQLite raises OverflowError): issue 24, finding 8
+        raise Http404("No such batch in the gallery.")
     artworks = Artwork.objects.public().filter(batch_id=pk)
     first = artworks.select_related("owner").order_by("pk").first()
     if first is None:
@@ -146,7 +150,8 @@ def thumbnail(request: HttpRequest, pk: int, kind: str) -> FileResponse:
         response = FileResponse(default_storage.open(names[kind], "rb"), content_type="image/jpeg")
     except FileNotFoundError:
         raise Http404("No such thumbnail.") from None
-    response["Cache-Control"] = THUMBNAIL_CACHE_CONTROL
+    private = is_original(kind) and not shared
+    response["Cache-Control"] = PRIVATE_THUMBNAIL_CACHE_CONTROL if private else THUMBNAIL_CACHE_CONTROL
     return response
 
 

@@ -8,6 +8,11 @@ saw. Anyone can send that header, so it is read only when the peer is one of
 settings.NST_TRUSTED_PROXIES (addresses or networks; none by default), and then from the right:
 the first address that is not itself a trusted proxy is the one the outermost trusted proxy saw
 connecting. Whatever a client wrote further left is never used.
+
+A request that came over a Unix socket has no peer address (REMOTE_ADDR is empty): the servers
+listen on one only behind the proxy, in a folder only their user may enter (nstsite/webserver.py),
+so its peer is the proxy, and the last address of X-Forwarded-For, which the proxy overwrites with
+the one it saw, is the browser's.
 """
 
 from __future__ import annotations
@@ -37,12 +42,14 @@ def _trusted(address: IPAddress) -> bool:
 
 def client_ip(request: HttpRequest) -> str:
     """The address of the browser that sent `request` (see the module notes)."""
+    hops = [hop for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+    if not request.META.get("REMOTE_ADDR"):  # a Unix socket: the proxy (see the module notes)
+        return str(_address(hops[-1]) or UNKNOWN) if hops else UNKNOWN
     peer = _address(request.META.get("REMOTE_ADDR") or "")
     if peer is None:
         return UNKNOWN
     if not _trusted(peer):
         return str(peer)
-    hops = [hop for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
     for hop in reversed(hops):
         address = _address(hop)
         if address is None:

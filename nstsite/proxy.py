@@ -13,6 +13,11 @@ the one public port:
 - everything else to the WSGI server (gunicorn: pages), with compression of the answers;
 - request bodies up to settings.NST_MAX_REQUEST_BYTES (NST_MAX_REQUEST_MB: the same one setting
   as the application's), larger ones refused with the site's 413 page before they reach Python;
+- the submission URL's larger limit (a clip) for a signed-in session only (issue 24, finding 2):
+  before it reads a byte of such a body, nginx asks Django whether the request's session is signed
+  in (auth_request to a cheap view, nstsite.anonymous_uploads, without the body) and sends anyone
+  else to the log-in page; and at most UPLOADS_PER_ADDRESS such requests at once per address, so
+  that nobody fills the proxy's body folder with anonymous uploads held open;
 - `X-Forwarded-For` and `X-Forwarded-Proto` set to what nginx itself saw, overwriting whatever the
   client sent (so a forged header never reaches the application), and `X-Sendfile-Type`, which
   lets the download views hand large files back to nginx (nstsite/sendfile.py);
@@ -43,6 +48,9 @@ OTHER_STATIC_CACHE_CONTROL = "public, max-age=60"  # as WhiteNoise does for name
 COMPRESSED_TYPES = ("text/css", "text/javascript", "application/javascript", "application/json",
                     "image/svg+xml", "text/plain", "text/csv")  # text/html is always compressed
 ERROR_LOCATION = "/_nst_internal/errors/"
+UPLOAD_CHECK_LOCATION = "/_nst_internal/may-upload"
+# Large uploads at once from one address: a batch is one request, a browser rarely opens more.
+UPLOADS_PER_ADDRESS = 4
 # Django's security headers (SecurityMiddleware, XFrameOptionsMiddleware, a CSP), which nginx
 # would drop from a response it replaces with a file (X-Accel-Redirect).
 SECURITY_HEADERS = ("X-Content-Type-Options", "X-Frame-Options", "Referrer-Policy", "Cross-Origin-Opener-Policy",
@@ -62,6 +70,10 @@ class ProxyConfig:
     # Exact paths with a larger body limit: the submission form, which may carry a clip (issue 12;
     # nstsite.limits.body_limits(), the table the application's own layers use too).
     larger_bodies: tuple[tuple[str, int], ...] = ()
+    # Django's answer to "may this session upload?" (nstsite.anonymous_uploads) and where a session
+    # that may not is sent: the larger bodies are only for a signed-in session.
+    upload_check: str = "/accounts/may-upload/"
+    login_url: str = "/accounts/login/"
     front_proxies: tuple[str, ...] = ()   # addresses/networks whose X-Forwarded-* nginx believes
     mime_types: Path | None = None        # nginx's mime.types, when installed
     workers: str = "auto"
@@ -129,6 +141,11 @@ def render(c: ProxyConfig) -> str:
     larger = "".join(f"""
         location = {path} {{
             client_max_body_size {limit};
+            # A body this large from a signed-in session only: Django is asked (without the body)
+            # before nginx reads a byte of it; anyone else goes to the log-in page.
+            auth_request {UPLOAD_CHECK_LOCATION};
+            error_page 401 = @nst_sign_in;
+            limit_conn nst_uploads {UPLOADS_PER_ADDRESS};
             proxy_pass http://nst_pages;
             proxy_http_version 1.1;
             proxy_set_header Connection "";
@@ -138,6 +155,23 @@ def render(c: ProxyConfig) -> str:
             proxy_read_timeout 300s;
         }}
 """ for path, limit in c.larger_bodies)
+    if c.larger_bodies:
+        larger += f"""
+        location = {UPLOAD_CHECK_LOCATION} {{
+            internal;
+            proxy_pass http://nst_pages{c.upload_check};
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header X-Original-Method $request_method;
+            {forwarded}
+        }}
+
+        location @nst_sign_in {{
+            return 302 {c.login_url}?next=$uri;
+        }}
+"""
     return f"""# Written by nstsite/proxy.py at start-up; edits are lost at the next start.
 {user}worker_processes {c.workers};
 pid {folder}/nginx.pid;
@@ -181,6 +215,10 @@ http {{
         "~{HASHED_STATIC}" "{HASHED_CACHE_CONTROL}";
         default "{OTHER_STATIC_CACHE_CONTROL}";
     }}
+    # Large uploads at once per address (the submission URL: see its location).
+    limit_conn_zone $binary_remote_addr zone=nst_uploads:1m;
+    limit_conn_status 429;
+
     map $http_upgrade $nst_connection_upgrade {{
         default upgrade;
         "" close;
@@ -303,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
 
     django.setup()
     from django.conf import settings
+    from django.shortcuts import resolve_url
+    from django.urls import reverse
 
     from nstsite.limits import body_limits, too_large_page
 
@@ -313,7 +353,8 @@ def main(argv: list[str] | None = None) -> int:
         folder=Path(settings.NST_PROXY_DIR), static_root=Path(settings.STATIC_ROOT),
         media_root=Path(settings.MEDIA_ROOT), max_body_bytes=limits.default,
         larger_bodies=tuple(limits.larger.items()),
-        front_proxies=tuple(settings.NST_FRONT_PROXIES), mime_types=mime_types(nginx), as_root=os.geteuid() == 0)
+        front_proxies=tuple(settings.NST_FRONT_PROXIES), mime_types=mime_types(nginx), as_root=os.geteuid() == 0,
+        upload_check=reverse("may_upload"), login_url=resolve_url(settings.LOGIN_URL))
     if args.print_config:
         print(render(config))
         return 0

@@ -106,6 +106,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Before the CSRF check reads a body: an anonymous upload is never parsed or spooled.
+    "nstsite.anonymous_uploads.SignedInUploadsOnly",
     "nstsite.security_headers.SecurityHeadersMiddleware",  # CSP; Cache-Control for logged-in users
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

@@ -17,6 +17,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
 from engine import accounts, views
+from nstsite.anonymous_uploads import may_upload
 from nstsite.rate_limits import limit_posts
 
 
@@ -36,6 +37,7 @@ urlpatterns = [
     path("jobs/", include("engine.urls")),
     path("gallery/", include("gallery.urls")),
     path("accounts/signup/", accounts.signup, name="signup"),
+    path("accounts/may-upload/", may_upload, name="may_upload"),  # the proxy's question (nstsite.proxy)
     path("accounts/login/", limit_posts(failed_logins=True)(auth_views.LoginView.as_view()), name="login"),
     path("accounts/password_reset/",
          limit_posts("password_reset_ip")(auth_views.PasswordResetView.as_view(

@@ -7,7 +7,8 @@
   killed and started again on the same port and data folder.
 - `Platform`: the processes scripts/run starts, as scripts/lib/processes lists them (read through
   `scripts/run --print-commands`): the proxy (nginx) on a free port, which is the platform's `url`,
-  the pages and websocket servers behind it on free ports of their own, and the workers; with a
+  the pages and websocket servers behind it on Unix sockets in a folder of their own (mode 700,
+  short: a socket's path has at most 107 bytes), and the workers; with a
   database, media, static and proxy folder of its own in a temporary folder (or those given) and
   its own Redis (or the one given). Every "worker" line may be started any number of times; its
   worker class is `GatedWorker` below.
@@ -26,6 +27,7 @@ process once `manage.py rqworker` has set Django up. Nothing here sets Django up
 from __future__ import annotations
 
 import ctypes
+import http.client
 import json
 import os
 import secrets
@@ -35,6 +37,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -105,6 +108,31 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
+
+
+class UnixHTTPConnection(http.client.HTTPConnection):
+    """http.client over a Unix socket: what the proxy does when it talks to the servers behind it."""
+
+    def __init__(self, path: str, timeout: float = 60):
+        super().__init__("localhost", timeout=timeout)
+        self.socket_path = path
+
+    def connect(self) -> None:
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(self.socket_path)
+
+
+def unix_request(path: str, method: str, target: str, headers: dict[str, str] | None = None,
+                 body: bytes | None = None, timeout: float = 60) -> tuple[int, dict[str, str], bytes]:
+    """(status, headers, body) of one HTTP request to a server listening on the Unix socket `path`."""
+    connection = UnixHTTPConnection(path, timeout)
+    try:
+        connection.request(method, target, body=body, headers={"Host": "127.0.0.1", **(headers or {})})
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
 
 
 # --- one process ----------------------------------------------------------------------------------
@@ -270,7 +298,7 @@ class RedisServer:
 def process_commands(host: str, port: int, pages: str | None = None, sockets: str | None = None
                      ) -> dict[str, list[str]]:
     """{name: command} of scripts/lib/processes, as scripts/run would start them with the proxy on
-    host:port and the servers behind it at `pages` and `sockets` (host:port; scripts/run's
+    host:port and the servers behind it at `pages` and `sockets` (unix:/path or host:port; scripts/run's
     defaults when None)."""
     env = {**os.environ, "NST_HOST": host, "PORT": str(port)}
     for variable, address in (("NST_PAGES_ADDRESS", pages), ("NST_SOCKETS_ADDRESS", sockets)):
@@ -304,8 +332,9 @@ class Platform:
     own Redis (or `redis_url`), the model files of `model_dir` (or the settings' default), and a
     Gate (tmp/gate) for its workers. `env` adds to or overrides the processes' environment.
 
-    `url` is the proxy's (what a browser opens); `pages_url` is the WSGI server behind it, for
-    what must bypass the proxy (a benchmark's proxy-less figure).
+    `url` is the proxy's (what a browser opens); `pages_socket` and `sockets_socket` are the Unix
+    sockets of the WSGI and ASGI servers behind it, for what must bypass the proxy (a benchmark's
+    proxy-less figure: unix_request() talks to them).
 
     up() migrates, collects the static files, starts every listed process (the "worker" line
     `workers` times) and waits until the site answers through the proxy; start_worker() starts
@@ -320,8 +349,9 @@ class Platform:
         tmp.mkdir(parents=True, exist_ok=True)
         self.host, self.port = "127.0.0.1", free_port()
         self.url = f"http://{self.host}:{self.port}"
-        self.pages_port, self.sockets_port = free_port(), free_port()
-        self.pages_url = f"http://127.0.0.1:{self.pages_port}"
+        # Not under tmp: pytest's folders are too deep for a socket's path.
+        self.run_dir = Path(tempfile.mkdtemp(prefix="nst-run-"))   # mode 700, as scripts/run's var/run
+        self.pages_socket, self.sockets_socket = str(self.run_dir / "pages.sock"), str(self.run_dir / "sockets.sock")
         self.redis = RedisServer(tmp / "redis") if redis_url is None else None
         self.gate = Gate(tmp / "gate")
         self.worker_class = worker_class
@@ -332,7 +362,6 @@ class Platform:
             "DJANGO_MEDIA_ROOT": str(tmp / "media"),
             "DJANGO_STATIC_ROOT": str(tmp / "static"),
             "NST_PROXY_DIR": str(tmp / "proxy"),
-            "NST_TRUSTED_PROXIES": "127.0.0.1,::1",   # the proxy, as scripts/run sets it
             GATE_DIR_VARIABLE: str(self.gate.folder),
         }
         if model_dir is not None:
@@ -344,8 +373,8 @@ class Platform:
     @property
     def commands(self) -> dict[str, list[str]]:
         if self._commands is None:
-            self._commands = process_commands(self.host, self.port, f"127.0.0.1:{self.pages_port}",
-                                              f"127.0.0.1:{self.sockets_port}")
+            self._commands = process_commands(self.host, self.port, f"unix:{self.pages_socket}",
+                                              f"unix:{self.sockets_socket}")
         return self._commands
 
     def manage(self, *args: str) -> str:
@@ -372,6 +401,7 @@ class Platform:
         return self.start(label, worker_command(self.commands["worker"], name, self.worker_class), name=name, **env)
 
     def up(self, *, workers: int = 1, migrate: bool = True, timeout: float = 120) -> Platform:
+        self.run_dir.mkdir(mode=0o700, exist_ok=True)
         if self.redis is not None and not self.redis.alive:
             self.redis.start()
         if migrate:
@@ -433,6 +463,7 @@ class Platform:
             process.wait_or_kill(max(0.0, deadline - time.monotonic()))
         if self.redis is not None:
             self.redis.kill()
+        shutil.rmtree(self.run_dir, ignore_errors=True)
 
     def __enter__(self) -> Platform:
         return self

@@ -528,6 +528,14 @@ def test_a_job_id_that_does_not_exist_or_overflows_is_404(owner_client, pk):
         assert response.status_code == 404, (url, response.status_code)
 
 
+@pytest.mark.parametrize("pk", [999999, 2**63 - 1, 2**63, 10**23 - 1, 10**30])
+def test_a_gallery_batch_id_that_does_not_exist_or_overflows_is_404(client, owner_client, pk):
+    """Issue 24, finding 8: anonymous GET /gallery/batch/99999999999999999999999/ was a 500."""
+    for visitor in (client, owner_client):
+        response = visitor.get(reverse("gallery:batch", args=[pk]))
+        assert response.status_code == 404, (pk, response.status_code)
+
+
 @pytest.mark.parametrize("query", ["?page=abc", "?page=-1", "?page=99999999999999999999",
                                    "?status=<script>alert(1)</script>", "?status=queued&page=0"])
 def test_odd_query_strings_on_my_jobs_still_give_the_page(owner_client, make_job, query):

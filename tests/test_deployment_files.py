@@ -4,7 +4,6 @@ must name; scripts/run is started for real and stopped the way a terminal's Ctrl
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import secrets
@@ -84,27 +83,25 @@ def test_every_long_running_service_has_a_healthcheck_and_restarts(services: dic
 
 def test_the_services_run_what_scripts_run_runs(services: dict) -> None:
     # scripts/run reads its commands from scripts/lib/processes. In containers the proxy listens on
-    # every interface, port 8000, and finds the servers behind it by service name; they listen on
-    # every interface of their own containers.
-    commands = run_commands(NST_HOST="0.0.0.0", PORT="8000", NST_PAGES_ADDRESS="web:8001",
-                            NST_SOCKETS_ADDRESS="sockets:8002")
+    # every interface, port 8000, and finds the servers behind it on Unix sockets in the run volume.
+    sockets = {"NST_PAGES_ADDRESS": "unix:/run/nstsite/pages.sock",
+               "NST_SOCKETS_ADDRESS": "unix:/run/nstsite/sockets.sock"}
+    commands = run_commands(NST_HOST="0.0.0.0", PORT="8000", **sockets)
     assert set(commands) == {"proxy", "web", "sockets", "worker"}
-    assert services["proxy"]["command"] == commands["proxy"]
-    assert services["worker"]["command"] == commands["worker"]
-    servers = run_commands(NST_PAGES_ADDRESS="0.0.0.0:8001", NST_SOCKETS_ADDRESS="0.0.0.0:8002")
-    assert services["web"]["command"] == servers["web"]
-    assert services["sockets"]["command"] == servers["sockets"]
+    for name in commands:
+        assert services[name]["command"] == commands[name], name
     assert commands["worker"] == ["python", "manage.py", "rqworker", "--worker-class",
                                   "engine.worker.StyleWorker", "high", "default"]
     assert commands["proxy"][:3] == ["python", "-m", "nstsite.proxy"]
-    assert servers["web"][:4] == ["python", "-m", "nstsite.webserver", "pages"]
-    assert servers["sockets"][:4] == ["python", "-m", "nstsite.webserver", "sockets"]
+    assert commands["web"][:4] == ["python", "-m", "nstsite.webserver", "pages"]
+    assert commands["sockets"][:4] == ["python", "-m", "nstsite.webserver", "sockets"]
     local = run_commands(NST_HOST="127.0.0.1", PORT="8123")
     assert local["proxy"][local["proxy"].index("--bind") + 1] == "127.0.0.1"
     assert local["proxy"][local["proxy"].index("--port") + 1] == "8123"
-    # Behind it, on the loopback only, the next two ports.
-    assert local["web"][-1] == local["proxy"][local["proxy"].index("--pages") + 1] == "127.0.0.1:8124"
-    assert local["sockets"][-1] == local["proxy"][local["proxy"].index("--sockets") + 1] == "127.0.0.1:8125"
+    # Behind it, Unix sockets in var/run/ (issue 24, finding 9): no port but the proxy's.
+    pages, websockets = f"unix:{REPO}/var/run/pages.sock", f"unix:{REPO}/var/run/sockets.sock"
+    assert local["web"][-1] == local["proxy"][local["proxy"].index("--pages") + 1] == pages
+    assert local["sockets"][-1] == local["proxy"][local["proxy"].index("--sockets") + 1] == websockets
 
 
 def test_only_the_proxy_publishes_a_port(services: dict) -> None:
@@ -114,17 +111,23 @@ def test_only_the_proxy_publishes_a_port(services: dict) -> None:
     assert needs["web"]["condition"] == needs["sockets"]["condition"] == "service_healthy"
 
 
-def test_only_the_proxys_forwarded_headers_are_believed(compose: dict, services: dict) -> None:
-    address = services["proxy"]["networks"]["default"]["ipv4_address"]
-    subnet = compose["networks"]["default"]["ipam"]["config"][0]["subnet"]
-    assert ipaddress.ip_address(address) in ipaddress.ip_network(subnet)
+def test_the_servers_behind_the_proxy_listen_only_on_sockets_the_proxy_shares(compose: dict, services: dict) -> None:
+    """Nothing on the network reaches web or sockets, so no X-Forwarded-For but the proxy's exists
+    for them; no address needs to be trusted for it (issue 24, finding 9)."""
+    assert "run" in compose["volumes"]
+    holders = sorted(name for name, service in services.items() if "run:/run/nstsite" in service.get("volumes", []))
+    assert holders == ["proxy", "sockets", "web"]
     for name in ("web", "sockets"):
+        bind = services[name]["command"][services[name]["command"].index("--bind") + 1]
+        assert bind.startswith("unix:/run/nstsite/"), bind
         env = app_env(services[name], {"DJANGO_SECRET_KEY": "x"})
-        assert env["NST_TRUSTED_PROXIES"] == env["FORWARDED_ALLOW_IPS"] == address
+        assert "NST_TRUSTED_PROXIES" not in env and "FORWARDED_ALLOW_IPS" not in env
+    dockerfile = (REPO / "Dockerfile").read_text()
+    assert "chmod 700 /run/nstsite" in dockerfile
 
 
 def test_the_proxy_reads_media_for_downloads_but_cannot_change_it(services: dict) -> None:
-    assert services["proxy"]["volumes"] == ["media:/data/media:ro"]
+    assert services["proxy"]["volumes"] == ["media:/data/media:ro", "run:/run/nstsite"]
     assert app_env(services["proxy"], {"DJANGO_SECRET_KEY": "x"})["DJANGO_MEDIA_ROOT"] == "/data/media"
 
 

@@ -6,10 +6,12 @@ blocked inline script, style, eval, websocket...), as the browser reports it."""
 from __future__ import annotations
 
 import pytest
+from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import reverse
 
-from engine.models import StyleJob, Visibility
+from engine import staged_uploads
+from engine.models import Batch, StyleJob, Visibility
 from engine.nst.history import LossHistory, LossRow
 from gallery.models import Artwork
 
@@ -74,6 +76,36 @@ def test_private_pages_and_downloads_are_kept_by_no_cache(jobs, owner_client):
     # What anyone may see may be cached (the gallery's pages, a public job's result).
     assert "no-store" not in Client().get(reverse("gallery:index")).get("Cache-Control", "")
     assert "no-store" not in Client().get(reverse("engine:download", args=[public.pk, "png"]))["Cache-Control"]
+
+
+def _directives(response) -> set[str]:
+    return {d.strip() for d in response["Cache-Control"].split(",")}
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("media_root")
+def test_the_images_only_their_owner_may_see_are_kept_by_no_cache(jobs, owner, owner_client, image_bytes):
+    """Issue 24, finding 11: kept uploads, the thumbnails and files of a public job's unshared
+    originals, a batch's zip: `private, no-store`, as every private file is."""
+    public = jobs["public"]
+    artwork = Artwork.objects.get(job=public)
+    kept = staged_uploads.stage(owner, "content", ContentFile(image_bytes("tubingen.jpg", 64, fmt="PNG")),
+                                name="mine.png", size=(64, 48))
+    batch = Batch.objects.create(owner=owner)
+    StyleJob.objects.filter(pk__in=[jobs["private"].pk, public.pk]).update(batch=batch)
+    for url in (reverse("engine:staged_upload", args=[kept.token]),
+                reverse("gallery:thumbnail", args=[artwork.pk, "content"]),
+                reverse("engine:download", args=[public.pk, "content"]),
+                reverse("engine:download", args=[public.pk, "style-1"]),
+                reverse("engine:batch_zip", args=[batch.pk])):
+        response = owner_client.get(url)
+        assert response.status_code == 200, url
+        assert {"private", "no-store"} <= _directives(response), (url, response["Cache-Control"])
+    # Shared, the originals are what everyone may see: cacheable again.
+    public.set_share_originals(True)
+    for url in (reverse("gallery:thumbnail", args=[artwork.pk, "content"]),
+                reverse("engine:download", args=[public.pk, "content"])):
+        assert "no-store" not in _directives(Client().get(url)), url
 
 
 @pytest.mark.django_db(transaction=True)

@@ -20,7 +20,7 @@ import requests
 from django.test import RequestFactory
 
 from nstsite import proxy, sendfile
-from tests.harness import Platform
+from tests.harness import Platform, unix_request
 
 FAILURE_LIMIT = 3
 MAX_REQUEST_MB = 2
@@ -78,7 +78,7 @@ def test_pages_come_from_gunicorn_through_nginx(site) -> None:
     assert 'name="username"' in response.text
     assert response.headers["X-Frame-Options"] == "DENY"  # Django's own headers come through
     # The same page straight from gunicorn: nginx adds nothing to it but the transport.
-    assert 'name="username"' in requests.get(platform.pages_url + "/accounts/login/", timeout=30).text
+    assert b'name="username"' in unix_request(platform.pages_socket, "GET", "/accounts/login/")[2]
 
 
 def test_html_is_compressed_for_a_browser_that_accepts_it(site) -> None:
@@ -94,19 +94,140 @@ def test_websocket_upgrades_go_to_daphne(site) -> None:
     the live progress itself): /ws/jobs/mine/ needs a login, so an anonymous socket is accepted
     and then closed by the consumer, which only daphne can have said."""
     platform, _, _ = site
+    head = websocket_handshake(platform, platform.url)
+    assert head.startswith("HTTP/1.1 101"), head
+    # RFC 6455's own example key and the answer it gives.
+    assert "\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in head, head
+
+
+def websocket_handshake(platform: Platform, origin: str) -> str:
+    """The head of the answer to a websocket handshake through nginx, from a page at `origin`, to
+    the platform's address as a browser writes it (Host with the port)."""
     with socket.create_connection(("127.0.0.1", platform.port), timeout=30) as sock:
-        sock.sendall(b"GET /ws/jobs/ HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-                     b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                     b"Sec-WebSocket-Version: 13\r\nOrigin: " + platform.url.encode() + b"\r\n\r\n")
+        sock.sendall(f"GET /ws/jobs/ HTTP/1.1\r\nHost: 127.0.0.1:{platform.port}\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     f"Sec-WebSocket-Version: 13\r\nOrigin: {origin}\r\n\r\n".encode())
         answer = b""
         while b"\r\n\r\n" not in answer:
             chunk = sock.recv(4096)
             assert chunk, answer
             answer += chunk
-    head = answer.split(b"\r\n\r\n")[0].decode()
-    assert head.startswith("HTTP/1.1 101"), head
-    # RFC 6455's own example key and the answer it gives.
-    assert "\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" in head, head
+    return answer.split(b"\r\n\r\n")[0].decode()
+
+
+def test_a_page_on_another_port_or_scheme_of_the_same_host_cannot_open_a_socket(site) -> None:
+    """Issue 24, finding 10: the Origin must be the site's own, port and scheme included."""
+    platform, _, _ = site
+    for origin in ("http://127.0.0.1:9999", f"https://127.0.0.1:{platform.port}", "http://localhost:1234",
+                   "http://127.0.0.1"):
+        head = websocket_handshake(platform, origin)
+        assert head.startswith("HTTP/1.1 403"), (origin, head)
+
+
+def test_the_servers_behind_the_proxy_listen_on_no_port(site) -> None:
+    """Issue 24, finding 9: gunicorn and daphne listen on Unix sockets in a folder only their user
+    may enter, so nobody reaches them but nginx (whose X-Forwarded-For is then the only one)."""
+    platform, _, _ = site
+    for name in ("web", "sockets"):
+        root = psutil.Process(platform.processes[name].proc.pid)
+        for process in (root, *root.children(recursive=True)):
+            listening = [c for c in process.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN]
+            assert listening == [], (name, listening)
+    assert Path(platform.pages_socket).is_socket() and Path(platform.sockets_socket).is_socket()
+    assert Path(platform.pages_socket).parent.stat().st_mode & 0o777 == 0o700
+
+
+def test_the_websocket_server_serves_no_pages(site) -> None:
+    """Issue 24, finding 9: daphne answers 404 to any plain HTTP request, so it is no way around
+    the proxy's limits (the log-in and sign-up limits were bypassed through it)."""
+    platform, _, _ = site
+    for path in ("/accounts/login/", "/accounts/signup/", "/jobs/new/", "/"):
+        status, _, body = unix_request(platform.sockets_socket, "GET", path, {"X-Forwarded-For": "203.0.113.9"})
+        assert status == 404 and b"websockets only" in body, (path, status)
+    assert requests.get(platform.url + "/ws/", timeout=30).status_code == 404
+
+
+# --- large uploads: for a signed-in session only ---------------------------------------------------------
+
+UPLOADER = """
+from django.contrib.auth import get_user_model
+get_user_model().objects.create_user("uploader", "uploader@example.org", "Uploads-of-1889-x")
+"""
+
+
+@pytest.fixture(scope="module")
+def uploader_cookie(site) -> str:
+    """The Cookie header of a signed-in session (logged in through the form)."""
+    platform, _, _ = site
+    platform.manage("shell", "-c", UPLOADER)
+    session = requests.Session()
+    page = session.get(platform.url + "/accounts/login/", timeout=30)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    answer = session.post(platform.url + "/accounts/login/", timeout=30, headers={"Referer": platform.url},
+                          data={"csrfmiddlewaretoken": token, "username": "uploader", "password": "Uploads-of-1889-x"})
+    assert answer.ok and "/accounts/login/" not in answer.url
+    return "; ".join(f"{c.name}={c.value}" for c in session.cookies)
+
+
+def held_upload(platform: Platform, cookie: str | None, declared: int, send: int = 0,
+                expect_continue: bool = False) -> socket.socket:
+    """A POST to the submission URL declaring `declared` bytes, of which `send` are sent; the socket,
+    still open."""
+    sock = socket.create_connection(("127.0.0.1", platform.port), timeout=60)
+    head = (f"POST /jobs/new/ HTTP/1.1\r\nHost: 127.0.0.1:{platform.port}\r\nContent-Length: {declared}\r\n"
+            "Content-Type: multipart/form-data; boundary=x\r\n")
+    head += f"Cookie: {cookie}\r\n" if cookie else ""
+    head += "Expect: 100-continue\r\n" if expect_continue else ""
+    sock.sendall((head + "\r\n").encode())
+    for _ in range(send // 2**16):
+        sock.sendall(b"x" * 2**16)
+    return sock
+
+
+def answer_head(sock: socket.socket) -> str:
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        chunk = sock.recv(4096)
+        assert chunk, answer
+        answer += chunk
+    return answer.split(b"\r\n\r\n")[0].decode()
+
+
+def body_folder_bytes(platform: Platform) -> int:
+    return sum(p.stat().st_size for p in (platform.tmp / "proxy" / "tmp" / "body").rglob("*") if p.is_file())
+
+
+def test_an_anonymous_upload_goes_to_log_in_before_nginx_reads_its_body(site) -> None:
+    """Issue 24, finding 2: a cookie-less upload declaring the submission's limit is answered at once
+    with the log-in redirect; nginx stores none of what arrives (before, it waited for the whole
+    body, written into its body folder)."""
+    platform, _, _ = site
+    with held_upload(platform, None, MAX_SUBMIT_MB * 2**20 - 1, send=2**20) as sock:
+        head = answer_head(sock)
+        assert head.startswith("HTTP/1.1 302"), head
+        assert "Location: /accounts/login/?next=/jobs/new/" in head, head
+        assert body_folder_bytes(platform) == 0
+
+
+def test_a_signed_in_upload_is_read_and_reaches_django(site, uploader_cookie) -> None:
+    platform, _, _ = site
+    with held_upload(platform, uploader_cookie, 2**20, expect_continue=True) as sock:
+        assert answer_head(sock).startswith("HTTP/1.1 100"), "nginx did not start reading the body"
+        sock.sendall(b"x" * 2**20)
+        assert answer_head(sock).startswith("HTTP/1.1 40")  # Django: no form in this body (400 or the CSRF 403)
+
+
+def test_one_address_holds_at_most_four_large_uploads_at_once(site, uploader_cookie) -> None:
+    platform, _, _ = site
+    held = [held_upload(platform, uploader_cookie, MAX_SUBMIT_MB * 2**20 - 1, expect_continue=True) for _ in range(4)]
+    try:
+        for sock in held:  # each is being read: nginx said "100 Continue"
+            assert answer_head(sock).startswith("HTTP/1.1 100")
+        with held_upload(platform, uploader_cookie, MAX_SUBMIT_MB * 2**20 - 1, expect_continue=True) as fifth:
+            assert answer_head(fifth).startswith("HTTP/1.1 429")
+    finally:
+        for sock in held:
+            sock.close()
 
 
 # --- static files ------------------------------------------------------------------------------------
@@ -163,12 +284,13 @@ def test_a_chunked_upload_over_the_limit_is_refused_too(site) -> None:
                                       headers={"Content-Type": "application/octet-stream"}))
 
 
-def test_the_submission_url_has_its_own_larger_limit(site) -> None:
+def test_the_submission_url_has_its_own_larger_limit(site, uploader_cookie) -> None:
     """/jobs/new/ may carry a clip: nginx lets NST_MAX_SUBMIT_MB through there (Django's CSRF check
     answers), and refuses more with the friendly page."""
     platform, _, _ = site
     url, headers = platform.url + "/jobs/new/", {"Content-Type": "application/octet-stream"}
-    under = requests.post(url, data=b"x" * ((MAX_REQUEST_MB + 1) * 2**20), timeout=60, headers=headers)
+    signed_in = {**headers, "Cookie": uploader_cookie}
+    under = requests.post(url, data=b"x" * ((MAX_REQUEST_MB + 1) * 2**20), timeout=60, headers=signed_in)
     assert under.status_code == 403   # over the general limit, under the submission's: Django answered
     over = requests.post(url, data=b"x" * (MAX_SUBMIT_MB * 2**20 + 1), timeout=60, headers=headers)
     assert over.status_code == 413 and 'id="too-large"' in over.text
@@ -218,11 +340,11 @@ def test_behind_the_proxy_the_web_server_answers_with_the_internal_location_only
     """What gunicorn answers to nginx: an empty body and where nginx finds the file. A client
     asking gunicorn directly (no proxy header) gets the file itself."""
     platform, artwork, name = site
-    url = f"{platform.pages_url}/gallery/{artwork}/download/"
-    handed = requests.get(url, headers={"X-Sendfile-Type": "X-Accel-Redirect"}, timeout=30)
-    assert handed.headers["X-Accel-Redirect"] == sendfile.INTERNAL_MEDIA_PREFIX + name
-    assert handed.content == b""
-    assert requests.get(url, timeout=30).content == media_file(platform, name)
+    url = f"/gallery/{artwork}/download/"
+    _, headers, body = unix_request(platform.pages_socket, "GET", url, {"X-Sendfile-Type": "X-Accel-Redirect"})
+    assert headers["X-Accel-Redirect"] == sendfile.INTERNAL_MEDIA_PREFIX + name
+    assert body == b""
+    assert unix_request(platform.pages_socket, "GET", url)[2] == media_file(platform, name)
 
 
 def test_media_is_not_public_and_the_internal_location_is_unreachable(site) -> None:

@@ -43,15 +43,22 @@ def test_a_bad_process_count_is_a_clear_message(monkeypatch, value: str) -> None
 
 @pytest.mark.parametrize("bind", ["8001", "127.0.0.1", "127.0.0.1:http", ":8001"])
 def test_a_bad_address_is_a_clear_message(bind: str) -> None:
-    with pytest.raises(SystemExit, match="expected host:port"):
+    with pytest.raises(SystemExit, match="expected unix:/path or host:port"):
         webserver.pages_command(bind, [])
 
 
 def test_sockets_run_on_daphne_believing_the_proxys_headers() -> None:
     command = webserver.sockets_command("[::1]:8002", [])
-    assert command[1:3] == ["-m", "daphne"] and command[-1] == "nstsite.asgi:application"
+    assert command[1:3] == ["-m", "daphne"] and command[-1] == "nstsite.asgi:sockets_application"
     assert (option(command, "--bind"), option(command, "--port")) == ("::1", "8002")
     assert "--proxy-headers" in command
+
+
+def test_behind_the_proxy_both_servers_listen_on_unix_sockets() -> None:
+    pages = webserver.pages_command("unix:/run/x/pages.sock", [])
+    assert option(pages, "--bind") == "unix:/run/x/pages.sock"
+    sockets = webserver.sockets_command("unix:/run/x/sockets.sock", [])
+    assert option(sockets, "-u") == "/run/x/sockets.sock" and "--port" not in sockets
 
 
 @pytest.fixture
