@@ -145,6 +145,7 @@ def render(c: ProxyConfig) -> str:
             # before nginx reads a byte of it; anyone else goes to the log-in page.
             auth_request {UPLOAD_CHECK_LOCATION};
             error_page 401 = @nst_sign_in;
+            error_page 413 {ERROR_LOCATION}413.html;   # an error_page here hides the server's
             limit_conn nst_uploads {UPLOADS_PER_ADDRESS};
             proxy_pass http://nst_pages;
             proxy_http_version 1.1;
@@ -159,6 +160,8 @@ def render(c: ProxyConfig) -> str:
         larger += f"""
         location = {UPLOAD_CHECK_LOCATION} {{
             internal;
+            # The subrequest carries the request's Content-Length, but never its body.
+            client_max_body_size 0;
             proxy_pass http://nst_pages{c.upload_check};
             proxy_http_version 1.1;
             proxy_set_header Connection "";
@@ -169,6 +172,7 @@ def render(c: ProxyConfig) -> str:
         }}
 
         location @nst_sign_in {{
+            absolute_redirect off;   # as Django's: the scheme and host stay the browser's
             return 302 {c.login_url}?next=$uri;
         }}
 """
