@@ -1,5 +1,6 @@
 """Peak memory of the web process for the worst job submission the limits allow (issue 14,
-finding 1). A script, not a test; the figures go in docs/reliability.md ("Memory per upload").
+finding 1), and for clip bombs (issue 24, finding 1). A script, not a test; the figures go in
+docs/reliability.md ("Memory per upload", "Clip bombs").
 
     python bench/bench_upload_memory.py                # this checkout's code
     python bench/bench_upload_memory.py --label before # (run from a checkout of the older code)
@@ -16,7 +17,14 @@ budget; after it, refused from the headers) and "2 x 50 MP" (content and one sty
 budget of 100 MP lets through). For each: the web process's resident memory when idle (after a warm-up
 request), its peak during the POST (the kernel's high-water mark, VmHWM, reset before the request
 by writing 5 to /proc/<pid>/clear_refs), the peak above idle, the answer and its time.
-Run it under the machine's exclusive lock (HELPERS.md).
+
+Clip bombs (tests/clip_bombs.py, each POSTed alone as a video job's content): a GIF with a 13000²
+screen, a WebP with an 8000² canvas, a MOV of 16000² PNG frames, a MOV whose tables claim ten
+million frames, a GIF of 1920×1080 × 20,000 frames. For each: the same peak above idle, and the
+CPU time (user + system) the web process spent on the request. Goals: under 100 MB, under 2 s.
+Run it under the machine's exclusive lock (flock -x /tmp/nst-machine.lock).
+
+    python bench/bench_upload_memory.py --clips-only    # the clip bombs alone
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ import django  # noqa: E402
 
 django.setup()
 from bench.common import cpu_name  # noqa: E402
+from tests import clip_bombs  # noqa: E402
 from tests.crafted_images import flat_png  # noqa: E402
 from tests.harness import Platform  # noqa: E402
 
@@ -95,6 +104,49 @@ def submit(session: requests.Session, base: str, png: bytes, styles: int) -> tup
     return answer.status_code, re.sub(r"<[^>]+>", " ", message.group(1)).strip() if message else "", seconds
 
 
+CLIP_BOMBS = {  # name: (bytes, file name)
+    "GIF, 13000² screen": (clip_bombs.gif_canvas, "bomb.gif"),
+    "WebP, 8000² canvas": (clip_bombs.webp_canvas, "bomb.webp"),
+    "MOV, 16000² PNG frames": (clip_bombs.mov_huge_frame, "bomb.mov"),
+    "MOV, 10 million frames claimed": (clip_bombs.mov_many_frames, "bomb.mov"),
+    "GIF, 1920×1080 × 20,000 frames": (clip_bombs.gif_many_frames, "bomb.gif"),
+}
+
+
+def submit_clip(session: requests.Session, base: str, data: bytes, name: str) -> tuple[int, str, float]:
+    url = base + "/jobs/new/"
+    form = {"csrfmiddlewaretoken": token(session, url), "mode": "video", "preset": "custom", "size": "256",
+            "strength": "1", "stability": "0.6", "fast_network": "builtin", "style_1_weight": "1"}
+    files = {"content": (name, data, "application/octet-stream"),
+             "style_1": ("style.png", flat_png(64, 64), "image/png")}
+    start = time.perf_counter()
+    answer = session.post(url, data=form, files=files, headers={"Referer": url}, timeout=600, allow_redirects=False)
+    seconds = time.perf_counter() - start
+    if answer.status_code == 302:
+        return 302, "job created", seconds
+    message = re.search(r'<div class="field[^"]*" id="field-content">.*?<ul class="errorlist"[^>]*>(.*?)</ul>',
+                        answer.text, re.S)
+    return answer.status_code, re.sub(r"<[^>]+>", " ", message.group(1)).strip() if message else "", seconds
+
+
+def measure_clip(platform: Platform, session: requests.Session, name: str) -> dict:
+    make, file_name = CLIP_BOMBS[name]
+    data = make()
+    session.get(platform.url + "/jobs/new/", timeout=60)
+    processes = web_processes(platform)
+    idle = {p.pid: p.memory_info().rss for p in processes}
+    cpu = {p.pid: sum(p.cpu_times()[:2]) for p in processes}
+    for p in processes:
+        reset_high_water(p.pid)
+    status, message, seconds = submit_clip(session, platform.url, data, file_name)
+    peaks = {p.pid: high_water(p.pid) for p in processes}
+    spent = {p.pid: sum(p.cpu_times()[:2]) - cpu[p.pid] for p in processes}
+    pid = max(spent, key=lambda pid: spent[pid])  # the process that served it
+    return {"clip": name, "bytes": len(data), "status": status, "answer": message[:160],
+            "seconds": round(seconds, 3), "cpu_seconds": round(spent[pid], 3),
+            "above_idle_mb": round(max(peaks[p] - idle[p] for p in peaks) / MB, 1)}
+
+
 def measure(platform: Platform, png: bytes, styles: int, username: str) -> dict:
     session = logged_in(platform.url, username)
     session.get(platform.url + "/jobs/new/", timeout=60)  # warm: templates, the form, Pillow's plugins
@@ -113,6 +165,7 @@ def measure(platform: Platform, png: bytes, styles: int, username: str) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--label", default="after", help="a name for this run in the results file")
+    parser.add_argument("--clips-only", action="store_true", help="only the clip bombs")
     args = parser.parse_args()
     png = flat_png(SIDE, SIDE)
     results = {"label": args.label, "machine": f"{cpu_name()}, {psutil.cpu_count()} cores, "
@@ -121,10 +174,16 @@ def main() -> int:
         platform = Platform(Path(tmp), env={"NST_WEB_PROCESSES": "1"})
         with platform:
             platform.up(workers=0)
-            for n, styles in enumerate((3, 1)):
+            for n, styles in enumerate(() if args.clips_only else (3, 1)):
                 case = measure(platform, png, styles, f"bench{n}")
                 results["cases"].append(case)
                 print(json.dumps(case), flush=True)
+            session = logged_in(platform.url, "benchclips")
+            results["clips"] = []
+            for name in CLIP_BOMBS:
+                case = measure_clip(platform, session, name)
+                results["clips"].append(case)
+                print(json.dumps(case, ensure_ascii=False), flush=True)
     out = REPO / "bench" / "results" / f"upload_memory_{args.label}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1))
