@@ -105,3 +105,19 @@ async def test_only_those_who_manage_the_job_are_told_where_it_runs(make_job, ow
     assert event["event"] == "started" and "device" not in event and "worker" not in event
     await mine.disconnect()
     await theirs.disconnect()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_a_page_on_another_port_or_scheme_of_the_site_cannot_open_a_socket(owner, rq_redis):
+    """Issue 24, finding 10: the Origin must be the site's own, scheme and port included (the
+    handshake reached http://localhost, as tests/web_client.py's communicator says)."""
+    _, cookie_header = await sync_to_async(logged_in)(owner)
+    for origin in (b"http://localhost:9999", b"https://localhost", b"http://localhost:1234", b"http://127.0.0.1"):
+        comm = communicator("/ws/jobs/", cookie_header, origin=origin)
+        connected, _ = await comm.connect()
+        assert not connected, origin
+    comm = communicator("/ws/jobs/", cookie_header)
+    connected, _ = await comm.connect()
+    assert connected
+    await comm.disconnect()
