@@ -20,7 +20,6 @@ from functools import lru_cache
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
 from django.views.decorators.cache import never_cache
 
 BODILESS = ("GET", "HEAD", "OPTIONS")
@@ -28,8 +27,10 @@ BODILESS = ("GET", "HEAD", "OPTIONS")
 
 @lru_cache(maxsize=1)
 def large_body_paths() -> frozenset[str]:
-    """The URLs whose body limit is a clip's, not a page's (nstsite.limits)."""
-    return frozenset({reverse("engine:submit")})
+    """The URLs whose body limit is a clip's, not a page's (nstsite.limits.body_limits)."""
+    from nstsite.limits import body_limits
+
+    return frozenset(body_limits().larger)
 
 
 @never_cache
