@@ -107,12 +107,7 @@ def websocket_handshake(platform: Platform, origin: str) -> str:
         sock.sendall(f"GET /ws/jobs/ HTTP/1.1\r\nHost: 127.0.0.1:{platform.port}\r\nUpgrade: websocket\r\n"
                      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                      f"Sec-WebSocket-Version: 13\r\nOrigin: {origin}\r\n\r\n".encode())
-        answer = b""
-        while b"\r\n\r\n" not in answer:
-            chunk = sock.recv(4096)
-            assert chunk, answer
-            answer += chunk
-    return answer.split(b"\r\n\r\n")[0].decode()
+        return answer_head(sock)
 
 
 def test_a_page_on_another_port_or_scheme_of_the_same_host_cannot_open_a_socket(site) -> None:
