@@ -1,20 +1,25 @@
-"""Live job events: what a job's page and its owner's "my jobs" page are told. Pure builders: each
-takes a job (and what the caller has gathered: losses, a queue estimate) and returns a dict;
-engine.live gathers and publishes them, engine.consumers sends the snapshot.
+"""Live job events: what a job's page and its owner's lists are told. Pure builders: each takes a
+job (and what the caller has gathered: losses, a queue estimate, the rendered fragments) and
+returns a dict; engine.live gathers, renders (engine.job_page) and publishes them, engine.consumers
+sends the snapshot.
 
 Two kinds of channel-layer group (Channels' "Using Outside Of Consumers"):
 
-- ``job_<pk>``: the job page's sockets (engine.consumers.JobConsumer). Every event, in full:
-  queued (position, ETA), started (worker, device, network), progress (epoch/step, the losses
-  since the previous event, ETA, the URL of a new epoch preview), finished (result and download
-  URLs), failed (message), cancelled. A socket gets a ``snapshot`` first, built from the database.
-- ``jobs_user_<owner pk>``: the owner's "my jobs" sockets (MyJobsConsumer). One compact status
-  line per event, so a list of jobs follows all of them over one socket.
+- ``job_<pk>``: the job page's sockets (engine.consumers.JobConsumer). Every event: queued,
+  started, progress (epoch/step, the losses since the previous event, ETA, a new epoch preview),
+  finished, failed (message), cancelled. A socket gets a ``snapshot`` first, built from the
+  database. Each message carries the event's numbers and the page's fragments that changed
+  (engine.job_page.render: {"all": ..., "owner": ..., "staff": ..., "public": ...}); the consumer
+  sends a socket the numbers with its audience's fragments as one string, ``html``.
+- ``jobs_user_<owner pk>``: the owner's "my jobs" and batch pages' sockets (MyJobsConsumer). One
+  compact status line per event, with the job's entry in those lists as ``html``, so a list of jobs
+  follows all of them over one socket.
 
 Control messages (ACCESS_CHANGED to ``job_<pk>``, SESSION_ENDED to ``session_<hash>``, the group of
 the sockets of one log-in session) make the consumers check again who may watch, or close.
 
-Messages carry numbers and URLs, never image bytes; loss points are engine.nst.history's
+Messages carry numbers, URLs and markup, never image bytes, and never where a job runs: the worker
+and device are in the fragments of those who may see them only. Loss points are engine.nst.history's
 POINT_FIELDS lists. Every published event has ``sent_at`` (ms since the epoch, stamped when it is
 published) so the latency to a browser can be measured.
 """
@@ -23,12 +28,9 @@ from __future__ import annotations
 
 import hashlib
 
-from django.core.exceptions import ObjectDoesNotExist
-from django.urls import reverse
-
 from .estimates import QueueEstimate
-from .job_files import download_links, preview_epochs
-from .models import Status, StyleJob, Visibility
+from .job_page import ProgressState, preview_url, previews
+from .models import Status, StyleJob
 
 FINAL_EVENTS = {Status.SUCCEEDED: "finished", Status.FAILED: "failed", Status.CANCELLED: "cancelled"}
 STATUS_LINE_KEYS = ("event", "job", "status", "status_label", "mode", "epoch", "epochs", "step", "total_steps",
@@ -55,15 +57,6 @@ ACCESS_CHANGED = {"type": "job.access"}
 SESSION_ENDED = {"type": "session.ended"}
 
 
-def preview_url(job: StyleJob, epoch: int) -> str:
-    # ?s=<step> keeps a browser from showing an older file of the same epoch (a resumed run).
-    return f"{reverse('engine:preview', args=[job.pk, epoch])}?s={job.step}"
-
-
-def previews(job: StyleJob) -> list[dict]:
-    return [{"epoch": n, "url": preview_url(job, n)} for n in preview_epochs(job)]
-
-
 def job_state(job: StyleJob, kind: str = "state") -> dict:
     """The fields every event about a job starts from."""
     return {
@@ -79,24 +72,30 @@ def queue_fields(estimate: QueueEstimate) -> dict:
             "run_seconds": estimate.run_seconds}
 
 
-def queued_event(pk: int, estimate: QueueEstimate) -> dict:
+def queued_event(job: StyleJob, estimate: QueueEstimate) -> dict:
     """A queued job's new place in the queue (it moved: a job entered, started or left)."""
-    return {"event": "queued", "job": pk, "status": Status.QUEUED, "status_label": Status.QUEUED.label,
-            "queue": queue_fields(estimate)}
+    return {**job_state(job, "queued"), "queue": queue_fields(estimate)}
 
 
 def started_event(job: StyleJob) -> dict:
-    return {**job_state(job, "started"), "worker": job.worker, "device": job.device, "network": job.network}
+    return job_state(job, "started")
 
 
-def progress_event(job: StyleJob, *, epoch: int, step: int, eta_seconds: float | None,
-                   losses: list[list[float]], preview_epoch: int | None = None, fps: float | None = None) -> dict:
-    """`fps`: a video job's frames per second (its steps are frames); None for the others."""
-    event = {**job_state(job, "progress"), "epoch": epoch, "step": step, "eta_seconds": eta_seconds,
+def progress_state(job: StyleJob, *, epoch: int, step: int, eta_seconds: float | None,
+                   fps: float | None = None) -> ProgressState:
+    """The worker's numbers of a progress event (newer than the job's row)."""
+    return ProgressState(status=job.status, epoch=epoch, epochs=job.epochs, step=step,
+                         total_steps=job.total_steps, eta_seconds=eta_seconds, fps=fps)
+
+
+def progress_event(job: StyleJob, progress: ProgressState, *, losses: list[list[float]],
+                   preview_epoch: int | None = None) -> dict:
+    """`progress.fps`: a video job's frames per second (its steps are frames); None for the others."""
+    event = {**job_state(job, "progress"), "epoch": progress.epoch, "step": progress.step,
+             "eta_seconds": progress.eta_seconds, "progress_percent": progress.progress_percent,
              "losses": losses, "preview": None}
-    if fps is not None:
-        event["fps"] = round(fps, 2)
-    event["progress_percent"] = min(100, round(100 * step / job.total_steps)) if job.total_steps else 0
+    if progress.fps is not None:
+        event["fps"] = round(progress.fps, 2)
     if preview_epoch is not None:
         event["preview"] = {"epoch": preview_epoch, "url": preview_url(job, preview_epoch)}
     return event
@@ -109,63 +108,22 @@ def final_event(job: StyleJob, losses: list[list[float]] | None = None, *, stopp
     the engine had already done its last step, as finished: the result is kept)."""
     if job.status not in FINAL_EVENTS:
         return None
-    event = {**job_state(job, FINAL_EVENTS[job.status]), "losses": losses or [], **_final_fields(job)}
+    event = {**job_state(job, FINAL_EVENTS[job.status]), "losses": losses or []}
+    if job.status == Status.FAILED:
+        event["message"] = job.error  # also for the browser's notification (static/js/notify.js)
     if job.status == Status.CANCELLED:
         event["stopping"] = stopping
     return event
 
 
-def _artwork_url(job: StyleJob) -> str | None:
-    """The gallery page of a succeeded public job (gallery.publishing made it on success)."""
-    try:
-        artwork = job.artwork  # the gallery's one-to-one relation
-    except ObjectDoesNotExist:
-        return None
-    return reverse("gallery:detail", args=[artwork.pk]) if artwork.published else None
-
-
-def _final_fields(job: StyleJob) -> dict:
-    if job.status == Status.FAILED:
-        return {"message": job.error}
-    if job.status != Status.SUCCEEDED:
-        return {}
-    if job.result_is_video:  # the page plays it (static/js/video_job.js); no <img> result
-        video = {"video_url": reverse("engine:download", args=[job.pk, "mp4"]) + "?inline=1",
-                 "poster_url": reverse("engine:download", args=[job.pk, "poster"]) if job.poster else None}
-        return {**video, "result_url": None, "plot_url": None, "downloads": _downloads(job),
-                "run_seconds": job.run_seconds, "device": job.device, "network": job.network}
-    return {
-        "visibility": job.visibility,
-        "artwork_url": _artwork_url(job) if job.visibility == Visibility.PUBLIC else None,
-        "result_url": reverse("engine:download", args=[job.pk, "png"]) + "?inline=1",
-        "plot_url": reverse("engine:download", args=[job.pk, "plot"]) + "?inline=1" if job.plot else None,
-        "downloads": _downloads(job),
-        "run_seconds": job.run_seconds, "device": job.device, "network": job.network,
-    }
-
-
-def _downloads(job: StyleJob) -> list[dict]:
-    return [{"kind": kind, "label": label, "url": reverse("engine:download", args=[job.pk, kind])}
-            for kind, label in download_links(job)]
-
-
 def snapshot(job: StyleJob, *, losses: list[list[float]], estimate: QueueEstimate | None) -> dict:
-    """The whole current state, for a socket that has just connected (and for the page itself):
-    what a page that was open all along would know by now. `estimate` is for a queued job."""
-    event = {**job_state(job, "snapshot"), "eta_seconds": job.eta_seconds, "worker": job.worker,
-             "device": job.device, "network": job.network, "previews": previews(job),
+    """The whole current state, for a socket that has just connected: what a page that was open
+    all along would know by now. `estimate` is for a queued job."""
+    event = {**job_state(job, "snapshot"), "eta_seconds": job.eta_seconds, "previews": previews(job),
              "losses": losses, "queue": queue_fields(estimate) if estimate is not None else None}
-    event.update(_final_fields(job))
+    if job.status == Status.FAILED:
+        event["message"] = job.error
     return event
-
-
-# What an event says about where the job runs; only for those who may manage it (engine.models).
-PLACEMENT_KEYS = ("worker", "device")
-
-
-def without_placement(event: dict) -> dict:
-    """The event for a watcher who may not see where the job runs."""
-    return {k: v for k, v in event.items() if k not in PLACEMENT_KEYS}
 
 
 def status_line(event: dict) -> dict:
@@ -173,8 +131,10 @@ def status_line(event: dict) -> dict:
     return {k: event[k] for k in STATUS_LINE_KEYS if k in event}
 
 
-def messages_for(job_pk: int, owner_pk: int, event: dict) -> list[tuple[str, dict]]:
-    """The channel-layer messages of one event: in full for the job's page, its status line for
-    the owner's "my jobs" page."""
-    return [(job_group(job_pk), {"type": "job.event", "event": event}),
-            (user_group(owner_pk), {"type": "job.event", "event": status_line(event)})]
+def messages_for(job_pk: int, owner_pk: int, event: dict, fragments: dict[str, str],
+                 list_entry: str) -> list[tuple[str, dict]]:
+    """The channel-layer messages of one event: for the job's page, the event with the fragments of
+    each audience (engine.job_page.render); for the owner's lists, its status line with the job's
+    entry in them."""
+    return [(job_group(job_pk), {"type": "job.event", "event": event, "fragments": fragments}),
+            (user_group(owner_pk), {"type": "job.event", "event": {**status_line(event), "html": list_entry}})]

@@ -1,15 +1,17 @@
 """Telling browsers about jobs: gathers what an event needs (the losses so far, a queue estimate),
-builds it (engine.events) and hands it to the process's sending thread (engine.publisher).
+builds it (engine.events), renders the parts of the job's page that changed (engine.job_page: once
+per audience, here, where the job's row is at hand, rather than once per watching socket) and hands
+it to the process's sending thread (engine.publisher).
 
 Called by the worker's task (started, progress, the end), by the job service (a job queued,
 cancelled or moved) and by the socket consumers (a snapshot on connect).
 
-A running classic job's loss points also go to a Redis list (`nst:losses:<uuid>`), one element per
-progress event, for the snapshot of a page that opens (or reconnects) mid-run. Chosen over a file
-rewritten each epoch because it is complete up to the last event (a file would miss the points
-since the last epoch), costs one RPUSH per event whatever the history's length, and is reachable
-from web and workers on other machines alike. A succeeded job's snapshot reads its history file
-instead, and the list goes; the others' lists expire.
+A running job's loss points (classic mode's: the others have none) also go to a Redis list
+(`nst:losses:<uuid>`), one element per progress event, for the snapshot of a page that opens (or
+reconnects) mid-run. Chosen over a file rewritten each epoch because it is complete up to the last
+event (a file would miss the points since the last epoch), costs one RPUSH per event whatever the
+history's length, and is reachable from web and workers on other machines alike. A succeeded job's
+snapshot reads its history file instead, and the list goes; the others' lists expire.
 """
 
 from __future__ import annotations
@@ -24,9 +26,9 @@ from redis.exceptions import RedisError
 
 from engine.nst import LossHistory
 
-from . import events, publisher, queue
+from . import events, job_page, publisher, queue
 from .estimates import estimate_queue, estimate_queued_jobs
-from .models import Mode, Status, StyleJob
+from .models import Status, StyleJob
 
 logger = logging.getLogger(__name__)
 
@@ -40,10 +42,11 @@ def losses_key(job: StyleJob) -> str:
 
 def losses_so_far(job: StyleJob) -> list[list[float]]:
     """Every loss point of the job up to its last event, one per step (a resumed run's repeated
-    steps: the newest value). Classic jobs only; [] when none are known (or Redis is down)."""
-    if job.mode != Mode.CLASSIC:
-        return []
-    if job.status == Status.SUCCEEDED and job.history:
+    steps: the newest value); [] when none are known (a mode without losses, or Redis is down). A
+    succeeded job's are in its history file when it has any (its loss plot is drawn from them)."""
+    if job.status == Status.SUCCEEDED:
+        if not (job.plot and job.history):
+            return []
         with job.history.open("rb") as fh:
             return LossHistory.from_dict(json.loads(fh.read())).points()
     try:
@@ -55,10 +58,15 @@ def losses_so_far(job: StyleJob) -> list[list[float]]:
     return [by_step[step] for step in sorted(by_step)]
 
 
-def snapshot(job: StyleJob) -> dict:
-    """The job's whole current state (engine.events.snapshot) with what it needs gathered."""
+def snapshot(job: StyleJob, audience: str) -> dict:
+    """The job's whole current state (engine.events.snapshot) with what it needs gathered, and the
+    whole page's state partials as `audience` sees them (``html``; forms with
+    engine.job_page.CSRF_PLACEHOLDER for their token)."""
     estimate = estimate_queue(job) if job.status == Status.QUEUED else None
-    return events.snapshot(job, losses=losses_so_far(job), estimate=estimate)
+    event = events.snapshot(job, losses=losses_so_far(job), estimate=estimate)
+    fragments = job_page.render(job, job_page.EVERYTHING, (audience,), estimate=estimate)
+    event["html"] = job_page.for_audience(fragments, audience)
+    return event
 
 
 # --- publishing ------------------------------------------------------------------------------------
@@ -79,30 +87,37 @@ def _submit(messages: list[tuple[str, dict]], *, job: StyleJob | None = None,
     return publisher.submit(batch, wait=wait)
 
 
-def _publish(job: StyleJob, event: dict, losses: list[list[float]] | None = None, wait: bool = False) -> bool:
-    return _submit(events.messages_for(job.pk, job.owner_id, event), job=job, losses=losses, wait=wait)
+def _publish(job: StyleJob, event: dict, parts: tuple[str, ...], *, losses: list[list[float]] | None = None,
+             wait: bool = False, progress: job_page.ProgressState | None = None, **render_kwargs) -> bool:
+    fragments = job_page.render(job, parts, progress=progress, **render_kwargs)
+    messages = events.messages_for(job.pk, job.owner_id, event, fragments, job_page.list_entry(job, progress))
+    return _submit(messages, job=job, losses=losses, wait=wait)
 
 
 def publish_started(job: StyleJob) -> bool:
-    return _publish(job, events.started_event(job))
+    return _publish(job, events.started_event(job), job_page.STARTED)
 
 
 def publish_progress(job: StyleJob, *, epoch: int, step: int, eta_seconds: float | None,
                      losses: list[list[float]], preview_epoch: int | None = None, fps: float | None = None) -> bool:
     """Queued for sending; returns at once (the engine's thread does not wait for Redis)."""
-    event = events.progress_event(job, epoch=epoch, step=step, eta_seconds=eta_seconds, losses=losses,
-                                  preview_epoch=preview_epoch, fps=fps)
-    return _publish(job, event, losses)
+    progress = events.progress_state(job, epoch=epoch, step=step, eta_seconds=eta_seconds, fps=fps)
+    event = events.progress_event(job, progress, losses=losses, preview_epoch=preview_epoch)
+    parts = job_page.PROGRESS if preview_epoch is None else job_page.NEW_PREVIEW
+    return _publish(job, event, parts, losses=losses, progress=progress)
 
 
 def publish_final(job: StyleJob, losses: list[list[float]] | None = None, *, stopping: bool = False) -> bool:
     """The job's end (finished, failed or cancelled), as its row says now; nothing while active.
     stopping: a running job's cancel, before its worker has stopped (engine.events.final_event).
     Waits until it is sent (at most publisher.WAIT_TIMEOUT)."""
-    event = events.final_event(job, losses, stopping=stopping)
+    # The row as it is now, not the caller's copy: the owner may have published the job, or made it
+    # share its originals, while it ran, and the page's end must say what a reload would.
+    job = StyleJob.objects.select_related("owner").filter(pk=job.pk).first()
+    event = events.final_event(job, losses, stopping=stopping) if job is not None else None
     if event is None:
         return False
-    ok = _publish(job, event, losses, wait=True)
+    ok = _publish(job, event, job_page.EVERYTHING, losses=losses, wait=True, stopping=stopping)
     if ok and job.status == Status.SUCCEEDED:
         try:
             queue.redis_connection().delete(losses_key(job))  # the history file has them all now
@@ -118,9 +133,15 @@ def publish_queue() -> int:
         estimates = estimate_queued_jobs(QUEUE_UPDATES)
     except RedisError:
         return 0
+    queued = StyleJob.objects.in_bulk([pk for pk, _, _ in estimates])  # one query for all their fragments
     messages = []
-    for pk, owner_pk, estimate in estimates:
-        messages += events.messages_for(pk, owner_pk, events.queued_event(pk, estimate))
+    for pk, _, estimate in estimates:
+        job = queued.get(pk)
+        if job is None:  # deleted in between
+            continue
+        fragments = job_page.render(job, job_page.QUEUED, estimate=estimate)
+        messages += events.messages_for(pk, job.owner_id, events.queued_event(job, estimate), fragments,
+                                        job_page.list_entry(job))
     return len(estimates) if _submit(messages, wait=True) else 0
 
 

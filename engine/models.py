@@ -114,6 +114,14 @@ def may_see_placement(user, owner_id: int) -> bool:
     return may_manage(user, owner_id)
 
 
+def progress_percent(status: str, step: int, total_steps: int) -> int:
+    """How far a job is, in whole percent: StyleJob.progress_percent, and a live event's numbers
+    (engine.job_page.ProgressState: the worker's step, newer than the row's)."""
+    if status == Status.SUCCEEDED:
+        return 100
+    return min(100, round(100 * step / total_steps)) if total_steps else 0
+
+
 def _content_upload_to(instance: StyleJob, filename: str) -> str:
     return job_file_name(instance, filename)
 
@@ -391,9 +399,7 @@ class StyleJob(models.Model):
 
     @property
     def progress_percent(self) -> int:
-        if self.status == Status.SUCCEEDED:
-            return 100
-        return min(100, round(100 * self.step / self.total_steps)) if self.total_steps else 0
+        return progress_percent(self.status, self.step, self.total_steps)
 
     @property
     def duration_seconds(self) -> float | None:

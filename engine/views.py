@@ -27,12 +27,12 @@ from engine.nst.history import SERIES_COLOURS
 from nstsite.parsing import whole_number
 from nstsite.sendfile import send_file
 
-from . import batches, cleanup, events, jobs, live, quotas
+from . import batches, cleanup, job_page, jobs, live, quotas
 from .describe import param_rows
 from .estimates import estimate_new_job, estimate_queue
 from .forms import DEFAULT_MODE, StyleJobForm, control_value, remix_styles_usable
 from .hooks import NotPublishable, RemixSource, publisher, remix_source
-from .job_files import download_links, download_spec, file_for, is_original, preview_epochs, preview_file
+from .job_files import download_spec, file_for, is_original, preview_epochs, preview_file
 from .models import LibraryStyle, Mode, Status, StyleJob, Visibility
 from .runners import runner_for
 from .studio import admission
@@ -251,36 +251,25 @@ def my_jobs(request: HttpRequest) -> HttpResponse:
 
 
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """A job's page: its state partials as this visitor's audience sees them (engine.job_page, which
+    a live page's socket renders again as the job changes), its inputs and parameters."""
     job = _get_job_for_user(request, pk)
+    audience = job_page.audience_for(request.user, job.owner_id)
+    estimate = estimate_queue(job) if job.status == Status.QUEUED else None
     context = {
-        "job": job,
+        **job_page.context(job, audience, estimate=estimate),
         "styles": list(job.styles.all()),
         "params": param_rows(job),
-        "can_cancel": job.can_cancel(request.user),
-        "can_delete": not job.is_active and job.is_manageable_by(request.user),
-        "is_owner": request.user.is_authenticated and request.user.pk == job.owner_id,
-        "show_originals": job.originals_visible_to(request.user),
-        "show_placement": job.placement_visible_to(request.user),
-        "estimate": estimate_queue(job) if job.status == Status.QUEUED else None,
-        "downloads": download_links(job),
-        "previews": events.previews(job),
         "epoch_losses": _epoch_losses(job),
         "series_colours": SERIES_COLOURS,
-        "result_dims": _result_dims(job),
     }
     return render(request, "engine/detail.html", context)
 
 
-def _result_dims(job: StyleJob) -> tuple[int, int] | None:
-    """(width, height) of the result, as the worker recorded it: the page reserves its space."""
-    dims = (job.measurements or {}).get("dims")
-    return (dims[1], dims[0]) if dims and len(dims) == 2 else None
-
-
 def _epoch_losses(job: StyleJob) -> list[list[float]]:
     """The loss at the end of each epoch so far (and the latest step), for the page without
-    JavaScript; a succeeded job shows its full loss plot instead."""
-    if job.mode != Mode.CLASSIC or job.status == Status.SUCCEEDED:
+    JavaScript (a mode without losses has none); a succeeded job shows its full loss plot instead."""
+    if job.status == Status.SUCCEEDED:
         return []
     points = live.losses_so_far(job)
     per_epoch = max(1, job.total_steps // max(1, job.epochs))

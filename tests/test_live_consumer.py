@@ -68,6 +68,9 @@ async def test_the_owner_gets_a_snapshot_of_a_queued_job_on_connect(make_job, ow
     assert (snap["epochs"], snap["total_steps"], snap["step"]) == (2, 14, 0)
     assert snap["queue"]["position"] == 0 and snap["queue"]["workers"] == 0
     assert snap["previews"] == [] and snap["losses"] == []
+    # The page's state as the page renders it, e.g. the queue's text with its workers.
+    assert 'id="queue-info">' in snap["html"] and "No worker is running right now" in snap["html"]
+    assert 'id="job-status" class="status status-queued"' in snap["html"]
 
 
 @pytest.mark.asyncio
@@ -223,9 +226,9 @@ def test_a_worker_running_a_job_streams_its_progress_to_the_page_and_the_list(
     kinds = [e["event"] for e in page]
     assert kinds[0] == "snapshot" and kinds[-1] == "finished"
     assert "queued" in kinds and kinds.index("queued") < kinds.index("started") < kinds.index("progress")
-    started = page[kinds.index("started")]
-    assert started["worker"] and started["device"].startswith(("CPU", "GPU"))
-    assert started["network"] == "vgg16"
+    started = page[kinds.index("started")]  # the run table, as the owner's page renders it
+    assert re.search(r'id="run-device">(CPU|GPU)', started["html"]) and 'id="run-worker">' in started["html"]
+    assert 'id="run-network">vgg16<' in started["html"]
     progress = [e for e in page if e["event"] == "progress"]
     # Throttled (at most ~5 a second, plus one per epoch), yet every step's losses arrive, once.
     assert len(progress) < job.total_steps
@@ -234,10 +237,13 @@ def test_a_worker_running_a_job_streams_its_progress_to_the_page_and_the_list(
     assert [e["preview"]["epoch"] for e in progress if e["preview"]] == [1, 2, 3]
     assert all(e["step"] <= e["total_steps"] and e["sent_at"] > 0 for e in progress)
     assert progress[-1]["eta_seconds"] == 0.0
-    finished = page[-1]
-    assert finished["result_url"].startswith(reverse("engine:download", args=[job.pk, "png"]))
-    assert {d["kind"] for d in finished["downloads"]} == {"png", "plot", "csv", "json"}
+    finished = page[-1]  # the end as a reload shows it: the result, its downloads, the finished time
+    assert f'src="{reverse("engine:download", args=[job.pk, "png"])}?inline=1"' in finished["html"]
+    assert set(re.findall(r'id="download-(\w+)"', finished["html"])) == {"png", "plot", "csv", "json"}
+    assert 'id="run-finished">' in finished["html"] and 'id="delete-section"' in finished["html"]
     assert "losses" not in listing[-1] and listing[-1]["status"] == "succeeded"
+    assert f'id="job-row-{job.pk}"' in listing[-1]["html"]
+    assert f">{job.total_steps} / {job.total_steps} steps<" in listing[-1]["html"]
     assert [e["event"] for e in listing][-1] == "finished" and "progress" in [e["event"] for e in listing]
     # The history file holds the losses now; the Redis list of a finished job is gone.
     assert not queue.redis_connection().exists(live.losses_key(job))

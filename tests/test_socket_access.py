@@ -5,6 +5,8 @@ channel layer, with the real views making the change."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from asgiref.sync import sync_to_async
 from django.test import Client
@@ -12,6 +14,7 @@ from django.urls import reverse
 
 from engine import consumers, live
 from engine.models import StyleJob, Visibility
+from engine.nst import images
 from tests.web_client import communicator
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -91,18 +94,33 @@ async def test_a_socket_closes_when_its_session_logs_out(make_job, other_user, o
 
 
 @pytest.mark.asyncio
-async def test_only_those_who_manage_the_job_are_told_where_it_runs(make_job, owner, other_user, rq_redis):
+async def test_only_those_who_manage_the_job_are_told_where_it_runs(make_job, owner, other_user, rq_redis,
+                                                                   load_test_image):
+    """Where it runs is in the run table's fragment of those who may see it, and nowhere in anything
+    sent to others: numbers, fragments, any of them (the whole message is searched)."""
     job = await sync_to_async(running_public_job)(make_job)
     _, owner_cookie = await sync_to_async(logged_in)(owner)
     _, other_cookie = await sync_to_async(logged_in)(other_user)
     mine, snap = await opened(job_path(job), owner_cookie)
-    assert snap["device"] == "NVIDIA A100-SXM4-80GB" and snap["worker"] == "gpu-box-7.internal"
+    assert 'id="run-device">NVIDIA A100-SXM4-80GB<' in snap["html"]
+    assert 'id="run-worker">gpu-box-7.internal<' in snap["html"]
     theirs, snap = await opened(job_path(job), other_cookie)
-    assert "device" not in snap and "worker" not in snap and snap["network"] == "vgg16"
+    assert "A100" not in json.dumps(snap) and "gpu-box-7" not in json.dumps(snap)
+    assert 'id="run-network">vgg16<' in snap["html"] and 'id="run-table"' in snap["html"]
     await sync_to_async(live.publish_started)(job)
-    assert (await mine.receive_json_from(timeout=10))["device"] == "NVIDIA A100-SXM4-80GB"
+    event = await mine.receive_json_from(timeout=10)
+    assert event["event"] == "started" and 'id="run-device">NVIDIA A100-SXM4-80GB<' in event["html"]
     event = await theirs.receive_json_from(timeout=10)
-    assert event["event"] == "started" and "device" not in event and "worker" not in event
+    assert event["event"] == "started" and 'id="run-table"' in event["html"]
+    assert "A100" not in json.dumps(event) and "gpu-box-7" not in json.dumps(event)
+    png = images.encode_png(images.to_uint8(load_test_image("tubingen.jpg", 32)))
+    await sync_to_async(job.finish)(image_png=png, history=None, device="NVIDIA A100-SXM4-80GB",
+                                    network="vgg16", seconds=2.0)
+    await sync_to_async(live.publish_final)(job)
+    assert "gpu-box-7" in json.dumps(await mine.receive_json_from(timeout=10))
+    event = await theirs.receive_json_from(timeout=10)
+    assert event["event"] == "finished" and 'id="result-image"' in event["html"]
+    assert "A100" not in json.dumps(event) and "gpu-box-7" not in json.dumps(event)
     await mine.disconnect()
     await theirs.disconnect()
 

@@ -18,3 +18,12 @@ def duration(seconds) -> str:
     if minutes:
         return f"{minutes} min {secs} s" if secs else f"{minutes} min"
     return f"{secs} s"
+
+
+@register.filter
+def mode_partial(mode: str, name: str) -> list[str]:
+    """The job page's partial `name` for a job of `mode`: engine/modes/<mode>/_<name>.html, or,
+    when the mode has none of its own, engine/modes/_default/_<name>.html. {% include %} takes the
+    first of the list that exists, so a mode's wording and live parts are chosen here, in the
+    templates, by the job's mode: {% include job.mode|mode_partial:"progress_text" %}."""
+    return [f"engine/modes/{mode}/_{name}.html", f"engine/modes/_default/_{name}.html"]

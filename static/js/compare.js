@@ -1,7 +1,7 @@
 // Before/after: the photo laid over the result, cut off at a slider's position, so moving the
 // slider wipes between the two. Progressive enhancement of #compare (the result image alone
-// without JavaScript); NST.setupCompare(box) is also called by static/js/job.js for a result that
-// arrives while the page is open. The overlay is clipped with a CSS variable set through the
+// without JavaScript); also for a result that arrives while the page is open (a live page's
+// "nst:swapped", static/js/live_socket.js). The overlay is clipped with a CSS variable set through the
 // CSSOM (no style attribute in the HTML: the site's Content-Security-Policy forbids those).
 (function () {
   "use strict";
@@ -42,4 +42,7 @@
   };
 
   NST.setupCompare(document.getElementById("compare"));
+  document.addEventListener("nst:swapped", function (e) {
+    NST.setupCompare(e.detail.id === "compare" ? e.detail : e.detail.querySelector("#compare"));
+  });
 })();

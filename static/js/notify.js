@@ -56,9 +56,9 @@
     });
   }
 
-  // The job page's button.
-  const button = document.getElementById("browser-notify-button");
-  if (button && supported) {
+  // The job page's button; set up again when a live page gets its box anew (static/js/live_socket.js).
+  function setupButton(button) {
+    if (!button || !supported) return;
     const state = document.getElementById("browser-notify-state");
     button.hidden = false;
     function label() {
@@ -71,4 +71,6 @@
     });
     label();
   }
+  setupButton(document.getElementById("browser-notify-button"));
+  document.addEventListener("nst:swapped", function (e) { setupButton(e.detail.querySelector("#browser-notify-button")); });
 })();

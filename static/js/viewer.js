@@ -1,17 +1,17 @@
 // Epoch previews in a viewer: a click on a thumbnail of the strip opens it large in a <dialog>,
 // with the previous and next epochs a click (or an arrow key) away; Escape closes it. Without
-// JavaScript (or <dialog>) the thumbnail is a link to the preview itself.
+// JavaScript (or <dialog>) the thumbnail is a link to the preview itself. The strip is looked up
+// at each use: a live page gets it anew from the server as epochs end (static/js/live_socket.js).
 (function () {
   "use strict";
-  const strip = document.getElementById("epoch-previews");
   const dialog = document.getElementById("preview-viewer");
-  if (!strip || !dialog || typeof dialog.showModal !== "function") return;
+  if (!dialog || typeof dialog.showModal !== "function") return;
   const img = dialog.querySelector("img");
   const caption = dialog.querySelector("figcaption");
   const epochs = document.getElementById("job").dataset.epochs;
   let current = null;
 
-  function items() { return Array.prototype.slice.call(strip.querySelectorAll("li")); }
+  function items() { return Array.prototype.slice.call(document.querySelectorAll("#epoch-previews li")); }
 
   function show(item) {
     current = item;
@@ -29,9 +29,9 @@
     if (at >= 0 && at < list.length) show(list[at]);
   }
 
-  strip.addEventListener("click", function (e) {
-    const link = e.target.closest("a");
-    if (!link || !strip.contains(link)) return;
+  document.addEventListener("click", function (e) {
+    const link = e.target.closest("#epoch-previews a");
+    if (!link) return;
     e.preventDefault();
     show(link.closest("li"));
     dialog.showModal();
