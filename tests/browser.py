@@ -39,6 +39,15 @@ def require_chromium() -> str:
 @contextmanager
 def chromium_context(user_data_dir: Path) -> Iterator:
     """A Playwright BrowserContext in a fresh headless Chromium with its own, empty profile."""
+    with chromium_contexts(user_data_dir) as (context,):
+        yield context
+
+
+@contextmanager
+def chromium_contexts(*user_data_dirs: Path) -> Iterator[tuple]:
+    """One BrowserContext per profile, each in a headless Chromium of its own (people who share no
+    cookies: an owner and a visitor, say), from one Playwright (a second sync Playwright cannot start
+    inside the first)."""
     executable = require_chromium()
     try:
         from playwright.sync_api import sync_playwright
@@ -46,14 +55,17 @@ def chromium_context(user_data_dir: Path) -> Iterator:
         raise HarnessError(f"Playwright is not installed ({exc}); scripts/test installs requirements-dev.txt.") \
             from None
     with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(user_data_dir), executable_path=executable, headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1280, "height": 900})
-        context.set_default_timeout(30_000)
+        contexts = []
         try:
-            yield context
+            for user_data_dir in user_data_dirs:
+                contexts.append(playwright.chromium.launch_persistent_context(
+                    str(user_data_dir), executable_path=executable, headless=True, args=CHROMIUM_ARGS,
+                    viewport={"width": 1280, "height": 900}))
+                contexts[-1].set_default_timeout(30_000)
+            yield tuple(contexts)
         finally:
-            context.close()
+            for context in contexts:
+                context.close()
 
 
 def artifact_path(name: str) -> Path:

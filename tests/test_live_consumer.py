@@ -24,7 +24,7 @@ from django.urls import reverse
 from engine import consumers, jobs, live, publisher, queue
 from engine.models import Status, StyleJob
 from engine.nst import images
-from tests.browser import artifact_path, chromium_context
+from tests.browser import artifact_path, chromium_context, chromium_contexts
 from tests.harness import Platform, free_port
 from tests.web_client import communicator
 
@@ -366,7 +366,8 @@ def watching_page(tmp_path: Path):
         yield context.new_page()
 
 
-def _submit_small_classic_job(page, base: str, images_dir: Path) -> None:
+def _submit_small_classic_job(page, base: str, images_dir: Path, *, epochs: int = 3, steps: int = 10,
+                              publish: bool = False) -> None:
     page.goto(base + "/accounts/signup/")
     page.fill("input[name=username]", "watcher")
     page.fill("input[name=email]", "watcher@example.org")
@@ -380,8 +381,10 @@ def _submit_small_classic_job(page, base: str, images_dir: Path) -> None:
     page.select_option("select[name=preset]", "custom")
     page.fill("input[name=size]", "256")        # the form's smallest
     page.click("#advanced-settings summary")    # epochs and steps are advanced settings
-    page.fill("input[name=epochs]", "3")
-    page.fill("input[name=steps_per_epoch]", "10")
+    page.fill("input[name=epochs]", str(epochs))
+    page.fill("input[name=steps_per_epoch]", str(steps))
+    if publish:
+        page.check("#id_publish")
     page.click("#submit-job")
     page.wait_for_url(re.compile(r"/jobs/\d+/$"))
 
@@ -443,3 +446,105 @@ def test_the_job_page_shows_thumbnails_and_a_growing_loss_chart_before_the_resul
     expect(row.locator(".job-status-cell")).to_have_text("Succeeded")
     expect(row.locator(".job-progress-cell")).to_have_text("30 / 30 steps")
     assert my_jobs.evaluate("window.__sameDocument") is True
+
+
+# --- the end of a live run, as a reload shows it ------------------------------------------------------
+
+# Records, in the page, which parts of the page each event's fragments carried (the ids of the
+# top-level elements of its `html`), so the test compares what the server sent, not a list of its own.
+PARTS_SCRIPT = """
+window.__parts = {};
+(function () {
+  const Native = window.WebSocket;
+  function Recording(url, protocols) {
+    const ws = protocols === undefined ? new Native(url) : new Native(url, protocols);
+    ws.addEventListener("message", function (m) {
+      const ev = JSON.parse(m.data);
+      const parsed = document.createElement("template");
+      parsed.innerHTML = ev.html || "";
+      window.__parts[ev.event] = Array.prototype.map.call(parsed.content.children, function (c) { return c.id; });
+    });
+    return ws;
+  }
+  Recording.prototype = Native.prototype;
+  ["CONNECTING", "OPEN", "CLOSING", "CLOSED"].forEach(function (k) { Recording[k] = Native[k]; });
+  window.WebSocket = Recording;
+})();
+"""
+OUTER_HTML = "ids => ids.map(id => [id, document.getElementById(id) ? document.getElementById(id).outerHTML : null])"
+CSRF_VALUE = re.compile(r'(name="csrfmiddlewaretoken" value=")[^"]*"')
+# Every part of a classic job's page that a live page gets again at the end (engine.job_page.PARTS
+# and classic mode's live state).
+CLASSIC_END_PARTS = {"job-actions", "job-status", "result-slot", "job-end", "queue-info", "progress", "notify-slot",
+                     "publish-slot", "run-table", "delete-slot", "epoch-previews", "loss-summary"}
+
+
+def _state_markup(page, ids: list[str]) -> dict[str, str | None]:
+    """The page's state parts as HTML, with the CSRF tokens blanked (masked anew at each render)."""
+    return {part: CSRF_VALUE.sub(r'\1"', html) if html else html for part, html in page.evaluate(OUTER_HTML, ids)}
+
+
+def _shot(page, name: str) -> None:
+    size = page.viewport_size
+    page.screenshot(path=artifact_path(f"live-end-{name}-{size['width']}.png"), full_page=True)
+
+
+def test_a_page_open_through_a_run_ends_with_the_markup_a_reload_shows(
+        live_platform: Platform, tmp_path: Path, images_dir: Path) -> None:
+    """The owner watches a public classic job on a laptop and on a phone, a visitor without an
+    account on a laptop, all from before the worker starts until the end; then each page's state
+    parts (every part the final event carried) are compared with a reload's, as HTML."""
+    from playwright.sync_api import expect
+
+    platform, gate = live_platform, live_platform.gate
+    with chromium_contexts(tmp_path / "owner-profile", tmp_path / "visitor-profile") as (owner, visitor):
+        owner.add_init_script(PARTS_SCRIPT)
+        visitor.add_init_script(PARTS_SCRIPT)
+        laptop = owner.new_page()
+        _submit_small_classic_job(laptop, platform.url, images_dir, epochs=2, steps=10, publish=True)
+        job_url = laptop.url
+        job_id = int(job_url.rstrip("/").rsplit("/", 1)[1])
+        phone = owner.new_page()
+        phone.set_viewport_size({"width": 390, "height": 844})
+        watcher = visitor.new_page()
+        pages = {"owner": laptop, "owner-phone": phone, "visitor": watcher}
+        for page in (phone, watcher):
+            page.goto(job_url)
+        for page in pages.values():
+            expect(page.locator("#live-state")).to_have_text("· live")  # its snapshot came
+            page.evaluate("window.__sameDocument = true")
+        try:
+            gate.hold(job_id, 12)  # after epoch 1: the pages mid-run, to look at
+            platform.start_worker("worker")
+            gate.wait_held(job_id, 12, 240, explain=platform.logs)
+            expect(phone.locator("#epoch-previews li")).to_have_count(1, timeout=60_000)
+            for name, page in pages.items():
+                _shot(page, f"running-{name}")
+            gate.release(job_id)
+            for page in pages.values():
+                expect(page.locator("#job-status")).to_have_attribute("data-status", "succeeded", timeout=120_000)
+                page.wait_for_function("window.__parts.finished", timeout=30_000)
+        except Exception as exc:  # AssertionError or Playwright's TimeoutError: say what the server did
+            raise AssertionError(f"{exc}\n{platform.logs()}") from None
+
+        for name, page in pages.items():
+            assert page.evaluate("window.__sameDocument") is True, name  # updated in place, never reloaded
+            parts = page.evaluate("window.__parts.finished")
+            assert set(parts) == CLASSIC_END_PARTS, (name, parts)
+            page.locator("#result-image").evaluate("img => img.decode()")
+            live = _state_markup(page, parts)
+            _shot(page, f"live-{name}")
+            page.reload()
+            page.locator("#result-image").evaluate("img => img.decode()")
+            assert _state_markup(page, parts) == live, name
+            _shot(page, f"reload-{name}")
+
+        # What each audience's end says: the owner's the Delete section, the finished time and where
+        # it ran; the visitor's neither the forms nor where it ran.
+        parts = sorted(CLASSIC_END_PARTS)
+        mine, theirs = _state_markup(laptop, parts), _state_markup(watcher, parts)
+        assert 'id="delete-section"' in mine["delete-slot"] and 'id="run-finished"' in mine["run-table"]
+        assert 'id="run-worker"' in mine["run-table"] and 'id="download-png"' in mine["result-slot"]
+        assert 'id="delete-section"' not in theirs["delete-slot"] and 'id="run-finished"' in theirs["run-table"]
+        assert "run-worker" not in str(theirs) and "run-device" not in str(theirs) and "<form" not in str(theirs)
+        assert 'width="256"' in mine["result-slot"]  # the result's size, as a reload reserves it
