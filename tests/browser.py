@@ -9,6 +9,7 @@ Free of pytest (bench/bench_live.py uses it too).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -72,3 +73,38 @@ def artifact_path(name: str) -> Path:
     """Where a test keeps a screenshot: test-artifacts/ (git ignores it)."""
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS / name
+
+
+# --- a live page's state parts (engine.job_page) --------------------------------------------------------
+
+# An init script: records, in the page, which parts of the page each live event's fragments carried
+# (the ids of the top-level elements of its `html`), by kind of event: window.__parts.finished, ...
+LIVE_PARTS_SCRIPT = """
+window.__parts = {};
+(function () {
+  const Native = window.WebSocket;
+  function Recording(url, protocols) {
+    const ws = protocols === undefined ? new Native(url) : new Native(url, protocols);
+    ws.addEventListener("message", function (m) {
+      const ev = JSON.parse(m.data);
+      const parsed = document.createElement("template");
+      parsed.innerHTML = ev.html || "";
+      window.__parts[ev.event] = Array.prototype.map.call(parsed.content.children, function (c) { return c.id; });
+    });
+    return ws;
+  }
+  Recording.prototype = Native.prototype;
+  ["CONNECTING", "OPEN", "CLOSING", "CLOSED"].forEach(function (k) { Recording[k] = Native[k]; });
+  window.WebSocket = Recording;
+})();
+"""
+_OUTER_HTML = "ids => ids.map(id => [id, document.getElementById(id) ? document.getElementById(id).outerHTML : null])"
+_CSRF_VALUE = re.compile(r'(name="csrfmiddlewaretoken" value=")[^"]*"')
+_EMPTY_STYLE = ' style=""'  # Chromium leaves one on form inputs it has looked at (e.g. after a resize)
+
+
+def state_markup(page, ids: list[str]) -> dict[str, str | None]:
+    """The page's elements of these ids as HTML (None: not on the page), CSRF tokens blanked (each
+    render masks the token anew) and empty style attributes dropped."""
+    return {part: _CSRF_VALUE.sub(r'\1"', html).replace(_EMPTY_STYLE, "") if html else html
+            for part, html in page.evaluate(_OUTER_HTML, ids)}

@@ -24,7 +24,7 @@ from django.urls import reverse
 from engine import consumers, jobs, live, publisher, queue
 from engine.models import Status, StyleJob
 from engine.nst import images
-from tests.browser import artifact_path, chromium_context, chromium_contexts
+from tests.browser import LIVE_PARTS_SCRIPT, artifact_path, chromium_context, chromium_contexts, state_markup
 from tests.harness import Platform, free_port
 from tests.web_client import communicator
 
@@ -450,38 +450,10 @@ def test_the_job_page_shows_thumbnails_and_a_growing_loss_chart_before_the_resul
 
 # --- the end of a live run, as a reload shows it ------------------------------------------------------
 
-# Records, in the page, which parts of the page each event's fragments carried (the ids of the
-# top-level elements of its `html`), so the test compares what the server sent, not a list of its own.
-PARTS_SCRIPT = """
-window.__parts = {};
-(function () {
-  const Native = window.WebSocket;
-  function Recording(url, protocols) {
-    const ws = protocols === undefined ? new Native(url) : new Native(url, protocols);
-    ws.addEventListener("message", function (m) {
-      const ev = JSON.parse(m.data);
-      const parsed = document.createElement("template");
-      parsed.innerHTML = ev.html || "";
-      window.__parts[ev.event] = Array.prototype.map.call(parsed.content.children, function (c) { return c.id; });
-    });
-    return ws;
-  }
-  Recording.prototype = Native.prototype;
-  ["CONNECTING", "OPEN", "CLOSING", "CLOSED"].forEach(function (k) { Recording[k] = Native[k]; });
-  window.WebSocket = Recording;
-})();
-"""
-OUTER_HTML = "ids => ids.map(id => [id, document.getElementById(id) ? document.getElementById(id).outerHTML : null])"
-CSRF_VALUE = re.compile(r'(name="csrfmiddlewaretoken" value=")[^"]*"')
 # Every part of a classic job's page that a live page gets again at the end (engine.job_page.PARTS
 # and classic mode's live state).
 CLASSIC_END_PARTS = {"job-actions", "job-status", "result-slot", "job-end", "queue-info", "progress", "notify-slot",
                      "publish-slot", "run-table", "delete-slot", "epoch-previews", "loss-summary"}
-
-
-def _state_markup(page, ids: list[str]) -> dict[str, str | None]:
-    """The page's state parts as HTML, with the CSRF tokens blanked (masked anew at each render)."""
-    return {part: CSRF_VALUE.sub(r'\1"', html) if html else html for part, html in page.evaluate(OUTER_HTML, ids)}
 
 
 def _shot(page, name: str) -> None:
@@ -498,8 +470,8 @@ def test_a_page_open_through_a_run_ends_with_the_markup_a_reload_shows(
 
     platform, gate = live_platform, live_platform.gate
     with chromium_contexts(tmp_path / "owner-profile", tmp_path / "visitor-profile") as (owner, visitor):
-        owner.add_init_script(PARTS_SCRIPT)
-        visitor.add_init_script(PARTS_SCRIPT)
+        owner.add_init_script(LIVE_PARTS_SCRIPT)
+        visitor.add_init_script(LIVE_PARTS_SCRIPT)
         laptop = owner.new_page()
         _submit_small_classic_job(laptop, platform.url, images_dir, epochs=2, steps=10, publish=True)
         job_url = laptop.url
@@ -527,22 +499,33 @@ def test_a_page_open_through_a_run_ends_with_the_markup_a_reload_shows(
         except Exception as exc:  # AssertionError or Playwright's TimeoutError: say what the server did
             raise AssertionError(f"{exc}\n{platform.logs()}") from None
 
+        # The live forms' CSRF token (the socket's own) is one Django takes: a POST with it is not refused.
+        status = laptop.evaluate("""url => {
+            const token = document.querySelector("#delete-job-form [name=csrfmiddlewaretoken]").value;
+            const body = new FormData();
+            body.append("csrfmiddlewaretoken", token);
+            body.append("notify", "0");
+            return fetch(url, {method: "POST", body: body, credentials: "same-origin", redirect: "manual"})
+                .then(r => r.type === "opaqueredirect" ? 302 : r.status);
+        }""", f"{platform.url}/jobs/{job_id}/notify/")
+        assert status == 302, status  # 403 when the token is refused
+
         for name, page in pages.items():
             assert page.evaluate("window.__sameDocument") is True, name  # updated in place, never reloaded
             parts = page.evaluate("window.__parts.finished")
             assert set(parts) == CLASSIC_END_PARTS, (name, parts)
             page.locator("#result-image").evaluate("img => img.decode()")
-            live = _state_markup(page, parts)
+            live = state_markup(page, parts)
             _shot(page, f"live-{name}")
             page.reload()
             page.locator("#result-image").evaluate("img => img.decode()")
-            assert _state_markup(page, parts) == live, name
+            assert state_markup(page, parts) == live, name
             _shot(page, f"reload-{name}")
 
         # What each audience's end says: the owner's the Delete section, the finished time and where
         # it ran; the visitor's neither the forms nor where it ran.
         parts = sorted(CLASSIC_END_PARTS)
-        mine, theirs = _state_markup(laptop, parts), _state_markup(watcher, parts)
+        mine, theirs = state_markup(laptop, parts), state_markup(watcher, parts)
         assert 'id="delete-section"' in mine["delete-slot"] and 'id="run-finished"' in mine["run-table"]
         assert 'id="run-worker"' in mine["run-table"] and 'id="download-png"' in mine["result-slot"]
         assert 'id="delete-section"' not in theirs["delete-slot"] and 'id="run-finished"' in theirs["run-table"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests import clips
-from tests.browser import artifact_path, chromium_context
+from tests.browser import LIVE_PARTS_SCRIPT, artifact_path, chromium_context, state_markup
 from tests.harness import Platform
 
 FRAMES = 60  # 48 a chunk: held before frame 55, the first chunk's preview is out
@@ -30,8 +30,10 @@ def live_platform(tmp_path: Path, redis_server: str, model_dir: Path):
 @pytest.fixture
 def page(tmp_path: Path):
     """A page whose Content-Security-Policy violations (Chromium's console says each one) fail the test:
-    the video and batch pages run under the site's strict policy (nstsite/security_headers.py)."""
+    the video and batch pages run under the site's strict policy (nstsite/security_headers.py). It
+    records which parts of the page live events carry (tests/browser.py)."""
     with chromium_context(tmp_path / "chromium-profile") as context:
+        context.add_init_script(LIVE_PARTS_SCRIPT)
         page = context.new_page()
         blocked: list[str] = []
         page.on("console", lambda message: blocked.append(message.text)
@@ -98,6 +100,12 @@ def test_a_clip_is_followed_frame_by_frame_and_then_plays_on_its_page(
     width, duration = video.evaluate("v => [v.videoWidth, v.duration]")
     assert width == 256 and abs(duration - FRAMES / 24) < 0.2, (width, duration)
     _shots(page, "finished")
+    # The end of the live run is what a reload shows, part by part as the final event carried them.
+    parts = page.evaluate("window.__parts.finished")
+    assert {"result-slot", "video-live", "run-table", "delete-slot"} <= set(parts), parts
+    live = state_markup(page, parts)
+    page.reload()
+    assert state_markup(page, parts) == live
 
     # Published: the gallery shows it as a video with its poster, and its page plays it.
     page.click("#publish-button")
