@@ -18,6 +18,11 @@ and the e-mail switch. A live event goes to many sockets, so its fragments are r
 audience (OWNER, STAFF, PUBLIC), not per socket, and each socket gets its own audience's; the parts
 that are the same for everyone are rendered once for all (ALL_AUDIENCES).
 
+Progress events too carry their part rendered (the progress bar and its text, ~1 KiB with the
+numbers), not numbers for the page to word: the wording is the mode's ("Epoch 2 of 3, step 40 of
+90", "Frame 30 of 60 · 4.2 frames/s", "Stylising"), in its template, and a second wording in the
+script is how the page had drifted. Their numbers (loss points, step, ETA) stay for the chart.
+
 CSRF. A fragment's forms carry CSRF_PLACEHOLDER as their token; each socket puts in its own
 (engine.consumers), as a page's render puts in its request's.
 """
