@@ -84,7 +84,7 @@ def started_event(job: StyleJob) -> dict:
 def progress_state(job: StyleJob, *, epoch: int, step: int, eta_seconds: float | None,
                    fps: float | None = None) -> ProgressState:
     """The worker's numbers of a progress event (newer than the job's row)."""
-    return ProgressState(status=job.status, epoch=epoch, epochs=job.epochs, step=step,
+    return ProgressState(mode=job.mode, status=job.status, epoch=epoch, epochs=job.epochs, step=step,
                          total_steps=job.total_steps, eta_seconds=eta_seconds, fps=fps)
 
 

@@ -19,9 +19,9 @@ audience (OWNER, STAFF, PUBLIC), not per socket, and each socket gets its own au
 that are the same for everyone are rendered once for all (ALL_AUDIENCES).
 
 Progress events too carry their part rendered (the progress bar and its text, ~1 KiB with the
-numbers), not numbers for the page to word: the wording is the mode's ("Epoch 2 of 3, step 40 of
-90", "Frame 30 of 60 · 4.2 frames/s", "Stylising"), in its template, and a second wording in the
-script is how the page had drifted. Their numbers (loss points, step, ETA) stay for the chart.
+numbers), not numbers for the page to word: the wording is the mode's runner's ("Epoch 2 of 3,
+step 40 of 90", "Frame 30 of 60 · stylising 4.2 frames/s", "Stylising"; engine.runners), and a
+second wording in the script is how the page had drifted. Their numbers (loss points, step, ETA) stay for the chart.
 
 CSRF. A fragment's forms carry CSRF_PLACEHOLDER as their token; each socket puts in its own
 (engine.consumers), as a page's render puts in its request's.
@@ -76,7 +76,9 @@ JOB_ROW = "engine/_job_row.html"
 class ProgressState:
     """A running job's progress as a live event tells it: the worker's numbers, newer than the row's
     (the row is saved less often than events go out). Named as StyleJob's fields, so the partials
-    take either: `progress` is the job itself on a page."""
+    (and the runners' wording, engine.templatetags.runners) take either: `progress` is the job
+    itself on a page."""
+    mode: str
     status: str
     epoch: int
     epochs: int

@@ -83,12 +83,29 @@ def test_the_markup_check_finds_markup_built_in_a_script():
     assert "The job failed" in " ".join(state_phrases())
 
 
+def runner_words() -> set[str]:
+    """The telling words of each runner's progress wording (engine.runners), which the templates show:
+    capitalised or with a slash ("Epoch", "Frame", "frames/s"); lower-case ones like "step" also name
+    the chart's axis, which the script draws."""
+    from engine.models import StyleJob
+    from engine.runners import RUNNERS
+
+    words = set()
+    for mode, runner in RUNNERS.items():
+        sample = StyleJob(mode=mode, epoch=2, epochs=5, step=40, total_steps=100)
+        text = runner.progress_text(sample, fps=4.5) + runner.rate_text(4.5)
+        words |= {word for word in re.findall(r"[A-Za-z/]{4,}", text) if word[0].isupper() or "/" in word}
+    return words
+
+
 def test_no_wording_of_the_job_page_state_is_in_the_scripts():
-    phrases = state_phrases()
+    phrases, words = state_phrases(), runner_words()
     assert {"Position in the queue", "frames to stylise", "This job is next in the queue"} <= phrases
+    assert {"Epoch", "Frame", "frames/s", "Stylising"} <= words
     for name, text in live_scripts().items():
         literals = " ".join(re.findall(r'"([^"\n]*)"', text))
         assert [p for p in phrases if p in literals] == [], name
+        assert [w for w in words if re.search(rf"\b{re.escape(w)}\b", literals)] == [], name
 
 
 def test_the_reconnect_code_exists_once():

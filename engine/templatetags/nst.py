@@ -24,6 +24,6 @@ def duration(seconds) -> str:
 def mode_partial(mode: str, name: str) -> list[str]:
     """The job page's partial `name` for a job of `mode`: engine/modes/<mode>/_<name>.html, or,
     when the mode has none of its own, engine/modes/_default/_<name>.html. {% include %} takes the
-    first of the list that exists, so a mode's wording and live parts are chosen here, in the
-    templates, by the job's mode: {% include job.mode|mode_partial:"progress_text" %}."""
+    first of the list that exists, so what a mode's page shows differently (its live parts, its
+    scripts) is chosen in the templates, by the job's mode: {% include job.mode|mode_partial:"live" %}."""
     return [f"engine/modes/{mode}/_{name}.html", f"engine/modes/_default/_{name}.html"]

@@ -2,6 +2,7 @@
 
     {% load runners %}
     {{ job|progress_text }}          "Epoch 2 of 5, step 40 of 100", "Frame 120 of 240", "Stylising"
+    {{ progress|rate_text }}         " · stylising 11.5 frames/s" (a live event's `fps`; "" without)
     {% with runner=job|runner %}{{ runner.unit }} {{ runner.result_kind }}{% endwith %}
 """
 
@@ -22,3 +23,10 @@ def runner(job) -> Runner:
 @register.filter
 def progress_text(job) -> str:
     return runner_for(job.mode).progress_text(job)
+
+
+@register.filter
+def rate_text(progress) -> str:
+    """The run's speed as its runner words it, from a live event's numbers
+    (engine.job_page.ProgressState.fps); "" for a job's row, which keeps no rate."""
+    return runner_for(progress.mode).rate_text(getattr(progress, "fps", None))
