@@ -165,6 +165,21 @@ def redis_server(tmp_path_factory) -> str:
 
 
 @pytest.fixture
+def live_platform(tmp_path: Path, redis_server: str, model_dir: Path):
+    """The platform's own processes (tests/harness.py: web server, websockets, proxy) on a database
+    of their own; no worker yet (the test starts it). A Redis database of its own: the platform's
+    worker must not take other tests' jobs."""
+    import redis
+
+    from tests.harness import Platform
+
+    redis_url = redis_server.rsplit("/", 1)[0] + "/1"
+    redis.Redis.from_url(redis_url).flushdb()
+    with Platform(tmp_path / "platform", redis_url=redis_url, model_dir=model_dir) as platform:
+        yield platform.up(workers=0)
+
+
+@pytest.fixture
 def rq_redis(redis_server, settings):
     """Points RQ_QUEUES, REDIS_URL and the channel layer (live job events) at the test Redis,
     emptied for this test; yields a client."""

@@ -347,18 +347,6 @@ document.addEventListener("DOMContentLoaded", function () {
 
 
 @pytest.fixture
-def live_platform(tmp_path: Path, redis_server: str, model_dir: Path):
-    """The web server, on a database of its own; no worker yet (the test starts it). A Redis
-    database of its own: the platform's worker must not take other tests' jobs."""
-    import redis
-
-    redis_url = redis_server.rsplit("/", 1)[0] + "/1"
-    redis.Redis.from_url(redis_url).flushdb()
-    with Platform(tmp_path / "platform", redis_url=redis_url, model_dir=model_dir) as platform:
-        yield platform.up(workers=0)
-
-
-@pytest.fixture
 def watching_page(tmp_path: Path):
     """A Chromium page that records the job page's changes (TIMELINE_SCRIPT)."""
     with chromium_context(tmp_path / "chromium-profile") as context:

@@ -18,16 +18,6 @@ HELD_AT = 55
 
 
 @pytest.fixture
-def live_platform(tmp_path: Path, redis_server: str, model_dir: Path):
-    import redis
-
-    redis_url = redis_server.rsplit("/", 1)[0] + "/2"
-    redis.Redis.from_url(redis_url).flushdb()
-    with Platform(tmp_path / "platform", redis_url=redis_url, model_dir=model_dir) as platform:
-        yield platform.up(workers=0)
-
-
-@pytest.fixture
 def page(tmp_path: Path):
     """A page whose Content-Security-Policy violations (Chromium's console says each one) fail the test:
     the video and batch pages run under the site's strict policy (nstsite/security_headers.py). It
