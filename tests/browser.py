@@ -108,3 +108,21 @@ def state_markup(page, ids: list[str]) -> dict[str, str | None]:
     render masks the token anew) and empty style attributes dropped."""
     return {part: _CSRF_VALUE.sub(r'\1"', html).replace(_EMPTY_STYLE, "") if html else html
             for part, html in page.evaluate(_OUTER_HTML, ids)}
+
+
+# --- screenshots at a laptop's and a phone's width ---------------------------------------------------
+
+SIZES = ((1280, 900), (390, 844))
+
+
+def screenshots(page, what: str) -> None:
+    """The page as it is now, on a laptop and on a phone, where it must not scroll sideways; back to
+    the size it had afterwards."""
+    before = page.viewport_size
+    for width, height in SIZES:
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_timeout(100)  # one layout pass at the new width; nothing is asserted on it
+        page.screenshot(path=artifact_path(f"studio-{what}-{width}.png"), full_page=True)
+        # Nothing wider than the screen (the library's row of paintings scrolls inside its own box).
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, (what, width)
+    page.set_viewport_size(before)

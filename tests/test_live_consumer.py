@@ -24,7 +24,14 @@ from django.urls import reverse
 from engine import consumers, jobs, live, publisher, queue
 from engine.models import Status, StyleJob
 from engine.nst import images
-from tests.browser import LIVE_PARTS_SCRIPT, artifact_path, chromium_context, chromium_contexts, state_markup
+from tests.browser import (
+    LIVE_PARTS_SCRIPT,
+    artifact_path,
+    chromium_context,
+    chromium_contexts,
+    screenshots,
+    state_markup,
+)
 from tests.harness import Platform, free_port
 from tests.web_client import communicator
 
@@ -519,3 +526,75 @@ def test_a_page_open_through_a_run_ends_with_the_markup_a_reload_shows(
         assert 'id="delete-section"' not in theirs["delete-slot"] and 'id="run-finished"' in theirs["run-table"]
         assert "run-worker" not in str(theirs) and "run-device" not in str(theirs) and "<form" not in str(theirs)
         assert 'width="256"' in mine["result-slot"]  # the result's size, as a reload reserves it
+
+
+def hex_rgb(colour: str) -> str:
+    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgb({r}, {g}, {b})"
+
+
+def test_the_live_job_page_ends_as_a_reload_would_show_it(live_platform: Platform, tmp_path: Path,
+                                                          images_dir: Path) -> None:
+    """Issue 11's defects 1-4 on the live job page: (1) "Job N is queued." stayed while the job ran
+    and after it succeeded; (2) after a live finish the publish box still said the job "goes into
+    the gallery when it has finished"; (3) the live chart and the saved loss plot used different
+    colours for the same terms; (4) the chart's x-axis showed fractional steps early in a run."""
+    from playwright.sync_api import expect
+
+    from engine.nst.history import SERIES_COLOURS
+
+    platform, gate = live_platform, live_platform.gate
+    with chromium_context(tmp_path / "chromium-profile") as context:
+        page = context.new_page()
+        page.set_viewport_size({"width": 390, "height": 844})  # a phone: the narrowest chart
+        page.goto(platform.url + "/accounts/signup/")
+        page.fill("input[name=username]", "watcher")
+        page.fill("input[name=email]", "watcher@example.org")
+        page.fill("input[name=password1]", "Brush-strokes-of-1889")
+        page.fill("input[name=password2]", "Brush-strokes-of-1889")
+        page.click("#signup-submit")
+        page.wait_for_url(platform.url + "/jobs/new/")
+        page.set_input_files("input[name=content]", images_dir / "tubingen.jpg")
+        page.set_input_files("input[name=style_1]", images_dir / "starry_night.jpg")
+        page.select_option("select[name=mode]", "classic")
+        page.select_option("select[name=preset]", "custom")
+        page.fill("input[name=size]", "256")
+        page.click("#advanced-settings summary")
+        page.fill("input[name=epochs]", "2")
+        page.fill("input[name=steps_per_epoch]", "10")
+        page.check("#id_publish")
+        page.click("#submit-job")
+        page.wait_for_url(re.compile(r"/jobs/\d+/$"))
+        job_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
+        expect(page.locator("#publish-state")).to_contain_text("when it has finished")
+        try:
+            gate.hold(job_id, 12)  # after epoch 1's event: at least 10 loss points on the chart
+            platform.start_worker("worker")
+            gate.wait_held(job_id, 12, 240, explain=platform.logs)
+            chart = page.locator("#loss-chart")
+            page.wait_for_function("Number(document.getElementById('loss-chart').dataset.points) >= 10",
+                                   timeout=60_000)  # epoch 1's points (step 11's may follow)
+            # 1: nothing on the page says the job is queued once it runs.
+            expect(page.locator("#job-status")).to_have_attribute("data-status", "running")
+            expect(page.get_by_text(re.compile(r"Job \d+ is queued"))).to_have_count(0)
+            # 4: whole steps only on the x-axis (the chart notes the ticks it drew).
+            ticks = [float(t) for t in chart.get_attribute("data-x-ticks").split(",")]
+            assert ticks and all(t == int(t) for t in ticks), ticks
+            # 3: the live chart's colours are the saved plot's.
+            markers = page.locator(".u-legend .u-series .u-marker")
+            expect(markers).to_have_count(4)  # style, content, TV, total
+            colours = [markers.nth(i).evaluate("m => getComputedStyle(m).borderColor") for i in range(4)]
+            assert colours == [hex_rgb(SERIES_COLOURS[k]) for k in ("style", "content", "tv", "total")]
+            screenshots(page, "live-running")
+            gate.release(job_id)
+            expect(page.locator("#job-status")).to_have_attribute("data-status", "succeeded", timeout=120_000)
+        except Exception as exc:  # AssertionError or Playwright's TimeoutError: say what the server did
+            raise AssertionError(f"{exc}\n{platform.logs()}") from None
+        # 1 and 2: after the live finish, as a reload shows it.
+        expect(page.get_by_text(re.compile(r"Job \d+ is queued"))).to_have_count(0)
+        expect(page.locator("#publish-state")).to_contain_text("in the gallery")
+        expect(page.locator("#publish-state")).not_to_contain_text("when it has finished")
+        live_text = page.inner_text("#publish-state")
+        screenshots(page, "live-finished")
+        page.reload()
+        assert page.inner_text("#publish-state") == live_text

@@ -21,109 +21,11 @@ the worker held at a known step so that nothing depends on the machine's speed.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 from django.urls import reverse
 
-from tests.browser import artifact_path, chromium_context
-from tests.harness import Platform
-
-SIZES = ((1280, 900), (390, 844))
-
-
-def screenshots(page, what: str) -> None:
-    """The page as it is now, on a laptop and on a phone, where it must not scroll sideways; back to
-    the size it had afterwards."""
-    before = page.viewport_size
-    for width, height in SIZES:
-        page.set_viewport_size({"width": width, "height": height})
-        page.wait_for_timeout(100)  # one layout pass at the new width; nothing is asserted on it
-        page.screenshot(path=artifact_path(f"studio-{what}-{width}.png"), full_page=True)
-        # Nothing wider than the screen (the library's row of paintings scrolls inside its own box).
-        assert page.evaluate("document.documentElement.scrollWidth") <= width, (what, width)
-    page.set_viewport_size(before)
-
-
-# --- 1-4: the live job page ---------------------------------------------------------------------------
-
-@pytest.fixture
-def live_platform(tmp_path: Path, redis_server: str, model_dir: Path):
-    """The web server on a database and Redis database of its own; the test starts the worker."""
-    import redis
-
-    redis_url = redis_server.rsplit("/", 1)[0] + "/2"
-    redis.Redis.from_url(redis_url).flushdb()
-    with Platform(tmp_path / "platform", redis_url=redis_url, model_dir=model_dir) as platform:
-        yield platform.up(workers=0)
-
-
-def hex_rgb(colour: str) -> str:
-    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
-    return f"rgb({r}, {g}, {b})"
-
-
-def test_the_live_job_page_ends_as_a_reload_would_show_it(live_platform: Platform, tmp_path: Path,
-                                                          images_dir: Path) -> None:
-    from playwright.sync_api import expect
-
-    from engine.nst.history import SERIES_COLOURS
-
-    platform, gate = live_platform, live_platform.gate
-    with chromium_context(tmp_path / "chromium-profile") as context:
-        page = context.new_page()
-        page.set_viewport_size({"width": 390, "height": 844})  # a phone: the narrowest chart
-        page.goto(platform.url + "/accounts/signup/")
-        page.fill("input[name=username]", "watcher")
-        page.fill("input[name=email]", "watcher@example.org")
-        page.fill("input[name=password1]", "Brush-strokes-of-1889")
-        page.fill("input[name=password2]", "Brush-strokes-of-1889")
-        page.click("#signup-submit")
-        page.wait_for_url(platform.url + "/jobs/new/")
-        page.set_input_files("input[name=content]", images_dir / "tubingen.jpg")
-        page.set_input_files("input[name=style_1]", images_dir / "starry_night.jpg")
-        page.select_option("select[name=mode]", "classic")
-        page.select_option("select[name=preset]", "custom")
-        page.fill("input[name=size]", "256")
-        page.click("#advanced-settings summary")
-        page.fill("input[name=epochs]", "2")
-        page.fill("input[name=steps_per_epoch]", "10")
-        page.check("#id_publish")
-        page.click("#submit-job")
-        page.wait_for_url(re.compile(r"/jobs/\d+/$"))
-        job_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
-        expect(page.locator("#publish-state")).to_contain_text("when it has finished")
-        try:
-            gate.hold(job_id, 12)  # after epoch 1's event: at least 10 loss points on the chart
-            platform.start_worker("worker")
-            gate.wait_held(job_id, 12, 240, explain=platform.logs)
-            chart = page.locator("#loss-chart")
-            page.wait_for_function("Number(document.getElementById('loss-chart').dataset.points) >= 10",
-                                   timeout=60_000)  # epoch 1's points (step 11's may follow)
-            # 1: nothing on the page says the job is queued once it runs.
-            expect(page.locator("#job-status")).to_have_attribute("data-status", "running")
-            expect(page.get_by_text(re.compile(r"Job \d+ is queued"))).to_have_count(0)
-            # 4: whole steps only on the x-axis (the chart notes the ticks it drew).
-            ticks = [float(t) for t in chart.get_attribute("data-x-ticks").split(",")]
-            assert ticks and all(t == int(t) for t in ticks), ticks
-            # 3: the live chart's colours are the saved plot's.
-            markers = page.locator(".u-legend .u-series .u-marker")
-            expect(markers).to_have_count(4)  # style, content, TV, total
-            colours = [markers.nth(i).evaluate("m => getComputedStyle(m).borderColor") for i in range(4)]
-            assert colours == [hex_rgb(SERIES_COLOURS[k]) for k in ("style", "content", "tv", "total")]
-            screenshots(page, "live-running")
-            gate.release(job_id)
-            expect(page.locator("#job-status")).to_have_attribute("data-status", "succeeded", timeout=120_000)
-        except Exception as exc:  # AssertionError or Playwright's TimeoutError: say what the server did
-            raise AssertionError(f"{exc}\n{platform.logs()}") from None
-        # 1 and 2: after the live finish, as a reload shows it.
-        expect(page.get_by_text(re.compile(r"Job \d+ is queued"))).to_have_count(0)
-        expect(page.locator("#publish-state")).to_contain_text("in the gallery")
-        expect(page.locator("#publish-state")).not_to_contain_text("when it has finished")
-        live_text = page.inner_text("#publish-state")
-        screenshots(page, "live-finished")
-        page.reload()
-        assert page.inner_text("#publish-state") == live_text
+from tests.browser import artifact_path, screenshots
 
 
 def test_the_saved_loss_plot_has_whole_steps_too():
