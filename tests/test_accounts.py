@@ -126,3 +126,16 @@ def test_password_reset_does_not_reveal_unknown_addresses(client):
     response = client.post(reverse("password_reset"), {"email": "nobody@example.org"})
     assert response["Location"] == reverse("password_reset_done")
     assert mail.outbox == []
+
+
+def test_quick_try_takes_a_visitor_to_sign_up_and_then_to_the_form(client) -> None:
+    html = client.get(reverse("home")).content.decode()
+    link = re.search(r'<a [^>]*href="([^"]+)" id="quick-try"', html).group(1).replace("&amp;", "&")
+    assert link.startswith(reverse("signup") + "?next=")
+    page = client.get(link).content.decode()
+    assert "Please log in to see that page" not in page and 'id="signup-why"' in page
+    next_url = re.search(r'<input type="hidden" name="next" value="([^"]+)"', page).group(1).replace("&amp;", "&")
+    response = client.post(reverse("signup"), {"username": "newcomer", "email": "new@example.org",
+                                               "password1": "Brush-strokes-of-1889",
+                                               "password2": "Brush-strokes-of-1889", "next": next_url})
+    assert response.status_code == 302 and response["Location"] == reverse("engine:submit") + "?preset=quick&mode=fast"

@@ -209,3 +209,16 @@ def test_vgg19_without_its_file_names_the_file_and_where_to_put_it(content, star
 def test_bad_parameters_are_refused_with_a_message(content, starry, changes, n_styles, message):
     with pytest.raises(ParameterError, match=message):
         stylize_classic(content, [starry] * n_styles, ClassicParams(**{**TINY, **changes}))
+
+
+def test_the_saved_loss_plot_has_whole_steps_too():
+    from engine.nst.history import LossHistory, LossRow
+
+    history = LossHistory()
+    for step in range(1, 6):  # a short run: matplotlib would tick at 1.5, 2.5, ...
+        history.append(LossRow(step=step, epoch=1, scale=64, content=1.0, style=2.0 / step, tv=0.1,
+                               total=3.0, seconds=0.1))
+    axes = history.figure().axes[0]
+    low, high = axes.get_xlim()
+    ticks = [t for t in axes.get_xticks() if low <= t <= high]
+    assert len(ticks) >= 2 and all(t == int(t) for t in ticks), ticks

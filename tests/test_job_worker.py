@@ -228,3 +228,33 @@ def test_cancelling_a_running_job_stops_the_engine_within_a_step_and_keeps_a_che
     assert checkpoint.step == job.step
     assert not job.result
     assert not queue.redis_connection().exists(queue.cancel_key(job))  # the worker cleaned up
+
+
+@pytest.mark.django_db
+def test_a_cancel_mid_run_is_told_with_the_step_the_run_stopped_after(
+        make_job, cancel_at_check, burst_worker, owner_client, monkeypatch):
+    """At once "stopping" (the row's step is not where the run stops), then the worker's one number,
+    which the page says too. (A cancel after the last step keeps the result: tests/test_job_lifecycle.py.)"""
+    from engine import events, jobs
+    from engine.models import Status
+
+    told = []
+    real = events.final_event
+
+    def record(*args, **kwargs):  # what each final event said, passed on unchanged
+        event = real(*args, **kwargs)
+        told.append(event)
+        return event
+
+    monkeypatch.setattr(events, "final_event", record)
+    job = make_job(epochs=2, steps_per_epoch=5)
+    jobs.enqueue(job)
+    cancel_at_check(job, polls=4)
+    burst_worker()
+    job.refresh_from_db()
+    assert job.status == Status.CANCELLED and 0 < job.step < job.total_steps
+    cancelled = [e for e in told if e and e["event"] == "cancelled"]
+    assert cancelled[0]["stopping"] is True
+    assert [e["step"] for e in cancelled if not e["stopping"]] == [job.step]
+    html = owner_client.get(reverse("engine:detail", args=[job.pk])).content.decode()
+    assert f"Cancelled after step {job.step} of {job.total_steps}" in html

@@ -191,3 +191,9 @@ def test_the_home_page_works_for_everyone(client, owner_client, make_job):
     assert client.get(reverse("home")).status_code == 200
     html = owner_client.get(reverse("home")).content.decode()
     assert "Your recent jobs" in html
+
+
+def test_the_favicon_is_served(client) -> None:
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response["Content-Type"] in ("image/x-icon", "image/vnd.microsoft.icon")

@@ -20,66 +20,10 @@ the worker held at a known step so that nothing depends on the machine's speed.
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from django.urls import reverse
 
 from tests.browser import artifact_path, screenshots
-
-
-def test_the_saved_loss_plot_has_whole_steps_too():
-    from engine.nst.history import LossHistory, LossRow
-
-    history = LossHistory()
-    for step in range(1, 6):  # a short run: matplotlib would tick at 1.5, 2.5, ...
-        history.append(LossRow(step=step, epoch=1, scale=64, content=1.0, style=2.0 / step, tv=0.1,
-                               total=3.0, seconds=0.1))
-    axes = history.figure().axes[0]
-    low, high = axes.get_xlim()
-    ticks = [t for t in axes.get_xticks() if low <= t <= high]
-    assert len(ticks) >= 2 and all(t == int(t) for t in ticks), ticks
-
-
-# --- 8: a cancel, told with one step number --------------------------------------------------------
-
-@pytest.mark.django_db
-def test_a_cancel_mid_run_is_told_with_the_step_the_run_stopped_after(
-        make_job, cancel_at_check, burst_worker, owner_client, monkeypatch):
-    """At once "stopping" (the row's step is not where the run stops), then the worker's one number,
-    which the page says too. (A cancel after the last step keeps the result: tests/test_job_lifecycle.py.)"""
-    from engine import events, jobs
-    from engine.models import Status
-
-    told = []
-    real = events.final_event
-
-    def record(*args, **kwargs):  # what each final event said, passed on unchanged
-        event = real(*args, **kwargs)
-        told.append(event)
-        return event
-
-    monkeypatch.setattr(events, "final_event", record)
-    job = make_job(epochs=2, steps_per_epoch=5)
-    jobs.enqueue(job)
-    cancel_at_check(job, polls=4)
-    burst_worker()
-    job.refresh_from_db()
-    assert job.status == Status.CANCELLED and 0 < job.step < job.total_steps
-    cancelled = [e for e in told if e and e["event"] == "cancelled"]
-    assert cancelled[0]["stopping"] is True
-    assert [e["step"] for e in cancelled if not e["stopping"]] == [job.step]
-    html = owner_client.get(reverse("engine:detail", args=[job.pk])).content.decode()
-    assert f"Cancelled after step {job.step} of {job.total_steps}" in html
-
-
-# --- 5, 6, 7, 9 ---------------------------------------------------------------------------------------
-
-@pytest.mark.django_db
-def test_the_favicon_is_served(client) -> None:
-    response = client.get("/favicon.ico")
-    assert response.status_code == 200
-    assert response["Content-Type"] in ("image/x-icon", "image/vnd.microsoft.icon")
 
 
 @pytest.fixture
@@ -142,17 +86,3 @@ def test_the_owners_artwork_page_links_to_the_job_page_not_to_itself(published, 
     html = owner_client.get(artwork_url).content.decode()
     assert f'href="{artwork_url}" id="gallery-link"' not in html
     assert f'href="{reverse("engine:detail", args=[published.pk])}" id="job-link"' in html
-
-
-@pytest.mark.django_db
-def test_quick_try_takes_a_visitor_to_sign_up_and_then_to_the_form(client) -> None:
-    html = client.get(reverse("home")).content.decode()
-    link = re.search(r'<a [^>]*href="([^"]+)" id="quick-try"', html).group(1).replace("&amp;", "&")
-    assert link.startswith(reverse("signup") + "?next=")
-    page = client.get(link).content.decode()
-    assert "Please log in to see that page" not in page and 'id="signup-why"' in page
-    next_url = re.search(r'<input type="hidden" name="next" value="([^"]+)"', page).group(1).replace("&amp;", "&")
-    response = client.post(reverse("signup"), {"username": "newcomer", "email": "new@example.org",
-                                               "password1": "Brush-strokes-of-1889",
-                                               "password2": "Brush-strokes-of-1889", "next": next_url})
-    assert response.status_code == 302 and response["Location"] == reverse("engine:submit") + "?preset=quick&mode=fast"
