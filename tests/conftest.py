@@ -384,3 +384,19 @@ def content(load_test_image):
 @pytest.fixture(scope="module")
 def starry(load_test_image):
     return load_test_image("starry_night.jpg", 64)
+
+
+@pytest.fixture
+def published(make_job, burst_worker, media_root):
+    """A succeeded public job of the owner, in the gallery, with one like."""
+    from engine import jobs
+    from engine.models import Status
+    from gallery import likes
+
+    job = make_job(mode="fast", size=96, visibility="public")
+    jobs.enqueue(job)
+    burst_worker()
+    job.refresh_from_db()
+    assert job.status == Status.SUCCEEDED, job.error
+    likes.like(job.artwork, job.owner)
+    return job

@@ -18,6 +18,7 @@ from engine import jobs, queue
 from engine.job_files import job_folder
 from engine.models import Status, StyleJob
 from gallery.models import Artwork
+from tests.browser import artifact_path
 
 CHANGELIST = "admin:engine_stylejob_changelist"
 
@@ -245,3 +246,30 @@ def test_deleting_a_running_job_cancels_it_and_waits_for_its_worker(staff_client
     assert not StyleJob.objects.filter(pk=job.pk).exists()
     assert not default_storage.exists(job_folder(job))  # nothing written after the folder went
     assert django_rq.get_queue("default").failed_job_registry.count == 0  # the worker did not crash
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_admin_job_list_fits_1280_px_and_rounds_the_run_time(
+        published, live_server, page, staff_user, cookie) -> None:
+    from engine.models import StyleJob
+
+    StyleJob.objects.filter(pk=published.pk).update(run_seconds=2.9491983089999394)
+    name, value = cookie(staff_user).decode().split("=", 1)
+    page.context.add_cookies([{"name": name, "value": value, "url": live_server.url}])
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(live_server.url + reverse("admin:engine_stylejob_changelist"))
+    # Nothing cut off: the list needs no scrolling sideways in its box, nor the page; and room to spare
+    # (a longer id or owner on another database must not tip it over).
+    assert page.locator("#changelist .results").evaluate("box => box.scrollWidth <= box.clientWidth")
+    natural, room = page.locator("#changelist .results").evaluate(
+        "box => { const table = box.querySelector('table'); table.style.width = 'min-content';"
+        " const natural = table.offsetWidth; table.style.width = ''; return [natural, box.clientWidth]; }")
+    assert natural + 24 <= room, (natural, room)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    for column in ("device", "submitted", "ran", "duration"):
+        assert page.locator(f"#result_list thead th:has-text('{column}')").is_visible(), column
+    assert "2.949" not in page.content()
+    page.screenshot(path=artifact_path("studio-admin-jobs-1280.png"), full_page=True)
+    page.goto(live_server.url + reverse("admin:engine_stylejob_change", args=[published.pk]))
+    assert "2.949" not in page.content() and "3 s" in page.content()
+    page.screenshot(path=artifact_path("studio-admin-job-1280.png"), full_page=True)

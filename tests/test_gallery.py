@@ -20,6 +20,7 @@ from engine.nst import ClassicParams, FastParams, images
 from gallery import likes
 from gallery.models import Artwork, Like
 from gallery.thumbnails import INPUT_SIDE, RESULT_SIDE
+from tests.browser import screenshots
 
 pytestmark = [pytest.mark.usefixtures("media_root")]
 
@@ -542,3 +543,22 @@ def test_in_a_browser_a_visitor_browses_likes_and_remixes_an_artwork(live_server
     assert _image_loaded(page, "#remix-note img")
     assert page.locator("input[name=remix]").input_value() == str(artwork.pk)
     assert page.locator("select[name=mode]").input_value() == "fast"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_like_count_stays_on_one_line_in_the_gallery(published, live_server, page) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(live_server.url + reverse("gallery:index"))
+    likes = page.locator(".art-meta .likes")
+    assert likes.inner_text() == "♥\u00a01"
+    line = likes.evaluate("e => parseFloat(getComputedStyle(e).lineHeight) || 20")
+    assert likes.bounding_box()["height"] < 1.5 * line
+    screenshots(page, "gallery-grid")
+
+
+@pytest.mark.django_db
+def test_the_owners_artwork_page_links_to_the_job_page_not_to_itself(published, owner_client) -> None:
+    artwork_url = reverse("gallery:detail", args=[published.artwork.pk])
+    html = owner_client.get(artwork_url).content.decode()
+    assert f'href="{artwork_url}" id="gallery-link"' not in html
+    assert f'href="{reverse("engine:detail", args=[published.pk])}" id="job-link"' in html
