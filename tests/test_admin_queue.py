@@ -248,6 +248,7 @@ def test_deleting_a_running_job_cancels_it_and_waits_for_its_worker(staff_client
     assert django_rq.get_queue("default").failed_job_registry.count == 0  # the worker did not crash
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_the_admin_job_list_fits_1280_px_and_rounds_the_run_time(
         published, live_server, page, staff_user, cookie) -> None:

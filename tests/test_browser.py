@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from tests.browser import artifact_path
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 def test_a_visitor_signs_up_submits_a_fast_job_and_sees_the_result(

@@ -15,7 +15,7 @@ from django.urls import reverse
 
 from tests.browser import artifact_path
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 SIZES = ((1280, 900), (390, 844))
 

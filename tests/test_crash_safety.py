@@ -188,6 +188,7 @@ def _assert_one_complete_run(job: StyleJob) -> None:
 # Each test holds its job at a known step (tests/harness.py: Gate, GatedWorker) before it crashes
 # something, and releases it after: it never depends on catching the job mid-run by polling.
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_job_is_noticed_and_another_resumes_from_the_last_checkpoint(
         make_job, workers, gate, settings):
     job = make_job(epochs=EPOCHS, steps_per_epoch=STEPS_PER_EPOCH)
@@ -232,6 +233,7 @@ def test_a_worker_killed_mid_job_is_noticed_and_another_resumes_from_the_last_ch
             total_steps=job.total_steps, row_steps_before_kill=row.step)
 
 
+@pytest.mark.slow
 def test_sigterm_hands_the_job_back_with_a_checkpoint_and_the_worker_exits(
         make_job, workers, gate, owner_client):
     job = make_job(epochs=EPOCHS, steps_per_epoch=STEPS_PER_EPOCH)
@@ -265,6 +267,7 @@ def test_sigterm_hands_the_job_back_with_a_checkpoint_and_the_worker_exits(
             total_steps=job.total_steps)
 
 
+@pytest.mark.slow
 def test_a_job_survives_redis_being_killed_and_restarted_under_it(make_job, workers, gate, aof_redis):
     """Redis (AOF) down for a few seconds, shorter than the lease: the engine goes on without it,
     the worker reconnects, the job ends once, and the worker takes the next job."""
@@ -307,6 +310,7 @@ def test_a_job_survives_redis_being_killed_and_restarted_under_it(make_job, work
             engine_steps_while_redis_down=steps_while_down)
 
 
+@pytest.mark.slow
 def test_a_worker_cut_off_from_redis_longer_than_its_lease_stops_and_the_job_resumes_once(
         make_job, workers, gate, aof_redis):
     """Redis down longer than the lease: the worker cannot know whether its job has been recovered
@@ -342,6 +346,7 @@ def test_a_worker_cut_off_from_redis_longer_than_its_lease_stops_and_the_job_res
             resumed_from_step=resume_step)
 
 
+@pytest.mark.slow
 def test_jobs_come_back_when_redis_restarts_without_its_data(make_job, workers, gate, aof_redis):
     """The worst Redis failure: it restarts empty (its append-only file lost). The running job's
     worker finds its lease gone and stops; the maintenance sweep finds the running and the queued
@@ -379,6 +384,7 @@ def test_jobs_come_back_when_redis_restarts_without_its_data(make_job, workers, 
             stopped_at_step=stopped.step, resumed_from_step=resume_step)
 
 
+@pytest.mark.slow
 def test_a_job_that_keeps_losing_its_worker_fails_with_a_clear_message(make_job, workers, gate, settings):
     settings.NST_JOB_MAX_RECOVERIES = 1  # jobs.enqueue gives the job this many recoveries
     job = make_job(epochs=EPOCHS, steps_per_epoch=STEPS_PER_EPOCH)

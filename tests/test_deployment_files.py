@@ -300,6 +300,7 @@ def run(tmp_path: Path):
     started.stop()
 
 
+@pytest.mark.slow
 def test_scripts_run_serves_the_site_and_ctrl_c_stops_everything(run: Run) -> None:
     run.wait_until_running()
     assert run.url in run.output()
@@ -320,6 +321,7 @@ def test_scripts_run_serves_the_site_and_ctrl_c_stops_everything(run: Run) -> No
     assert "stopping" in run.output()
 
 
+@pytest.mark.slow
 def test_scripts_run_stops_the_rest_when_a_process_dies(run: Run) -> None:
     run.wait_until_running()
     running = started_by(run.sid)

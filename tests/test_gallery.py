@@ -506,6 +506,7 @@ def _image_loaded(page, selector: str) -> bool:
     return True
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_in_a_browser_a_visitor_browses_likes_and_remixes_an_artwork(live_server, page, finished_job,
                                                                       other_user):
@@ -545,6 +546,7 @@ def test_in_a_browser_a_visitor_browses_likes_and_remixes_an_artwork(live_server
     assert page.locator("select[name=mode]").input_value() == "fast"
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_the_like_count_stays_on_one_line_in_the_gallery(published, live_server, page) -> None:
     page.set_viewport_size({"width": 390, "height": 844})

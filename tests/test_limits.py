@@ -225,6 +225,7 @@ def request_head(url: str, extra: str) -> bytes:
             f"{extra}\r\n").encode()
 
 
+@pytest.mark.slow
 def test_daphne_answers_413_from_the_headers_alone_before_the_body_is_sent(daphne_url):
     # 50 MB announced, none sent: the answer can only come from the headers.
     host, port = daphne_url.removeprefix("http://").split(":")
@@ -241,6 +242,7 @@ def test_daphne_answers_413_from_the_headers_alone_before_the_body_is_sent(daphn
     assert elapsed < 2  # answered at once, not waiting for the 50 MB
 
 
+@pytest.mark.slow
 def test_daphne_stops_a_chunked_body_while_it_streams(daphne_url):
     host, port = daphne_url.removeprefix("http://").split(":")
     chunk = b"x" * 65536
@@ -265,6 +267,7 @@ def test_daphne_stops_a_chunked_body_while_it_streams(daphne_url):
     assert sent < 12 * MB, sent
 
 
+@pytest.mark.slow
 def test_daphne_413_reaches_a_client_that_sends_the_whole_body_first(daphne_url):
     # `requests` sends the body without waiting (no "Expect: 100-continue"); the server drops it and
     # still answers, instead of resetting the connection under the client.
@@ -274,6 +277,7 @@ def test_daphne_413_reaches_a_client_that_sends_the_whole_body_first(daphne_url)
     assert "The upload is too large" in response.text and response.headers["Connection"] == "close"
 
 
+@pytest.mark.slow
 def test_daphne_lets_requests_under_the_limit_through_to_django(daphne_url):
     assert requests.get(daphne_url + "/accounts/login/", timeout=10).status_code == 200
     # 200 KB, no CSRF token: Django itself answers (the friendly CSRF page), not the size guard.
@@ -282,6 +286,7 @@ def test_daphne_lets_requests_under_the_limit_through_to_django(daphne_url):
     assert response.status_code == 403 and "This form could not be accepted" in response.text
 
 
+@pytest.mark.slow
 def test_daphne_lets_a_clip_sized_body_through_to_the_submission_url_only(daphne_url):
     """The submission URL (a clip) takes NST_MAX_SUBMIT_MB (2 here); every other URL keeps
     NST_MAX_REQUEST_MB (1 here)."""

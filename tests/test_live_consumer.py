@@ -384,6 +384,7 @@ def _submit_small_classic_job(page, base: str, images_dir: Path, *, epochs: int 
     page.wait_for_url(re.compile(r"/jobs/\d+/$"))
 
 
+@pytest.mark.slow
 def test_the_job_page_shows_thumbnails_and_a_growing_loss_chart_before_the_result(
         live_platform: Platform, watching_page, images_dir: Path) -> None:
     """The job is submitted and both pages opened before any worker runs; the worker then holds the
@@ -533,6 +534,7 @@ def hex_rgb(colour: str) -> str:
     return f"rgb({r}, {g}, {b})"
 
 
+@pytest.mark.slow
 def test_the_live_job_page_ends_as_a_reload_would_show_it(live_platform: Platform, tmp_path: Path,
                                                           images_dir: Path) -> None:
     """Issue 11's defects 1-4 on the live job page: (1) "Job N is queued." stayed while the job ran

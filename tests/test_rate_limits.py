@@ -255,6 +255,7 @@ def _post_form(base: str, path: str, data: dict) -> int:
         return exc.code
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_the_counts_are_shared_by_the_web_processes(tmp_path):
     # Two daphne processes on one port (SO_REUSEPORT spreads the connections), counting in Redis:

@@ -108,6 +108,7 @@ def test_the_images_only_their_owner_may_see_are_kept_by_no_cache(jobs, owner, o
         assert "no-store" not in _directives(Client().get(url)), url
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("media_root")
 def test_in_a_browser_no_page_breaks_the_policy(live_server, page, jobs, staff_user):

@@ -13,6 +13,8 @@ from tests import clips
 from tests.browser import LIVE_PARTS_SCRIPT, artifact_path, chromium_context, state_markup
 from tests.harness import Platform
 
+pytestmark = pytest.mark.slow
+
 FRAMES = 60  # 48 a chunk: held before frame 55, the first chunk's preview is out
 HELD_AT = 55
 

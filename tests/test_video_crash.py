@@ -25,7 +25,7 @@ WAIT = 240.0
 FRAMES, CHUNK = 17, 5
 HELD_AT = 13  # 12 frames done: chunks 1 and 2 whole (frames 1-10), 2 frames into chunk 3
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 
 def _database_url() -> str:

@@ -69,6 +69,7 @@ def media_file(platform: Platform, name: str) -> bytes:
 
 # --- who answers what --------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_pages_come_from_gunicorn_through_nginx(site) -> None:
     platform, _, _ = site
     web = psutil.Process(platform.processes["web"].proc.pid)
@@ -81,6 +82,7 @@ def test_pages_come_from_gunicorn_through_nginx(site) -> None:
     assert b'name="username"' in unix_request(platform.pages_socket, "GET", "/accounts/login/")[2]
 
 
+@pytest.mark.slow
 def test_html_is_compressed_for_a_browser_that_accepts_it(site) -> None:
     platform, _, _ = site
     response = requests.get(platform.url + "/accounts/login/", headers={"Accept-Encoding": "gzip"}, timeout=30,
@@ -89,6 +91,7 @@ def test_html_is_compressed_for_a_browser_that_accepts_it(site) -> None:
     assert b'name="username"' in gzip.decompress(response.raw.read())
 
 
+@pytest.mark.slow
 def test_websocket_upgrades_go_to_daphne(site) -> None:
     """A websocket handshake through nginx reaches daphne (the consumers; the browser test covers
     the live progress itself): /ws/jobs/mine/ needs a login, so an anonymous socket is accepted
@@ -110,6 +113,7 @@ def websocket_handshake(platform: Platform, origin: str) -> str:
         return answer_head(sock)
 
 
+@pytest.mark.slow
 def test_a_page_on_another_port_or_scheme_of_the_same_host_cannot_open_a_socket(site) -> None:
     """Issue 24, finding 10: the Origin must be the site's own, port and scheme included."""
     platform, _, _ = site
@@ -119,6 +123,7 @@ def test_a_page_on_another_port_or_scheme_of_the_same_host_cannot_open_a_socket(
         assert head.startswith("HTTP/1.1 403"), (origin, head)
 
 
+@pytest.mark.slow
 def test_the_servers_behind_the_proxy_listen_on_no_port(site) -> None:
     """Issue 24, finding 9: gunicorn and daphne listen on Unix sockets in a folder only their user
     may enter, so nobody reaches them but nginx (whose X-Forwarded-For is then the only one)."""
@@ -132,6 +137,7 @@ def test_the_servers_behind_the_proxy_listen_on_no_port(site) -> None:
     assert Path(platform.pages_socket).parent.stat().st_mode & 0o777 == 0o700
 
 
+@pytest.mark.slow
 def test_the_websocket_server_serves_no_pages(site) -> None:
     """Issue 24, finding 9: daphne answers 404 to any plain HTTP request, so it is no way around
     the proxy's limits (the log-in and sign-up limits were bypassed through it)."""
@@ -192,6 +198,7 @@ def body_folder_bytes(platform: Platform) -> int:
     return sum(p.stat().st_size for p in (platform.tmp / "proxy" / "tmp" / "body").rglob("*") if p.is_file())
 
 
+@pytest.mark.slow
 def test_an_anonymous_upload_goes_to_log_in_before_nginx_reads_its_body(site) -> None:
     """Issue 24, finding 2: a cookie-less upload declaring the submission's limit is answered at once
     with the log-in redirect; nginx stores none of what arrives (before, it waited for the whole
@@ -204,6 +211,7 @@ def test_an_anonymous_upload_goes_to_log_in_before_nginx_reads_its_body(site) ->
         assert body_folder_bytes(platform) == 0
 
 
+@pytest.mark.slow
 def test_a_signed_in_upload_is_read_and_reaches_django(site, uploader_cookie) -> None:
     platform, _, _ = site
     with held_upload(platform, uploader_cookie, 2**20, expect_continue=True) as sock:
@@ -212,6 +220,7 @@ def test_a_signed_in_upload_is_read_and_reaches_django(site, uploader_cookie) ->
         assert answer_head(sock).startswith("HTTP/1.1 40")  # Django: no form in this body (400 or the CSRF 403)
 
 
+@pytest.mark.slow
 def test_one_address_holds_at_most_four_large_uploads_at_once(site, uploader_cookie) -> None:
     platform, _, _ = site
     held = [held_upload(platform, uploader_cookie, MAX_SUBMIT_MB * 2**20 - 1, expect_continue=True) for _ in range(4)]
@@ -227,6 +236,7 @@ def test_one_address_holds_at_most_four_large_uploads_at_once(site, uploader_coo
 
 # --- static files ------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_hashed_static_files_are_cached_for_a_year_and_compressed(site) -> None:
     platform, _, _ = site
     manifest = json.loads((platform.tmp / "static" / "staticfiles.json").read_text())["paths"]
@@ -241,6 +251,7 @@ def test_hashed_static_files_are_cached_for_a_year_and_compressed(site) -> None:
     assert f"/static/{hashed}" in requests.get(platform.url + "/accounts/login/", timeout=30).text
 
 
+@pytest.mark.slow
 def test_static_names_without_a_hash_are_revalidated_soon(site) -> None:
     platform, _, _ = site
     response = requests.get(platform.url + "/static/css/site.css", timeout=30)
@@ -248,6 +259,7 @@ def test_static_names_without_a_hash_are_revalidated_soon(site) -> None:
     assert response.headers["Cache-Control"] == "public, max-age=60"
 
 
+@pytest.mark.slow
 def test_a_missing_static_file_is_a_404_from_nginx(site) -> None:
     platform, _, _ = site
     assert requests.get(platform.url + "/static/css/no-such.css", timeout=30).status_code == 404
@@ -262,6 +274,7 @@ def assert_friendly_413(response: requests.Response) -> None:
     assert "nginx" not in response.text   # not nginx's own bare page
 
 
+@pytest.mark.slow
 def test_an_upload_over_the_limit_gets_the_friendly_413_page_from_nginx(site) -> None:
     platform, _, _ = site
     body = b"x" * (MAX_REQUEST_MB * 2**20 + 1)
@@ -269,6 +282,7 @@ def test_an_upload_over_the_limit_gets_the_friendly_413_page_from_nginx(site) ->
                                       headers={"Content-Type": "application/octet-stream"}))
 
 
+@pytest.mark.slow
 def test_a_chunked_upload_over_the_limit_is_refused_too(site) -> None:
     platform, _, _ = site
 
@@ -279,6 +293,7 @@ def test_a_chunked_upload_over_the_limit_is_refused_too(site) -> None:
                                       headers={"Content-Type": "application/octet-stream"}))
 
 
+@pytest.mark.slow
 def test_the_submission_url_has_its_own_larger_limit(site, uploader_cookie) -> None:
     """/jobs/new/ may carry a clip: nginx lets NST_MAX_SUBMIT_MB through there (Django's CSRF check
     answers), and refuses more with the friendly page."""
@@ -291,6 +306,7 @@ def test_the_submission_url_has_its_own_larger_limit(site, uploader_cookie) -> N
     assert over.status_code == 413 and 'id="too-large"' in over.text
 
 
+@pytest.mark.slow
 def test_a_body_under_the_limit_reaches_django(site) -> None:
     platform, _, _ = site
     response = requests.post(platform.url + "/accounts/login/", data={"username": "x" * 1000}, timeout=30)
@@ -306,6 +322,7 @@ def failed_login(session: requests.Session, url: str, forged: str) -> int:
                         data={"csrfmiddlewaretoken": token, "username": "painter", "password": "wrong"}).status_code
 
 
+@pytest.mark.slow
 def test_a_forged_x_forwarded_for_does_not_escape_the_login_lockout(site) -> None:
     """A client that writes a new address into X-Forwarded-For for every attempt is still one
     address to the lockout: nginx overwrites the header with the address it saw."""
@@ -318,6 +335,7 @@ def test_a_forged_x_forwarded_for_does_not_escape_the_login_lockout(site) -> Non
 
 # --- downloads: Django checks, nginx sends -----------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_download_is_sent_by_nginx_after_djangos_check(site) -> None:
     platform, artwork, name = site
     response = requests.get(f"{platform.url}/gallery/{artwork}/download/", timeout=30)
@@ -331,6 +349,7 @@ def test_a_download_is_sent_by_nginx_after_djangos_check(site) -> None:
     assert part.status_code == 206 and part.content == media_file(platform, name)[:100]
 
 
+@pytest.mark.slow
 def test_behind_the_proxy_the_web_server_answers_with_the_internal_location_only(site) -> None:
     """What gunicorn answers to nginx: an empty body and where nginx finds the file. A client
     asking gunicorn directly (no proxy header) gets the file itself."""
@@ -342,6 +361,7 @@ def test_behind_the_proxy_the_web_server_answers_with_the_internal_location_only
     assert unix_request(platform.pages_socket, "GET", url)[2] == media_file(platform, name)
 
 
+@pytest.mark.slow
 def test_media_is_not_public_and_the_internal_location_is_unreachable(site) -> None:
     platform, _, name = site
     for path in (f"/media/{name}", f"{sendfile.INTERNAL_MEDIA_PREFIX}{name}"):
@@ -350,6 +370,7 @@ def test_media_is_not_public_and_the_internal_location_is_unreachable(site) -> N
         assert response.content != media_file(platform, name)
 
 
+@pytest.mark.slow
 def test_a_client_cannot_make_the_proxy_send_a_file(site) -> None:
     """X-Sendfile-Type is the proxy's to set: one a client sends is overwritten, and an
     X-Accel-Redirect only counts when it comes from the application."""

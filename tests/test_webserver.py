@@ -84,6 +84,7 @@ def workers_of(web: Process) -> list[psutil.Process]:
     return psutil.Process(web.proc.pid).children()
 
 
+@pytest.mark.slow
 def test_the_pages_server_answers_and_a_dead_worker_is_replaced(pages) -> None:
     web, url = pages
     assert "gunicorn" in " ".join(psutil.Process(web.proc.pid).cmdline())   # exec'd: no supervisor of ours
@@ -96,6 +97,7 @@ def test_the_pages_server_answers_and_a_dead_worker_is_replaced(pages) -> None:
     assert requests.get(url + "/accounts/login/", timeout=30).status_code == 200
 
 
+@pytest.mark.slow
 def test_sigterm_stops_the_pages_server_and_its_workers(pages) -> None:
     web, _ = pages
     workers = workers_of(web)
