@@ -51,6 +51,7 @@ def test_result_has_requested_size_and_records_its_network(content, starry):
     assert result.steps == 16
 
 
+@pytest.mark.slow
 def test_epochs_and_steps_mean_what_they_say_with_coarse_to_fine(content, starry):
     seen = []
     params = ClassicParams(size=512, epochs=3, steps_per_epoch=2, multiscale=True)
@@ -71,6 +72,7 @@ def test_scale_plan_spends_most_steps_coarse_and_adds_up():
     assert sum(s for _, s in scale_plan(512, 2, multiscale=True)) == 2
 
 
+@pytest.mark.slow
 def test_style_mixing_weights_mix_the_styles(content, starry, matisse):
     params = ClassicParams(**TINY)
     only_starry = stylize_classic(content, [starry], params).image
@@ -103,6 +105,7 @@ def test_seed_makes_noise_init_reproducible(content, starry):
     assert np.abs(a.astype(float) - c.astype(float)).mean() > 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
 def test_resume_from_a_checkpoint_equals_an_uninterrupted_run(content, starry, optimizer):
     params = ClassicParams(size=512, epochs=3, steps_per_epoch=2, multiscale=True, optimizer=optimizer)

@@ -51,6 +51,7 @@ def check_deploy(env: dict[str, str]) -> subprocess.CompletedProcess:
     return run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], env)
 
 
+@pytest.mark.slow
 def test_production_settings_pass_check_deploy_without_any_warning(tmp_path):
     result = check_deploy(production_env(tmp_path))
     assert result.returncode == 0, result.stdout + result.stderr
@@ -65,6 +66,7 @@ def test_production_settings_are_what_check_deploy_wants(tmp_path):
                                                  "('HTTP_X_FORWARDED_PROTO', 'https')"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("variable, value, warning", [
     ("DJANGO_HTTPS", "0", "security.W008"),                 # no SSL redirect ...
     ("DJANGO_SSL_REDIRECT", "0", "security.W008"),
@@ -81,6 +83,7 @@ def test_check_deploy_fails_when_one_part_is_missing(tmp_path, variable, value, 
     assert result.returncode != 0 and warning in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_the_proxy_header_can_be_renamed_or_turned_off(tmp_path):
     renamed = run(["-c", PRINT_SECURITY],
                   production_env(tmp_path, DJANGO_PROXY_SSL_HEADER="X-Forwarded-Scheme"))
@@ -108,6 +111,7 @@ def test_scripts_run_does_not_ask_for_https():
     assert "DJANGO_HTTPS" not in text and "DJANGO_DEBUG=" not in text
 
 
+@pytest.mark.slow
 def test_email_to_the_console_is_a_loud_warning_at_start_and_in_check_deploy(tmp_path):
     # Issue 14, finding 2: with no e-mail backend set, reset links went to the server's log, and
     # `check --deploy` said nothing about it.

@@ -170,6 +170,7 @@ def test_init_migrates_and_fetches_models_before_web_and_worker(services: dict) 
         assert needs["redis"]["condition"] == needs["postgres"]["condition"] == "service_healthy"
 
 
+@pytest.mark.slow
 def test_the_compose_environment_passes_check_deploy(services: dict, tmp_path: Path) -> None:
     env = app_env(services["web"], {"DJANGO_SECRET_KEY": secrets.token_urlsafe(50), "DJANGO_HTTPS": "1",
                                     "DJANGO_ALLOWED_HOSTS": "nst.example.org"})

@@ -40,12 +40,14 @@ def stylizer(model_dir) -> fast.FastStylizer:
     return fast.get_fast_stylizer(model_dir)
 
 
+@pytest.mark.slow
 def test_the_export_is_a_savedmodel_folder_of_a_few_megabytes(exported):
     assert (exported / "saved_model.pb").is_file()
     size = sum(f.stat().st_size for f in exported.rglob("*") if f.is_file())
     assert 1e6 < size < 10e6  # int8 and fp16 weights kept small, not eight times larger
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("style_name", STYLES)
 def test_tensorflow_hub_loads_the_export_and_gives_the_engines_image(exported, stylizer, images_dir, style_name):
     import tensorflow as tf
@@ -62,6 +64,7 @@ def test_tensorflow_hub_loads_the_export_and_gives_the_engines_image(exported, s
     assert np.abs(ours - engine).max() <= 2e-3
 
 
+@pytest.mark.slow
 def test_the_hub_network_stylizes_like_the_built_in_one(exported, stylizer, model_dir, images_dir):
     content, style = photo(images_dir, "tubingen.jpg", 96, 128), photo(images_dir, "starry_night.jpg", 200, 252)
     hub_params = fast.FastParams(size=128, preserve_colors=True, fast_network="tfhub")
@@ -119,6 +122,7 @@ def test_export_refuses_a_folder_that_is_not_empty(tmp_path, settings, model_dir
     assert (tmp_path / "keep.txt").read_text() == "mine"
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_a_tfhub_job_runs_on_a_worker_with_the_servers_handle(make_job, burst_worker, settings, exported):
     from engine import jobs

@@ -28,6 +28,7 @@ def _submit(client, data, capture) -> StyleJob:
     return StyleJob.objects.latest("pk")
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_a_classic_job_from_the_form_runs_on_a_worker_and_succeeds(
         owner_client, job_form_data, burst_worker, django_capture_on_commit_callbacks):

@@ -214,6 +214,7 @@ def _watch(sockets: dict[str, list], cookie_header: bytes, connected: threading.
         connected.set()
 
 
+@pytest.mark.slow
 def test_a_worker_running_a_job_streams_its_progress_to_the_page_and_the_list(
         make_job, owner, cookie, burst_worker):
     """The RQ worker runs in this thread (as RQ wants); the two sockets listen in another."""
@@ -264,6 +265,7 @@ def _point_channel_layer_at(settings, address: str) -> None:
         **layer["CONFIG"], "hosts": [{**layer["CONFIG"]["hosts"][0], "address": address}]}}}
 
 
+@pytest.mark.slow
 def test_a_job_succeeds_when_the_channel_layers_redis_is_dead(make_job, burst_worker, settings, monkeypatch,
                                                               caplog):
     _point_channel_layer_at(settings, f"redis://127.0.0.1:{free_port()}/0")

@@ -176,6 +176,7 @@ def test_a_worker_computes_a_library_paintings_style_vector_once(
     assert any(key.startswith(starry.cache_key) for key in stylizer._keyed)
 
 
+@pytest.mark.slow
 def test_a_worker_computes_a_library_paintings_gram_targets_once_per_size(
         post_job, job_form_data, library, burst_worker, monkeypatch):
     from engine.nst import classic
