@@ -25,16 +25,20 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def pytest_configure(config) -> None:
-    """WhiteNoise warns ("No directory at ...") for every handler it is built into when STATIC_ROOT
-    does not exist, as in a fresh clone before collectstatic: the tests serve static files from the
-    app folders (WHITENOISE_USE_FINDERS), so an empty folder is all it needs.
+    """Settings for the whole session, in this process only (the platform's own processes,
+    tests/harness.py, keep the real ones):
 
-    Django's password hasher is slow on purpose (PBKDF2, a million rounds: 0.2 s of CPU for each
-    password set or checked) and most tests create three users, so the tests use a fast one, as
-    Django's testing docs advise. The platform's own processes (tests/harness.py) keep the real one."""
+    - The tests serve static files from the app folders (WHITENOISE_USE_FINDERS), looked up when
+      asked for (WHITENOISE_AUTOREFRESH) rather than listed whenever a handler is built: each
+      Django test Client builds one, and listing the app folders took 25-50 ms each time. STATIC_ROOT
+      exists anyway, as after collectstatic, so that WhiteNoise never warns "No directory at ...".
+    - Django's password hasher is slow on purpose (PBKDF2, a million rounds: 0.2 s of CPU for each
+      password set or checked) and most tests create three users, so the tests use a fast one, as
+      Django's testing docs advise."""
     from django.conf import settings
 
     Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
+    settings.WHITENOISE_AUTOREFRESH = True
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
