@@ -459,6 +459,7 @@ def _shot(page, name: str) -> None:
     page.screenshot(path=artifact_path(f"live-end-{name}-{size['width']}.png"), full_page=True)
 
 
+@pytest.mark.slow
 def test_a_page_open_through_a_run_ends_with_the_markup_a_reload_shows(
         live_platform: Platform, tmp_path: Path, images_dir: Path) -> None:
     """The owner watches a public classic job on a laptop and on a phone, a visitor without an
