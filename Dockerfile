@@ -47,4 +47,4 @@ USER nst
 EXPOSE 8000
 # docker-compose.yml gives each service its command; alone, the image serves the pages (no proxy,
 # no websockets: docker compose runs the whole tier).
-CMD ["python", "-m", "nstsite.webserver", "pages", "--bind", "0.0.0.0:8000"]
+CMD ["python", "-m", "nstsite.webtier.webserver", "pages", "--bind", "0.0.0.0:8000"]

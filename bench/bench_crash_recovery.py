@@ -84,7 +84,7 @@ class Lab:
         worker = self.platform.start_worker(f"{label}-{uuid.uuid4().hex[:4]}")
         from rq import Worker
 
-        from engine.queue import redis_connection
+        from engine.jobs.queue import redis_connection
 
         def registered() -> bool:
             return not worker.alive or worker.name in {w.name for w in Worker.all(connection=redis_connection())}
@@ -132,7 +132,7 @@ def checkpoint_step(job) -> int:
 
 
 def kill_nine(lab: Lab) -> dict:
-    from engine import jobs
+    from engine.jobs import service as jobs
 
     first = lab.worker("a")
     job = lab.make_job(64, 10, 40)
@@ -159,7 +159,7 @@ def kill_nine(lab: Lab) -> dict:
 
 
 def sigterm(lab: Lab, size: int) -> dict:
-    from engine import jobs
+    from engine.jobs import service as jobs
 
     worker = lab.worker("t")
     job = lab.make_job(size, 20, 10)

@@ -99,9 +99,9 @@ def warm_up(user) -> None:
     load TensorFlow and both networks."""
     from django.core.files.base import ContentFile
 
-    from engine import jobs
-    from engine.content_files import Content
+    from engine.jobs import service as jobs
     from engine.nst import ClassicParams, FastParams, images
+    from engine.studio.content_files import Content
     from engine.studio.submission import StyleChoice, Submission
 
     photo = images.encode_png(images.resize_longest(images.open_image(SHARED_IMAGES / PHOTO), 64))
@@ -264,7 +264,7 @@ def report(rows: list[dict]) -> str:
         "tubingen.jpg (4:3). Measured: the run's wall time in the worker (`StyleJob.run_seconds`) and the "
         "worker process's peak RSS during the job (reset at its start: `StyleJob.measurements`). The worker "
         "ran two untimed 64 px jobs first (TensorFlow and both networks loaded: a warm worker); jobs in "
-        "order of size, smallest first. A fresh database: the model (`engine/cost_model.py` over the runners' "
+        "order of size, smallest first. A fresh database: the model (`engine/costs/cost_model.py` over the runners' "
         "entries, calibrated by "
         "`bench_estimate.py calibrate` on other sizes and lengths) is refreshed only by the evaluation's own "
         "earlier jobs, as on a new server.", "",

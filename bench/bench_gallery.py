@@ -231,8 +231,8 @@ def main() -> int:
 
 
 def web_shape(pages: list[str]) -> dict[str, int]:
-    """gunicorn's processes and threads, as nstsite.webserver starts it in this environment."""
-    from nstsite.webserver import pages_command
+    """gunicorn's processes and threads, as nstsite.webtier.webserver starts it in this environment."""
+    from nstsite.webtier.webserver import pages_command
 
     command = pages_command(pages[pages.index("--bind") + 1], [])
     return {"web_processes": int(command[command.index("--workers") + 1]),

@@ -7,7 +7,7 @@
 It starts the web server the way scripts/run does (tests/harness.py's Platform: free port, a SQLite
 file and media in a temporary folder, its own Redis) and opens a job page in headless Chromium
 (/usr/bin/chromium, or NST_CHROMIUM), logged in as the job's owner. This process plays the worker:
-it publishes with engine.live, from a thread without an event loop, as an RQ worker does.
+it publishes with engine.live.updates, from a thread without an event loop, as an RQ worker does.
 
 (a) Latency from the worker's publish to the browser's receipt. Each event carries `sent_at`
     (wall clock, ms) stamped just before it is published; a script installed in the page before
@@ -19,7 +19,7 @@ it publishes with engine.live, from a thread without an event loop, as an RQ wor
 (b) The engine's time per step, with and without publishing: the real task (engine.tasks.
     run_style_job, with its database saves, previews and checkpoints) on a classic job of --size px,
     --epochs x --steps, single scale, its page open in the browser; runs alternate with / without
-    (without: engine.live's publish functions replaced by no-ops). Time per step is the wall time
+    (without: engine.live.updates's publish functions replaced by no-ops). Time per step is the wall time
     between consecutive steps reported to the run's Progress (engine.runners.progress), so it includes
     the callbacks' own cost. One untimed
     warm-up run first (TensorFlow import, network load, tracing).
@@ -172,7 +172,7 @@ def receipt_values(page, kinds: tuple[str, ...], key: str) -> list[float]:
 def publish_events(job, n: int, interval: float) -> list[float]:
     """n progress events from a thread without an event loop (as a worker); returns each publish's
     duration in ms."""
-    from engine import live
+    from engine.live import updates as live
 
     durations: list[float] = []
 
@@ -197,7 +197,8 @@ def publish_events(job, n: int, interval: float) -> list[float]:
 
 def real_run(job, publish: bool) -> dict:
     """engine.tasks.run_style_job on `job`, in a thread without an event loop (as an RQ worker)."""
-    from engine import live, tasks
+    from engine import tasks
+    from engine.live import updates as live
     from engine.runners.progress import Progress
 
     step_times: list[float] = []
@@ -241,7 +242,7 @@ def real_run(job, publish: bool) -> dict:
 
 
 def sender_cpu_seconds() -> float:
-    """CPU time (user + system) used so far by engine.live's sending thread: what publishing costs
+    """CPU time (user + system) used so far by engine.live.updates's sending thread: what publishing costs
     the machine besides the engine thread's own hand-over, whatever else runs at the same time."""
     import psutil
 
@@ -372,7 +373,7 @@ def write_docs(r: dict) -> None:
         "tier (nginx in front, daphne behind it for /ws/, gunicorn for the pages) with its own Redis and a "
         "SQLite file, as scripts/run starts it; one headless Chromium "
         "page on the job, logged in as its owner; the bench process publishes as a worker does "
-        "(engine.live, from a thread without an event loop). Raw results: `bench/results/live.json` "
+        "(engine.live.updates, from a thread without an event loop). Raw results: `bench/results/live.json` "
         "(gitignored).",
         "",
         "Latency from the worker's publish to the browser's receipt (`sent_at` stamped just before the "
@@ -388,7 +389,7 @@ def write_docs(r: dict) -> None:
         "",
         f"- Goal: p95 <= 250 ms: {'met' if worst <= 250 else 'NOT met'} (worst p95 {worst:.1f} ms).",
         "- Events carry the parts of the page that changed, rendered on the server once per audience "
-        "(engine.job_page); the page swaps them in and draws the chart. Its own handling of an event "
+        "(engine.live.job_page); the page swaps them in and draws the chart. Its own handling of an event "
         "(after the receipt above; static/js/live_socket.js and job.js): "
         + "; ".join(f"{kind} p50 {h['p50']:.1f} ms, p95 {h['p95']:.1f} ms" for kind, h in r["page_handling_ms"].items())
         + ". Event sizes (JSON, mean): "

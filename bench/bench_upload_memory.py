@@ -43,7 +43,7 @@ import requests
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-# tests.harness imports engine.worker, whose RQ imports read Django's settings (the platform's
+# tests.harness imports engine.jobs.worker, whose RQ imports read Django's settings (the platform's
 # processes get their own environment from the harness).
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nstsite.settings")
 os.environ.setdefault("DJANGO_SECRET_KEY", "bench-upload-memory-only")

@@ -41,7 +41,7 @@ import zipfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the repo's packages
-# tests.harness imports engine.worker, whose imports read Django's settings (none of this process's own
+# tests.harness imports engine.jobs.worker, whose imports read Django's settings (none of this process's own
 # requests: the platform's processes get their own environment, tests.harness.process_env).
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nstsite.settings")
 os.environ.setdefault("DJANGO_SECRET_KEY", "bench-video-" + "x" * 40)

@@ -9,7 +9,7 @@ password reset gives the same page whether or not the address has an account, al
 address has had its share of e-mails. Sign-up must refuse a username that is taken (a username is
 public anyway: it is shown on every published artwork), but not an e-mail address: two accounts
 may share one (a reset link then goes out for each), so that the form never says whether an
-address is registered. Sign-ups are limited per address (nstsite.rate_limits), which also bounds
+address is registered. Sign-ups are limited per address (nstsite.request_limits.rate_limits), which also bounds
 how fast the form can be used to try usernames.
 """
 
@@ -24,7 +24,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_post_parameters
 
-from nstsite.rate_limits import email_over_limit, limit_posts
+from nstsite.request_limits.rate_limits import email_over_limit, limit_posts
 
 
 class SignupForm(UserCreationForm):

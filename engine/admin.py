@@ -29,12 +29,14 @@ from django.utils.html import format_html
 from django.utils.text import Truncator
 from redis.exceptions import RedisError
 
+from engine import hooks
+from engine.jobs import cleanup
+from engine.jobs import service as jobs
+from engine.models import HIGH_QUEUE, LibraryStyle, StyleImage, StyleJob, UserQuota, is_queue_staff
 from engine.nst import ImageError, images
-
-from . import cleanup, hooks, jobs, style_library
-from .job_files import file_for
-from .models import HIGH_QUEUE, LibraryStyle, StyleImage, StyleJob, UserQuota, is_queue_staff
-from .templatetags.nst import duration as format_duration
+from engine.storage.job_files import file_for
+from engine.studio import style_library
+from engine.templatetags.nst import duration as format_duration
 
 
 class StaffRunTheQueue:
@@ -210,7 +212,7 @@ class StyleJobAdmin(StaffRunTheQueue, admin.ModelAdmin):
 
     @admin.action(description="Delete the selected jobs with their files", permissions=["delete"])
     def delete_selected(self, request, queryset):
-        """Django's confirmation page first; once confirmed, engine.cleanup cancels running jobs,
+        """Django's confirmation page first; once confirmed, engine.jobs.cleanup cancels running jobs,
         waits for their workers to let go, and deletes rows and folders."""
         if not request.POST.get("post"):
             return confirm_deletion(self, request, queryset)

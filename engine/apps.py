@@ -12,12 +12,11 @@ class EngineConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_out, user_login_failed
         from django.db.models.signals import post_delete
 
+        from engine.live.updates import close_session_sockets
+        from engine.models import StyleJob
+        from engine.storage.retention import remove_job_folder
         from nstsite import checks
-        from nstsite.rate_limits import count_failed_login
-
-        from .live import close_session_sockets
-        from .models import StyleJob
-        from .retention import remove_job_folder
+        from nstsite.request_limits.rate_limits import count_failed_login
 
         # Failed log-ins per address, whatever the username (the accounts live in this app).
         user_login_failed.connect(count_failed_login, dispatch_uid="engine.count_failed_login")
@@ -25,8 +24,8 @@ class EngineConfig(AppConfig):
         # A job's files go with its row, however it is deleted (also with its owner's account).
         post_delete.connect(remove_job_folder, sender=StyleJob, dispatch_uid="engine.remove_job_folder")
         checks.warn_at_start()  # also registers the project's system checks (check --deploy)
-        from .notifications import job_ended
-        from .signals import job_failed, job_succeeded
+        from engine.notifications import job_ended
+        from engine.signals import job_failed, job_succeeded
 
         job_succeeded.connect(job_ended, dispatch_uid="engine.notify_succeeded")
         job_failed.connect(job_ended, dispatch_uid="engine.notify_failed")

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from .models import StyleJob, Visibility
+from engine.models import StyleJob, Visibility
 
 
 class NotPublishable(Exception):

@@ -11,7 +11,7 @@ The life cycle is a set of methods on the model (NetBox's Job.start()/terminate(
 and, within a state: report_progress() and record_placement() (running), record_stop()
 (cancelled: where it stopped), move_to_queue() (queued), set_visibility(), set_share_originals()
 and set_notify_email() (any).
-engine.jobs (the job service) calls these and then tells RQ and the browsers.
+engine.jobs.service (the job service) calls these and then tells RQ and the browsers.
 
 Each transition is ONE conditional UPDATE ... WHERE id = ... AND status IN (...): two workers, or a
 worker and the owner's cancel request, cannot both win. A method returns False when the job was no
@@ -34,8 +34,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from engine.nst import schema
-
-from .job_files import (
+from engine.signals import job_failed, job_succeeded
+from engine.storage.job_files import (
     HISTORY,
     PLOT,
     POSTER,
@@ -48,7 +48,6 @@ from .job_files import (
     style_kind,
     write_job_file,
 )
-from .signals import job_failed, job_succeeded
 
 if TYPE_CHECKING:
     from engine.nst import ClassicParams, FastParams, LossHistory, VideoParams
@@ -116,7 +115,7 @@ def may_see_placement(user, owner_id: int) -> bool:
 
 def progress_percent(status: str, step: int, total_steps: int) -> int:
     """How far a job is, in whole percent: StyleJob.progress_percent, and a live event's numbers
-    (engine.job_page.ProgressState: the worker's step, newer than the row's)."""
+    (engine.live.job_page.ProgressState: the worker's step, newer than the row's)."""
     if status == Status.SUCCEEDED:
         return 100
     return min(100, round(100 * step / total_steps)) if total_steps else 0
@@ -237,7 +236,7 @@ class StyleJob(models.Model):
     checkpoint = models.FileField(max_length=255, blank=True, help_text="Latest classic checkpoint.")
     error = models.TextField(blank=True, help_text="Shown to the user.")
     # What the run cost, measured by the worker (engine.run_costs): peak memory, time per level
-    # and outside the engine. The estimates (engine.cost_model) are refitted from these.
+    # and outside the engine. The estimates (engine.costs.cost_model) are refitted from these.
     measurements = models.JSONField(default=dict, blank=True)
 
     objects = StyleJobQuerySet.as_manager()
@@ -335,7 +334,7 @@ class StyleJob(models.Model):
         return ok
 
     def cancel(self) -> bool:
-        """queued/running -> cancelled. Only the database: engine.jobs.cancel() also takes
+        """queued/running -> cancelled. Only the database: engine.jobs.service.cancel() also takes
         the job off the RQ queue and tells a running worker to stop."""
         return self._transition(ACTIVE_STATUSES, status=Status.CANCELLED, finished_at=timezone.now(),
                                 eta_seconds=None)
@@ -356,7 +355,7 @@ class StyleJob(models.Model):
         """failed/cancelled -> queued again (staff's "requeue"; a lost worker's job passes
         allowed=(running,)). The checkpoint stays, so the next run resumes where the last one
         stopped; without one the progress starts again from zero. Only the database:
-        engine.jobs.requeue() also puts it back on an RQ queue."""
+        engine.jobs.service.requeue() also puts it back on an RQ queue."""
         self.refresh_from_db(fields=["checkpoint"])
         changes: dict = {"status": Status.QUEUED, "error": "", "finished_at": None, "eta_seconds": None,
                          "run_seconds": None, "worker": ""}
@@ -372,7 +371,7 @@ class StyleJob(models.Model):
         return self._transition((Status.RUNNING,), device=device[:200], network=network[:64])
 
     def move_to_queue(self, queue: str) -> bool:
-        """Record that a queued job now waits on `queue` (engine.jobs.prioritise moves its RQ entry
+        """Record that a queued job now waits on `queue` (engine.jobs.service.prioritise moves its RQ entry
         first). False when it is no longer queued."""
         return self._transition((Status.QUEUED,), queue=queue)
 
@@ -446,7 +445,7 @@ class LibraryStyleQuerySet(models.QuerySet):
 
 
 class LibraryStyle(models.Model):
-    """A painting users may pick instead of uploading one (engine.style_library). The paintings
+    """A painting users may pick instead of uploading one (engine.studio.style_library). The paintings
     shipped with the code are files of static/styles/ (`bundled`); staff add more in the admin
     (`image`, in the media storage). The image never changes once the row exists (the admin shows
     it read-only): workers cache what they compute from it under the row's pk. Retire a style
@@ -524,7 +523,7 @@ def params_dict(params: ClassicParams | FastParams | VideoParams) -> dict:
 
 class UserQuota(models.Model):
     """What one user may ask of the workers, set by staff in the admin. A user without a row gets
-    the field defaults (engine.quotas.limits_for); engine.quotas enforces them on submission."""
+    the field defaults (engine.studio.quotas.limits_for); engine.studio.quotas enforces them on submission."""
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="quota")
     max_active_jobs = models.PositiveSmallIntegerField(

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.urls import reverse
 
-from .models import Status, StyleJob
+from engine.models import Status, StyleJob
 
 logger = logging.getLogger(__name__)
 

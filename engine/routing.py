@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import consumers
+from engine.live import consumers
 
 websocket_urlpatterns = [
     path("ws/jobs/", consumers.MyJobsConsumer.as_asgi()),

@@ -1,26 +1,26 @@
 """The RQ task: take a job id, run the engine, turn its callbacks into model updates.
 
-Workers are engine.worker.StyleWorker, an RQ SimpleWorker (no fork per job): TensorFlow, the VGG
+Workers are engine.jobs.worker.StyleWorker, an RQ SimpleWorker (no fork per job): TensorFlow, the VGG
 weights and the fast-mode networks load on a worker's first job and stay loaded (engine.nst caches
 them per process). Start one with
 
-    python manage.py rqworker --worker-class engine.worker.StyleWorker high default
+    python manage.py rqworker --worker-class engine.jobs.worker.StyleWorker high default
 
 (settings.RQ already names it, so `python manage.py rqworker high default` is the same).
 
-When a run does not end by itself, it is for one of the reasons of engine.stopping.StopReason,
+When a run does not end by itself, it is for one of the reasons of engine.jobs.stopping.StopReason,
 checked before every engine step: a cancel stops it with a checkpoint kept (cancelled); the
 worker's SIGTERM stops it with a checkpoint and puts it back on its queue (queued again, resumed by
 the next worker); a lost lease stops it without another write. A worker that died is noticed by
 its lapsed lease and its job is put back by on_rq_failure below, a limited number of times
-(engine/worker.py has the whole story). Putting jobs back or failing them goes through the job
-service (engine.jobs); the row changes through its life-cycle methods (engine.models).
+(engine/jobs/worker.py has the whole story). Putting jobs back or failing them goes through the job
+service (engine.jobs.service); the row changes through its life-cycle methods (engine.models).
 
 The task is NetBox's JobRunner.handle() (netbox/jobs.py): it loads the job, picks the runner of
 its mode (engine.runners: each mode's work units, wording, result and cost) and calls its run()
 with the one progress reporter (engine.runners.progress: throttled saves, live events, the stop
 check); what follows a run is the same for every mode and stays here. RQ jobs already in Redis
-name this module's functions by their dotted paths (engine.queue): keep them.
+name this module's functions by their dotted paths (engine.jobs.queue): keep them.
 """
 
 from __future__ import annotations
@@ -35,15 +35,16 @@ from rq.exceptions import AbandonedJobError
 from rq.job import Retry
 from rq.timeouts import JobTimeoutException
 
+from engine.jobs import queue, worker
+from engine.jobs import service as jobs
+from engine.jobs.stopping import StopReason
+from engine.live import updates as live
+from engine.models import StyleJob
 from engine.nst import EngineError, Stopped
 from engine.nst import device as nst_device
 from engine.nst.device import describe_device
-
-from . import jobs, live, queue, worker
-from .models import StyleJob
-from .runners import Runner, runner_for
-from .runners.progress import Progress
-from .stopping import StopReason
+from engine.runners import Runner, runner_for
+from engine.runners.progress import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -128,16 +129,16 @@ def _stopped(job: StyleJob, progress: Progress, exc: Stopped) -> Retry | str | N
 
 
 def on_rq_failure(rq_job, connection, exc_type, exc_value, tb) -> None:
-    """RQ's failure callback (set by engine.queue.enqueue), which decides whether RQ may retry
+    """RQ's failure callback (set by engine.jobs.queue.enqueue), which decides whether RQ may retry
     the job. The task marks the failures it sees itself; this catches those it cannot:
 
     - a worker that died mid-job (killed, out of memory): RQ reports AbandonedJobError once the
-      job's lease has lapsed (engine.worker), from another worker's maintenance pass;
+      job's lease has lapsed (engine.jobs.worker), from another worker's maintenance pass;
     - a worker's cold shutdown (a second SIGTERM/SIGINT) raising SystemExit in the middle of the job.
 
     Such a job goes back to "queued", keeping its checkpoint, and RQ's retry puts the same RQ job at
     the front of its queue, while it has retries left (NST_JOB_MAX_RECOVERIES); then it fails with
-    a message (engine.jobs.worker_lost). For anything else, or a job that is no longer active, RQ
+    a message (engine.jobs.service.worker_lost). For anything else, or a job that is no longer active, RQ
     must not retry: a retry is for lost workers only. Database errors propagate: RQ then keeps the
     abandoned entry and the next maintenance pass tries again (StyleWorker.clean_registries)."""
     if worker.stop_reason() == StopReason.LEASE_LOST:
@@ -156,7 +157,7 @@ def on_rq_failure(rq_job, connection, exc_type, exc_value, tb) -> None:
     if not job.is_active:  # it ended meanwhile
         return
     if lost:
-        runs = rq_job.meta.get("max_recoveries", 0) + 1  # set by engine.queue.enqueue
+        runs = rq_job.meta.get("max_recoveries", 0) + 1  # set by engine.jobs.queue.enqueue
         logger.warning("Style job %s: its worker %s was lost, %s runs in all; failing it.", job.pk,
                        rq_job.worker_name or "?", runs)
         jobs.fail(job, jobs.worker_lost_error(runs))

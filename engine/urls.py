@@ -2,7 +2,8 @@
 
 from django.urls import path
 
-from . import batches, views
+from engine import views
+from engine.jobs import batches
 
 app_name = "engine"
 

@@ -20,22 +20,23 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from engine import presets, staged_uploads, style_library
+from engine.costs.estimates import estimate_new_job, estimate_queue
+from engine.hooks import NotPublishable, RemixSource, publisher, remix_source
+from engine.jobs import batches, cleanup
+from engine.jobs import service as jobs
+from engine.live import job_page
+from engine.live import updates as live
+from engine.models import LibraryStyle, Mode, Status, StyleJob, Visibility
 from engine.nst import ImageError, LossHistory, ParameterError, schema
 from engine.nst.classic_params import MAX_STYLES
 from engine.nst.history import SERIES_COLOURS
+from engine.runners import runner_for
+from engine.storage.job_files import download_spec, file_for, is_original, preview_epochs, preview_file
+from engine.studio import admission, presets, quotas, staged_uploads, style_library
+from engine.studio.describe import param_rows
+from engine.studio.forms import DEFAULT_MODE, StyleJobForm, control_value, remix_styles_usable
 from nstsite.parsing import whole_number
-from nstsite.sendfile import send_file
-
-from . import batches, cleanup, job_page, jobs, live, quotas
-from .describe import param_rows
-from .estimates import estimate_new_job, estimate_queue
-from .forms import DEFAULT_MODE, StyleJobForm, control_value, remix_styles_usable
-from .hooks import NotPublishable, RemixSource, publisher, remix_source
-from .job_files import download_spec, file_for, is_original, preview_epochs, preview_file
-from .models import LibraryStyle, Mode, Status, StyleJob, Visibility
-from .runners import runner_for
-from .studio import admission
+from nstsite.webtier.sendfile import send_file
 
 JOBS_PER_PAGE = 20
 STORAGE_FAILED = ("Your images could not be saved just now, so the job was not created. "
@@ -251,7 +252,7 @@ def my_jobs(request: HttpRequest) -> HttpResponse:
 
 
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """A job's page: its state partials as this visitor's audience sees them (engine.job_page, which
+    """A job's page: its state partials as this visitor's audience sees them (engine.live.job_page, which
     a live page's socket renders again as the job changes), its inputs and parameters."""
     job = _get_job_for_user(request, pk)
     audience = job_page.audience_for(request.user, job.owner_id)
@@ -294,7 +295,7 @@ def cancel(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def delete(request: HttpRequest, pk: int) -> HttpResponse:
-    """Its owner (or staff) deletes an ended job with all its files (engine.cleanup): the way to
+    """Its owner (or staff) deletes an ended job with all its files (engine.jobs.cleanup): the way to
     free space under the storage quota (issue 14). A queued or running job is cancelled first, on
     its page, so this never waits for a worker. The form's confirm box must be ticked."""
     job = _get_job_for_user(request, pk, manage=True)
@@ -305,7 +306,7 @@ def delete(request: HttpRequest, pk: int) -> HttpResponse:
     elif job.pk in cleanup.delete_jobs([job]).deleted:
         messages.success(request, f"Job {job.pk} and its files are deleted.")
         return redirect("engine:my_jobs")
-    else:  # a worker still held it: engine.cleanup leaves it for another try
+    else:  # a worker still held it: engine.jobs.cleanup leaves it for another try
         messages.error(request, f"Job {job.pk} could not be deleted yet; please try again in a moment.")
     return redirect("engine:detail", pk=job.pk)
 
@@ -367,7 +368,7 @@ def _share_originals(request: HttpRequest, job: StyleJob) -> HttpResponse:
 def download(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
     """A job's files, through this view (never a public /media/ URL): private jobs stay private.
     ?inline=1 shows the file in the browser instead of saving it. Which files exist and what they
-    are called: engine.job_files."""
+    are called: engine.storage.job_files."""
     job = _get_job_for_user(request, pk)
     if is_original(kind) and not job.originals_visible_to(request.user):
         raise Http404("The owner of this job keeps its original images to themselves.")
@@ -387,7 +388,7 @@ def download(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
     else:
         as_attachment = spec.attachment and request.GET.get("inline") != "1"
-        # Sent by nginx after this check when the proxy is in front (nstsite/sendfile.py).
+        # Sent by nginx after this check when the proxy is in front (nstsite/webtier/sendfile.py).
         response = send_file(request, field, as_attachment=as_attachment, filename=filename,
                              content_type=spec.content_type)
     response["Cache-Control"] = _cache_control(job, kind)

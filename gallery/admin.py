@@ -3,9 +3,8 @@
 from django.contrib import admin, messages
 
 from engine.admin import StaffRunTheQueue
-
-from .models import Artwork
-from .publishing import unpublish
+from gallery.models import Artwork
+from gallery.publishing import unpublish
 
 
 @admin.register(Artwork)

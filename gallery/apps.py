@@ -14,11 +14,10 @@ class GalleryConfig(AppConfig):
 
         from engine import hooks
         from engine.signals import job_succeeded
-
-        from . import publishing
-        from .likes import forget_likes_of
-        from .models import Artwork
-        from .publishing import artwork_deleted, publish_if_public
+        from gallery import publishing
+        from gallery.likes import forget_likes_of
+        from gallery.models import Artwork
+        from gallery.publishing import artwork_deleted, publish_if_public
 
         # What the gallery offers the engine, which does not import it (engine.hooks): the job
         # page's publish toggle and the admin's action, and ?remix=<artwork> on the submission page.

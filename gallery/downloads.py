@@ -2,7 +2,7 @@
 with `Range: bytes=0-0` added 25 to the count shown).
 
 A download counts when no visitor key has been seen for that artwork that day: the account when
-logged in, else the address (nstsite.client_ip), kept as a keyed hash, not as the address. The
+logged in, else the address (nstsite.security.client_ip), kept as a keyed hash, not as the address. The
 "seen" marks live in the limits cache (Redis, shared by every web process) until the day is over;
 the count itself stays in the database (Artwork.download_count). Not counted: a request for part
 of the file (a Range header: a download manager or a player resuming or probing), and HEAD.
@@ -23,9 +23,8 @@ from django.http import HttpRequest
 from django.utils import timezone
 from redis.exceptions import RedisError
 
-from nstsite.client_ip import client_ip
-
-from .models import Artwork
+from gallery.models import Artwork
+from nstsite.security.client_ip import client_ip
 
 logger = logging.getLogger(__name__)
 

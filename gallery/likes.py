@@ -12,7 +12,7 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
-from .models import Artwork, Like
+from gallery.models import Artwork, Like
 
 
 def like(artwork: Artwork, user) -> bool:

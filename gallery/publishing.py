@@ -8,7 +8,7 @@
   to show and cannot be published.
 - unpublish(job): the job is private again and its artwork leaves the gallery at once. The
   artwork row stays, with its thumbnails and likes, for a later publish(). Websockets open on
-  the job's page check again who may watch it (engine.live.publish_access_changed): others'
+  the job's page check again who may watch it (engine.live.updates.publish_access_changed): others'
   are closed, so a private job's progress stops reaching them.
 
 Each change to what is published also bumps GridVersion in the same transaction, so cached grid
@@ -25,12 +25,11 @@ from functools import partial
 
 from django.db import transaction
 
-from engine import live
 from engine.hooks import NotPublishable
+from engine.live import updates as live
 from engine.models import FINAL_STATUSES, Status, StyleJob, Visibility
-
-from .models import Artwork, GridVersion
-from .thumbnails import make_thumbnails
+from gallery.models import Artwork, GridVersion
+from gallery.thumbnails import make_thumbnails
 
 __all__ = ["NotPublishable", "artwork_deleted", "publish", "publish_if_public", "remix_source", "unpublish"]
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from django.db.models.fields.files import FieldFile
 from PIL import Image
 
-from engine.job_files import local_path, write_job_file
 from engine.models import StyleJob
 from engine.nst import VideoError, images, video_io
+from engine.storage.job_files import local_path, write_job_file
 
 # The grid shows results at up to ~15rem wide: 480 px covers that on high-density screens.
 RESULT_SIDE = 480

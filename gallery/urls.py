@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from gallery import views
 
 app_name = "gallery"
 

@@ -31,15 +31,14 @@ from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST
 
-from engine.describe import param_rows
-from engine.job_files import is_original, result_download
 from engine.models import Mode, may_manage, may_see_originals
+from engine.storage.job_files import is_original, result_download
+from engine.studio.describe import param_rows
+from gallery import likes
+from gallery.downloads import count_download
+from gallery.models import DEFAULT_SORT, SORTS, Artwork, ArtworkQuerySet, GridVersion, Like
 from nstsite.parsing import MAX_ID, whole_number
-from nstsite.sendfile import send_file
-
-from . import likes
-from .downloads import count_download
-from .models import DEFAULT_SORT, SORTS, Artwork, ArtworkQuerySet, GridVersion, Like
+from nstsite.webtier.sendfile import send_file
 
 PER_PAGE = 24
 GRID_CACHE_SECONDS = 15
@@ -163,7 +162,7 @@ def download(request: HttpRequest, pk: int) -> HttpResponseBase:
     if spec is None:
         raise Http404("This artwork's file is missing.")
     try:
-        # Sent by nginx after this check when the proxy is in front (nstsite/sendfile.py).
+        # Sent by nginx after this check when the proxy is in front (nstsite/webtier/sendfile.py).
         response = send_file(request, artwork.job.result, as_attachment=True, content_type=spec.content_type,
                              filename=f"nst-artwork-{artwork.pk}{spec.suffix}")
     except FileNotFoundError:

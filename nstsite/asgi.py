@@ -2,10 +2,10 @@
 
     daphne nstsite.asgi:application          every page and the websockets (one server alone)
     daphne nstsite.asgi:sockets_application  the websockets only (scripts/run and docker-compose,
-                                             behind the proxy: nstsite/webserver.py)
+                                             behind the proxy: nstsite/webtier/webserver.py)
 
 Websockets pass two checks before a consumer sees them: the Origin header must be this site's own,
-scheme, host and port (nstsite.origins), so another site's page, or a page on another port of the
+scheme, host and port (nstsite.security.origins), so another site's page, or a page on another port of the
 same host, cannot open a socket with the visitor's cookies; and the session cookie gives
 `scope["user"]`, so consumers authorise like views do.
 
@@ -18,7 +18,7 @@ import os
 
 from django.core.asgi import get_asgi_application
 
-from nstsite.limits import limit_http
+from nstsite.request_limits.limits import limit_http
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nstsite.settings")
 
@@ -29,7 +29,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from engine.routing import websocket_urlpatterns  # noqa: E402
-from nstsite.origins import SameOriginOnly  # noqa: E402
+from nstsite.security.origins import SameOriginOnly  # noqa: E402
 
 websockets = SameOriginOnly(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
 

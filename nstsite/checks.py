@@ -50,7 +50,7 @@ NOT_SHARED = ("django.core.cache.backends.locmem.LocMemCache", "django.core.cach
 
 @checks.register(checks.Tags.caches)
 def rate_limit_cache(app_configs, **kwargs) -> list[checks.CheckMessage]:
-    """The rate limits' counters (nstsite.rate_limits) must be in a cache all processes share."""
+    """The rate limits' counters (nstsite.request_limits.rate_limits) must be in a cache all processes share."""
     backend = settings.CACHES.get(settings.RATELIMIT_USE_CACHE, {}).get("BACKEND")
     if backend is None or backend in NOT_SHARED:
         return [checks.Error(f"The rate limits' cache {settings.RATELIMIT_USE_CACHE!r} is {backend or 'missing'}: "

@@ -7,7 +7,7 @@
   renders templates/429.html saying for how long;
 - the job queue's Redis unreachable in a view that did not catch it itself:
   `QueueUnavailableMiddleware` turns the RedisError into templates/503.html. The job views handle
-  Redis failures themselves (engine/queue.py); this is the net under pages that come later.
+  Redis failures themselves (engine/jobs/queue.py); this is the net under pages that come later.
 """
 
 from __future__ import annotations

@@ -107,8 +107,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Before the CSRF check reads a body: an anonymous upload is never parsed or spooled.
-    "nstsite.anonymous_uploads.SignedInUploadsOnly",
-    "nstsite.security_headers.SecurityHeadersMiddleware",  # CSP; Cache-Control for logged-in users
+    "nstsite.request_limits.anonymous_uploads.SignedInUploadsOnly",
+    "nstsite.security.security_headers.SecurityHeadersMiddleware",  # CSP; Cache-Control for logged-in users
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -202,20 +202,20 @@ STORAGES = {
 
 # --- queue ----------------------------------------------------------------------------------------
 # django-rq: "default" for normal jobs, "high" for staff-prioritised ones. Workers are
-# engine.worker.StyleWorker, an RQ SimpleWorker (no fork per job, so TensorFlow and the models load
+# engine.jobs.worker.StyleWorker, an RQ SimpleWorker (no fork per job, so TensorFlow and the models load
 # once per worker process) that renews a lease on its running job, so that a job whose worker died
-# is noticed and resumed elsewhere (see engine/worker.py for the reasoning and the figures).
+# is noticed and resumed elsewhere (see engine/jobs/worker.py for the reasoning and the figures).
 RQ_QUEUES = {
     name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": env_int("NST_JOB_TIMEOUT", 6 * 3600)}
     for name in ("high", "default")
 }
-RQ = {"WORKER_CLASS": "engine.worker.StyleWorker"}
+RQ = {"WORKER_CLASS": "engine.jobs.worker.StyleWorker"}
 NST_WORKER_HEARTBEAT_SECONDS = env_int("NST_WORKER_HEARTBEAT_SECONDS", 10)   # lease renewal
 NST_WORKER_LEASE_SECONDS = env_int("NST_WORKER_LEASE_SECONDS", 60)           # lapses after this
 NST_WORKER_MAINTENANCE_SECONDS = env_int("NST_WORKER_MAINTENANCE_SECONDS", 30)  # looks for lapsed ones
 NST_JOB_MAX_RECOVERIES = env_int("NST_JOB_MAX_RECOVERIES", 2)  # lost workers a job survives, then fails
 if NST_WORKER_HEARTBEAT_SECONDS < 1 or NST_WORKER_LEASE_SECONDS < 3 * NST_WORKER_HEARTBEAT_SECONDS:
-    # A worker stops on its own 2 heartbeats before its lease lapses (engine/worker.py).
+    # A worker stops on its own 2 heartbeats before its lease lapses (engine/jobs/worker.py).
     raise ImproperlyConfigured(
         f"NST_WORKER_LEASE_SECONDS={NST_WORKER_LEASE_SECONDS} must be at least 3 x "
         f"NST_WORKER_HEARTBEAT_SECONDS={NST_WORKER_HEARTBEAT_SECONDS} (and the heartbeat at least 1 s).")
@@ -224,10 +224,10 @@ if NST_WORKER_MAINTENANCE_SECONDS < 1 or NST_JOB_MAX_RECOVERIES < 0:
                                "NST_JOB_MAX_RECOVERIES at least 0.")
 
 # --- websockets (Channels) ---------------------------------------------------------------------
-# nstsite.asgi routes ws/jobs/... to engine.consumers. Workers (other processes or machines)
+# nstsite.asgi routes ws/jobs/... to engine.live.consumers. Workers (other processes or machines)
 # publish job events to groups on this layer, so it must be shared: Redis, the same as the queues.
 # Only the connect timeout is bounded here: a read timeout would cut the consumers' blocking
-# reads; engine.events bounds each publish itself.
+# reads; engine.live.events bounds each publish itself.
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -308,7 +308,7 @@ if HTTPS:
 # --- reliability and security: request limits, login throttling, error pages ----------------------
 # (issue 6; docs/reliability.md says what each limit was tested with)
 
-# Whole request bodies above this are refused with 413 before they are read (nstsite/limits.py):
+# Whole request bodies above this are refused with 413 before they are read (nstsite/request_limits/limits.py):
 # by default room for the four uploads of a job at their limit, plus the form fields.
 UPLOAD_FILE_FIELDS = 4  # content + 3 styles
 NST_MAX_REQUEST_BYTES = env_int("NST_MAX_REQUEST_MB",
@@ -318,7 +318,7 @@ if NST_MAX_REQUEST_BYTES < 2**20:
 # Clips (video mode) and batches. A clip is far larger than a photo, so the submission URL alone
 # takes larger bodies: NST_MAX_SUBMIT_MB, by default one clip plus a photo-sized request; every other
 # URL keeps NST_MAX_REQUEST_MB. Within the submission, each file is held to its own kind's limit as
-# it arrives (nstsite.limits.KindLimitedUploadHandler): an image over NST_MAX_UPLOAD_MB is cut off
+# it arrives (nstsite.request_limits.limits.KindLimitedUploadHandler): an image over NST_MAX_UPLOAD_MB is cut off
 # there, not stored to the end.
 NST_MAX_CLIP_BYTES = env_int("NST_MAX_CLIP_MB", 500) * 2**20
 NST_MAX_SUBMIT_BYTES = env_int("NST_MAX_SUBMIT_MB",
@@ -327,7 +327,7 @@ NST_MAX_BATCH_FILES = env_int("NST_MAX_BATCH_FILES", 20)  # content files per su
 if NST_MAX_CLIP_BYTES < 2**20 or NST_MAX_SUBMIT_BYTES < NST_MAX_REQUEST_BYTES or NST_MAX_BATCH_FILES < 1:
     raise ImproperlyConfigured("NST_MAX_CLIP_MB must be at least 1, NST_MAX_SUBMIT_MB at least "
                                "NST_MAX_REQUEST_MB and NST_MAX_BATCH_FILES at least 1.")
-FILE_UPLOAD_HANDLERS = ["nstsite.limits.KindLimitedUploadHandler",
+FILE_UPLOAD_HANDLERS = ["nstsite.request_limits.limits.KindLimitedUploadHandler",
                         "django.core.files.uploadhandler.MemoryFileUploadHandler",
                         "django.core.files.uploadhandler.TemporaryFileUploadHandler"]
 DATA_UPLOAD_MAX_NUMBER_FILES = NST_MAX_BATCH_FILES + UPLOAD_FILE_FIELDS - 1  # more: a friendly 400 page
@@ -359,17 +359,17 @@ AXES_VERBOSE = False  # one warning per lockout is logged anyway
 if AXES_FAILURE_LIMIT < 1 or AXES_COOLOFF_TIME <= timedelta(0):
     raise ImproperlyConfigured("NST_LOGIN_FAILURE_LIMIT and NST_LOGIN_COOLOFF_MINUTES must be at least 1.")
 
-# --- abuse: the client's address, rate limits, their cache (issue 14; nstsite/rate_limits.py) ---------
+# --- abuse: the client's address, rate limits, their cache (issue 14; nstsite/request_limits/rate_limits.py) ---------
 
-# Reverse proxies whose X-Forwarded-For is believed (nstsite/client_ip.py): addresses or networks,
+# Reverse proxies whose X-Forwarded-For is believed (nstsite/security/client_ip.py): addresses or networks,
 # comma-separated. None by default: the address is the one that connected (REMOTE_ADDR).
 try:
     NST_TRUSTED_PROXIES = [ipaddress.ip_network(item, strict=False)
                            for item in env_list("NST_TRUSTED_PROXIES", [])]
 except ValueError as exc:
     raise ImproperlyConfigured(f"NST_TRUSTED_PROXIES: {exc}") from None
-AXES_CLIENT_IP_CALLABLE = "nstsite.client_ip.client_ip"
-RATELIMIT_IP_META_KEY = "nstsite.client_ip.client_ip"
+AXES_CLIENT_IP_CALLABLE = "nstsite.security.client_ip.client_ip"
+RATELIMIT_IP_META_KEY = "nstsite.security.client_ip.client_ip"
 
 _RATE = re.compile(r"^[1-9]\d*/[1-9]?\d*[smhd]$")
 _RATE_DEFAULTS = {
@@ -404,7 +404,7 @@ CACHES = {
 # project's check (nstsite/checks.py) asks instead that the counters be in a cache every process shares.
 RATELIMIT_USE_CACHE = "limits"
 
-# Retention (engine/retention.py, `manage.py prune_jobs`; issue 14): private jobs are removed this
+# Retention (engine/storage/retention.py, `manage.py prune_jobs`; issue 14): private jobs are removed this
 # many days after they ended; previews and checkpoints of every ended job after NST_PRUNE_FILES_DAYS.
 NST_PRUNE_PRIVATE_DAYS = env_int("NST_PRUNE_PRIVATE_DAYS", 90)
 NST_PRUNE_FILES_DAYS = env_int("NST_PRUNE_FILES_DAYS", 7)
@@ -412,7 +412,7 @@ if NST_PRUNE_PRIVATE_DAYS < 1 or NST_PRUNE_FILES_DAYS < 1:
     raise ImproperlyConfigured("NST_PRUNE_PRIVATE_DAYS and NST_PRUNE_FILES_DAYS must be at least 1.")
 
 # --- web tier: nginx in front of gunicorn (pages) and daphne (/ws/) --------------------------------
-# nstsite/proxy.py writes nginx's configuration, its 413 page and its request-body buffers here.
+# nstsite/webtier/proxy.py writes nginx's configuration, its 413 page and its request-body buffers here.
 NST_PROXY_DIR = env_path("NST_PROXY_DIR", VAR_DIR / "proxy")
 # Addresses or networks (CIDR) of a TLS terminator or load balancer in front of nginx: nginx
 # believes their X-Forwarded-For and X-Forwarded-Proto. Nobody else's.

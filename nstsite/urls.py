@@ -5,7 +5,7 @@ staff_member_required; linked from the admin index); /favicon.ico, which browser
 every site whatever the page says.
 
 The log-in pages (the site's and the admin's) and the password reset come first, wrapped in their
-rate limits (nstsite.rate_limits); django.contrib.auth.urls, included after them, has the same
+rate limits (nstsite.request_limits.rate_limits); django.contrib.auth.urls, included after them, has the same
 URLs and names for them, so they are matched here first and reverse() gives the same URLs."""
 
 from django.conf import settings
@@ -17,8 +17,8 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
 from engine import accounts, views
-from nstsite.anonymous_uploads import may_upload
-from nstsite.rate_limits import limit_posts
+from nstsite.request_limits.anonymous_uploads import may_upload
+from nstsite.request_limits.rate_limits import limit_posts
 
 
 @require_safe
@@ -37,7 +37,7 @@ urlpatterns = [
     path("jobs/", include("engine.urls")),
     path("gallery/", include("gallery.urls")),
     path("accounts/signup/", accounts.signup, name="signup"),
-    path("accounts/may-upload/", may_upload, name="may_upload"),  # the proxy's question (nstsite.proxy)
+    path("accounts/may-upload/", may_upload, name="may_upload"),  # the proxy's question (nstsite.webtier.proxy)
     path("accounts/login/", limit_posts(failed_logins=True)(auth_views.LoginView.as_view()), name="login"),
     path("accounts/password_reset/",
          limit_posts("password_reset_ip")(auth_views.PasswordResetView.as_view(

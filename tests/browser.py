@@ -75,7 +75,7 @@ def artifact_path(name: str) -> Path:
     return ARTIFACTS / name
 
 
-# --- a live page's state parts (engine.job_page) --------------------------------------------------------
+# --- a live page's state parts (engine.live.job_page) --------------------------------------------------------
 
 # An init script: records, in the page, which parts of the page each live event's fragments carried
 # (the ids of the top-level elements of its `html`), by kind of event: window.__parts.finished, ...

@@ -224,7 +224,7 @@ def empty_cache():
 
 @pytest.fixture(autouse=True)
 def limits_cache(redis_server, settings):
-    """The rate limits' counters (the "limits" cache, nstsite/rate_limits.py) in the session's Redis,
+    """The rate limits' counters (the "limits" cache, nstsite/request_limits/rate_limits.py) in the session's Redis,
     as in production, empty for each test: a test's sign-ups do not count against the next one's."""
     from django.core.cache import caches
 
@@ -292,7 +292,7 @@ def make_job(owner, media_root, image_bytes):
         if mode == "classic":  # the quickest run: one epoch of five steps
             params = {"epochs": 1, "steps_per_epoch": 5, **params}
         p = params_class(mode)(size=size, **params)
-        units = runner.work_units(p, frames)  # as engine.jobs.submit counts them
+        units = runner.work_units(p, frames)  # as engine.jobs.service.submit counts them
         job = StyleJob(owner=user or owner, mode=mode, params=params_dict(p), size=size, epochs=units.groups,
                        total_steps=units.units, visibility=visibility, queue=queue, batch=batch)
         if content is None:
@@ -334,9 +334,10 @@ def job_form_data(image_bytes):
 @pytest.fixture
 def cancel_at_check(monkeypatch):
     """cancel_at_check(job, polls=n) -> counter: cancels `job` as its owner or staff would (row,
-    queue, flag: engine.jobs.cancel) at the engine's n-th cancel check, made once per step,
+    queue, flag: engine.jobs.service.cancel) at the engine's n-th cancel check, made once per step,
     so the run stops with a checkpoint at a known step. counter["n"] counts the checks."""
-    from engine import jobs, queue
+    from engine.jobs import queue
+    from engine.jobs import service as jobs
     from engine.models import StyleJob
 
     def arm(job, *, polls: int) -> dict:
@@ -398,7 +399,7 @@ def starry(load_test_image):
 @pytest.fixture
 def published(make_job, burst_worker, media_root):
     """A succeeded public job of the owner, in the gallery, with one like."""
-    from engine import jobs
+    from engine.jobs import service as jobs
     from engine.models import Status
     from gallery import likes
 

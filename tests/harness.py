@@ -19,7 +19,7 @@
   and one when it ends (`job_events()` reads them), which the benchmarks count.
 
 Free of pytest and of Django at import (the benchmarks import it before they set Django up with
-the platform's own settings): GatedWorker, which subclasses engine.worker's StyleWorker (whose
+the platform's own settings): GatedWorker, which subclasses engine.jobs.worker's StyleWorker (whose
 imports need Django's apps loaded), is built on first use (the module's __getattr__), in a worker
 process once `manage.py rqworker` has set Django up. Nothing here sets Django up.
 """
@@ -536,7 +536,7 @@ def _read_step(path: Path) -> int | None:
 
 def _gated_worker_class() -> type:
     """GatedWorker, built the first time it is asked for (see the module's notes)."""
-    from engine.worker import StyleWorker, stop_reason
+    from engine.jobs.worker import StyleWorker, stop_reason
 
     class GatedWorker(StyleWorker):
         """The platform's StyleWorker, plus (1) a hold before an engine step while the Gate's file says

@@ -14,9 +14,10 @@ from django.db import connections
 from django.urls import reverse
 from rq.job import Job
 
-from engine import jobs, queue
-from engine.job_files import job_folder
+from engine.jobs import queue
+from engine.jobs import service as jobs
 from engine.models import Status, StyleJob
+from engine.storage.job_files import job_folder
 from gallery.models import Artwork
 from tests.browser import artifact_path
 

@@ -1,5 +1,5 @@
 """Large uploads for signed-in sessions only (issue 24, finding 2), Django's half
-(nstsite/anonymous_uploads.py): an anonymous POST to the submission URL goes to log in before
+(nstsite/request_limits/anonymous_uploads.py): an anonymous POST to the submission URL goes to log in before
 anything reads its body, even with CSRF checks on (the CSRF check reads the body); the proxy's
 question (`may_upload`) answers from the session alone. nginx's half, through the real proxy:
 tests/test_web_tier.py."""

@@ -119,7 +119,7 @@ def files_under(path: Path) -> list[Path]:
 
 def assert_nothing_stored(callbacks, media_root: Path, upload_tmp: Path) -> None:
     """No job, no job files, nothing spooled, nothing queued. The images that passed their checks
-    are kept for the user's next try (engine.staged_uploads: re-encoded PNGs under staged/, which
+    are kept for the user's next try (engine.studio.staged_uploads: re-encoded PNGs under staged/, which
     expire), and nothing else."""
     assert not StyleJob.objects.exists() and not StyleImage.objects.exists()
     staged = media_root / "staged"
@@ -500,7 +500,7 @@ def test_unicode_and_long_usernames_within_the_limits_are_accepted():
 # --- someone else's job, in every URL --------------------------------------------------------------
 
 def job_urls(pk: int) -> list[tuple[str, str]]:
-    from engine.job_files import DOWNLOADS
+    from engine.storage.job_files import DOWNLOADS
 
     urls = [("get", reverse("engine:detail", args=[pk])), ("post", reverse("engine:cancel", args=[pk]))]
     kinds = [*DOWNLOADS, "style-1", "style-2", "nonsense"]

@@ -35,8 +35,8 @@ def screenshots(page, what: str) -> None:
 @pytest.fixture
 def library():
     """The bundled paintings (the migration made them; again here after a test that emptied the database)."""
-    from engine import style_library
     from engine.models import LibraryStyle
+    from engine.studio import style_library
 
     style_library.create_bundled_rows()
     return {s.bundled: s for s in LibraryStyle.objects.exclude(bundled="")}
@@ -214,7 +214,7 @@ def test_a_finished_job_leads_with_the_result_and_a_before_after_slider(
         signed_in, live_server, make_job, burst_worker) -> None:
     from playwright.sync_api import expect
 
-    from engine import jobs
+    from engine.jobs import service as jobs
     from engine.models import Status
 
     job = make_job(size=96, epochs=2, steps_per_epoch=3)  # classic: every download, two epoch previews

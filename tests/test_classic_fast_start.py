@@ -41,7 +41,7 @@ def test_a_fast_start_without_the_fast_model_files_names_them(content, starry, t
 
 @pytest.mark.django_db
 def test_a_classic_job_with_a_fast_start_runs_on_a_worker(make_job, burst_worker):
-    from engine import jobs
+    from engine.jobs import service as jobs
     from engine.models import Status
 
     job = make_job(size=64, init="fast", epochs=1, steps_per_epoch=3)

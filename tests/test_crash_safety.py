@@ -32,7 +32,8 @@ from django.urls import reverse
 from rq.job import Job, JobStatus
 from rq.registry import StartedJobRegistry
 
-from engine import jobs, queue
+from engine.jobs import queue
+from engine.jobs import service as jobs
 from engine.models import Status, StyleJob
 from engine.nst import Checkpoint, LossHistory
 from engine.runners import progress
@@ -446,7 +447,7 @@ def test_a_job_whose_worker_died_goes_back_to_the_front_of_its_queue_then_fails_
     from rq.job import Job
     from rq.registry import FailedJobRegistry, StartedJobRegistry, clean_registries
 
-    from engine import jobs
+    from engine.jobs import service as jobs
 
     settings.NST_JOB_MAX_RECOVERIES = 1
     waiting, job = make_job(), make_job()
@@ -479,7 +480,7 @@ def test_a_finished_job_whose_rq_entry_lapsed_is_not_run_again(make_job, rq_redi
     """E.g. its worker finished the row but could not tell Redis (down at that moment)."""
     from rq.registry import clean_registries
 
-    from engine import jobs
+    from engine.jobs import service as jobs
 
     job = make_job()
     jobs.enqueue(job)
@@ -501,7 +502,7 @@ def test_jobs_that_redis_lost_are_put_back_on_their_queues_by_the_sweep(make_job
     from django.utils import timezone
     from rq.registry import StartedJobRegistry
 
-    from engine import jobs
+    from engine.jobs import service as jobs
 
     healthy, never_enqueued, lost_running, alive = make_job(), make_job(), make_job(), make_job()
     jobs.enqueue(healthy)

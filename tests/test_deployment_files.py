@@ -91,10 +91,10 @@ def test_the_services_run_what_scripts_run_runs(services: dict) -> None:
     for name in commands:
         assert services[name]["command"] == commands[name], name
     assert commands["worker"] == ["python", "manage.py", "rqworker", "--worker-class",
-                                  "engine.worker.StyleWorker", "high", "default"]
-    assert commands["proxy"][:3] == ["python", "-m", "nstsite.proxy"]
-    assert commands["web"][:4] == ["python", "-m", "nstsite.webserver", "pages"]
-    assert commands["sockets"][:4] == ["python", "-m", "nstsite.webserver", "sockets"]
+                                  "engine.jobs.worker.StyleWorker", "high", "default"]
+    assert commands["proxy"][:3] == ["python", "-m", "nstsite.webtier.proxy"]
+    assert commands["web"][:4] == ["python", "-m", "nstsite.webtier.webserver", "pages"]
+    assert commands["sockets"][:4] == ["python", "-m", "nstsite.webtier.webserver", "sockets"]
     local = run_commands(NST_HOST="127.0.0.1", PORT="8123")
     assert local["proxy"][local["proxy"].index("--bind") + 1] == "127.0.0.1"
     assert local["proxy"][local["proxy"].index("--port") + 1] == "8123"

@@ -1,4 +1,4 @@
-"""The estimate before running (engine.cost_model, engine.estimates, GET /jobs/estimate/): it grows
+"""The estimate before running (engine.costs.cost_model, engine.costs.estimates, GET /jobs/estimate/): it grows
 with what the job asks, it follows what finished jobs measured on each device, the endpoint is cheap
 and refuses nonsense with a message, and a job that fits no live worker's memory is refused."""
 
@@ -9,8 +9,8 @@ import json
 import pytest
 from django.urls import reverse
 
-from engine import queue, worker_info
-from engine.cost_model import CostModel, Finished
+from engine.costs.cost_model import CostModel, Finished
+from engine.jobs import queue, worker_info
 from engine.nst import ClassicParams, FastParams
 
 pytestmark = pytest.mark.django_db

@@ -125,7 +125,7 @@ def test_export_refuses_a_folder_that_is_not_empty(tmp_path, settings, model_dir
 @pytest.mark.slow
 @pytest.mark.django_db
 def test_a_tfhub_job_runs_on_a_worker_with_the_servers_handle(make_job, burst_worker, settings, exported):
-    from engine import jobs
+    from engine.jobs import service as jobs
     from engine.models import Status
 
     settings.NST_FAST_HUB_HANDLE = str(exported)
@@ -141,7 +141,7 @@ def test_a_tfhub_job_runs_on_a_worker_with_the_servers_handle(make_job, burst_wo
 
 @pytest.mark.django_db
 def test_a_tfhub_job_on_a_server_without_a_handle_fails_saying_what_to_set(make_job, burst_worker, settings):
-    from engine import jobs
+    from engine.jobs import service as jobs
     from engine.models import Status
 
     settings.NST_FAST_HUB_HANDLE = ""

@@ -10,7 +10,8 @@ from django.urls import reverse
 from django.utils import timezone
 from rq import Worker
 
-from engine import estimates, live
+from engine.costs import estimates
+from engine.live import updates as live
 from engine.models import Status, StyleJob
 
 pytestmark = pytest.mark.django_db
@@ -24,7 +25,7 @@ def _succeeded(make_job, seconds: float, **kwargs) -> StyleJob:
 
 
 def test_run_time_comes_from_similar_recent_jobs():
-    # The calibrated model (engine.cost_model) scaled by the median of measured / predicted over
+    # The calibrated model (engine.costs.cost_model) scaled by the median of measured / predicted over
     # recent runs of the mode: one slow run does not count much.
     estimator = estimates.RunTimeEstimator([("classic", 512, 300, 100.0), ("classic", 512, 300, 120.0),
                                         ("classic", 512, 300, 500.0), ("fast", 512, 1, 2.0)])

@@ -1,4 +1,4 @@
-"""Requeueing stopped jobs (engine.jobs.requeue): a classic job resumes from its checkpoint on
+"""Requeueing stopped jobs (engine.jobs.service.requeue): a classic job resumes from its checkpoint on
 a real RQ SimpleWorker with the real engine and a real Redis, and nothing is ever run twice at once."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 from django.core.files.base import ContentFile
 from rq.job import Job, JobStatus
 
-from engine import jobs
+from engine.jobs import service as jobs
 from engine.models import Status, StyleJob
 from engine.nst import LossHistory
 

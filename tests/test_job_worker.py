@@ -15,7 +15,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from PIL import Image
 
-from engine import jobs, queue, tasks
+from engine import tasks
+from engine.jobs import queue
+from engine.jobs import service as jobs
 from engine.models import Status, StyleJob
 from engine.nst import Checkpoint, LossHistory
 from engine.runners import classic, progress
@@ -186,7 +188,7 @@ def test_cancelling_a_running_job_stops_the_engine_within_a_step_and_keeps_a_che
     """The worker runs here (main thread, as RQ wants); the owner cancels from another thread once
     the engine has done 25 steps, and the engine waits before its 26th until the cancel is in (so
     the job cannot end first, however fast the machine)."""
-    from engine import jobs
+    from engine.jobs import service as jobs
 
     job = make_job(epochs=20, steps_per_epoch=50)
     polls = {"n": 0}
@@ -236,7 +238,8 @@ def test_a_cancel_mid_run_is_told_with_the_step_the_run_stopped_after(
         make_job, cancel_at_check, burst_worker, owner_client, monkeypatch):
     """At once "stopping" (the row's step is not where the run stops), then the worker's one number,
     which the page says too. (A cancel after the last step keeps the result: tests/test_job_lifecycle.py.)"""
-    from engine import events, jobs
+    from engine.jobs import service as jobs
+    from engine.live import events
     from engine.models import Status
 
     told = []

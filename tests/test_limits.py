@@ -1,4 +1,4 @@
-"""Request size limits at the server (nstsite/limits.py): an over-size body gets the friendly 413
+"""Request size limits at the server (nstsite/request_limits/limits.py): an over-size body gets the friendly 413
 page before it is stored, whether it says its length (Content-Length) or not (chunked).
 
 Two parts: the ASGI middleware, driven with real ASGI messages (alone and around the real Django
@@ -20,7 +20,7 @@ import pytest
 import requests
 from django.conf import settings
 
-from nstsite.limits import BodySizeLimit, content_length, limit_http
+from nstsite.request_limits.limits import BodySizeLimit, content_length, limit_http
 from tests.harness import HarnessError, Process, free_port, process_env, wait_http
 
 REPO = Path(__file__).resolve().parents[1]
@@ -296,5 +296,6 @@ def test_daphne_lets_a_clip_sized_body_through_to_the_submission_url_only(daphne
     assert to_login.status_code == 413
     to_submit = requests.post(daphne_url + "/jobs/new/", data=body, timeout=20, allow_redirects=False,
                               headers={"Content-Type": "application/octet-stream"})
-    # Django answered (not the size guard): an anonymous upload goes to log in (nstsite.anonymous_uploads).
+    # Django answered (not the size guard): an anonymous upload goes to log in
+    # (nstsite.request_limits.anonymous_uploads).
     assert to_submit.status_code == 302 and "/accounts/login/" in to_submit.headers["Location"]

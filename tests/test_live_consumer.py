@@ -21,7 +21,10 @@ from asgiref.sync import sync_to_async
 from django.test import Client
 from django.urls import reverse
 
-from engine import consumers, jobs, live, publisher, queue
+from engine.jobs import queue
+from engine.jobs import service as jobs
+from engine.live import consumers, publisher
+from engine.live import updates as live
 from engine.models import Status, StyleJob
 from engine.nst import images
 from tests.browser import (
@@ -282,7 +285,7 @@ def test_a_job_succeeds_when_the_channel_layers_redis_is_dead(make_job, burst_wo
     monkeypatch.setattr(live, "_publish", lambda *a, **k: publishes.append(1) or real_publish(*a, **k))
     job = make_job(epochs=4, steps_per_epoch=10)
     jobs.enqueue(job)
-    with caplog.at_level(logging.DEBUG, logger="engine.publisher"):
+    with caplog.at_level(logging.DEBUG, logger="engine.live.publisher"):
         burst_worker()
     job.refresh_from_db()
     assert job.status == Status.SUCCEEDED, job.error
@@ -448,7 +451,7 @@ def test_the_job_page_shows_thumbnails_and_a_growing_loss_chart_before_the_resul
 
 # --- the end of a live run, as a reload shows it ------------------------------------------------------
 
-# Every part of a classic job's page that a live page gets again at the end (engine.job_page.PARTS
+# Every part of a classic job's page that a live page gets again at the end (engine.live.job_page.PARTS
 # and classic mode's live state).
 CLASSIC_END_PARTS = {"job-actions", "job-status", "result-slot", "job-end", "queue-info", "progress", "notify-slot",
                      "publish-slot", "run-table", "delete-slot", "epoch-previews", "loss-summary"}

@@ -1,4 +1,4 @@
-"""The live job page's state is rendered once, on the server (engine.job_page): the scripts that follow
+"""The live job page's state is rendered once, on the server (engine.live.job_page): the scripts that follow
 jobs build none of it and hold none of its wording, the reconnect code exists once, each audience's
 rendering follows the permission rule, and an event is rendered once per audience whatever the
 number of watching sockets. (That a page open through a run ends as a reload shows it, in Chromium
@@ -13,7 +13,8 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth.models import AnonymousUser
 
-from engine import job_page, live
+from engine.live import job_page
+from engine.live import updates as live
 from engine.models import StyleJob, Visibility
 from tests.web_client import communicator
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from engine import jobs
+from engine.jobs import service as jobs
 from engine.models import Status, StyleJob
 
 pytestmark = pytest.mark.django_db

@@ -12,13 +12,13 @@ import pytest
 from django import forms
 from django.urls import reverse
 
-from engine import presets
-from engine.content_files import STORED_MAX_SIDE
-from engine.forms import StyleJobForm
 from engine.models import StyleJob, UserQuota, params_dict
 from engine.nst import ClassicParams, FastParams, ParameterError, images, params_class, schema
 from engine.nst.optimizers import OPTIMIZERS
 from engine.nst.vgg import NETWORKS
+from engine.studio import presets
+from engine.studio.content_files import STORED_MAX_SIDE
+from engine.studio.forms import StyleJobForm
 
 
 def other_value(control: schema.Control):

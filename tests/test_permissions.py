@@ -16,8 +16,8 @@ from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from engine import staged_uploads, style_library
 from engine.models import Batch, LibraryStyle, Status, StyleJob, Visibility, write_job_file
+from engine.studio import staged_uploads, style_library
 from gallery.models import Artwork
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
@@ -163,7 +163,7 @@ MATRIX = [
      dict(anonymous=200, owner=200, other=200, staff=200)),  # an invalid link: a page that says so
     ("password_reset_complete", "get", lambda o: reverse("password_reset_complete"),
      dict(anonymous=200, owner=200, other=200, staff=200)),
-    # The proxy's question before a large body (nstsite.anonymous_uploads; the answers to an upload's
+    # The proxy's question before a large body (nstsite.request_limits.anonymous_uploads; the answers to an upload's
     # method, 204 signed in and 401 anonymous, are test_anonymous_uploads.py's): a GET may always come.
     ("may_upload", "get", lambda o: reverse("may_upload"), dict(anonymous=204, owner=204, other=204, staff=204)),
     ("admin:index", "get", lambda o: reverse("admin:index"),

@@ -9,8 +9,8 @@ import django_rq
 import pytest
 from django.urls import reverse
 
-from engine import quotas
 from engine.models import StyleJob, UserQuota
+from engine.studio import quotas
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("media_root")]
 

@@ -1,4 +1,4 @@
-"""Rate limits (issue 14, findings 2 and 3; nstsite/rate_limits.py): sign-ups, failed log-ins per
+"""Rate limits (issue 14, findings 2 and 3; nstsite/request_limits/rate_limits.py): sign-ups, failed log-ins per
 address across usernames, password-reset requests and e-mails, job submissions; a friendly 429
 page with Retry-After; the client's address from X-Forwarded-For only through a trusted proxy;
 counters shared by the web processes (Redis); and what the account pages do not tell about other
@@ -190,7 +190,7 @@ def test_a_forwarded_for_header_from_an_untrusted_peer_is_ignored(rates):
 def test_a_trusted_proxys_forwarded_for_names_the_browser(rates, settings):
     import ipaddress
 
-    from nstsite.client_ip import client_ip
+    from nstsite.security.client_ip import client_ip
 
     settings.NST_TRUSTED_PROXIES = [ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network("10.0.0.0/8")]
     rates(signup_ip="2/h")

@@ -10,7 +10,8 @@ import pytest
 from django.http import HttpResponse
 from django.urls import include, path, reverse
 
-from engine import jobs, queue
+from engine.jobs import queue
+from engine.jobs import service as jobs
 from engine.models import Status, StyleJob
 from tests.harness import RedisServer
 

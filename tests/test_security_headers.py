@@ -1,5 +1,5 @@
 """Headers (issue 14, finding 7: no Content-Security-Policy on any page; private job pages carried no
-`Cache-Control: private, no-store`). The policy and the rule: nstsite/security_headers.py. The
+`Cache-Control: private, no-store`). The policy and the rule: nstsite/security/security_headers.py. The
 browser test visits every kind of page in Chromium and fails on any violation of the policy (a
 blocked inline script, style, eval, websocket...), as the browser reports it."""
 
@@ -10,9 +10,9 @@ from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import reverse
 
-from engine import staged_uploads
 from engine.models import Batch, StyleJob, Visibility
 from engine.nst.history import LossHistory, LossRow
+from engine.studio import staged_uploads
 from gallery.models import Artwork
 
 STRICT = ("script-src 'self'", "style-src 'self'", "object-src 'none'", "frame-ancestors 'none'")

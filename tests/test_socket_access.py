@@ -12,7 +12,8 @@ from asgiref.sync import sync_to_async
 from django.test import Client
 from django.urls import reverse
 
-from engine import consumers, live
+from engine.live import consumers
+from engine.live import updates as live
 from engine.models import StyleJob, Visibility
 from engine.nst import images
 from tests.web_client import communicator

@@ -1,4 +1,4 @@
-"""Images kept after a server-side error (engine.staged_uploads): the page shown again offers them,
+"""Images kept after a server-side error (engine.studio.staged_uploads): the page shown again offers them,
 the next submission uses them without the files being chosen again, and they stay their
 uploader's own: never another user's, never a path, gone after an hour or once used."""
 
@@ -11,8 +11,8 @@ import pytest
 from django.core.files.base import ContentFile
 from django.urls import reverse
 
-from engine import staged_uploads
 from engine.models import StyleJob
+from engine.studio import staged_uploads
 
 pytestmark = pytest.mark.django_db
 

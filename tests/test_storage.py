@@ -1,7 +1,7 @@
 """Disk has a bound per user and old files go (issue 14, finding 6: each job kept its inputs, jobs
 finished fast enough that the active-jobs quota barely slowed anyone, and nothing ever removed old
-jobs, previews or left-over checkpoints). The storage quota: engine.quotas.check_storage and
-storage_use ("My jobs"); retention: engine/retention.py and `manage.py prune_jobs`."""
+jobs, previews or left-over checkpoints). The storage quota: engine.studio.quotas.check_storage and
+storage_use ("My jobs"); retention: engine/storage/retention.py and `manage.py prune_jobs`."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
-from engine.job_files import epoch_checkpoint_name, job_folder, preview_name, write_job_file
 from engine.models import Status, StyleJob, UserQuota, Visibility
 from engine.nst import images
+from engine.storage.job_files import epoch_checkpoint_name, job_folder, preview_name, write_job_file
 
 MB = 2**20
 

@@ -13,8 +13,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from PIL import Image
 
-from engine import style_library
 from engine.models import LibraryStyle, Status, StyleJob
+from engine.studio import style_library
 
 pytestmark = pytest.mark.django_db
 

@@ -144,7 +144,7 @@ def test_the_form_decodes_the_worst_uploads_allowed_in_bounded_memory(tmp_path):
         import django
         django.setup()
         from django.core.files.uploadedfile import SimpleUploadedFile
-        from engine.forms import StyleJobForm
+        from engine.studio.forms import StyleJobForm
         data = open({str(path)!r}, "rb").read()
         from django.utils.datastructures import MultiValueDict
         files = MultiValueDict({{"content": [SimpleUploadedFile("c.png", data, "image/png")],

@@ -22,7 +22,7 @@ HELD_AT = 55
 @pytest.fixture
 def page(tmp_path: Path):
     """A page whose Content-Security-Policy violations (Chromium's console says each one) fail the test:
-    the video and batch pages run under the site's strict policy (nstsite/security_headers.py). It
+    the video and batch pages run under the site's strict policy (nstsite/security/security_headers.py). It
     records which parts of the page live events carry (tests/browser.py)."""
     with chromium_context(tmp_path / "chromium-profile") as context:
         context.add_init_script(LIVE_PARTS_SCRIPT)

@@ -13,7 +13,7 @@ from urllib.parse import quote
 import pytest
 from django.db import connection
 
-from engine import jobs
+from engine.jobs import service as jobs
 from engine.models import Status, StyleJob
 from engine.nst import VideoCheckpoint, video_io
 from tests import clips, harness

@@ -57,7 +57,7 @@ def _files(path: Path) -> list[Path]:
 
 def _nothing_stored(callbacks, media_root, upload_tmp) -> None:
     """No job, batch or job file, nothing spooled or queued. The style images that passed their checks
-    are kept for the user's next try (engine.staged_uploads: PNGs under staged/, which expire), and
+    are kept for the user's next try (engine.studio.staged_uploads: PNGs under staged/, which expire), and
     nothing else: never a clip."""
     assert not StyleJob.objects.exists() and not StyleImage.objects.exists() and not Batch.objects.exists()
     staged = Path(media_root) / "staged"
@@ -154,8 +154,8 @@ def test_the_form_shows_the_clip_limits_of_the_users_quota(owner_client, owner):
 
 def test_a_clip_is_recognised_and_probed_once_per_submission(post, clip, photo, tmp_path, monkeypatch):
     """The admission's pixel budget and the form both ask what a content file is (detected once and
-    kept on the upload); the clip is then probed once (engine.content_files), an animated GIF too."""
-    from engine import content_files
+    kept on the upload); the clip is then probed once (engine.studio.content_files), an animated GIF too."""
+    from engine.studio import content_files
 
     calls = {"kind": 0, "probe": 0}
 
@@ -211,7 +211,7 @@ def test_the_page_gets_frames_between_chunks_not_only_at_their_ends(
         post, clip, burst_worker, owner_client, monkeypatch):
     """A chunk takes a minute at large sizes: the latest frame goes out every PREVIEW_INTERVAL
     (0 here: every frame) as the preview of the chunk in progress, which the page can load."""
-    from engine import live
+    from engine.live import updates as live
     from engine.runners import progress
 
     monkeypatch.setattr(progress, "PREVIEW_INTERVAL", 0.0)

@@ -1,10 +1,10 @@
 """The web tier with its real processes (tests/harness.py starts them as scripts/run does): nginx in
-front (nstsite/proxy.py), gunicorn for the pages and daphne for /ws/ behind it. Pages, static
+front (nstsite/webtier/proxy.py), gunicorn for the pages and daphne for /ws/ behind it. Pages, static
 files (far-future caching for hashed names, compression), a body over the limit refused by nginx
 with the friendly 413 page, a forged X-Forwarded-For not believed, downloads handed to nginx after
-Django's access check (X-Accel-Redirect, nstsite/sendfile.py) and media never public. Websockets
+Django's access check (X-Accel-Redirect, nstsite/webtier/sendfile.py) and media never public. Websockets
 through the proxy in Chromium: tests/test_live_consumer.py (its platform is this one). Ctrl-C of
-scripts/run: tests/test_deployment_files.py. And nstsite/sendfile.py on its own, without a proxy."""
+scripts/run: tests/test_deployment_files.py. And nstsite/webtier/sendfile.py on its own, without a proxy."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import pytest
 import requests
 from django.test import RequestFactory
 
-from nstsite import proxy, sendfile
+from nstsite.webtier import proxy, sendfile
 from tests.harness import Platform, unix_request
 
 FAILURE_LIMIT = 3
@@ -381,7 +381,7 @@ def test_a_client_cannot_make_the_proxy_send_a_file(site) -> None:
     assert response.status_code == 200 and 'name="username"' in response.text
 
 
-# --- nstsite/sendfile.py without a proxy -------------------------------------------------------------
+# --- nstsite/webtier/sendfile.py without a proxy -------------------------------------------------------------
 
 @pytest.fixture
 def stored(settings, tmp_path: Path) -> str:

@@ -1,4 +1,4 @@
-"""The two servers behind the proxy (nstsite.webserver): gunicorn (gthread) for the pages, daphne for
+"""The two servers behind the proxy (nstsite.webtier.webserver): gunicorn (gthread) for the pages, daphne for
 the websockets, as scripts/lib/processes starts them. Their command lines, and the pages server
 really started: its worker processes answer, a worker that dies is replaced, SIGTERM stops them all.
 The whole tier behind nginx: tests/test_web_tier.py."""
@@ -12,7 +12,7 @@ import psutil
 import pytest
 import requests
 
-from nstsite import webserver
+from nstsite.webtier import webserver
 from tests.harness import HarnessError, Process, free_port, process_env, wait_for, wait_http
 
 
@@ -68,7 +68,8 @@ def pages(tmp_path):
     env = process_env(DJANGO_DEBUG="1", DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
                       DJANGO_MEDIA_ROOT=str(tmp_path / "media"), DJANGO_STATIC_ROOT=str(tmp_path / "static"),
                       NST_WEB_PROCESSES="2", NST_WEB_THREADS="4")
-    web = Process("web", [sys.executable, "-m", "nstsite.webserver", "pages", "--bind", f"127.0.0.1:{port}"], env,
+    web = Process("web", [sys.executable, "-m", "nstsite.webtier.webserver", "pages", "--bind", f"127.0.0.1:{port}"],
+                  env,
                   tmp_path / "web.log")
     url = f"http://127.0.0.1:{port}"
     try:

@@ -4,13 +4,13 @@ import django.db.models.deletion
 import django.utils.timezone
 from django.db import migrations, models
 
-# The bundled paintings' rows (static/styles/, engine.style_library.BUNDLED). The table of them is
+# The bundled paintings' rows (static/styles/, engine.studio.style_library.BUNDLED). The table of them is
 # read when the migration runs: that list only ever grows (a painting is retired in the admin, not
 # removed from the code), so running this later with a longer list is still right.
 
 
 def create_library(apps, schema_editor):
-    from engine.style_library import create_bundled_rows
+    from engine.studio.style_library import create_bundled_rows
 
     create_bundled_rows(apps.get_model("engine", "LibraryStyle"))
 

@@ -12,14 +12,22 @@ Every control a user can set is declared once in `schema` (its CONTROLS); `param
 gives the dataclass a mode's controls fill in.
 """
 
-from . import images, schema
-from .checkpoint import Checkpoint
-from .classic import ClassicResult, EpochReport, StepReport, stylize_classic
-from .classic_params import ClassicParams
-from .errors import EngineError, ImageError, ModelFileError, ParameterError, ResourceError, Stopped, VideoError
-from .fast import FastParams, FastResult, FastStylizer, get_fast_stylizer
-from .history import LossHistory, LossRow
-from .video import VideoCheckpoint, VideoParams, VideoResult, stylize_video
+from engine.nst import images, schema
+from engine.nst.checkpoint import Checkpoint
+from engine.nst.classic import ClassicResult, EpochReport, StepReport, stylize_classic
+from engine.nst.classic_params import ClassicParams
+from engine.nst.errors import (
+    EngineError,
+    ImageError,
+    ModelFileError,
+    ParameterError,
+    ResourceError,
+    Stopped,
+    VideoError,
+)
+from engine.nst.fast import FastParams, FastResult, FastStylizer, get_fast_stylizer
+from engine.nst.history import LossHistory, LossRow
+from engine.nst.video import VideoCheckpoint, VideoParams, VideoResult, stylize_video
 
 
 def params_class(mode: str) -> type[ClassicParams] | type[FastParams] | type[VideoParams]:

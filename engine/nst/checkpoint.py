@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ParameterError
+from engine.nst.errors import ParameterError
 
 FORMAT_VERSION = 1
 

@@ -22,15 +22,15 @@ from functools import lru_cache
 
 import numpy as np
 
-from . import classic_memory, color
-from .checkpoint import Checkpoint, inputs_digest
-from .classic_params import ClassicParams, normalised
-from .device import describe_device, memory_available, resolve_precision
-from .errors import ImageError, ParameterError, Stopped
-from .history import LossHistory, LossRow
-from .images import to_uint8
-from .optimizers import make_optimizer
-from .vgg import FeatureNet, features, get_feature_net
+from engine.nst import classic_memory, color
+from engine.nst.checkpoint import Checkpoint, inputs_digest
+from engine.nst.classic_params import ClassicParams, normalised
+from engine.nst.device import describe_device, memory_available, resolve_precision
+from engine.nst.errors import ImageError, ParameterError, Stopped
+from engine.nst.history import LossHistory, LossRow
+from engine.nst.images import to_uint8
+from engine.nst.optimizers import make_optimizer
+from engine.nst.vgg import FeatureNet, features, get_feature_net
 
 # The weights the user sets are relative to these, so the seed's default weights
 # (content 1e4, style 1e-2, TV 30) give a balanced picture on the normalised terms.
@@ -131,7 +131,7 @@ def _loss_and_grad_fn(net: FeatureNet, content_layers: tuple, style_layers: tupl
     targets and weights are arguments, so a second job of the same size reuses the trace."""
     import tensorflow as tf
 
-    from .losses import content_loss, style_loss, total_variation
+    from engine.nst.losses import content_loss, style_loss, total_variation
 
     wanted = tuple(dict.fromkeys(content_layers + style_layers))
 
@@ -172,7 +172,7 @@ def style_grams(net: FeatureNet, style: np.ndarray, side: int, layers: tuple, pr
     """The Gram matrices of one style image at longest side `side`, per style layer."""
     import tensorflow as tf
 
-    from .losses import gram_matrix
+    from engine.nst.losses import gram_matrix
 
     s = resize(style, fit_dims(style.shape, side))
     feats = features(net, tf.constant(s[None]), layers, precision)
@@ -267,8 +267,8 @@ class _ClassicRun:
         """The fast model's result for the same pair, at the run's final size (resized to this level
         if the plan has coarser ones): the optimisation refines a stylised picture instead of painting
         the style onto the photo from scratch. Its time counts as the run's (warm: 0.1 s at 512 px)."""
-        from . import model_files
-        from .fast import FastParams, get_fast_stylizer
+        from engine.nst import model_files
+        from engine.nst.fast import FastParams, get_fast_stylizer
 
         started = time.perf_counter()
         stylizer = get_fast_stylizer(self.model_dir or model_files.default_model_dir())

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from .errors import ResourceError
+from engine.nst.errors import ResourceError
 
 # Least-squares line through 512, 1024, 1536 and 2048 px (bfloat16: 1.29, 2.89, 5.11, 8.15 GB);
 # float32 measured 2% above bfloat16 at 512 and 1024 px. Host memory on a CPU: a GPU run keeps its

@@ -8,9 +8,9 @@ from dataclasses import asdict, dataclass
 from numbers import Real
 from typing import Any
 
-from . import schema
-from .errors import ParameterError
-from .schema import default
+from engine.nst import schema
+from engine.nst.errors import ParameterError
+from engine.nst.schema import default
 
 MAX_STYLES = 3
 

@@ -19,12 +19,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import schema
-from .errors import EngineError, ParameterError
+from engine.nst import schema
+from engine.nst.errors import EngineError, ParameterError
 
 if TYPE_CHECKING:
-    from .classic_params import ClassicParams
-    from .fast import FastParams
+    from engine.nst.classic_params import ClassicParams
+    from engine.nst.fast import FastParams
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -83,7 +83,7 @@ def _escape(help_text: str) -> str:
 
 def params_from_options(opts: dict, mode: str) -> ClassicParams | FastParams:
     """ClassicParams or FastParams from parsed options (not yet validated)."""
-    from . import params_class
+    from engine.nst import params_class
 
     values = {control.name: opts[control.name] for control in schema.controls(mode)}
     return params_class(mode).from_dict({**values, "style_weights": tuple(opts["style_weights"])})
@@ -110,7 +110,7 @@ def _contents_and_styles(opts: dict) -> tuple[list[Path], list[str]]:
 
 
 def _is_clip(path: Path) -> bool:
-    from .video_io import media_kind
+    from engine.nst.video_io import media_kind
 
     return path.is_file() and media_kind(path, path.name) == "video"
 
@@ -133,7 +133,7 @@ def run(opts: dict, stdout=sys.stdout) -> dict[str, Path]:
 
 
 def _run_image(opts: dict, content_path: Path, style_paths: list[str], out: Path, stdout) -> dict[str, Path]:
-    from . import images, model_files
+    from engine.nst import images, model_files
 
     model_dir = opts.get("model_dir") or model_files.default_model_dir()
     content = images.load_array(content_path, opts["size"])
@@ -147,7 +147,7 @@ def _run_image(opts: dict, content_path: Path, style_paths: list[str], out: Path
 def _run_batch(opts: dict, contents: list[Path], styles: list[str], out: Path, stdout) -> dict[str, Path]:
     """One result per content file in the folder `out`; a file that fails is reported, the rest go on.
     Raises EngineError at the end when any failed."""
-    from .errors import EngineError
+    from engine.nst.errors import EngineError
 
     if out.suffix.lower() in (".png", ".mp4"):
         raise ParameterError(f"With several content files --out must name a folder (got {out}).")
@@ -174,9 +174,9 @@ def _run_video(opts: dict, content: Path, style_paths: list[str], out: Path, std
 
     from tqdm import tqdm
 
-    from . import images, model_files
-    from .fast import get_fast_stylizer
-    from .video import stylize_video
+    from engine.nst import images, model_files
+    from engine.nst.fast import get_fast_stylizer
+    from engine.nst.video import stylize_video
 
     params = params_from_options(opts, schema.VIDEO)
     styles = [images.load_array(s, max(params.size, 256)) for s in style_paths]
@@ -206,8 +206,8 @@ def _run_video(opts: dict, content: Path, style_paths: list[str], out: Path, std
 
 
 def _run_fast(opts, content, styles, model_dir, out, stdout) -> dict[str, Path]:
-    from . import images
-    from .fast_hub import get_stylizer
+    from engine.nst import images
+    from engine.nst.fast_hub import get_stylizer
 
     params = params_from_options(opts, schema.FAST)
     params.validate(len(styles))
@@ -225,9 +225,9 @@ def _run_fast(opts, content, styles, model_dir, out, stdout) -> dict[str, Path]:
 def _run_classic(opts, content, styles, model_dir, out, stdout) -> dict[str, Path]:
     from tqdm import tqdm
 
-    from . import images
-    from .checkpoint import Checkpoint
-    from .classic import stylize_classic
+    from engine.nst import images
+    from engine.nst.checkpoint import Checkpoint
+    from engine.nst.classic import stylize_classic
 
     params = params_from_options(opts, schema.CLASSIC)
     resume = Checkpoint.load(opts["resume"]) if opts.get("resume") else None

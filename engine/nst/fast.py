@@ -55,13 +55,13 @@ from typing import Any
 
 import numpy as np
 
-from . import model_files, schema, tflite_graph, tiling
-from .classic_params import check_weights
-from .color import keep_content_colors
-from .device import describe_device
-from .errors import ImageError, ParameterError
-from .images import to_uint8
-from .schema import default
+from engine.nst import model_files, schema, tflite_graph, tiling
+from engine.nst.classic_params import check_weights
+from engine.nst.color import keep_content_colors
+from engine.nst.device import describe_device
+from engine.nst.errors import ImageError, ParameterError
+from engine.nst.images import to_uint8
+from engine.nst.schema import default
 
 NETWORK = "magenta-v1-256-fp16"
 # Larger images are rendered in tiles (Transformer.tiled): 2048x2048 is the largest fast mode ran

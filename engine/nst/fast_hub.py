@@ -29,9 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from . import fast, model_files, tflite_int8
-from .device import describe_device
-from .errors import ImageError, ModelFileError, ParameterError
+from engine.nst import fast, model_files, tflite_int8
+from engine.nst.device import describe_device
+from engine.nst.errors import ImageError, ModelFileError, ParameterError
 
 HUB_NETWORK = "tfhub"
 HANDLE_HINT = ("Set NST_FAST_HUB_HANDLE to a TF-Hub URL (where the internet is reachable) or to a local "

@@ -39,7 +39,7 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
-from .errors import ImageError, ParameterError
+from engine.nst.errors import ImageError, ParameterError
 
 # 50 megapixels: a 48 MP phone photo opens; decoded, that is ~150 MB of RGB, which a worker can hold.
 MAX_PIXELS = 50_000_000

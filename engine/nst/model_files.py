@@ -18,7 +18,7 @@ from functools import lru_cache
 from importlib import util as importlib_util
 from pathlib import Path
 
-from .errors import ModelFileError
+from engine.nst.errors import ModelFileError
 
 FETCH_HINT = "python manage.py fetch_models"
 

@@ -7,8 +7,8 @@ Everything else is derived from these declarations:
   and the dataclasses' defaults (`default`);
 - `from_dict` of ClassicParams and FastParams (a stored job's JSON back into params);
 - the submission form's fields: label, bounds, range message, initial value, help, layout
-  (engine.forms), the presets' validation (engine.presets), the job page's parameter table
-  (engine.describe);
+  (engine.studio.forms), the presets' validation (engine.studio.presets), the job page's parameter table
+  (engine.studio.describe);
 - the command line's options, with their defaults in --help (engine.nst.cli).
 
 Two ranges per number: `user` is what a person may ask for on the web (the seed's ranges; for the
@@ -32,7 +32,7 @@ from dataclasses import dataclass, fields
 from numbers import Integral, Real
 from typing import Any, Literal, TypeVar
 
-from .errors import ParameterError
+from engine.nst.errors import ParameterError
 
 CLASSIC, FAST, VIDEO = "classic", "fast", "video"
 MODES = (CLASSIC, FAST, VIDEO)
@@ -172,7 +172,7 @@ CONTROLS: dict[str, Control] = {c.name: c for c in (
     Control("strength", "Style strength", "float", 1.0, PER_FRAME, user=(0.0, 1.0), step=0.05,
             help="0 keeps the photo, 1 is the full style."),
     # Not "network": that is classic mode's feature network, and the form has one namespace. The
-    # form offers "tfhub" only where the server sets NST_FAST_HUB_HANDLE (engine.forms).
+    # form offers "tfhub" only where the server sets NST_FAST_HUB_HANDLE (engine.studio.forms).
     Control("fast_network", "Fast network", "choice", "builtin", (FAST,),
             choices=(("builtin", "Built-in (any size)"), ("tfhub", "TF-Hub model")),
             help="The TF-Hub model takes one style image at full strength, up to 2048 px."),

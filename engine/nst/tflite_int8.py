@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from . import tflite_graph
-from .tflite_graph import Graph, Op
+from engine.nst import tflite_graph
+from engine.nst.tflite_graph import Graph, Op
 
 _ACT_NONE, _ACT_RELU, _ACT_RELU6 = 0, 1, 3
 _INT8_MIN, _INT8_MAX = -128, 127

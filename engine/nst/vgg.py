@@ -14,8 +14,8 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import model_files
-from .errors import ModelFileError, ParameterError
+from engine.nst import model_files
+from engine.nst.errors import ModelFileError, ParameterError
 
 NETWORKS = ("vgg16", "vgg19")
 

@@ -35,14 +35,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import schema, temporal, video_io
-from .errors import ParameterError, Stopped
-from .fast import FastParams, finish, output_shape
-from .schema import default
-from .video_io import ClipInfo, ClipLimits, Source
+from engine.nst import schema, temporal, video_io
+from engine.nst.errors import ParameterError, Stopped
+from engine.nst.fast import FastParams, finish, output_shape
+from engine.nst.schema import default
+from engine.nst.video_io import ClipInfo, ClipLimits, Source
 
 if TYPE_CHECKING:
-    from .fast import FastStylizer
+    from engine.nst.fast import FastStylizer
 
 CHECKPOINT_VERSION = 1
 POSTER_QUALITY = 85

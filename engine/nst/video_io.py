@@ -46,8 +46,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from . import clip_headers
-from .errors import VideoError
+from engine.nst import clip_headers
+from engine.nst.errors import VideoError
 
 Source = str | os.PathLike | BinaryIO
 
@@ -137,7 +137,7 @@ def kind_from_head(head: bytes) -> str:
     """"image", "video" or "" (the first bytes alone cannot tell) from a file's first 32 bytes or
     more: the one table of what a photo and a clip start with. A GIF, or a WebP whose header says
     it is animated, is undecided here (its frames decide); so is a file of no known kind. The
-    upload handler (nstsite.limits), which sees only the first bytes as they arrive, holds what
+    upload handler (nstsite.request_limits.limits), which sees only the first bytes as they arrive, holds what
     is not "image" to the clip's size limit."""
     if any(head[offset:offset + len(magic)] == magic for offset, magic in _IMAGE_SIGNATURES):
         return "image"

@@ -5,10 +5,10 @@ dataclass in engine.nst, and a template partial for what its page shows differen
 
 from __future__ import annotations
 
-from .base import Runner, WorkUnits
-from .classic import ClassicRunner
-from .fast import FastRunner
-from .video import VideoRunner
+from engine.runners.base import Runner, WorkUnits
+from engine.runners.classic import ClassicRunner
+from engine.runners.fast import FastRunner
+from engine.runners.video import VideoRunner
 
 RUNNERS: dict[str, Runner] = {runner.mode: runner for runner in (ClassicRunner(), FastRunner(), VideoRunner())}
 

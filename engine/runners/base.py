@@ -16,9 +16,9 @@ A runner owns what differs between modes:
   and its live events;
 - its result kind and files: "image" (result PNG, loss history, plot) or "video" (MP4, poster);
 - its cost-model entry (`seconds`, `peak_bytes`: the calibrated run time and peak memory, which
-  engine.cost_model scales by what recent jobs measured).
+  engine.costs.cost_model scales by what recent jobs measured).
 
-This package imports neither the live events nor the estimates (engine.cost_model imports it):
+This package imports neither the live events nor the estimates (engine.costs.cost_model imports it):
 a runner gets its reporter as an argument, and knows it only by the `Reporter` protocol below.
 """
 
@@ -109,7 +109,7 @@ class Runner(ABC):
         return self, params
 
     def quota_steps(self, params) -> int:
-        """What counts against the user's max_steps (engine.quotas): 0 for a mode without steps."""
+        """What counts against the user's max_steps (engine.studio.quotas): 0 for a mode without steps."""
         return 0
 
     def typical_params(self, size: int, units: int) -> dict:

@@ -33,9 +33,17 @@ from engine.nst import (
 )
 from engine.nst.classic import plan_for
 from engine.nst.schema import CLASSIC
-
-from .base import MIN_STYLE_SIDE, Reporter, Runner, WorkUnits, load_content, load_styles, megapixels, read_checkpoint
-from .fast import FastRunner
+from engine.runners.base import (
+    MIN_STYLE_SIDE,
+    Reporter,
+    Runner,
+    WorkUnits,
+    load_content,
+    load_styles,
+    megapixels,
+    read_checkpoint,
+)
+from engine.runners.fast import FastRunner
 
 if TYPE_CHECKING:
     from engine.models import StyleJob

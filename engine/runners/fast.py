@@ -18,8 +18,16 @@ from engine.nst import LossHistory, images
 from engine.nst import fast as fast_engine
 from engine.nst.fast_hub import HUB_NETWORK, get_stylizer
 from engine.nst.schema import FAST
-
-from .base import MIN_STYLE_SIDE, Reporter, Runner, WorkUnits, load_content, load_styles, megapixels, timings
+from engine.runners.base import (
+    MIN_STYLE_SIDE,
+    Reporter,
+    Runner,
+    WorkUnits,
+    load_content,
+    load_styles,
+    megapixels,
+    timings,
+)
 
 if TYPE_CHECKING:
     from engine.models import StyleJob

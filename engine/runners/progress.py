@@ -4,16 +4,16 @@ and the stop signal, each at its own pace.
 
 What reaches the database while a job runs: progress at most every PROGRESS_INTERVAL and at the end
 of every group (with a small preview JPEG and the engine's checkpoint), never a query per unit.
-What reaches the browsers (engine.live, over the channel layer): progress at most every
+What reaches the browsers (engine.live.updates, over the channel layer): progress at most every
 EVENT_INTERVAL and at every group's end (with the loss points since the previous event, when the
 mode has losses, and the URL of the new preview), then the end. A mode whose groups are long (a
 video's chunk of 48 frames takes a minute at 1920 px) also hands over the latest unit's image: it
 goes out as the preview of the group in progress at most every PREVIEW_INTERVAL. Publishing is
-bounded and never raises on a Redis failure (engine.publisher).
+bounded and never raises on a Redis failure (engine.live.publisher).
 
-The stop check the engine makes before every unit is one Redis EXISTS (engine.queue's cancel
+The stop check the engine makes before every unit is one Redis EXISTS (engine.jobs.queue's cancel
 flag), plus a flag set when a progress save finds the row no longer running (a cancel that could
-not reach Redis), plus the worker's own reason (engine.worker.stop_reason: shutdown, lease lost).
+not reach Redis), plus the worker's own reason (engine.jobs.worker.stop_reason: shutdown, lease lost).
 """
 
 from __future__ import annotations
@@ -27,11 +27,12 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 from redis.retry import Retry as RedisRetry
 
-from engine import live, queue, worker
+from engine.jobs import queue, worker
+from engine.jobs.stopping import StopReason
+from engine.live import updates as live
 from engine.models import Status, StyleJob
 from engine.nst import Stopped, images
 from engine.nst import device as nst_device
-from engine.stopping import StopReason
 
 PROGRESS_INTERVAL = 1.0   # seconds between progress saves within a group
 EVENT_INTERVAL = 0.2      # seconds between live progress events within a group (at most ~5/s)
@@ -126,7 +127,7 @@ class Progress:
         return time.monotonic() - self.started
 
     def measurements(self, **facts) -> dict:
-        """What this run cost, for the estimates (engine.cost_model): the worker's peak memory,
+        """What this run cost, for the estimates (engine.costs.cost_model): the worker's peak memory,
         whether it resumed and whether its network was loaded already, and the runner's `facts`."""
         return {"peak_bytes": nst_device.peak_rss(), **facts, "resumed": self.resumed_from > 0, "warm": self.warm}
 

@@ -17,14 +17,22 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 
-from engine.job_files import VIDEO_RESULT, job_file_name, local_path, video_work_dir
 from engine.nst import LossHistory, ParameterError, images
 from engine.nst.fast import get_fast_stylizer
 from engine.nst.schema import VIDEO
 from engine.nst.video import ChunkReport, FrameReport, VideoCheckpoint, VideoResult, clear_work, stylize_video
-
-from .base import MIN_STYLE_SIDE, Reporter, Runner, WorkUnits, load_styles, megapixels, read_checkpoint, timings
-from .fast import FastRunner
+from engine.runners.base import (
+    MIN_STYLE_SIDE,
+    Reporter,
+    Runner,
+    WorkUnits,
+    load_styles,
+    megapixels,
+    read_checkpoint,
+    timings,
+)
+from engine.runners.fast import FastRunner
+from engine.storage.job_files import VIDEO_RESULT, job_file_name, local_path, video_work_dir
 
 if TYPE_CHECKING:
     from engine.models import StyleJob

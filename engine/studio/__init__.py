@@ -1,3 +1,3 @@
 """The studio: one submission path. A request becomes a Submission (engine.studio.submission),
-validated by the form (engine.forms) after one admission step (engine.studio.admission); the job
-service (engine.jobs.submit) turns it into rows. The REST API takes the same path."""
+validated by the form (engine.studio.forms) after one admission step (engine.studio.admission); the job
+service (engine.jobs.service.submit) turns it into rows. The REST API takes the same path."""

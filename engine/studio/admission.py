@@ -8,10 +8,10 @@ In order: the active-jobs quota, the storage quota, the submission rate (counted
 submissions the quotas let through), then the pixel budget: the pixels one job's images bring
 (a content photo with the style images), read from their headers against
 settings.NST_MAX_SUBMISSION_PIXELS. A batch's photos are decoded one after another, so each is
-counted with the styles, not all together; clips have their own limits (engine.content_files).
+counted with the styles, not all together; clips have their own limits (engine.studio.content_files).
 
 The active-jobs check here is the early answer; the binding one is the slot the job service
-reserves, under a row lock, in the transaction that creates the jobs (engine.jobs.submit).
+reserves, under a row lock, in the transaction that creates the jobs (engine.jobs.service.submit).
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.http import HttpRequest
 
-from engine import quotas
-from engine.content_files import header_pixels, is_clip, stored_max_side
 from engine.models import UserQuota
 from engine.nst.classic_params import MAX_STYLES
-from nstsite import rate_limits
+from engine.studio import quotas
+from engine.studio.content_files import header_pixels, is_clip, stored_max_side
+from nstsite.request_limits import rate_limits
 
 STYLE_FIELDS = tuple(f"style_{slot}" for slot in range(1, MAX_STYLES + 1))
 

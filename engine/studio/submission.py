@@ -6,8 +6,8 @@ front: the REST API) and the job service.
         jobs.submit(user, form.submission)                       # the rows, queued on commit
 
 A Submission holds only checked things: content files already probed (a clip) or decoded and
-re-encoded (a photo, engine.content_files), style images likewise, params the engine validated.
-It is frozen: nothing downstream changes what was checked. `engine.jobs.submit` makes a job per
+re-encoded (a photo, engine.studio.content_files), style images likewise, params the engine validated.
+It is frozen: nothing downstream changes what was checked. `engine.jobs.service.submit` makes a job per
 content file (more than one: a batch), each run by the runner its content calls for
 (engine.runners: a photo in a video-mode submission runs in fast mode), with its work units.
 """
@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from engine.content_files import Content
 from engine.runners import Runner, runner_for
+from engine.studio.content_files import Content
 
 if TYPE_CHECKING:
     from django.core.files import File

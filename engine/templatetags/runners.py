@@ -28,5 +28,5 @@ def progress_text(job) -> str:
 @register.filter
 def rate_text(progress) -> str:
     """The run's speed as its runner words it, from a live event's numbers
-    (engine.job_page.ProgressState.fps); "" for a job's row, which keeps no rate."""
+    (engine.live.job_page.ProgressState.fps); "" for a job's row, which keeps no rate."""
     return runner_for(progress.mode).rate_text(getattr(progress, "fps", None))

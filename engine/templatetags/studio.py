@@ -1,6 +1,6 @@
 """The submission page's layout of the form (templates/engine/submit.html and its partials): which
 controls are on the simple view, how the advanced ones sit in rows and in a fieldset per mode, and
-the fields of each style slot. The form (engine.forms) validates; this only arranges its fields.
+the fields of each style slot. The form (engine.studio.forms) validates; this only arranges its fields.
 
     {% load studio %}
     {% simple_controls form as simple %}{% for modes, field in simple %}...
@@ -15,8 +15,8 @@ from __future__ import annotations
 from django import template
 from django.forms import BoundField
 
-from engine.forms import STYLE_SLOTS, StyleJobForm
 from engine.nst import schema
+from engine.studio.forms import STYLE_SLOTS, StyleJobForm
 
 register = template.Library()
 

@@ -1,5 +1,5 @@
 // A batch's page, live: each job's entry (its status, progress, and its result's thumbnail once it
-// has succeeded) as the server renders it again when the job changes (engine.job_page), swapped in by
+// has succeeded) as the server renders it again when the job changes (engine.live.job_page), swapped in by
 // static/js/live_socket.js; the count of jobs done and the zip link follow. No protocol of its own:
 // the owner's "my jobs" socket (ws/jobs/) carries each of their jobs' entries; anyone else watching
 // a public batch gets the job sockets (ws/jobs/<id>/) of the jobs still running, whose events carry

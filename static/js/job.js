@@ -1,9 +1,9 @@
 // The job page, live. Without JavaScript the page shows the state it was rendered with and
-// reloads itself every few seconds; with it, a websocket (ws/jobs/<id>/, engine.consumers, opened by
+// reloads itself every few seconds; with it, a websocket (ws/jobs/<id>/, engine.live.consumers, opened by
 // static/js/live_socket.js) brings every change as it happens: a snapshot on (re)connect, then
-// events (queued, started, progress, finished, failed, cancelled; engine/events.py). Each carries
+// events (queued, started, progress, finished, failed, cancelled; engine/live/events.py). Each carries
 // the server's rendering of the parts of the page that changed (status, queue, progress, previews,
-// the result with its downloads, the run table, delete and publish boxes: engine.job_page), which
+// the result with its downloads, the run table, delete and publish boxes: engine.live.job_page), which
 // NST.swapFragments puts in place, so the end of a live run shows what a reload would. This script
 // adds what only a browser does:
 // - the loss chart (uPlot, log scale, the saved plot's colours, whole steps on its x-axis), which

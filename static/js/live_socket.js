@@ -1,7 +1,7 @@
 // Live pages' one websocket module: every page that follows jobs (a job's page, a batch's, "my jobs")
 // opens its sockets here, and swaps in the markup the server sends.
 //
-// NST.liveSocket(path, options) opens ws(s)://<host><path> (engine.consumers) and keeps it open:
+// NST.liveSocket(path, options) opens ws(s)://<host><path> (engine.live.consumers) and keeps it open:
 // when it drops, it reconnects after 1 s, doubling to 30 s (with some jitter, so that a restarted
 // server is not met by every page at once); the server sends a snapshot on every (re)connection, so
 // a page that was away has missed nothing. It stops for good when the server refuses the socket
@@ -10,7 +10,7 @@
 // how the connection is ("· live", "· reconnecting in 3 s").
 //
 // NST.swapFragments(html) puts the server's rendering of parts of the page in place: each top-level
-// element of `html` replaces the page's element of the same id (engine.job_page; elements the
+// element of `html` replaces the page's element of the same id (engine.live.job_page; elements the
 // page does not have are skipped). The job's state is rendered on the server only: the pages'
 // scripts build none of it. After each swap a "nst:swapped" event (detail: the new element) goes to
 // the document, for scripts that enhance what is in it (static/js/compare.js, notify.js).

@@ -1,6 +1,6 @@
 // "My jobs", live: while one of the listed jobs is queued or running, one websocket (ws/jobs/,
-// engine.consumers.MyJobsConsumer, opened by static/js/live_socket.js) brings each change of any of
-// the user's jobs with the job's row as the server renders it (engine.job_page), which replaces the
+// engine.live.consumers.MyJobsConsumer, opened by static/js/live_socket.js) brings each change of any of
+// the user's jobs with the job's row as the server renders it (engine.live.job_page), which replaces the
 // row of the same id. Without JavaScript the page reloads itself.
 (function () {
   "use strict";

@@ -1,4 +1,4 @@
-"""Remove what the disk need not keep (engine.retention): old private jobs, the previews and
+"""Remove what the disk need not keep (engine.storage.retention): old private jobs, the previews and
 checkpoints of ended jobs, folders without a job. Run it daily (README, "Disk space").
 
     python manage.py prune_jobs --dry-run     # list what would go, and how much space that is
@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.template.defaultfilters import filesizeformat
 
-from engine import retention
+from engine.storage import retention
 
 
 class Command(BaseCommand):

@@ -1,0 +1,257 @@
+"""How long jobs take and what they need: a job's expected run time and peak memory, a queued
+job's position and wait, and the wait a job submitted now would have.
+
+Costs come from engine.costs.cost_model: a model calibrated on this machine, scaled by what recent
+successful runs measured (RunTimeEstimator, one query over the last RECENT_RUNS of them). A queued
+job waits for the work left on the running jobs plus the jobs ahead of it, shared among the live
+workers. Each estimate costs a fixed number of queries and Redis round trips, whatever the length
+of the queue or the number of workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+
+from django.db.models import Case, Count, Q, When
+from django.utils import timezone
+
+from engine.costs.cost_model import MARGIN, CostModel, Estimate, Finished, fits
+from engine.jobs import queue, worker_info
+from engine.models import HIGH_QUEUE, Status, StyleJob
+from engine.runners import runner_for
+
+RECENT_RUNS = 200
+SIZE_STEP = 32  # the sizes offered instead of one that does not fit
+
+
+def finished_from_row(mode: str, size: int, steps: int, seconds: float, params: Mapping | None = None,
+                      device: str = "", measurements: Mapping | None = None) -> Finished:
+    measured = measurements or {}
+    dims = measured.get("dims")
+    return Finished(mode=mode, params=params or runner_for(mode).typical_params(size, steps), seconds=seconds,
+                    device=device or "", dims=tuple(dims) if dims else None,
+                    peak_bytes=measured.get("peak_bytes"), precision=measured.get("precision", "float32"),
+                    typical=measured.get("warm", True) and not measured.get("resumed", False),
+                    units=steps)
+
+
+class RunTimeEstimator:
+    """Run time of jobs from the cost model, refreshed by recent successful runs: rows of
+    (mode, size, steps, seconds[, params, device, measurements])."""
+
+    def __init__(self, recent: Iterable[tuple]):
+        self.model = CostModel(finished_from_row(*row) for row in recent)
+
+    @classmethod
+    def from_db(cls) -> RunTimeEstimator:
+        recent = (StyleJob.objects.filter(status=Status.SUCCEEDED, run_seconds__isnull=False)
+                  .order_by("-finished_at")
+                  .values_list("mode", "size", "total_steps", "run_seconds", "params", "device", "measurements")
+                  [:RECENT_RUNS])
+        return cls(list(recent))
+
+    def estimate(self, mode: str, size: int, steps: int, params: Mapping | None = None) -> float:
+        """A job of `mode` and `size` with `steps` work units (its row's total_steps)."""
+        runner = runner_for(mode)
+        try:
+            values = runner.params(params or runner.typical_params(size, steps))
+        except (TypeError, ValueError):
+            values = runner.params(runner.typical_params(size, steps))
+        return self.model.estimate(mode, values, None, units=steps).seconds
+
+
+@dataclass
+class QueueEstimate:
+    position: int                  # queued jobs a worker takes before this one (0: next)
+    workers: int | None            # None: Redis could not be asked
+    wait_seconds: float | None     # until it starts; None without workers
+    run_seconds: float             # its own expected run time
+
+    @property
+    def finish_seconds(self) -> float | None:
+        return None if self.wait_seconds is None else self.wait_seconds + self.run_seconds
+
+
+def jobs_ahead(job: StyleJob):
+    """Queued jobs a worker picks before this one: workers empty the high queue first, each queue in order."""
+    queued = StyleJob.objects.filter(status=Status.QUEUED)
+    if job.queue == HIGH_QUEUE:
+        return queued.filter(queue=HIGH_QUEUE, pk__lt=job.pk)
+    return queued.filter(Q(queue=HIGH_QUEUE) | Q(pk__lt=job.pk))
+
+
+def estimate_queue(job: StyleJob) -> QueueEstimate:
+    """Position and ETA of a queued job: three queries and one Redis call, whatever the queue length."""
+    estimator = RunTimeEstimator.from_db()
+    ahead = list(jobs_ahead(job).values("mode", "size", "total_steps").annotate(n=Count("id")).order_by())
+    busy = _busy_seconds(estimator)
+    waiting = sum(row["n"] * estimator.estimate(row["mode"], row["size"], row["total_steps"])
+                  for row in ahead)
+    workers = queue.worker_count()
+    wait = (busy + waiting) / workers if workers else None
+    return QueueEstimate(
+        position=sum(row["n"] for row in ahead), workers=workers, wait_seconds=wait,
+        run_seconds=estimator.estimate(job.mode, job.size, job.total_steps, job.params),
+    )
+
+
+def estimate_queued_jobs(limit: int) -> list[tuple[int, int, QueueEstimate]]:
+    """(job pk, owner pk, estimate) for the first `limit` queued jobs, in the order workers take
+    them (the high queue first, then each queue in order): three queries and one Redis call for
+    all of them (engine.live.updates tells their pages when the queue has moved)."""
+    estimator = RunTimeEstimator.from_db()
+    queued = (StyleJob.objects.filter(status=Status.QUEUED)
+              .order_by(Case(When(queue=HIGH_QUEUE, then=0), default=1), "pk")
+              .values_list("pk", "owner_id", "mode", "size", "total_steps")[:limit])
+    busy = _busy_seconds(estimator)
+    workers = queue.worker_count()
+    out, waiting = [], 0.0
+    for position, (pk, owner_id, mode, size, steps) in enumerate(queued):
+        run = estimator.estimate(mode, size, steps)
+        wait = (busy + waiting) / workers if workers else None
+        out.append((pk, owner_id, QueueEstimate(position=position, workers=workers, wait_seconds=wait,
+                                                run_seconds=run)))
+        waiting += run
+    return out
+
+
+def _busy_seconds(estimator: RunTimeEstimator) -> float:
+    """Work left on the running jobs: the engine's ETA where it gave one, else an estimate (one query)."""
+    running = StyleJob.objects.filter(status=Status.RUNNING).values_list(
+        "mode", "size", "total_steps", "started_at", "eta_seconds")
+    now = timezone.now()
+    busy = 0.0
+    for mode, size, steps, started_at, eta in running:
+        if eta is not None:
+            busy += eta
+        else:
+            elapsed = (now - started_at).total_seconds() if started_at else 0.0
+            busy += max(0.0, estimator.estimate(mode, size, steps) - elapsed)
+    return busy
+
+
+# --- a job not submitted yet: the submission page's estimate -------------------------------------
+
+@dataclass
+class WorkerContext:
+    estimator: RunTimeEstimator
+    workers: list[worker_info.WorkerInfo]   # the live workers that described themselves ([]: none, or no Redis)
+
+    @property
+    def model(self) -> CostModel:
+        return self.estimator.model
+
+
+def worker_context(workers: list[worker_info.WorkerInfo] | None = None) -> WorkerContext:
+    """The refreshed cost model and the live workers (`workers`, when the caller has asked already):
+    one query and one Redis round trip."""
+    return WorkerContext(RunTimeEstimator.from_db(), live_workers() if workers is None else workers)
+
+
+def live_workers() -> list[worker_info.WorkerInfo]:
+    """The live workers that described themselves; [] without any, or without Redis."""
+    try:
+        connection = queue.redis_connection()
+    except Exception:  # noqa: BLE001 - a misconfigured Redis URL must not break the form
+        return []
+    return worker_info.live_workers(connection) or []
+
+
+@dataclass
+class WorkerEstimate:
+    device: str
+    workers: int              # live workers with this device
+    seconds: float
+    peak_bytes: int
+    memory_bytes: int         # the most one of them can give a job
+    fits: bool
+
+
+@dataclass
+class NewJobEstimate:
+    per_device: list[WorkerEstimate]   # [] without live workers: `fallback` is then the estimate
+    fallback: Estimate
+    wait_seconds: float | None         # the queue's wait before it would start (None: no worker)
+    workers: int | None                # live workers (None: Redis could not be asked)
+    largest_fitting_size: int | None   # when it fits no worker: the largest size that would
+
+    @property
+    def fits_somewhere(self) -> bool:
+        return not self.per_device or any(w.fits for w in self.per_device)
+
+    @property
+    def fits_everywhere(self) -> bool:
+        return all(w.fits for w in self.per_device)
+
+
+def estimate_new_job(mode: str, params, content_size: tuple[int, int] | None, *, queue_name: str,
+                     context: WorkerContext | None = None, units: int = 1) -> NewJobEstimate:
+    """Run time and peak memory of a job not submitted yet (of `units` work units: a video's frames),
+    on each kind of live worker, and the wait it would have in `queue_name`: three queries and two
+    Redis round trips."""
+    context = context or worker_context()
+    model = context.model
+    by_device: dict[str, list[worker_info.WorkerInfo]] = {}
+    for worker in context.workers:
+        by_device.setdefault(worker.device, []).append(worker)
+    per_device = []
+    for device, workers in by_device.items():
+        roomiest = max(workers, key=lambda w: w.memory_bytes)
+        cost = model.estimate(mode, params, content_size, device=device, precision=roomiest.precision,
+                              units=units)
+        per_device.append(WorkerEstimate(device, len(workers), cost.seconds, cost.peak_bytes,
+                                         roomiest.memory_bytes, fits(cost.peak_bytes, roomiest.memory_bytes)))
+    fallback = model.estimate(mode, params, content_size, units=units)
+    result = NewJobEstimate(per_device, fallback, None, None, None)
+    result.wait_seconds, result.workers = _wait_for_new_job(context.estimator, queue_name)
+    if not result.fits_somewhere:
+        result.largest_fitting_size = _largest_fitting_size(mode, params, content_size, model, context.workers)
+    return result
+
+
+def _wait_for_new_job(estimator: RunTimeEstimator, queue_name: str) -> tuple[float | None, int | None]:
+    queued = StyleJob.objects.filter(status=Status.QUEUED)
+    if queue_name == HIGH_QUEUE:
+        queued = queued.filter(queue=HIGH_QUEUE)
+    ahead = list(queued.values("mode", "size", "total_steps").annotate(n=Count("id")).order_by())
+    waiting = sum(row["n"] * estimator.estimate(row["mode"], row["size"], row["total_steps"]) for row in ahead)
+    workers = queue.worker_count()
+    if not workers:
+        return None, workers
+    return (_busy_seconds(estimator) + waiting) / workers, workers
+
+
+def _largest_fitting_size(mode, params, content_size, model: CostModel,
+                          workers: list[worker_info.WorkerInfo]) -> int | None:
+    best = None
+    for worker in workers:
+        for size in range(params.size - SIZE_STEP, 255, -SIZE_STEP):
+            cost = model.estimate(mode, replace(params, size=size), content_size, device=worker.device,
+                                  precision=worker.precision)
+            if fits(cost.peak_bytes, worker.memory_bytes):
+                best = max(best or 0, size)
+                break
+    return best
+
+
+def memory_problem(mode: str, params, content_size: tuple[int, int] | None) -> str:
+    """Why the form must refuse this job ("" when it may go): its estimated peak memory fits in no
+    live worker. Without a live worker, or without Redis, nothing is refused here (the engine still
+    refuses a classic run that does not fit where it runs, when it runs)."""
+    workers = live_workers()  # first: without a worker nothing is refused, and no query is needed
+    if not workers:
+        return ""
+    context = worker_context(workers)
+    model = context.model
+    roomiest = max(context.workers, key=lambda w: w.memory_bytes)
+    cost = model.estimate(mode, params, content_size, device=roomiest.device, precision=roomiest.precision)
+    if fits(cost.peak_bytes, roomiest.memory_bytes):
+        return ""
+    smaller = _largest_fitting_size(mode, params, content_size, model, context.workers)
+    what = (f"This job would need about {cost.peak_bytes * MARGIN / 1e9:.1f} GB of memory, more than any "
+            f"worker can give it right now ({roomiest.memory_bytes / 1e9:.1f} GB). ")
+    advice = runner_for(mode).memory_advice
+    if smaller:
+        return what + f"Please choose {smaller} px or smaller{advice}."
+    return what + f"Please try again later{advice}."

@@ -1,0 +1,117 @@
+"""What the disk keeps, and for how long (issue 14, finding 6: nothing ever removed old jobs,
+previews or left-over checkpoints). `manage.py prune_jobs` runs it; the README says how to
+schedule it. Three kinds of removal, each computed first (plan()) so --dry-run shows exactly what
+a real run does (prune()):
+
+- old private jobs: ended (succeeded, failed or cancelled) more than `private_days` ago and not
+  public: row and folder, as the admin deletes them (engine.jobs.cleanup). Public jobs stay.
+- run-only files of jobs that ended more than `files_days` ago: the epoch previews (for watching
+  a run) and checkpoints (for resuming one; a failed or cancelled job requeued after that starts
+  again from the beginning). Their fields are emptied in the same transaction, so no row points at
+  a file that is gone.
+- orphaned folders: jobs/<name>/ without a job row, older than ORPHAN_GRACE (a new job's files are
+  written just before its row). Deleting a row removes its folder (remove_job_folder, also when
+  the row goes with its user), so these are what an interrupted deletion or a worker still
+  writing for a deleted job left.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import partial
+
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from engine.jobs import cleanup
+from engine.models import FINAL_STATUSES, StyleJob, Visibility
+from engine.storage.job_files import RUN_ONLY_FILES, delete_folder, folder_bytes, job_folder
+
+JOBS_ROOT = "jobs"
+ORPHAN_GRACE = timedelta(days=1)
+
+
+@dataclass
+class Plan:
+    old_private: list[StyleJob] = field(default_factory=list)
+    run_only_files: dict[int, list[str]] = field(default_factory=dict)  # job pk -> storage names
+    orphan_folders: list[str] = field(default_factory=list)
+    bytes: int = 0  # what all of it takes on disk
+
+    def lines(self) -> list[str]:
+        """One line per thing to remove, for the command's output."""
+        out = [f"job {job.pk} (private, {job.status}, ended {job.finished_at:%Y-%m-%d}, {job.owner})"
+               for job in self.old_private]
+        out += [name for names in self.run_only_files.values() for name in names]
+        out += [f"{folder}/ (no job)" for folder in self.orphan_folders]
+        return out
+
+
+def _ended_before(cutoff: datetime):
+    return StyleJob.objects.filter(status__in=FINAL_STATUSES, finished_at__lt=cutoff)
+
+
+def plan(*, private_days: int, files_days: int, now: datetime | None = None) -> Plan:
+    now = now or timezone.now()
+    result = Plan()
+    result.old_private = list(_ended_before(now - timedelta(days=private_days))
+                              .exclude(visibility=Visibility.PUBLIC).select_related("owner").order_by("pk"))
+    result.bytes += sum(folder_bytes(job_folder(job)) for job in result.old_private)
+    doomed = {job.pk for job in result.old_private}
+    # Only jobs whose row still names a preview or checkpoint: a job whose run-only files are gone
+    # is not listed again on every run.
+    for job in (_ended_before(now - timedelta(days=files_days)).exclude(pk__in=doomed)
+                .filter(~Q(preview="") | ~Q(checkpoint="")).only("pk", "uuid").order_by("pk")):
+        folder = job_folder(job)
+        try:
+            names = [f"{folder}/{name}" for name in default_storage.listdir(folder)[1] if RUN_ONLY_FILES.match(name)]
+        except FileNotFoundError:
+            names = []
+        result.run_only_files[job.pk] = names
+        result.bytes += sum(default_storage.size(name) for name in names)
+    result.orphan_folders = _orphan_folders(now)
+    result.bytes += sum(folder_bytes(folder) for folder in result.orphan_folders)
+    return result
+
+
+def _orphan_folders(now: datetime) -> list[str]:
+    try:
+        names = default_storage.listdir(JOBS_ROOT)[0]
+    except FileNotFoundError:
+        return []
+    known = {uuid.hex for uuid in StyleJob.objects.values_list("uuid", flat=True)}
+    return sorted(f"{JOBS_ROOT}/{name}" for name in names if name not in known
+                  and default_storage.get_modified_time(f"{JOBS_ROOT}/{name}") < now - ORPHAN_GRACE)
+
+
+def prune(todo: Plan) -> list[int]:
+    """Carry the plan out. The ids of old private jobs that were deleted (one still held by a
+    worker is left for the next run, as engine.jobs.cleanup does)."""
+    deleted = cleanup.delete_jobs(todo.old_private).deleted if todo.old_private else []
+    if todo.run_only_files:
+        with transaction.atomic():
+            # Only where the job is still ended: one requeued meanwhile keeps its files.
+            still_ended = list(StyleJob.objects.select_for_update()
+                               .filter(pk__in=list(todo.run_only_files), status__in=FINAL_STATUSES)
+                               .values_list("pk", flat=True))
+            StyleJob.objects.filter(pk__in=still_ended).update(preview="", checkpoint="")
+            names = [name for pk in still_ended for name in todo.run_only_files[pk]]
+            transaction.on_commit(partial(_delete_files, names))
+    for folder in todo.orphan_folders:
+        delete_folder(folder)
+    return deleted
+
+
+def _delete_files(names: list[str]) -> None:
+    for name in names:
+        default_storage.delete(name)
+
+
+def remove_job_folder(sender, instance: StyleJob, **kwargs) -> None:
+    """post_delete of a StyleJob, however it goes (the admin, prune_jobs, its owner's account
+    being deleted): its folder goes once the deletion has committed. (engine.jobs.cleanup also
+    removes it; deleting a folder that is gone does nothing.)"""
+    transaction.on_commit(partial(delete_folder, job_folder(instance)))

@@ -1,0 +1,69 @@
+"""Presets for the submission form: a few named settings that trade time for quality.
+
+A preset sets the controls that decide how long a job runs (size, epochs, steps per epoch,
+optimiser, coarse-to-fine); the weights, init, colours and seed stay as the user set them.
+Choosing "custom" uses the form's own values. The form applies a preset on the server, so
+presets work without JavaScript; static/js/submit.js only fills the fields in as a preview.
+
+A preset's values are a user's choice like any other: `problems()` checks them against the
+parameter schema (known controls of the mode, within the user's ranges and the default quota).
+"""
+
+from __future__ import annotations
+
+from engine.models import UserQuota
+from engine.nst import schema
+
+CUSTOM = "custom"
+
+# name -> (label, {mode -> {form field -> value}})
+PRESETS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
+    "quick": ("Quick (256 px, about a minute)", {
+        "classic": {"size": 256, "epochs": 3, "steps_per_epoch": 10, "optimizer": "lbfgs",
+                    "multiscale": False},
+        "fast": {"size": 256},
+        "video": {"size": 256},
+    }),
+    "balanced": ("Balanced (512 px)", {
+        "classic": {"size": 512, "epochs": 10, "steps_per_epoch": 30, "optimizer": "lbfgs",
+                    "multiscale": True},
+        "fast": {"size": 512},
+        "video": {"size": 512},
+    }),
+    "high": ("High quality (1024 px, slow)", {
+        "classic": {"size": 1024, "epochs": 10, "steps_per_epoch": 50, "optimizer": "lbfgs",
+                    "multiscale": True},
+        "fast": {"size": 1024},
+        "video": {"size": 1024},
+    }),
+}
+
+CHOICES = [(CUSTOM, "Custom (use the values below)")]
+CHOICES += [(name, label) for name, (label, _) in PRESETS.items()]
+
+
+def values(preset: str, mode: str) -> dict[str, object]:
+    """The field values a preset sets for a mode; empty for "custom" or an unknown name."""
+    if preset not in PRESETS:
+        return {}
+    return dict(PRESETS[preset][1].get(mode, {}))
+
+
+def as_json() -> dict[str, dict[str, dict[str, object]]]:
+    """{preset: {mode: {field: value}}} for the page's script (json_script)."""
+    return {name: modes for name, (_, modes) in PRESETS.items()}
+
+
+def problems() -> list[str]:
+    """What is wrong with PRESETS (empty: nothing): a control the mode does not have, a value of the
+    wrong type or out of a user's range. The size must fit the default quota, or most users could
+    not use the preset."""
+    out = []
+    for name, (_, modes) in PRESETS.items():
+        for mode, values in modes.items():
+            if mode not in schema.MODES:
+                out.append(f"Preset {name!r}: there is no mode {mode!r}.")
+                continue
+            out += [f"Preset {name!r}, {mode} mode: {problem}"
+                    for problem in schema.check_user_values(values, mode, quota=UserQuota().max_size)]
+    return out

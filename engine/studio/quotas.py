@@ -1,0 +1,124 @@
+"""Per-user quotas: how many jobs a user may have queued or running at once, and how large and
+long each may be. Staff set them per user in the admin (engine.models.UserQuota); without a row
+a user gets the model's defaults.
+
+Every way of submitting a job uses the same checks (and clips one more):
+- check_params(user, size, steps): the size and length of one job (`steps`: what its runner counts
+  against max_steps, engine.runners); messages to show (the submission form shows them above the form).
+- reserve_active_slot(user): call inside the transaction that creates the job. It locks the
+  user's row (SELECT ... FOR UPDATE on PostgreSQL) before counting their active jobs, so two
+  submissions racing for the last slot cannot both get it. Raises QuotaExceeded. A batch (several
+  files submitted at once, engine.models.Batch) takes one slot however many jobs it has: its jobs
+  still queue one by one, behind whatever was queued before them.
+- clip_limits(user): the duration, resolution and frame count a clip may have
+  (engine.nst.video_io.ClipLimits), and clip_max_bytes(user) its file size.
+- check_active_jobs(user), check_storage(user): the early answers the admission gives before any
+  upload is read (engine.studio.admission); the disk the user's jobs take is storage_use, shown on
+  "My jobs".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.template.defaultfilters import filesizeformat
+
+from engine.models import StyleJob, UserQuota
+from engine.nst.video_io import ClipLimits
+from engine.storage.job_files import folder_bytes, job_folder
+
+
+class QuotaExceeded(Exception):
+    """A submission over the user's quota; the message says which limit and what to do."""
+
+
+def limits_for(user) -> UserQuota:
+    """The user's quota row, or an unsaved one with the defaults."""
+    return UserQuota.objects.filter(user=user).first() or UserQuota(user=user)
+
+
+def check_params(user, *, size: int, steps: int, limits: UserQuota | None = None) -> list[str]:
+    """Messages for the limits this job would exceed (empty: within the quota). `steps`: what its
+    runner counts against max_steps (classic's epochs × steps per epoch; 0 for a mode without).
+    `limits`: the user's quota when the caller has read it already."""
+    limits = limits or limits_for(user)
+    problems = []
+    if size > limits.max_size:
+        problems.append(f"Your account can make images of up to {limits.max_size} px; this job asks for "
+                        f"{size} px. Please choose a smaller size.")
+    if steps > limits.max_steps:
+        problems.append(f"Your account can run classic jobs of up to {limits.max_steps} steps; this job has "
+                        f"{steps} (epochs × steps per epoch). Please choose fewer epochs or steps.")
+    return problems
+
+
+def check_active_jobs(user, limits: UserQuota | None = None) -> None:
+    """Raise QuotaExceeded if the user already has as many queued or running jobs as allowed (a
+    batch counts once). A cheap early answer (the submission view asks before it reads any upload);
+    the binding check is reserve_active_slot's, in the transaction that creates the job."""
+    allowed = (limits or limits_for(user)).max_active_jobs
+    mine = StyleJob.objects.for_user(user).active()
+    batches = mine.exclude(batch__isnull=True).values("batch").distinct().count()
+    active = mine.filter(batch__isnull=True).count() + batches
+    if active >= allowed:
+        raise QuotaExceeded(
+            f"You already have {active} job{'s' if active != 1 else ''} queued or running, the most your "
+            f"account may have at once ({allowed}). Please wait until one finishes, or cancel one, and "
+            "submit again.")
+
+
+def clip_limits(user, limits: UserQuota | None = None) -> ClipLimits:
+    """What a clip of `user`'s may be (its file size: clip_max_bytes)."""
+    limits = limits or limits_for(user)
+    return ClipLimits(max_seconds=limits.max_clip_seconds, max_side=limits.max_clip_side,
+                      max_frames=limits.max_clip_frames)
+
+
+def clip_max_bytes(user, limits: UserQuota | None = None) -> int:
+    """The largest clip file `user` may upload: their quota, within the server's NST_MAX_CLIP_MB."""
+    limits = limits or limits_for(user)
+    return min(limits.max_clip_mb * 2**20, settings.NST_MAX_CLIP_BYTES)
+
+
+@dataclass(frozen=True)
+class StorageUse:
+    used: int     # bytes
+    allowed: int  # bytes
+
+    @property
+    def full(self) -> bool:
+        return self.used >= self.allowed
+
+
+def storage_use(user, limits: UserQuota | None = None) -> StorageUse:
+    """How much disk the files of the user's jobs take, against their quota. Measured on the disk
+    each time (one query for the jobs' folders, then a stat per file): nothing to keep in step with
+    the many places that write files, and it cannot drift from what is really there."""
+    folders = [job_folder(job) for job in StyleJob.objects.filter(owner=user).only("uuid")]
+    allowed = (limits or limits_for(user)).max_storage_mb * 2**20
+    return StorageUse(used=sum(folder_bytes(folder) for folder in folders), allowed=allowed)
+
+
+def check_storage(user, limits: UserQuota | None = None) -> None:
+    """Raise QuotaExceeded if the user's jobs already take all the disk space their account has
+    (issue 14, finding 6). Asked before any upload is read: what the new job would add is not known
+    until its images are decoded, so it may go over by one job's files."""
+    use = storage_use(user, limits)
+    if use.full:
+        raise QuotaExceeded(
+            f"Your jobs' files take {filesizeformat(use.used)}, all the space your account has "
+            f"({filesizeformat(use.allowed)}). Private jobs are removed some time after they end "
+            "(publish the ones you want to keep); please ask us if you need more space.")
+
+
+def reserve_active_slot(user, limits: UserQuota | None = None) -> None:
+    """Raise QuotaExceeded if the user already has as many queued or running jobs as allowed.
+    Must run inside the transaction that then creates the job (see the module notes). `limits`:
+    the user's quota when the caller has read it already (the submission's admission has)."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("reserve_active_slot() must run inside the transaction that creates the job.")
+    get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
+    check_active_jobs(user, limits)

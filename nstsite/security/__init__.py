@@ -1,0 +1,1 @@
+"""Security: response headers (CSP, Cache-Control), websocket origins, the client's address."""
