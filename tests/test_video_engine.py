@@ -5,6 +5,7 @@ message. The real fast-mode network at 64 px."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import av
@@ -249,3 +250,39 @@ def test_clips_over_the_limits_are_refused_naming_the_limit(tmp_path, photo):
 def test_a_single_frame_gif_is_a_still_image_not_a_clip(tmp_path, photo):
     with pytest.raises(VideoError, match="single frame: it is a still image"):
         video_io.probe(clips.make_animation(tmp_path / "one.gif", photo, frames=1))
+
+
+# --- the same chunk wherever it is encoded ----------------------------------------------------------
+
+ENCODE_ON_CORES = """
+import os, sys
+from fractions import Fraction
+import os
+from pathlib import Path
+import numpy as np
+from engine.nst import video_io
+os.sched_setaffinity(0, {int(c) for c in sys.argv[2].split(",")})   # the cores x264 would count
+rng = np.random.default_rng(7)
+base = (rng.random((240, 320, 3)) * 255).astype(np.uint8)
+writer = video_io.ChunkWriter(Path(sys.argv[1]), 320, 240, Fraction(1, 24), 24)
+for i in range(12):
+    writer.write(i, np.ascontiguousarray(np.roll(base, 4 * i, axis=1)))
+writer.close()
+"""
+
+
+def test_a_chunk_is_the_same_bits_on_a_machine_with_other_cores(tmp_path):
+    """A resumed video's later chunks may be encoded on another worker's machine: x264's output
+    depends on its thread count, which it would take from the cores it may use."""
+    import subprocess
+    import sys
+
+    cores = sorted(os.sched_getaffinity(0))
+    assert len(cores) >= 2, "this check needs a machine with two cores or more"
+    chunks = []
+    for name, allowed in (("one", cores[:1]), ("all", cores)):
+        out = tmp_path / f"{name}.mp4"
+        subprocess.run([sys.executable, "-c", ENCODE_ON_CORES, str(out), ",".join(map(str, allowed))],
+                       cwd=Path(__file__).resolve().parents[1], check=True)
+        chunks.append(out.read_bytes())
+    assert chunks[0] == chunks[1]

@@ -60,7 +60,11 @@ MP4_AUDIO = ("aac", "mp3", "opus", "alac", "flac", "ac3", "eac3")
 ENCODER = "libx264"
 # crf 20: visually lossless for stylised frames at a modest size; veryfast: the encoder costs a
 # small share of a frame's time next to the network (docs/benchmarks.md, "Video").
-ENCODER_OPTIONS = {"crf": "20", "preset": "veryfast", "bf": "0", "profile": "high"}
+# threads: x264's output depends on its thread count, which "auto" takes from the host's cores, so
+# a chunk encoded after a resume on a machine with other cores came out other bits than an
+# unbroken run's. A fixed count makes every chunk the same wherever it is encoded; the encoder is a
+# small share of a frame's time either way.
+ENCODER_OPTIONS = {"crf": "20", "preset": "veryfast", "bf": "0", "profile": "high", "threads": "2"}
 
 
 @dataclass(frozen=True)
