@@ -51,10 +51,13 @@ def chromium_contexts(*user_data_dirs: Path) -> Iterator[tuple]:
     inside the first)."""
     executable = require_chromium()
     try:
-        from playwright.sync_api import sync_playwright
+        from playwright.sync_api import expect, sync_playwright
     except ImportError as exc:
         raise HarnessError(f"Playwright is not installed ({exc}); scripts/test installs requirements-dev.txt.") \
             from None
+    # expect()'s own default is 5 s: what a page waits for (a worker's step, a socket's event) can
+    # take longer on a loaded machine. A failing check still fails, only later.
+    expect.set_options(timeout=30_000)
     with sync_playwright() as playwright:
         contexts = []
         try:

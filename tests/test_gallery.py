@@ -291,14 +291,15 @@ def test_concurrent_likes_are_counted_once_each(finished_job, django_user_model)
     assert artwork.like_count == Like.objects.filter(artwork=artwork).count() == 4
 
 
-def _retry_if_table_locked(call, attempts: int = 200):
+def _retry_if_table_locked(call, seconds: float = 30.0):
     """SQLite's in-memory test database is shared between threads in "shared cache" mode, where a
     writer that meets another one's lock fails at once ("database table is locked") instead of
     waiting as on a database file or PostgreSQL. A failed call rolled back all it did, so calling
     it again is what a second request would do. (PostgreSQL, in CI, never takes this path.)"""
     from django.db import OperationalError
 
-    for _ in range(attempts - 1):
+    deadline = time.monotonic() + seconds  # a budget of time, not of tries: a loaded machine holds locks longer
+    while time.monotonic() < deadline:
         try:
             return call()
         except OperationalError as exc:

@@ -13,7 +13,6 @@ import select
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -231,15 +230,14 @@ def test_daphne_answers_413_from_the_headers_alone_before_the_body_is_sent(daphn
     host, port = daphne_url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=5) as sock:
         sock.sendall(request_head(daphne_url, f"Content-Length: {50 * MB}\r\n"))
-        started = time.monotonic()
-        sock.settimeout(5)
+        # Not a byte of the body is ever sent: a server that waited for it would never answer, so
+        # any answer came from the headers alone (no time limit, which a loaded machine could miss).
+        sock.settimeout(60)
         first = sock.recv(65536)
-        elapsed = time.monotonic() - started
-        response = first + read_response(sock, timeout=1)
+        response = first + read_response(sock, timeout=5)
     assert response.startswith(b"HTTP/1.1 413"), response[:200]
     assert b"The upload is too large" in response and b"<strong>2 MB</strong>" in response  # NST_MAX_SUBMIT_MB
     assert b"100 Continue" not in response
-    assert elapsed < 2  # answered at once, not waiting for the 50 MB
 
 
 @pytest.mark.slow

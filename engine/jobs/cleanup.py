@@ -36,9 +36,10 @@ class Deletion:
     still_stopping: list[int] = field(default_factory=list)  # cancelled, but a worker still holds them
 
 
-def delete_jobs(selected: Iterable[StyleJob], wait_seconds: float = STOP_WAIT_SECONDS) -> Deletion:
-    """Cancel the active ones, wait for their workers to let go, then delete the rows (one
-    transaction) and, once that has committed, each job's folder."""
+def delete_jobs(selected: Iterable[StyleJob], wait_seconds: float | None = None) -> Deletion:
+    """Cancel the active ones, wait for their workers to let go (STOP_WAIT_SECONDS unless told),
+    then delete the rows (one transaction) and, once that has committed, each job's folder."""
+    wait_seconds = STOP_WAIT_SECONDS if wait_seconds is None else wait_seconds
     selected = list(selected)
     for job in selected:
         if job.is_active:
