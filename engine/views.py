@@ -136,17 +136,23 @@ def estimate(request: HttpRequest) -> JsonResponse:
             values[control.name] = control_value(control, raw)  # parsed as the form parses it
         except ValidationError:
             return JsonResponse({"error": f"{control.label}: not a valid value."}, status=400)
+    numbers = {}
+    for name, (default, maximum) in ESTIMATE_NUMBERS.items():
+        raw = request.GET.get(name)
+        numbers[name] = default if raw is None or raw == "" else whole_number(raw, maximum=maximum)
+        if numbers[name] is None:  # issue 24, finding 8: 1 and 309 zeros was a float overflow, a 500
+            return JsonResponse({"error": f"{name}: a whole number from 0 to {maximum} is expected."}, status=400)
     runner = runner_for(mode)
     try:
         params = runner.params(values)
-        params.validate(max(1, min(MAX_STYLES, _int(request.GET.get("styles"), 1))))
+        params.validate(max(1, min(MAX_STYLES, numbers["styles"])))
     except (ParameterError, TypeError, ValueError) as exc:
         return JsonResponse({"error": str(exc)}, status=400)
-    width, height = _int(request.GET.get("width"), 0), _int(request.GET.get("height"), 0)
+    width, height = numbers["width"], numbers["height"]
     content_size = (width, height) if width > 0 and height > 0 else None
     # A clip's frames when the page knows them (within what a clip of the user's may have); else the
     # runner's guess (a video's: ten seconds at 24 frames/s, until the server has read its clip).
-    frames = _int(request.GET.get("frames"), 0)
+    frames = numbers["frames"]
     if frames > 0:
         frames = min(frames, quotas.limits_for(request.user).max_clip_frames)
     units = runner.work_units(params, frames or None).units
@@ -154,11 +160,10 @@ def estimate(request: HttpRequest) -> JsonResponse:
     return JsonResponse(_estimate_json(result))
 
 
-def _int(raw: str | None, default: int) -> int:
-    try:
-        return int(raw) if raw is not None else default
-    except ValueError:
-        return default
+# The estimate's numbers besides the controls: (default, largest taken). No image has a side over
+# 65535 px (JPEG's own limit; the form refuses anything over 50 megapixels anyway), and no clip more
+# frames than a day at 60 frames/s: larger is a hand-made request, answered 400.
+ESTIMATE_NUMBERS = {"styles": (1, 100), "width": (0, 65535), "height": (0, 65535), "frames": (0, 5_184_000)}
 
 
 def _estimate_json(result) -> dict:

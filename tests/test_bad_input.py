@@ -536,6 +536,21 @@ def test_a_gallery_batch_id_that_does_not_exist_or_overflows_is_404(client, owne
         assert response.status_code == 404, (pk, response.status_code)
 
 
+@pytest.mark.parametrize("name, value", [
+    ("width", "1" + "0" * 309),   # the issue's: a float overflow in result_dims
+    ("height", "1" + "0" * 309),
+    ("width", "65536"), ("width", "-5"), ("height", "²"), ("styles", "9" * 40), ("frames", "1e400"),
+])
+def test_the_estimate_refuses_absurd_numbers_with_a_400(owner_client, rq_redis, name, value):
+    """Issue 24, finding 8: GET /jobs/estimate/?mode=fast&height=1&width=1 followed by 309 zeros was a 500."""
+    query = {"mode": "fast", "width": "1", "height": "1", name: value}
+    response = owner_client.get(reverse("engine:estimate"), query)
+    assert response.status_code == 400, response.content
+    assert response.json()["error"].startswith(f"{name}: a whole number from 0 to")
+    assert owner_client.get(reverse("engine:estimate"), {"mode": "fast", "width": "4000",
+                                                         "height": "3000"}).status_code == 200
+
+
 @pytest.mark.parametrize("query", ["?page=abc", "?page=-1", "?page=99999999999999999999",
                                    "?status=<script>alert(1)</script>", "?status=queued&page=0"])
 def test_odd_query_strings_on_my_jobs_still_give_the_page(owner_client, make_job, query):
