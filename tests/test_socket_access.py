@@ -9,6 +9,7 @@ import json
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.test import Client
 from django.urls import reverse
 
@@ -140,3 +141,65 @@ async def test_a_page_on_another_port_or_scheme_of_the_site_cannot_open_a_socket
     connected, _ = await comm.connect()
     assert connected
     await comm.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_a_password_change_elsewhere_closes_the_old_sessions_sockets(make_job, owner, rq_redis, monkeypatch):
+    """Issue 24, finding 7: after a password change in another session, the old session's socket
+    went on receiving a new job's events. Django's own check (the session's auth hash) now runs
+    before an event is delivered; here at every event (RECHECK_SECONDS 0)."""
+    from engine.live import signed_in
+    from tests.web_client import PASSWORD
+
+    monkeypatch.setattr(signed_in, "RECHECK_SECONDS", 0.0)
+    job = await sync_to_async(running_public_job)(make_job)
+    _, old_cookie = await sync_to_async(logged_in)(owner)
+    old_page, _ = await opened(job_path(job), old_cookie)
+    old_list = communicator("/ws/jobs/", old_cookie)
+    assert (await old_list.connect(timeout=5))[0]
+    await old_list.receive_json_from(timeout=5)
+    current_client, current_cookie = await sync_to_async(logged_in)(owner)
+    response = await sync_to_async(current_client.post)(reverse("password_change"), {
+        "old_password": PASSWORD, "new_password1": "another-Long-passphrase-7",
+        "new_password2": "another-Long-passphrase-7"})
+    assert response.status_code == 302
+    current_page, _ = await opened(job_path(job), current_cookie)  # the session that changed it stays in
+
+    new_job = await sync_to_async(make_job)()
+    await sync_to_async(live.publish_final)(new_job)   # a new job's event, to the owner's list
+    await sync_to_async(live.publish_progress)(job, epoch=1, step=4, eta_seconds=1.0, losses=[])
+    assert await closed_with(old_list) == consumers.CLOSE_SESSION_ENDED
+    assert await closed_with(old_page) == consumers.CLOSE_SESSION_ENDED
+    event = await current_page.receive_json_from(timeout=10)
+    assert event["event"] == "progress" and event["step"] == 4
+    await current_page.disconnect()
+    # The old cookie opens a visitor's socket now (channels' handshake runs the same check).
+    again, snapshot = await opened(job_path(job), old_cookie)
+    assert "gpu-box-7" not in json.dumps(snapshot)  # where it runs: for its owner only
+    await again.disconnect()
+
+
+@pytest.mark.asyncio
+async def test_the_session_is_checked_again_at_most_every_recheck_interval(make_job, owner, rq_redis, monkeypatch):
+    """Cheap: with an hour between checks, a run's events cost no query for the session; with none,
+    one check per event."""
+    from engine.live import signed_in
+
+    checks = []
+
+    def counted(scope):
+        checks.append(scope["user"].pk)
+        return True
+
+    monkeypatch.setattr(consumers, "_session_still_valid", database_sync_to_async(counted))
+    job = await sync_to_async(running_public_job)(make_job)
+    _, cookie_header = await sync_to_async(logged_in)(owner)
+    page, _ = await opened(job_path(job), cookie_header)
+    for delay, expected in ((3600.0, 0), (0.0, 3)):
+        monkeypatch.setattr(signed_in, "RECHECK_SECONDS", delay)
+        checks.clear()
+        for step in range(3):
+            await sync_to_async(live.publish_progress)(job, epoch=1, step=step, eta_seconds=1.0, losses=[])
+            assert (await page.receive_json_from(timeout=10))["step"] == step
+        assert len(checks) == expected, delay
+    await page.disconnect()

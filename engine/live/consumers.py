@@ -4,9 +4,11 @@ Both authorise in connect(), as the views do: a job's socket is for whoever may 
 (its owner, staff, anyone for a public job); the list's socket is for a logged-in user and carries
 only their jobs. Access is not settled once for all (issue 14, finding 8): a job's sockets check
 again when it is published or made private, and every socket closes when the log-in session it
-was opened with logs out. A refused socket is accepted and closed at once with a code the page can act on
-(rejecting the handshake would only give the browser a bare 1006). On connect each sends a
-snapshot from the database, so a page that opens late or reconnects has missed nothing; events
+was opened with logs out; before delivering an event, a socket asks again (at most every
+engine.live.signed_in.RECHECK_SECONDS) whether its log-in session still signs its user in, so a
+password change elsewhere closes it too (issue 24, finding 7). A refused socket is accepted and
+closed at once with a code the page can act on (rejecting the handshake would only give the
+browser a bare 1006). On connect each sends a snapshot from the database, so a page that opens late or reconnects has missed nothing; events
 published meanwhile follow it (the page drops loss points it already has, by step).
 
 What a job's socket is sent: each event's numbers and, as ``html``, the page's state partials that
@@ -22,6 +24,7 @@ job's page follows (engine.models).
 from __future__ import annotations
 
 import re
+import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -29,13 +32,14 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.middleware.csrf import CSRF_SECRET_LENGTH, get_token
 
-from engine.live import events, job_page
+from engine.live import events, job_page, signed_in
 from engine.live import updates as live
 from engine.models import StyleJob
 
 CLOSE_NOT_FOUND = 4404       # no such job, or not one this user may see (as the page's 404)
 CLOSE_LOGIN_REQUIRED = 4401  # "my jobs" without a logged-in user
-CLOSE_SESSION_ENDED = 4001   # the log-in session behind the socket logged out: reconnect as you are now
+CLOSE_SESSION_ENDED = 4001   # the log-in session behind the socket logged out (or its password changed):
+                             # reconnect as you are now
 RECENT_JOBS = 50             # jobs in the "my jobs" snapshot (the page shows 20 per page)
 CSRF_SECRET = re.compile(rf"[a-zA-Z0-9]{{{CSRF_SECRET_LENGTH}}}")
 
@@ -46,6 +50,9 @@ def _access(user, pk: int) -> str | None:
     the rule of engine.models, in one query."""
     owner_id = StyleJob.objects.visible_to(user).filter(pk=pk).values_list("owner_id", flat=True).first()
     return job_page.audience_for(user, owner_id) if owner_id is not None else None
+
+
+_session_still_valid = database_sync_to_async(signed_in.session_still_valid)
 
 
 @database_sync_to_async
@@ -79,6 +86,7 @@ class _EventConsumer(AsyncJsonWebsocketConsumer):
     (CLOSE_SESSION_ENDED: the page reconnects as whoever it is now)."""
 
     groups_joined: tuple[str, ...] = ()
+    session_checked_at = 0.0  # when the log-in session was last found good (the handshake did at first)
 
     async def refuse(self, code: int) -> None:
         await self.accept()
@@ -91,6 +99,7 @@ class _EventConsumer(AsyncJsonWebsocketConsumer):
         self.groups_joined = (group, *([events.session_group(session_key)] if session_key else []))
         for name in self.groups_joined:
             await self.channel_layer.group_add(name, self.channel_name)
+        self.session_checked_at = time.monotonic()  # channels' AuthMiddleware has just checked it
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
@@ -101,7 +110,19 @@ class _EventConsumer(AsyncJsonWebsocketConsumer):
         pass  # nothing to say: cancelling is a POST, like without JavaScript
 
     async def job_event(self, message: dict) -> None:
-        await self.send_json(message["event"])
+        if await self.still_signed_in():
+            await self.send_json(message["event"])
+
+    async def still_signed_in(self) -> bool:
+        """Whether the socket's log-in session still signs its user in (engine.live.signed_in),
+        asked again at most every RECHECK_SECONDS; closes the socket when it does not."""
+        if time.monotonic() - self.session_checked_at < signed_in.RECHECK_SECONDS:
+            return True
+        if not await _session_still_valid(self.scope):
+            await self.close(code=CLOSE_SESSION_ENDED)
+            return False
+        self.session_checked_at = time.monotonic()
+        return True
 
     async def session_ended(self, message: dict) -> None:
         await self.close(code=CLOSE_SESSION_ENDED)
@@ -133,7 +154,8 @@ class JobConsumer(_EventConsumer):
         await self.send_json({**event, "html": html.replace(job_page.CSRF_PLACEHOLDER, self.csrf_token)})
 
     async def job_event(self, message: dict) -> None:
-        await self.send_event(message["event"], job_page.for_audience(message["fragments"], self.audience))
+        if await self.still_signed_in():
+            await self.send_event(message["event"], job_page.for_audience(message["fragments"], self.audience))
 
     async def job_access(self, message: dict) -> None:
         audience = await _access(self.scope["user"], self.job_pk)
