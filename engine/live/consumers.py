@@ -3,13 +3,14 @@
 Both authorise in connect(), as the views do: a job's socket is for whoever may see the job's page
 (its owner, staff, anyone for a public job); the list's socket is for a logged-in user and carries
 only their jobs. Access is not settled once for all (issue 14, finding 8): a job's sockets check
-again when it is published or made private, and every socket closes when the log-in session it
-was opened with logs out; before delivering an event, a socket asks again (at most every
+again when it is published or made private, and every socket closes when the log-in session it was
+opened with logs out; before delivering an event, a socket asks again (at most every
 engine.live.signed_in.RECHECK_SECONDS) whether its log-in session still signs its user in, so a
 password change elsewhere closes it too (issue 24, finding 7). A refused socket is accepted and
-closed at once with a code the page can act on (rejecting the handshake would only give the
-browser a bare 1006). On connect each sends a snapshot from the database, so a page that opens late or reconnects has missed nothing; events
-published meanwhile follow it (the page drops loss points it already has, by step).
+closed at once with a code the page can act on (rejecting the handshake would only give the browser
+a bare 1006). On connect each sends a snapshot from the database, so a page that opens late or
+reconnects has missed nothing; events published meanwhile follow it (the page drops loss points it
+already has, by step).
 
 What a job's socket is sent: each event's numbers and, as ``html``, the page's state partials that
 changed, in its watcher's audience's rendering (engine.live.job_page: rendered once per audience where
