@@ -151,6 +151,9 @@ class Batch(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="batches")
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # When its owner was sent the one summary e-mail of the batch (engine.notifications): set by the
+    # one conditional UPDATE that wins, so two of its jobs ending at once send one mail, not two.
+    summary_sent_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     objects = BatchQuerySet.as_manager()
 
@@ -539,9 +542,12 @@ class UserQuota(models.Model):
     max_clip_mb = models.PositiveIntegerField(default=500, help_text="Largest clip file, MB.")
     max_batch_files = models.PositiveSmallIntegerField(
         default=20, help_text="Content files (photos and clips) in one submission.")
+    max_active_batch_jobs = models.PositiveSmallIntegerField(
+        default=20, help_text="Jobs of batches queued or running at the same time, all batches together (each of "
+                              "a batch's jobs counts here; the batch takes one of the active jobs above).")
     max_storage_mb = models.PositiveIntegerField(
-        default=500, help_text="Disk space for the files of all the user's jobs (inputs, results, previews), "
-                               "in MB. A submission is refused once they take this much.")
+        default=500, help_text="Disk space for the files of all the user's jobs (inputs, results, previews) and "
+                               "the uploads kept for them, in MB. A submission that would take more is refused.")
     note = models.CharField(max_length=200, blank=True, help_text="Why this user has these limits.")
 
     class Meta:
@@ -549,3 +555,28 @@ class UserQuota(models.Model):
 
     def __str__(self) -> str:
         return f"Quota of {self.user}"
+
+
+class UsernameSkeleton(models.Model):
+    """What a username looks like (engine.usernames: UTS #39's skeleton, case-folded after and
+    before), kept for every user so that sign-up finds a look-alike of an existing name in one
+    query. Written by engine.usernames.keep_skeleton on every save of a username, however made."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True,
+                                related_name="username_skeleton")
+    skeleton = models.CharField(max_length=600, db_index=True)
+    folded = models.CharField(max_length=600, db_index=True)
+
+
+class VerifiedEmail(models.Model):
+    """The address a user proved is theirs by following the link e-mailed to it
+    (engine.email_verification). The site mails nothing but that link to an address until then;
+    a user whose address changes has the new one unverified (this row names the old one)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True,
+                                related_name="verified_email")
+    email = models.EmailField(max_length=254)
+    verified_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.email} (verified {self.verified_at:%Y-%m-%d})"

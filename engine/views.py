@@ -20,6 +20,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from engine import email_verification
 from engine.costs.estimates import estimate_new_job, estimate_queue
 from engine.hooks import NotPublishable, RemixSource, publisher, remix_source
 from engine.jobs import batches, cleanup
@@ -351,8 +352,12 @@ def notify(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "Your account has no e-mail address to write to.")
     else:
         job.set_notify_email(wanted)
-        messages.success(request, f"You will get an e-mail at {request.user.email} when job {job.pk} ends."
+        ends = "when its batch ends" if job.batch_id else f"when job {job.pk} ends"
+        messages.success(request, f"You will get an e-mail at {request.user.email} {ends}."
                          if wanted else f"No e-mail about job {job.pk}.")
+        if wanted and not email_verification.is_verified(request.user):
+            messages.warning(request, f"{request.user.email} is not confirmed yet: open the link we sent it first "
+                                      "(or ask for a new one on the page “Your e-mail address”).")
     return redirect("engine:detail", pk=job.pk)
 
 

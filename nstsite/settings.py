@@ -271,6 +271,16 @@ EMAIL_TIMEOUT = env_int("DJANGO_EMAIL_TIMEOUT", 10)  # seconds: a hung server mu
 DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL") or "nstsite <noreply@localhost>"
 # The site's address as its users reach it, for links in e-mails (sent by workers, outside any request).
 NST_SITE_URL = env_str("NST_SITE_URL") or "http://localhost:8000"
+# What one address may be sent in a UTC day (engine/mail_cap.py; issue 24, finding 4): all the site's
+# own mails (job and batch notifications, verification links), and of them, verification links,
+# the only mail an address gets before its owner confirms it. Password resets have their own limit.
+NST_MAILS_PER_ADDRESS_PER_DAY = env_int("NST_MAILS_PER_ADDRESS_PER_DAY", 30)
+NST_VERIFICATION_MAILS_PER_ADDRESS_PER_DAY = env_int("NST_VERIFICATION_MAILS_PER_ADDRESS_PER_DAY", 3)
+# How long the link that verifies an address stays good (engine/email_verification.py).
+NST_EMAIL_VERIFICATION_DAYS = env_int("NST_EMAIL_VERIFICATION_DAYS", 3)
+if min(NST_MAILS_PER_ADDRESS_PER_DAY, NST_VERIFICATION_MAILS_PER_ADDRESS_PER_DAY, NST_EMAIL_VERIFICATION_DAYS) < 1:
+    raise ImproperlyConfigured("NST_MAILS_PER_ADDRESS_PER_DAY, NST_VERIFICATION_MAILS_PER_ADDRESS_PER_DAY and "
+                               "NST_EMAIL_VERIFICATION_DAYS must be at least 1.")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -37,6 +37,8 @@ urlpatterns = [
     path("jobs/", include("engine.urls")),
     path("gallery/", include("gallery.urls")),
     path("accounts/signup/", accounts.signup, name="signup"),
+    path("accounts/email/", accounts.email_status, name="email_status"),
+    path("accounts/email/verify/<str:key>/", accounts.verify_email, name="verify_email"),
     path("accounts/may-upload/", may_upload, name="may_upload"),  # the proxy's question (nstsite.webtier.proxy)
     path("accounts/login/", limit_posts(failed_logins=True)(auth_views.LoginView.as_view()), name="login"),
     path("accounts/password_reset/",

@@ -139,3 +139,113 @@ def test_quick_try_takes_a_visitor_to_sign_up_and_then_to_the_form(client) -> No
                                                "password1": "Brush-strokes-of-1889",
                                                "password2": "Brush-strokes-of-1889", "next": next_url})
     assert response.status_code == 302 and response["Location"] == reverse("engine:submit") + "?preset=quick&mode=fast"
+
+
+# --- issue 24, finding 4: an address gets nothing but its verification link until it is confirmed ----------
+
+def link_in(message) -> str:
+    return re.search(r"https?://[^/]+(/accounts/email/verify/\S+/)", message.body).group(1)
+
+
+def test_sign_up_mails_only_the_link_that_confirms_the_address(client, make_job, rq_redis):
+    from engine.jobs import service as jobs
+    from engine.models import StyleJob
+
+    assert signup(client, email="victim@example.org").status_code == 302
+    assert [(m.to, m.subject) for m in mail.outbox] == [(["victim@example.org"], "Confirm your e-mail address")]
+    user = get_user_model().objects.get(username="newbie")
+    job = make_job(user=user)
+    StyleJob.objects.filter(pk=job.pk).update(notify_email=True)
+    job.refresh_from_db()
+    assert jobs.fail(job, "broken")
+    assert len(mail.outbox) == 1  # the job's end mailed nothing to an address no one confirmed
+
+
+def test_following_the_link_confirms_the_address_with_a_post(client):
+    from engine import email_verification
+
+    signup(client)
+    user = get_user_model().objects.get(username="newbie")
+    link = link_in(mail.outbox[0])
+    anonymous = client.__class__()  # the link works in another browser, logged in or not
+    page = anonymous.get(link)
+    assert page.status_code == 200 and 'id="verify-email-form"' in page.content.decode()
+    assert not email_verification.is_verified(user)  # a GET (a mail scanner opening links) confirms nothing
+    assert anonymous.post(link).status_code == 302
+    assert email_verification.is_verified(user)
+    assert "is confirmed" in client.get(reverse("email_status")).content.decode()
+
+
+def test_a_forged_expired_or_outdated_link_confirms_nothing(client, settings):
+    from django.core import signing
+
+    from engine import email_verification
+
+    signup(client)
+    user = get_user_model().objects.get(username="newbie")
+    link = link_in(mail.outbox[0])
+    forged = link.replace("/verify/", "/verify/x")
+    assert client.post(forged).status_code == 404
+    other = signing.dumps({"user": user.pk, "email": user.email}, salt="another-salt", compress=True)
+    assert client.post(reverse("verify_email", args=[other])).status_code == 404
+    user.email = "changed@example.org"
+    user.save()
+    assert client.post(link).status_code == 404  # the link was for the address the account had then
+    settings.NST_EMAIL_VERIFICATION_DAYS = 0
+    assert client.post(reverse("verify_email", args=[email_verification.key_for(user)])).status_code == 404
+    assert not email_verification.is_verified(user)
+
+
+def test_links_to_one_address_are_capped_per_day(client, settings):
+    settings.NST_VERIFICATION_MAILS_PER_ADDRESS_PER_DAY = 3
+    for n in range(3):
+        signup(client.__class__(), username=f"signup{n}", email="Victim@Example.org")
+    signup(client, username="signup3", email="victim@example.org ")
+    assert len(mail.outbox) == 3
+    page = client.post(reverse("email_status"), follow=True).content.decode()
+    assert "No link could be sent" in page and len(mail.outbox) == 3
+
+
+def test_the_address_page_sends_the_link_again(client):
+    signup(client)
+    mail.outbox.clear()
+    page = client.post(reverse("email_status"), follow=True).content.decode()
+    assert "We sent a new link to newbie@example.org" in page
+    assert [m.subject for m in mail.outbox] == ["Confirm your e-mail address"]
+
+
+# --- issue 24, finding 13: look-alike usernames ---------------------------------------------------------------
+
+@pytest.mark.parametrize("username, words", [
+    ("ѕ3vіc", "mixes letters of different alphabets (Cyrillic, Latin)"),   # the issue's, next to "s3vic"
+    ("ѕ3ѵіс", "looks too much like one that is taken"),                      # all Cyrillic: its skeleton
+    ("0livia", "looks too much like one that is taken"),                     # 0 for O
+    ("paypaI", "looks too much like one that is taken"),
+    ("rnike", "looks too much like one that is taken"),                      # rn for m
+    ("S3VIC", "already exists"),                                             # Django's own, case-insensitive
+    ("ｓ３ｖｉｃ", "already exists"),                                         # full-width: NFKC makes it s3vic
+])
+def test_a_username_that_passes_for_an_existing_one_is_refused(client, django_user_model, username, words):
+    for name in ("s3vic", "olivia", "paypal", "mike"):
+        django_user_model.objects.create_user(name, f"{name}@example.org", PASSWORD)
+    response = signup(client, username=username)
+    assert response.status_code == 200 and words in response.content.decode(), username
+    assert not django_user_model.objects.filter(email="newbie@example.org").exists()
+
+
+def test_names_in_one_script_or_a_cjk_language_are_accepted(client, django_user_model):
+    django_user_model.objects.create_user("s3vic", "s3vic@example.org", PASSWORD)
+    for n, username in enumerate(("сергей", "名前.テスト", "Zoë_Ørsted", "s3vic2", "ὀδυσσεύς")):
+        response = signup(client.__class__(), username=username, email=f"n{n}@example.org")
+        assert response.status_code == 302, (username, response.content.decode()[-2000:])
+
+
+def test_every_user_has_the_skeleton_of_their_name_however_made(django_user_model):
+    from engine.models import UsernameSkeleton
+    from engine.usernames import skeletons
+
+    user = django_user_model.objects.create_superuser("Admin", "admin@example.org", PASSWORD)
+    assert UsernameSkeleton.objects.get(user=user).skeleton == skeletons("Admin")[0] == "adrnin"
+    user.username = "root"
+    user.save()
+    assert UsernameSkeleton.objects.get(user=user).folded == "root"

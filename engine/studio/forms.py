@@ -224,8 +224,8 @@ class StyleJobForm(forms.Form):
         self._describe_content_field(max_bytes)
         email = getattr(user, "email", "")
         self.fields["notify_email"].help_text = (
-            f"One e-mail to {email}, whether it succeeded or failed." if email else
-            "Your account has no e-mail address: add one to be told by e-mail.")
+            f"One e-mail to {email} (one for a whole batch), whether it succeeded or failed, once you have "
+            "confirmed the address." if email else "Your account has no e-mail address: add one to be told by e-mail.")
         # The images checked so far (the page offers them again after an error: keep_uploads).
         self.photos: dict[str, Content] = {}
         self.staged: dict[str, staged_uploads.Staged] = {}
