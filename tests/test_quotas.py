@@ -106,7 +106,7 @@ def test_staff_set_quotas_in_the_admin(staff_client, owner, owner_client, job_fo
     response = staff_client.post(reverse("admin:engine_userquota_add"), {
         "user": str(owner.pk), "max_active_jobs": "5", "max_size": "300", "max_steps": "100",
         "max_clip_seconds": "60", "max_clip_side": "1920", "max_clip_frames": "3600", "max_clip_mb": "500",
-        "max_batch_files": "20", "max_storage_mb": "200", "note": "trial account"})
+        "max_batch_files": "20", "max_active_batch_jobs": "20", "max_storage_mb": "200", "note": "trial account"})
     assert response.status_code == 302, response.content.decode()[:3000]
     assert UserQuota.objects.get(user=owner).max_size == 300
     listing = staff_client.get(reverse("admin:engine_userquota_changelist")).content.decode()

@@ -68,8 +68,27 @@ def test_uploads_over_the_pixel_budget_are_refused_from_their_headers(
                          style_2=SimpleUploadedFile("c.png", big, "image/png"))
     response = owner_client.post(reverse("engine:submit"), data)
     assert response.status_code == 200
-    assert "Together these images have 90 megapixels; one job may bring at most 60" in response.content.decode()
+    assert "Together these images have 90 megapixels to decode; one submission may bring at most 60" \
+        in response.content.decode()
     assert decodes == [] and StyleJob.objects.count() == 0
+
+
+def test_the_pixel_budget_holds_for_a_whole_batch(owner_client, job_form_data, settings, decodes, rq_redis,
+                                                  images_dir):
+    """Issue 24, finding 5: a batch's photos were counted one at a time (a batch of 21 × 50 MP
+    decoded 1,050 MP in one POST). The whole submission is counted, each photo as it will be
+    decoded: a large JPEG at the reduced scale libjpeg decodes it at."""
+    settings.NST_MAX_SUBMISSION_PIXELS = 60_000_000
+    big = flat_png(6000, 5000, b"\x80", mode="L")  # 30 MP each
+    data = job_form_data(mode="fast", content=[SimpleUploadedFile(f"{n}.png", big, "image/png") for n in range(3)])
+    response = owner_client.post(reverse("engine:submit"), data)
+    assert "Together these images have 90 megapixels to decode" in response.content.decode()
+    assert decodes == [] and StyleJob.objects.count() == 0
+    # Three 30 MP JPEGs decode at half scale for a 2048 px job: 22.5 MP together.
+    jpeg = encode(Image.new("RGB", (6000, 5000), (90, 120, 150)), "JPEG", quality=80)
+    data = job_form_data(mode="fast", content=[SimpleUploadedFile(f"{n}.jpg", jpeg, "image/jpeg") for n in range(3)])
+    assert owner_client.post(reverse("engine:submit"), data).status_code == 302
+    assert StyleJob.objects.count() == 3
 
 
 def test_the_budget_counts_only_the_images_sent(owner_client, job_form_data, settings, rq_redis):

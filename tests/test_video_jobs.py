@@ -302,6 +302,38 @@ def test_more_files_than_the_batch_quota_are_refused_before_any_is_read(post, ow
     _nothing_stored(callbacks, media_root, upload_tmp)
 
 
+def test_the_jobs_of_batches_count_against_the_batch_limit(post, owner, image_bytes, media_root):
+    """Issue 24, finding 5: a batch took one active-job slot whatever its size, so three batches of 20
+    photos gave 45 active jobs under a limit of 3. Each of a batch's jobs now counts against
+    max_active_batch_jobs (all the user's batches together); single jobs keep their own limit."""
+    UserQuota.objects.create(user=owner, max_active_jobs=3, max_active_batch_jobs=5)
+
+    def photos(n: int) -> list:
+        return [_upload(f"{k}.jpg", image_bytes("tubingen.jpg", 64), "image/jpeg") for k in range(n)]
+
+    assert post(content=photos(3), mode="fast")[0].status_code == 302
+    refused, callbacks = post(content=photos(3), mode="fast")
+    assert ("This batch has 3 files; your batches may have 5 jobs queued or running at once, and 3 are already"
+            in refused.content.decode()) and callbacks == []
+    assert post(content=photos(1), mode="fast")[0].status_code == 302  # a single job is not a batch's
+    assert post(content=photos(2), mode="fast")[0].status_code == 302  # 3 + 2: the batch limit, just
+    assert StyleJob.objects.active().count() == 6 and Batch.objects.count() == 2
+    refused, _ = post(content=photos(2), mode="fast")
+    assert "the most your account may have at once (3)" in refused.content.decode()
+
+
+def test_a_submissions_clips_together_are_held_to_one_clips_limits(post, owner, clip, media_root, upload_tmp):
+    """Issue 24, finding 5: the clip limits held per file, so a batch of 20 clips brought 20 clips'
+    work. Together they may have the frames and length of one."""
+    UserQuota.objects.create(user=owner, max_clip_frames=20)
+    files = [_upload("a.mp4", clip("a.mp4")), _upload("b.mp4", clip("b.mp4"))]  # 12 frames each
+    response, callbacks = post(content=files)
+    assert ("Together these 2 clips are 1.0 s long and have 24 frames; one submission may bring at most 60 s "
+            "and 20 frames of video") in field_errors(response, "content")
+    _nothing_stored(callbacks, media_root, upload_tmp)
+    assert post(content=[_upload("a.mp4", clip("a.mp4"))])[0].status_code == 302
+
+
 def test_a_bad_file_in_a_batch_is_named_and_nothing_of_the_batch_is_stored(
         post, clip, image_bytes, media_root, upload_tmp):
     files = [_upload("good.jpg", image_bytes("tubingen.jpg", 300), "image/jpeg"), _upload("pan.mp4", clip()),

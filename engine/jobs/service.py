@@ -4,7 +4,7 @@ through its life-cycle method (engine.models), then RQ/Redis (engine.jobs.queue)
 browsers (engine.live.updates), in that order: the row is the truth, Redis and pages follow it.
 
     submit() ─► [rows queued] ─on commit─► enqueue() ─► RQ queue ─► worker (engine.tasks)
-                  a Submission's jobs: one, or a batch (one active-job slot for all of them)
+                  a Submission's jobs: one, or a batch (one active-job slot, its jobs in the batch limit)
     cancel()      row cancelled, RQ entry removed, cancel flag set for a running engine
     requeue()     failed/cancelled row queued again (resumes from its checkpoint), re-enqueued
     prioritise()  a waiting job moved to the high queue
@@ -63,10 +63,10 @@ def submit(owner, submission: Submission, *, limits: UserQuota | None = None) ->
     """Create the jobs of a validated `submission` for `owner` (one, or a batch: a job per content
     file) with their files, and queue each once the transaction commits, in the order given.
     Raises quotas.QuotaExceeded, without creating anything, when the owner already has as many
-    active jobs as allowed (a batch takes one slot however many jobs it has). `limits`: the owner's
+    active jobs as allowed (a batch takes one slot, and its jobs count against the batch limit). `limits`: the owner's
     quota, when the caller has read it (the admission has)."""
     with transaction.atomic():
-        quotas.reserve_active_slot(owner, limits)
+        quotas.reserve_active_slot(owner, limits, new_jobs=len(submission.contents))
         made = _create(owner, submission, queue_for(owner))
         # The worker must find the rows: enqueue only once they are committed.
         for job in made:

@@ -164,10 +164,11 @@ def open_image(source: ImageSource, *, max_pixels: int = MAX_PIXELS, max_side: i
             stream.close()
 
 
-def probe(source: ImageSource, *, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
+def probe(source: ImageSource, *, max_pixels: int = MAX_PIXELS, max_side: int | None = None) -> tuple[int, int]:
     """(width, height) of an image from its header alone, with open_image's checks of the format
     and the pixel limit (the same ImageError), and no pixel decoded: what a check that must come
-    before any decoding (a budget of pixels per request) can afford."""
+    before any decoding (a budget of pixels per request) can afford. With `max_side`, the size
+    open_image(max_side=...) decodes it at (a large JPEG at 1/2 to 1/8 scale; other formats whole)."""
     stream, owned = _as_stream(source)
     try:
         prefix = stream.read(32)
@@ -175,6 +176,8 @@ def probe(source: ImageSource, *, max_pixels: int = MAX_PIXELS) -> tuple[int, in
         if not prefix:
             raise ImageError("The file is empty.")
         with _open_checked(_Borrowed(stream), prefix, max_pixels) as img:
+            if max_side is not None:
+                _decode_smaller(img, max_side)  # sets the decoder's scale; decodes nothing
             return img.size
     finally:
         if owned:

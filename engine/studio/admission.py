@@ -4,11 +4,13 @@ a user at their quota made the server decode four 50 MP images on every try).
     limits = quotas.limits_for(user)          # read once per request; the form takes the same row
     refusal = admit(request, limits)          # None: go on and validate the form
 
-In order: the active-jobs quota, the storage quota, the submission rate (counted only for
-submissions the quotas let through), then the pixel budget: the pixels one job's images bring
-(a content photo with the style images), read from their headers against
-settings.NST_MAX_SUBMISSION_PIXELS. A batch's photos are decoded one after another, so each is
-counted with the styles, not all together; clips have their own limits (engine.studio.content_files).
+In order: the active-jobs quota (a batch's files counted against the batch limit too), the
+storage quota, the submission rate (counted only for submissions the quotas let through), then the
+pixel budget: the pixels decoding the whole submission's images will hold (every content photo of
+a batch and the style images, a JPEG at the reduced scale libjpeg decodes it at), read from their
+headers against settings.NST_MAX_SUBMISSION_PIXELS (issue 24, finding 5: a batch of 21 × 50 MP
+PNGs was counted 50 MP at a time and decoded 1,050 MP, 17 s of CPU, in one POST). Clips have their
+own limits, also for the submission as a whole (engine.studio.forms).
 
 The active-jobs check here is the early answer; the binding one is the slot the job service
 reserves, under a row lock, in the transaction that creates the jobs (engine.jobs.service.submit).
@@ -42,7 +44,7 @@ class Refusal:
 def admit(request: HttpRequest, limits: UserQuota) -> Refusal | None:
     """The refusal of this submission by `request.user` (whose quota is `limits`), or None."""
     try:
-        quotas.check_active_jobs(request.user, limits)
+        quotas.check_active_jobs(request.user, limits, new_jobs=max(1, len(request.FILES.getlist("content"))))
         quotas.check_storage(request.user, limits)
     except quotas.QuotaExceeded as exc:
         return Refusal(str(exc))
@@ -54,14 +56,15 @@ def admit(request: HttpRequest, limits: UserQuota) -> Refusal | None:
 
 
 def pixel_budget_problem(files, kept_side: int) -> str:
-    """The message when one job's images have more pixels than a job may bring (see the module
-    notes); "" when within it. Files too large or unreadable are left to the form's own messages."""
-    styles = sum(header_pixels(files.get(name)) for name in STYLE_FIELDS)
-    contents = [header_pixels(upload) for upload in files.getlist("content") if not is_clip(upload)]
-    total = styles + max(contents, default=0)
+    """The message when the submission's images would decode to more pixels than one submission
+    may bring (see the module notes); "" when within it. Files too large or unreadable are left to
+    the form's own messages."""
+    uploads = [files.get(name) for name in STYLE_FIELDS]
+    uploads += [upload for upload in files.getlist("content") if not is_clip(upload)]
+    total = sum(header_pixels(upload, kept_side) for upload in uploads)
     budget = settings.NST_MAX_SUBMISSION_PIXELS
     if total <= budget:
         return ""
-    return (f"Together these images have {total / 1e6:.0f} megapixels; one job may bring at most "
-            f"{budget / 1e6:.0f}. Please scale some of them down (a job uses at most "
-            f"{kept_side} px of each side) and submit again.")
+    return (f"Together these images have {total / 1e6:.0f} megapixels to decode; one submission may bring at "
+            f"most {budget / 1e6:.0f}. Please scale some of them down (a job uses at most {kept_side} px of "
+            "each side), or send fewer at once, and submit again.")

@@ -7,7 +7,8 @@ first, before anything is stored.
   animated GIF's frames are counted by reading all of it. A name that says the other kind
   ("holiday.mp4" that is a JPEG, "photo.jpg" that is a video) is refused: the user meant something
   else than what they sent.
-- `header_pixels(upload)`: width x height from the header alone (the pixel budget, engine.studio.admission).
+- `header_pixels(upload, max_side)`: the pixels decoding it will hold, from the header alone (the pixel
+  budget, engine.studio.admission): width x height, or a JPEG's at the scale libjpeg decodes it at.
 - `check_photo(upload, max_side)`: a photo's size against NST_MAX_UPLOAD_BYTES (said again here,
   in the user's words: see nstsite.request_limits.limits for where else the byte limits apply and why), then
   decoded while shrunk to `max_side` (engine.nst.images.open_image, which also refuses images over
@@ -114,13 +115,14 @@ def is_clip(upload: UploadedFile) -> bool:
         return False
 
 
-def header_pixels(upload) -> int:
-    """Width × height of an uploaded image from its header (nothing decoded); 0 for no file, one over
-    the upload size limit or one that is not a readable image (the form says why)."""
+def header_pixels(upload, max_side: int | None = None) -> int:
+    """Width × height of an uploaded image as check_photo(upload, max_side) will decode it, from its
+    header (nothing decoded); 0 for no file, one over the upload size limit or one that is not a
+    readable image (the form says why)."""
     if not upload or not hasattr(upload, "size") or upload.size > settings.NST_MAX_UPLOAD_BYTES:
         return 0
     try:
-        width, height = images.probe(upload)
+        width, height = images.probe(upload, max_side=max_side)
     except ImageError:
         return 0
     return width * height

@@ -328,7 +328,22 @@ class StyleJobForm(forms.Form):
                              for error, message in zip(exc.error_list, exc.messages, strict=True)]
         if problems:
             raise forms.ValidationError(problems)
+        self._check_clips_together(checked)
         return checked
+
+    def _check_clips_together(self, checked: list[Content]) -> None:
+        """A submission's clips together within one clip's length and frames (issue 24, finding 5:
+        the limits held per file, so a batch of 20 clips brought 20 times the work)."""
+        clips = [content.clip for content in checked if content.clip is not None]
+        if len(clips) < 2:
+            return
+        limits = self.clip_limits
+        frames, seconds = sum(clip.frames for clip in clips), sum(clip.seconds for clip in clips)
+        if frames > limits.max_frames or seconds > limits.max_seconds:
+            raise forms.ValidationError(
+                f"Together these {len(clips)} clips are {seconds:.1f} s long and have {frames} frames; one submission "
+                f"may bring at most {limits.max_seconds:g} s and {limits.max_frames} frames of video. Please send "
+                "fewer or shorter clips at once.", code="clips_too_long")
 
     def _check_content(self, upload, name: str) -> Content:
         """One content file, a clip or a photo (`name`: the field a single photo is kept for)."""

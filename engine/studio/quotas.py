@@ -5,10 +5,12 @@ a user gets the model's defaults.
 Every way of submitting a job uses the same checks (and clips one more):
 - check_params(user, size, steps): the size and length of one job (`steps`: what its runner counts
   against max_steps, engine.runners); messages to show (the submission form shows them above the form).
-- reserve_active_slot(user): call inside the transaction that creates the job. It locks the
-  user's row (SELECT ... FOR UPDATE on PostgreSQL) before counting their active jobs, so two
-  submissions racing for the last slot cannot both get it. Raises QuotaExceeded. A batch (several
-  files submitted at once, engine.models.Batch) takes one slot however many jobs it has: its jobs
+- reserve_active_slot(user, new_jobs=n): call inside the transaction that creates the job(s). It
+  locks the user's row (SELECT ... FOR UPDATE on PostgreSQL) before counting their active jobs, so
+  two submissions racing for the last slot cannot both get it. Raises QuotaExceeded. A batch
+  (several files submitted at once, engine.models.Batch) takes one slot of max_active_jobs, and
+  each of its jobs counts against max_active_batch_jobs, all the user's batches together (issue
+  24, finding 5: three batches of 20 photos gave 45 active jobs under a limit of 3). Its jobs
   still queue one by one, behind whatever was queued before them.
 - clip_limits(user): the duration, resolution and frame count a clip may have
   (engine.nst.video_io.ClipLimits), and clip_max_bytes(user) its file size.
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Count, Q
 from django.template.defaultfilters import filesizeformat
 
 from engine.models import StyleJob, UserQuota
@@ -55,19 +58,30 @@ def check_params(user, *, size: int, steps: int, limits: UserQuota | None = None
     return problems
 
 
-def check_active_jobs(user, limits: UserQuota | None = None) -> None:
-    """Raise QuotaExceeded if the user already has as many queued or running jobs as allowed (a
-    batch counts once). A cheap early answer (the submission view asks before it reads any upload);
-    the binding check is reserve_active_slot's, in the transaction that creates the job."""
-    allowed = (limits or limits_for(user)).max_active_jobs
-    mine = StyleJob.objects.for_user(user).active()
-    batches = mine.exclude(batch__isnull=True).values("batch").distinct().count()
-    active = mine.filter(batch__isnull=True).count() + batches
+def check_active_jobs(user, limits: UserQuota | None = None, *, new_jobs: int = 1) -> None:
+    """Raise QuotaExceeded if the user already has as many queued or running submissions as
+    allowed (a batch counts once), or if `new_jobs` (more than one: a batch) would take the jobs of
+    their batches over max_active_batch_jobs. A cheap early answer (the submission view asks before
+    it reads any upload); the binding check is reserve_active_slot's, in the transaction that
+    creates the jobs. Two queries."""
+    limits = limits or limits_for(user)
+    allowed = limits.max_active_jobs
+    counts = StyleJob.objects.for_user(user).active().aggregate(
+        single=Count("pk", filter=Q(batch__isnull=True)), batches=Count("batch", distinct=True),
+        batch_jobs=Count("pk", filter=Q(batch__isnull=False)))
+    active = counts["single"] + counts["batches"]
     if active >= allowed:
         raise QuotaExceeded(
             f"You already have {active} job{'s' if active != 1 else ''} queued or running, the most your "
             f"account may have at once ({allowed}). Please wait until one finishes, or cancel one, and "
             "submit again.")
+    batch_allowed = limits.max_active_batch_jobs
+    if new_jobs > 1 and counts["batch_jobs"] + new_jobs > batch_allowed:
+        waiting = counts["batch_jobs"]
+        raise QuotaExceeded(
+            f"This batch has {new_jobs} files; your batches may have {batch_allowed} jobs queued or running "
+            f"at once" + (f", and {waiting} {'are' if waiting != 1 else 'is'} already" if waiting else "")
+            + ". Please wait until some finish, or submit fewer files.")
 
 
 def clip_limits(user, limits: UserQuota | None = None) -> ClipLimits:
@@ -114,11 +128,12 @@ def check_storage(user, limits: UserQuota | None = None) -> None:
             "(publish the ones you want to keep); please ask us if you need more space.")
 
 
-def reserve_active_slot(user, limits: UserQuota | None = None) -> None:
-    """Raise QuotaExceeded if the user already has as many queued or running jobs as allowed.
-    Must run inside the transaction that then creates the job (see the module notes). `limits`:
-    the user's quota when the caller has read it already (the submission's admission has)."""
+def reserve_active_slot(user, limits: UserQuota | None = None, *, new_jobs: int = 1) -> None:
+    """Raise QuotaExceeded if the user already has as many queued or running jobs as allowed, or
+    `new_jobs` would take their batches' jobs over the batch limit. Must run inside the transaction
+    that then creates the job(s) (see the module notes). `limits`: the user's quota when the caller
+    has read it already (the submission's admission has)."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("reserve_active_slot() must run inside the transaction that creates the job.")
     get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk").first()
-    check_active_jobs(user, limits)
+    check_active_jobs(user, limits, new_jobs=new_jobs)
