@@ -418,8 +418,12 @@ RATELIMIT_USE_CACHE = "limits"
 # many days after they ended; previews and checkpoints of every ended job after NST_PRUNE_FILES_DAYS.
 NST_PRUNE_PRIVATE_DAYS = env_int("NST_PRUNE_PRIVATE_DAYS", 90)
 NST_PRUNE_FILES_DAYS = env_int("NST_PRUNE_FILES_DAYS", 7)
-if NST_PRUNE_PRIVATE_DAYS < 1 or NST_PRUNE_FILES_DAYS < 1:
-    raise ImproperlyConfigured("NST_PRUNE_PRIVATE_DAYS and NST_PRUNE_FILES_DAYS must be at least 1.")
+# How often one of the workers runs it (and removes expired kept uploads), in their maintenance pass;
+# 0: never (run `manage.py prune_jobs` from cron instead).
+NST_RETENTION_EVERY_MINUTES = env_int("NST_RETENTION_EVERY_MINUTES", 60)
+if NST_PRUNE_PRIVATE_DAYS < 1 or NST_PRUNE_FILES_DAYS < 1 or NST_RETENTION_EVERY_MINUTES < 0:
+    raise ImproperlyConfigured("NST_PRUNE_PRIVATE_DAYS and NST_PRUNE_FILES_DAYS must be at least 1, "
+                               "NST_RETENTION_EVERY_MINUTES at least 0.")
 
 # --- web tier: nginx in front of gunicorn (pages) and daphne (/ws/) --------------------------------
 # nstsite/webtier/proxy.py writes nginx's configuration, its 413 page and its request-body buffers here.

@@ -161,3 +161,88 @@ def test_a_queued_job_is_cancelled_before_it_can_be_deleted(owner_client, make_j
     response = owner_client.post(url, {"confirm": "1"}, follow=True)
     assert "cancel it first" in response.content.decode()
     assert StyleJob.objects.filter(pk=job.pk).exists() and folder_exists(job)
+
+
+# --- issue 24, finding 6: kept uploads, the submission's own size, retention that runs by itself ------------
+
+def kept_upload(user, megabytes: float):
+    from django.core.files.base import ContentFile
+
+    from engine.studio import staged_uploads
+
+    return staged_uploads.stage(user, "content", ContentFile(b"\0" * int(megabytes * MB)), name="kept.png",
+                                size=(10, 10))
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("media_root")
+def test_kept_uploads_count_in_the_storage_quota(owner, owner_client, make_job, job_form_data, rq_redis):
+    """Five refused POSTs left 241 MB in one user's kept folder while "My jobs" showed 12.5 of 500 MB."""
+    from engine.studio import quotas
+
+    UserQuota.objects.create(user=owner, max_storage_mb=4)
+    before = quotas.storage_use(owner).used
+    kept_upload(owner, 3)
+    assert quotas.storage_use(owner).used >= before + 3 * MB
+    assert "3.0\xa0MB" in owner_client.get(reverse("engine:my_jobs")).content.decode()
+    kept_upload(owner, 1.5)
+    response = owner_client.post(reverse("engine:submit"), job_form_data(mode="fast"))
+    assert "all the space your account has (4.0\xa0MB)" in response.content.decode()
+    assert StyleJob.objects.count() == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("media_root")
+def test_a_submission_whose_files_would_go_over_the_quota_is_refused_and_leaves_nothing(
+        owner, owner_client, make_job, job_form_data, rq_redis, django_capture_on_commit_callbacks, media_root):
+    """One account reached 912.8 MB against 500 MB through submissions that each passed the check
+    made before their files were counted. Now what the submission brings is counted too."""
+    from engine.studio import quotas
+
+    job = ended(make_job(), days_ago=0)
+    UserQuota.objects.create(user=owner, max_storage_mb=2)
+    write_job_file(job, "result.png", b"\0" * (2 * MB - quotas.storage_use(owner).used - 50_000))
+    assert not quotas.storage_use(owner).full  # 50 KB left: the admission lets it in
+    files_before = sorted(p.relative_to(media_root) for p in media_root.rglob("*") if p.is_file())
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        response = owner_client.post(reverse("engine:submit"), job_form_data(mode="fast"))
+    assert response.status_code == 200
+    assert "These files need" in response.content.decode() and "of the 2.0\xa0MB your account has" in \
+        response.content.decode()
+    assert StyleJob.objects.count() == 1 and callbacks == []
+    files_after = sorted(p.relative_to(media_root) for p in media_root.rglob("*") if p.is_file()
+                         if not str(p.relative_to(media_root)).startswith("staged/"))
+    assert files_after == files_before
+    # With room for it, the same submission is taken.
+    UserQuota.objects.filter(user=owner).update(max_storage_mb=10)
+    assert owner_client.post(reverse("engine:submit"), job_form_data(mode="fast")).status_code == 302
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("media_root")
+def test_the_workers_maintenance_runs_retention_once_per_period(make_job, owner, rq_redis, settings):
+    """prune_jobs was scheduled by neither scripts/run nor docker-compose. Every worker's maintenance
+    pass (the StyleWorker both run: tests/test_deployment_files.py) now prunes, one of them per
+    NST_RETENTION_EVERY_MINUTES, and removes expired kept uploads."""
+    import django_rq
+
+    from engine.jobs.worker import StyleWorker
+    from engine.studio import staged_uploads
+
+    settings.NST_RETENTION_EVERY_MINUTES = 60
+    old_private = ended(make_job(), days_ago=settings.NST_PRUNE_PRIVATE_DAYS + 1)
+    kept = kept_upload(owner, 0.1)
+    an_hour_ago = time.time() - staged_uploads.TTL_SECONDS - 60
+    for suffix in ("png", "json"):
+        os.utime(default_storage.path(f"staged/{owner.pk}/{kept.token}.{suffix}"), (an_hour_ago, an_hour_ago))
+    workers = [StyleWorker([django_rq.get_queue("default")], connection=django_rq.get_connection("default"))
+               for _ in range(2)]
+    workers[0].run_maintenance_tasks()
+    assert not StyleJob.objects.filter(pk=old_private.pk).exists()
+    assert not default_storage.exists(f"staged/{owner.pk}/{kept.token}.png")
+    again = ended(make_job(), days_ago=settings.NST_PRUNE_PRIVATE_DAYS + 1)
+    workers[1].run_maintenance_tasks()  # within the period: the other worker does not run it again
+    assert StyleJob.objects.filter(pk=again.pk).exists()
+    rq_redis.delete("nst:once-per:retention")  # the period is over
+    workers[1].run_maintenance_tasks()
+    assert not StyleJob.objects.filter(pk=again.pk).exists()

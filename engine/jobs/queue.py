@@ -169,6 +169,12 @@ def sweep_lock(seconds: int) -> Iterator[bool]:
             connection.delete(SWEEP_LOCK)
 
 
+def once_per(name: str, seconds: int) -> bool:
+    """True for the first caller in each period of `seconds`, among every worker sharing this Redis
+    (a key that expires with the period): periodic work done once, whichever worker comes first."""
+    return bool(redis_connection().set(f"nst:once-per:{name}", 1, nx=True, ex=max(1, int(seconds))))
+
+
 def orphaned(rows: list[StyleJob]) -> set[int]:
     """The pks of the rows RQ has no trace of: neither waiting on their queue nor in a started
     registry. Two Redis round trips per queue name, in one pipeline."""

@@ -67,7 +67,7 @@ def submit(owner, submission: Submission, *, limits: UserQuota | None = None) ->
     quota, when the caller has read it (the admission has)."""
     with transaction.atomic():
         quotas.reserve_active_slot(owner, limits, new_jobs=len(submission.contents))
-        made = _create(owner, submission, queue_for(owner))
+        made = _create(owner, submission, queue_for(owner), limits)
         # The worker must find the rows: enqueue only once they are committed.
         for job in made:
             transaction.on_commit(partial(enqueue, job))
@@ -75,15 +75,19 @@ def submit(owner, submission: Submission, *, limits: UserQuota | None = None) ->
     return made
 
 
-def _create(owner, submission: Submission, queue_name: str) -> list[StyleJob]:
-    """The rows and files of the submission's jobs. If anything fails on the way (a full disk, a
-    database error), the files written so far are removed too: the rows roll back with the
-    transaction, files do not."""
+def _create(owner, submission: Submission, queue_name: str, limits: UserQuota | None) -> list[StyleJob]:
+    """The rows and files of the submission's jobs, if the owner's storage has room for them once
+    written (quotas.reserve_storage, under the row lock reserve_active_slot took). If anything fails
+    on the way (a full disk, a database error, the storage quota), the files written so far are
+    removed too: the rows roll back with the transaction, files do not."""
     written: list = []
     try:
         with transaction.atomic():
             batch = Batch.objects.create(owner=owner) if submission.is_batch else None
-            return [_create_one(owner, submission, job, queue_name, batch, written) for job in submission.jobs()]
+            made = [_create_one(owner, submission, job, queue_name, batch, written) for job in submission.jobs()]
+            quotas.reserve_storage(owner, limits, incoming=sum(field_file.size for field_file in written),
+                                   leaving=staged_uploads.size_of(owner, submission.staged_tokens))
+            return made
     except BaseException:
         for field_file in written:
             field_file.storage.delete(field_file.name)

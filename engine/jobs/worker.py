@@ -72,6 +72,7 @@ from rq.worker import SimpleWorker
 from engine.jobs import service as jobs
 from engine.jobs import worker_info
 from engine.jobs.stopping import StopReason
+from engine.storage import retention
 
 if TYPE_CHECKING:
     from rq.executions import Execution
@@ -315,6 +316,8 @@ class StyleWorker(SimpleWorker):
             super().run_maintenance_tasks()
             # Jobs RQ has no trace of at all (lost enqueues, Redis data loss): see recover_orphans.
             jobs.recover_orphans(settle_seconds=self.lease_seconds)
+            # What the disk need not keep, once per period whichever worker comes first.
+            retention.run_due()
         except RedisConnectionError as exc:
             logger.warning("Worker %s: maintenance skipped, Redis unreachable (%s).", self.name, exc)
             self.last_cleaned_at = now()

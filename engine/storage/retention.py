@@ -1,7 +1,8 @@
 """What the disk keeps, and for how long (issue 14, finding 6: nothing ever removed old jobs,
-previews or left-over checkpoints). `manage.py prune_jobs` runs it; the README says how to
-schedule it. Three kinds of removal, each computed first (plan()) so --dry-run shows exactly what
-a real run does (prune()):
+previews or left-over checkpoints). The workers run it (run_due, from every worker's maintenance
+pass, done by one of them every NST_RETENTION_EVERY_MINUTES) and so does `manage.py prune_jobs`.
+Three kinds of removal, each computed first (plan()) so --dry-run shows exactly what a real run
+does (prune()):
 
 - old private jobs: ended (succeeded, failed or cancelled) more than `private_days` ago and not
   public: row and folder, as the admin deletes them (engine.jobs.cleanup). Public jobs stay.
@@ -13,6 +14,17 @@ a real run does (prune()):
   written just before its row). Deleting a row removes its folder (remove_job_folder, also when
   the row goes with its user), so these are what an interrupted deletion or a worker still
   writing for a deleted job left.
+
+and the uploads kept for refused submissions once they expire (engine.studio.staged_uploads).
+
+Why in the workers' maintenance pass, not an RQ scheduled job (issue 24, finding 6: prune_jobs was
+scheduled by neither scripts/run nor docker-compose, so it never ran): every deployment runs
+workers already, and their maintenance pass already runs every NST_WORKER_MAINTENANCE_SECONDS on
+each of them and outlives a Redis restart. RQ's scheduler would need a worker started with
+--with-scheduler and a job that enqueues its own next run, which a Redis that lost its last writes
+loses for good. A key in Redis that expires with the period (engine.jobs.queue.once_per) makes one
+worker of many do it; a failed pass is tried again a period later. It runs between two jobs, and
+costs a listing of the job folders: seconds, not minutes, on a site of thousands of jobs.
 """
 
 from __future__ import annotations
@@ -21,14 +33,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from engine.jobs import cleanup
+from engine.jobs import cleanup, queue
 from engine.models import FINAL_STATUSES, StyleJob, Visibility
 from engine.storage.job_files import RUN_ONLY_FILES, delete_folder, folder_bytes, job_folder
+from engine.studio import staged_uploads
 
 JOBS_ROOT = "jobs"
 ORPHAN_GRACE = timedelta(days=1)
@@ -115,3 +129,15 @@ def remove_job_folder(sender, instance: StyleJob, **kwargs) -> None:
     being deleted): its folder goes once the deletion has committed. (engine.jobs.cleanup also
     removes it; deleting a folder that is gone does nothing.)"""
     transaction.on_commit(partial(delete_folder, job_folder(instance)))
+
+
+def run_due() -> bool:
+    """Prune with the settings' periods and remove expired kept uploads, if no worker has done so
+    in the last NST_RETENTION_EVERY_MINUTES (0: never, prune_jobs from cron instead). Whether it
+    ran. Called by every worker's maintenance pass (engine.jobs.worker)."""
+    every = settings.NST_RETENTION_EVERY_MINUTES * 60
+    if not every or not queue.once_per("retention", every):
+        return False
+    prune(plan(private_days=settings.NST_PRUNE_PRIVATE_DAYS, files_days=settings.NST_PRUNE_FILES_DAYS))
+    staged_uploads.purge_expired()
+    return True

@@ -15,8 +15,13 @@ Every way of submitting a job uses the same checks (and clips one more):
 - clip_limits(user): the duration, resolution and frame count a clip may have
   (engine.nst.video_io.ClipLimits), and clip_max_bytes(user) its file size.
 - check_active_jobs(user), check_storage(user): the early answers the admission gives before any
-  upload is read (engine.studio.admission); the disk the user's jobs take is storage_use, shown on
-  "My jobs".
+  upload is read (engine.studio.admission); the disk the user's jobs and kept uploads take is
+  storage_use, shown on "My jobs".
+- reserve_storage(user, incoming): the binding storage check, in the transaction that creates the
+  jobs once their files are written, after reserve_active_slot has locked the user's row: what
+  was stored plus what the submission brings must fit (issue 24, finding 6: one account reached
+  912.8 MB against 500 MB through submissions that each passed the check before their files
+  were counted).
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from django.template.defaultfilters import filesizeformat
 from engine.models import StyleJob, UserQuota
 from engine.nst.video_io import ClipLimits
 from engine.storage.job_files import folder_bytes, job_folder
+from engine.studio import staged_uploads
 
 
 class QuotaExceeded(Exception):
@@ -108,22 +114,45 @@ class StorageUse:
 
 
 def storage_use(user, limits: UserQuota | None = None) -> StorageUse:
-    """How much disk the files of the user's jobs take, against their quota. Measured on the disk
-    each time (one query for the jobs' folders, then a stat per file): nothing to keep in step with
-    the many places that write files, and it cannot drift from what is really there."""
+    """How much storage the files of the user's jobs and their kept uploads (engine.studio.staged_uploads)
+    take, against their quota. Measured through the storage API each time (one query for the jobs'
+    folders, then a listing per folder and a size per file): nothing to keep in step with the many
+    places that write files, and it cannot drift from what is really there."""
     folders = [job_folder(job) for job in StyleJob.objects.filter(owner=user).only("uuid")]
+    folders.append(staged_uploads.user_folder(user))
     allowed = (limits or limits_for(user)).max_storage_mb * 2**20
     return StorageUse(used=sum(folder_bytes(folder) for folder in folders), allowed=allowed)
 
 
 def check_storage(user, limits: UserQuota | None = None) -> None:
-    """Raise QuotaExceeded if the user's jobs already take all the disk space their account has
-    (issue 14, finding 6). Asked before any upload is read: what the new job would add is not known
-    until its images are decoded, so it may go over by one job's files."""
+    """Raise QuotaExceeded if the user's files already take all the space their account has
+    (issue 14, finding 6). Asked before any upload is read, so it cannot know what the new jobs
+    bring: reserve_storage, when they are created, counts that."""
     use = storage_use(user, limits)
     if use.full:
-        raise QuotaExceeded(
-            f"Your jobs' files take {filesizeformat(use.used)}, all the space your account has "
+        raise QuotaExceeded(_full_message(use))
+
+
+def reserve_storage(user, limits: UserQuota | None = None, *, incoming: int, leaving: int = 0) -> None:
+    """Raise QuotaExceeded if the user's files, with the `incoming` bytes of a new submission just
+    written, take more than their space (`leaving`: the kept uploads it used, deleted once it is
+    stored); the caller then removes what it wrote (the job service does). Must run after
+    reserve_active_slot in the same transaction: its lock on the user's row makes two submissions
+    measure one after the other, each seeing the other's files."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("reserve_storage() must run inside the transaction that creates the job.")
+    use = storage_use(user, limits)
+    use = StorageUse(used=use.used - leaving, allowed=use.allowed)
+    if use.used > use.allowed:
+        before = use.used - incoming
+        raise QuotaExceeded(_full_message(use) if before >= use.allowed else (
+            f"These files need {filesizeformat(incoming)}, and your jobs already take {filesizeformat(before)} "
+            f"of the {filesizeformat(use.allowed)} your account has. Delete jobs you no longer need (their pages "
+            "have a Delete box), or send fewer or smaller files."))
+
+
+def _full_message(use: StorageUse) -> str:
+    return (f"Your jobs' files take {filesizeformat(use.used)}, all the space your account has "
             f"({filesizeformat(use.allowed)}). Private jobs are removed some time after they end "
             "(publish the ones you want to keep); please ask us if you need more space.")
 

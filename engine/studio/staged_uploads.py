@@ -10,8 +10,10 @@ the staged one, without decoding it again (it is our own re-encoded PNG).
 - A token only ever names a file in the requesting user's own folder: another user's token is not
   found there (and a token is 128 random bits, checked against TOKEN before it is used in a path).
 - Staged files expire after TTL_SECONDS. Staging sweeps the expired ones of every user (a listing
-  of staged/, which only holds the users of the last TTL_SECONDS), and a job created from staged
-  files deletes them.
+  of staged/, which only holds the users of the last TTL_SECONDS), so does the periodic retention
+  pass (engine.storage.retention), and a job created from staged files deletes them.
+- They count in their user's storage quota (engine.studio.quotas.storage_use; issue 24, finding 6:
+  five refused POSTs left 241 MB there while "My jobs" showed 12.5 of 500 MB).
 """
 
 from __future__ import annotations
@@ -45,8 +47,13 @@ class Staged:
             return ContentFile(fh.read(), name=f"{self.field}.png")
 
 
+def user_folder(user) -> str:
+    """The user's kept uploads' folder (they count in the user's storage quota: engine.studio.quotas)."""
+    return f"{FOLDER}/{int(user.pk)}"
+
+
 def _path(user, token: str, suffix: str) -> str:
-    return f"{FOLDER}/{int(user.pk)}/{token}.{suffix}"
+    return f"{user_folder(user)}/{token}.{suffix}"
 
 
 def stage(user, field: str, content: ContentFile, *, name: str, size: tuple[int, int]) -> Staged:
@@ -82,6 +89,19 @@ def open_image(user, token: str):
     if not TOKEN.match(token or ""):
         raise FileNotFoundError(token)
     return default_storage.open(_path(user, token, "png"), "rb")
+
+
+def size_of(user, tokens) -> int:
+    """The bytes the user's staged files `tokens` take (a submission that uses them is about to
+    delete them: they do not count twice against its quota)."""
+    total = 0
+    for token in tokens:
+        for suffix in ("png", "json"):
+            try:
+                total += default_storage.size(_path(user, token, suffix)) if TOKEN.match(token or "") else 0
+            except FileNotFoundError:
+                pass
+    return total
 
 
 def discard(user, tokens) -> None:

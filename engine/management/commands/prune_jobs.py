@@ -1,5 +1,6 @@
 """Remove what the disk need not keep (engine.storage.retention): old private jobs, the previews and
-checkpoints of ended jobs, folders without a job. Run it daily (README, "Disk space").
+checkpoints of ended jobs, folders without a job, expired kept uploads. The workers run the same
+every NST_RETENTION_EVERY_MINUTES; this is for doing it now, or from cron with that set to 0.
 
     python manage.py prune_jobs --dry-run     # list what would go, and how much space that is
     python manage.py prune_jobs               # remove it
@@ -13,6 +14,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.template.defaultfilters import filesizeformat
 
 from engine.storage import retention
+from engine.studio import staged_uploads
 
 
 class Command(BaseCommand):
@@ -41,6 +43,7 @@ class Command(BaseCommand):
             self.stdout.write(f"Dry run: {summary} would be removed.")
             return
         deleted = retention.prune(todo)
+        staged_uploads.purge_expired()
         left = sorted({job.pk for job in todo.old_private} - set(deleted))
         still = f" Jobs still stopping, left for the next run: {left}." if left else ""
         self.stdout.write(f"Removed {summary}.{still}")
