@@ -6,6 +6,7 @@ broken ones (truncated, audio only, no frames). Free of pytest: bench/bench_vide
 
 from __future__ import annotations
 
+import struct
 from fractions import Fraction
 from pathlib import Path
 
@@ -134,3 +135,55 @@ def make_empty_clip(path: Path) -> Path:
     out.start_encoding()
     out.close()
     return path
+
+
+# --- clips that carry their maker's metadata (issue 24, finding 12) ------------------------------------------
+
+# What a phone or an editor writes about where and by whom a clip was made: none of it may reach a
+# shared original.
+METADATA = {"title": "Holiday at home", "artist": "Jane Q. Doe", "location": "+48.8584+002.2945/",
+            "comment": "private-note-7731"}
+METADATA_MARKERS = (b"Jane Q. Doe", b"+48.8584", b"private-note-7731", b"Holiday at home")
+
+
+def with_metadata(source: Path, out: Path) -> Path:
+    """`source` (MP4/MOV) copied packet by packet into `out` with METADATA in its container and a
+    location-like tag on its video stream, as a phone's clip has them."""
+    with av.open(str(source)) as container, av.open(str(out), "w", format="mp4",
+                                                     options={"movflags": "use_metadata_tags"}) as output:
+        output.metadata.update(METADATA)
+        streams = {}
+        for stream in container.streams:
+            streams[stream.index] = output.add_stream_from_template(stream)
+            streams[stream.index].metadata["comment"] = METADATA["comment"]
+        for packet in container.demux():
+            if packet.dts is None:
+                continue
+            packet.stream = streams[packet.stream.index]
+            output.mux(packet)
+    return out
+
+
+def gif_with_metadata(gif: bytes) -> bytes:
+    """A GIF with a comment block and an XMP application block before its first image (GIF89a)."""
+    def sub_blocks(data: bytes) -> bytes:
+        return b"".join(bytes([len(data[i:i + 255])]) + data[i:i + 255] for i in range(0, len(data), 255)) + b"\0"
+
+    packed = gif[10]
+    header_end = 13 + (3 << ((packed & 7) + 1) if packed & 0x80 else 0)
+    comment = b"\x21\xfe" + sub_blocks(b"Jane Q. Doe at +48.8584+002.2945/ private-note-7731")
+    xmp = b"\x21\xff\x0bXMP DataXMP" + sub_blocks(b"<x:xmpmeta>Holiday at home</x:xmpmeta>")
+    return b"GIF89a" + gif[6:header_end] + comment + xmp + gif[header_end:]
+
+
+def webp_with_metadata(webp: bytes) -> bytes:
+    """An animated WebP (it has a VP8X chunk) with EXIF and XMP chunks and their flags set."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return kind + struct.pack("<I", len(data)) + data + (b"\0" if len(data) & 1 else b"")
+
+    body = bytearray(webp[12:])
+    assert body[:4] == b"VP8X"
+    body[8] |= 0x08 | 0x04  # EXIF and XMP present
+    body += chunk(b"EXIF", b"Exif\0\0Jane Q. Doe +48.8584+002.2945/ private-note-7731")
+    body += chunk(b"XMP ", b"<x:xmpmeta>Holiday at home</x:xmpmeta>")
+    return b"RIFF" + struct.pack("<I", 4 + len(body)) + b"WEBP" + bytes(body)

@@ -236,6 +236,43 @@ def test_the_page_gets_frames_between_chunks_not_only_at_their_ends(
     assert set(loaded) == {200}
 
 
+@pytest.mark.parametrize("kind", ["mp4", "gif", "webp"])
+def test_a_shared_original_clip_carries_no_metadata(post, clip, photo, tmp_path, client, kind):
+    """Issue 24, finding 12: a shared original clip downloaded byte-identical to the upload, with GPS
+    coordinates and the artist's name. The stored clip is re-muxed without them (its packets
+    copied, not re-encoded): the same frames, times, size, rotation and sound."""
+    if kind == "mp4":
+        plain = clips.make_clip(tmp_path / "plain.mp4", photo, frames=12, rotation=90, audio="aac")
+        data = clips.with_metadata(plain, tmp_path / "tagged.mp4").read_bytes()
+    else:
+        animation = clips.make_animation(tmp_path / f"plain.{kind}", photo, fmt=kind.upper()).read_bytes()
+        data = (clips.gif_with_metadata if kind == "gif" else clips.webp_with_metadata)(animation)
+    assert all(marker in data for marker in clips.METADATA_MARKERS)
+    (tmp_path / f"upload.{kind}").write_bytes(data)
+    response, _ = post(content=_upload(f"holiday.{kind}", data), publish="on", share_originals="on")
+    assert response.status_code == 302, field_errors(response, "content")
+    job = StyleJob.objects.get()
+    shared = b"".join(client.get(reverse("engine:download", args=[job.pk, "content"])).streaming_content)
+    assert not [marker for marker in clips.METADATA_MARKERS if marker in shared]
+    (tmp_path / f"shared.{kind}").write_bytes(shared)
+    before, after = video_io.probe(tmp_path / f"upload.{kind}"), video_io.probe(tmp_path / f"shared.{kind}")
+    assert after == before
+    if kind == "mp4":
+        assert after.rotation == 90 and after.audio_codec == "aac"
+        facts = video_io.clip_facts(tmp_path / f"upload.{kind}"), video_io.clip_facts(tmp_path / f"shared.{kind}")
+        assert {k: v for k, v in facts[1].items() if k != "faststart"} == \
+            {k: v for k, v in facts[0].items() if k != "faststart"}
+    else:
+        from PIL import Image, ImageChops
+
+        with Image.open(tmp_path / f"upload.{kind}") as a, Image.open(tmp_path / f"shared.{kind}") as b:
+            assert a.n_frames == b.n_frames
+            for index in range(a.n_frames):
+                a.seek(index)
+                b.seek(index)
+                assert ImageChops.difference(a.convert("RGB"), b.convert("RGB")).getbbox() is None
+
+
 def test_a_published_video_is_in_the_gallery_with_its_poster_and_plays_on_its_page(
         post, clip, burst_worker, client):
     post(content=_upload("pan.mp4", clip()), publish="on")

@@ -15,24 +15,29 @@ first, before anything is stored.
   50 megapixels before decoding them), converted to 8-bit sRGB and re-encoded as PNG without
   metadata (no EXIF/GPS, no ICC profile, no text chunks).
 - `check_clip(upload, limits, max_bytes)`: a clip's size against the user's clip quota, then probed
-  once (engine.nst.video_io.probe: duration, resolution, frame count, one frame decoded).
-
-A clip is stored as uploaded (FFmpeg re-reads it in the worker); what the job publishes is the
-result, encoded from scratch, which carries none of the source's metadata.
+  once (engine.nst.video_io.probe: duration, resolution, frame count, one frame decoded), then
+  re-muxed without its metadata (engine.nst.clip_metadata: GPS, names, dates; its frames and sound
+  copied, not re-encoded) into a temporary file, which is what the job stores: an original that
+  its owner shares in the gallery carries nothing but the pictures and the sound (issue 24,
+  finding 12). The job's result is encoded from scratch and carries none of it either.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.core.files.base import ContentFile
+from django.core.files.base import ContentFile, File
 from django.core.files.uploadedfile import UploadedFile
 
-from engine.nst import ImageError, VideoError, images, schema
+from engine.nst import ImageError, VideoError, clip_metadata, images, schema
 from engine.nst.video_io import VIDEO_EXTENSIONS, ClipInfo, ClipLimits, media_kind, probe
 
 PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png")
@@ -154,12 +159,42 @@ def check_clip(upload: UploadedFile, limits: ClipLimits, max_bytes: int) -> Cont
                              f"{max_bytes / 2**20:.3g} MB. Please trim it or export it smaller.", "too_large")
     try:
         info = probe(_source(upload), limits)
+        stripped = _without_metadata(upload, info)
     except VideoError as exc:
         raise ContentRefused(str(exc)) from None
     finally:
         if hasattr(upload, "seek"):
             upload.seek(0)
-    return Content(display_name(upload), "video", upload, info)
+    return Content(display_name(upload), "video", stripped, info)
+
+
+def _without_metadata(upload: UploadedFile, info: ClipInfo) -> File:
+    """The clip re-muxed without its metadata, as an open file whose name is already gone from the
+    folder: nothing is left behind however the submission ends (the job service stores it; a
+    refused submission's goes with the form)."""
+    suffix = Path(upload.name or "").suffix.lower()[:8]
+    with _scratch(suffix) as out:
+        if hasattr(upload, "temporary_file_path"):
+            clip_metadata.strip(upload.temporary_file_path(), out, info.container)
+        else:  # a small upload held in memory: FFmpeg reads a file
+            with _scratch(suffix) as whole:
+                upload.seek(0)
+                with open(whole, "wb") as fh:
+                    shutil.copyfileobj(upload.file, fh)
+                clip_metadata.strip(whole, out, info.container)
+        kept = open(out, "rb")  # noqa: SIM115 - the File below owns it; the name goes when _scratch ends
+    return File(kept, name=upload.name)
+
+
+@contextmanager
+def _scratch(suffix: str) -> Iterator[str]:
+    """A temporary file's path, where uploads spool, removed from the folder at the end."""
+    handle, path = tempfile.mkstemp(suffix=suffix, dir=settings.FILE_UPLOAD_TEMP_DIR)
+    os.close(handle)
+    try:
+        yield path
+    finally:
+        os.unlink(path)
 
 
 def display_name(upload: UploadedFile) -> str:
