@@ -16,6 +16,7 @@ from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
+from engine import email_verification
 from engine.models import Batch, LibraryStyle, Status, StyleJob, Visibility, write_job_file
 from engine.studio import staged_uploads, style_library
 from gallery.models import Artwork
@@ -155,6 +156,12 @@ MATRIX = [
      dict(anonymous="login", owner=200, other=200, staff=200)),
     ("password_change_done", "get", lambda o: reverse("password_change_done"),
      dict(anonymous="login", owner=200, other=200, staff=200)),
+    ("email_status", "get", lambda o: reverse("email_status"),
+     dict(anonymous="login", owner=200, other=200, staff=200)),
+    # The link that confirms an address is its own credential: its page opens for whoever has it
+    # (a POST confirms; tests/test_accounts.py).
+    ("verify_email", "get", lambda o: reverse("verify_email", args=[email_verification.key_for(o.private.owner)]),
+     dict(anonymous=200, owner=200, other=200, staff=200)),
     ("password_reset", "get", lambda o: reverse("password_reset"),
      dict(anonymous=200, owner=200, other=200, staff=200)),
     ("password_reset_done", "get", lambda o: reverse("password_reset_done"),
