@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from tests.browser import artifact_path
@@ -257,9 +258,11 @@ def test_a_finished_job_leads_with_the_result_and_a_before_after_slider(
 def test_being_told_when_a_job_ends(signed_in, live_server, library, images_dir, burst_worker, mailoutbox) -> None:
     from playwright.sync_api import expect
 
-    from engine.models import StyleJob
+    from engine.models import StyleJob, VerifiedEmail
 
     page = signed_in
+    owner = get_user_model().objects.get(username="olivia")
+    VerifiedEmail.objects.create(user=owner, email=owner.email)  # mail goes to confirmed addresses only
     page.context.grant_permissions(["notifications"], origin=live_server.url)
     open_form(page, live_server)
     page.set_input_files("input[name=content]", images_dir / "tubingen.jpg")
