@@ -13,7 +13,8 @@ from PIL import Image
 
 from engine.models import StyleJob
 from engine.nst import VideoError, images, video_io
-from engine.storage.job_files import local_path, write_job_file
+from engine.storage.job_files import write_job_file
+from engine.storage.workspace import Workspace
 
 # The grid shows results at up to ~15rem wide: 480 px covers that on high-density screens.
 RESULT_SIDE = 480
@@ -40,7 +41,8 @@ def make_thumbnails(job: StyleJob) -> Thumbnails:
         # Read shrunk, within the clip limits like any clip (video_io.still): a clip whose later
         # frames are huge is refused, not decoded at full size in the web process.
         try:
-            frame = video_io.still(local_path(job.content.name), fit=INPUT_SIDE)
+            with Workspace("thumbnail") as ws:  # PyAV reads a file: a copy of the stored clip
+                frame = video_io.still(ws.fetch(job.content.name), fit=INPUT_SIDE)
         except VideoError as exc:
             logger.warning("No thumbnail of job %s's clip: %s", job.pk, exc)
         else:

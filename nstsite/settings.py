@@ -18,6 +18,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from nstsite.object_storage import default_storage_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -183,6 +185,9 @@ NST_FAST_HUB_HANDLE = (_hub_handle if not _hub_handle or "://" in _hub_handle
 
 MEDIA_ROOT = env_path("DJANGO_MEDIA_ROOT", VAR_DIR / "media")
 MEDIA_URL = "/media/"
+# Temporary copies of the job files a step needs as real files (engine/storage/workspace.py: PyAV's
+# clips, a video's chunks), removed when the step ends; the system's temporary folder when unset.
+NST_WORK_DIR = env_path("NST_WORK_DIR", None)
 STATIC_URL = "/static/"
 STATIC_ROOT = env_path("DJANGO_STATIC_ROOT", VAR_DIR / "static")
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
@@ -191,8 +196,10 @@ STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else 
 # for a local run); production runs collectstatic and gets compressed, cache-busted files.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
+# Job files: local disk under MEDIA_ROOT, or an S3-compatible bucket with NST_STORAGE=s3 and the
+# standard AWS_* settings (nstsite/object_storage.py says which).
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": default_storage_config(os.environ),
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG or TESTING

@@ -94,7 +94,7 @@ def test_prune_jobs_removes_old_private_jobs_run_files_and_orphaned_folders(make
     orphan = "jobs/0123456789abcdef0123456789abcdef"
     default_storage.save(f"{orphan}/result.png", io.BytesIO(b"left behind"))
     day_old = time.time() - 2 * 86400
-    os.utime(default_storage.path(orphan), (day_old, day_old))
+    os.utime(default_storage.path(f"{orphan}/result.png"), (day_old, day_old))  # a folder is as old as its newest file
     fresh = "jobs/fedcba9876543210fedcba9876543210"  # its row may be about to be written
     default_storage.save(f"{fresh}/content.png", io.BytesIO(b"new"))
 

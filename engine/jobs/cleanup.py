@@ -22,7 +22,8 @@ from redis.exceptions import RedisError
 from engine.jobs import queue
 from engine.jobs import service as jobs
 from engine.models import StyleJob
-from engine.storage.job_files import delete_folder, job_folder
+from engine.storage.folders import delete_folder
+from engine.storage.job_files import job_folder
 
 logger = logging.getLogger(__name__)
 

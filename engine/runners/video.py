@@ -20,7 +20,15 @@ from django.conf import settings
 from engine.nst import LossHistory, ParameterError, images
 from engine.nst.fast import get_fast_stylizer
 from engine.nst.schema import VIDEO
-from engine.nst.video import ChunkReport, FrameReport, VideoCheckpoint, VideoResult, clear_work, stylize_video
+from engine.nst.video import (
+    ChunkReport,
+    FrameReport,
+    VideoCheckpoint,
+    VideoResult,
+    chunk_path,
+    clear_work,
+    stylize_video,
+)
 from engine.runners.base import (
     MIN_STYLE_SIDE,
     Reporter,
@@ -32,7 +40,9 @@ from engine.runners.base import (
     timings,
 )
 from engine.runners.fast import FastRunner
-from engine.storage.job_files import VIDEO_RESULT, job_file_name, local_path, video_work_dir
+from engine.storage.folders import delete_folder
+from engine.storage.job_files import VIDEO_RESULT, VIDEO_WORK, job_file_name
+from engine.storage.workspace import Workspace
 
 if TYPE_CHECKING:
     from engine.models import StyleJob
@@ -78,40 +88,47 @@ class VideoRunner(Runner):
     # --- running -----------------------------------------------------------------------------------
 
     def run(self, job: StyleJob, progress: Reporter) -> None:
+        """In a workspace (engine.storage.workspace): FFmpeg reads the clip and writes the chunks and
+        the result as files. Each chunk is stored before the checkpoint that counts it, so a run
+        resumed on any host fetches the chunks it needs back from storage."""
         params = job.engine_params()
         styles, _ = load_styles(job, params.size, library_side=max(params.size, MIN_STYLE_SIDE))
-        work, out = video_work_dir(job), local_path(job_file_name(job, VIDEO_RESULT))
+        with Workspace("video") as ws:
+            source, work, out = ws.fetch(job.content.name), ws.root / VIDEO_WORK, ws.path(VIDEO_RESULT)
 
-        def on_frame(report: FrameReport) -> None:
-            chunk_end = report.frame % params.chunk_frames == 0 or report.frame == report.frames
-            progress.unit_done(report.frame, eta_seconds=report.eta_seconds, rate=report.fps, image=report.image,
-                               group_end=chunk_end)
+            def on_frame(report: FrameReport) -> None:
+                chunk_end = report.frame % params.chunk_frames == 0 or report.frame == report.frames
+                progress.unit_done(report.frame, eta_seconds=report.eta_seconds, rate=report.fps,
+                                   image=report.image, group_end=chunk_end)
 
-        def on_chunk(report: ChunkReport) -> None:
-            progress.group_done(report.chunk, report.checkpoint.frames, image=report.image,
-                                checkpoint=report.checkpoint.to_bytes())
+            def on_chunk(report: ChunkReport) -> None:
+                chunk = chunk_path(work, report.chunk - 1)
+                ws.store(chunk, _stored_chunk(job, chunk.name))
+                progress.group_done(report.chunk, report.checkpoint.frames, image=report.image,
+                                    checkpoint=report.checkpoint.to_bytes())
 
-        kwargs = dict(stylizer=get_fast_stylizer(settings.NST_MODEL_DIR), work_dir=work, out=out,
-                      on_frame=on_frame, on_chunk=on_chunk, should_stop=progress.should_stop)
-        source = local_path(job.content.name)
-        resume = read_checkpoint(job, VideoCheckpoint)
-        if resume is not None:
-            progress.resume_at(resume.frames, resume.chunks)
-        try:
-            result = stylize_video(source, styles, params, resume_from=resume, **kwargs)
-        except ParameterError as exc:
-            if resume is None or progress.unit != resume.frames:  # not the checkpoint: a real error
-                raise
-            logger.warning("Style job %s: video checkpoint not usable (%s); starting again.", job.pk, exc)
-            progress.resume_at(0)
-            clear_work(work)
-            result = stylize_video(source, styles, params, **kwargs)
-        progress.ensure_still_ours()
-        history = LossHistory(events=[*result.events, f"Timings: {timings(result.seconds)}."])
-        poster = images.encode_jpeg(result.poster, quality=POSTER_QUALITY)
-        if job.finish(result_name=job_file_name(job, VIDEO_RESULT), poster_jpeg=poster, history=history,
+            kwargs = dict(stylizer=get_fast_stylizer(settings.NST_MODEL_DIR), work_dir=work, out=out,
+                          on_frame=on_frame, on_chunk=on_chunk, should_stop=progress.should_stop)
+            resume = read_checkpoint(job, VideoCheckpoint)
+            if resume is not None:
+                _fetch_chunks(ws, job, work, resume.chunks)
+                progress.resume_at(resume.frames, resume.chunks)
+            try:
+                result = stylize_video(source, styles, params, resume_from=resume, **kwargs)
+            except ParameterError as exc:
+                if resume is None or progress.unit != resume.frames:  # not the checkpoint: a real error
+                    raise
+                logger.warning("Style job %s: video checkpoint not usable (%s); starting again.", job.pk, exc)
+                progress.resume_at(0)
+                clear_work(work)
+                result = stylize_video(source, styles, params, **kwargs)
+            progress.ensure_still_ours()
+            history = LossHistory(events=[*result.events, f"Timings: {timings(result.seconds)}."])
+            poster = images.encode_jpeg(result.poster, quality=POSTER_QUALITY)
+            result_name = ws.store(out, job_file_name(job, VIDEO_RESULT))
+        if job.finish(result_name=result_name, poster_jpeg=poster, history=history,
                       device=result.device, network=result.network, seconds=progress.seconds()):
-            clear_work(work)
+            delete_folder(job_file_name(job, VIDEO_WORK))  # the stored chunks: the result holds them now
 
     # --- cost --------------------------------------------------------------------------------------
 
@@ -120,3 +137,19 @@ class VideoRunner(Runner):
 
     def peak_bytes(self, params, dims: tuple[int, int], precision: str) -> int:
         return self.photos.peak_bytes(params, dims, precision)
+
+
+def _stored_chunk(job: StyleJob, filename: str) -> str:
+    return job_file_name(job, f"{VIDEO_WORK}/{filename}")
+
+
+def _fetch_chunks(ws: Workspace, job: StyleJob, work, count: int) -> None:
+    """The first `count` stored chunks into `work`; one that is gone ends the copying (the engine
+    then refuses the checkpoint and the run starts again)."""
+    for index in range(count):
+        local = chunk_path(work, index)
+        try:
+            ws.fetch(_stored_chunk(job, local.name), f"{VIDEO_WORK}/{local.name}")
+        except FileNotFoundError:
+            logger.warning("Style job %s: stored chunk %s is gone.", job.pk, local.name)
+            return

@@ -7,7 +7,8 @@ Every file of a job lives in jobs/<uuid>/ (not guessable, and removed together):
 
     content.png, style-<n>.png         the inputs (re-encoded uploads); a clip: content.<mp4|mov|webm|gif|webp>,
                                        as uploaded
-    video/chunk-<NNNNN>.mp4            a video run's finished chunks (removed once the result is stored)
+    video/chunk-<NNNNN>.mp4            a video run's finished chunks, stored as each one ends (removed
+                                       once the result is stored): a resumed run on any host fetches them
     result.mp4, poster.jpg             a video's result and its middle frame
     preview-e<NN>.jpg                  the preview after epoch NN (small JPEG, for watching)
     checkpoint-e<NN>.npz, -s<NNNNN>    the engine's state after an epoch / where a cancelled run stopped
@@ -61,16 +62,6 @@ def is_video_name(name: str) -> bool:
     return bool(name) and name.lower().endswith(VIDEO_SUFFIXES)
 
 
-def local_path(name: str) -> Path:
-    """The file system path of a stored file. Video runs need it: FFmpeg reads and writes files, and a
-    worker resumes from chunk files left in the job's folder (MEDIA_ROOT shared by web and workers)."""
-    return Path(default_storage.path(name))
-
-
-def video_work_dir(job: StyleJob) -> Path:
-    return local_path(job_file_name(job, VIDEO_WORK))
-
-
 def write_job_file(job: StyleJob, filename: str, data: bytes) -> str:
     """Store bytes as jobs/<uuid>/<filename> (replacing an older file of that name); returns the
     storage name to put into a FileField."""
@@ -78,29 +69,6 @@ def write_job_file(job: StyleJob, filename: str, data: bytes) -> str:
     if default_storage.exists(name):
         default_storage.delete(name)
     return default_storage.save(name, ContentFile(data))
-
-
-def delete_folder(folder: str) -> None:
-    """Every file under `folder` in default_storage, then the folder itself."""
-    try:
-        dirs, files = default_storage.listdir(folder)
-    except FileNotFoundError:
-        return
-    for name in files:
-        default_storage.delete(f"{folder}/{name}")
-    for name in dirs:
-        delete_folder(f"{folder}/{name}")
-    default_storage.delete(folder)  # FileSystemStorage removes the (now empty) directory
-
-
-def folder_bytes(folder: str) -> int:
-    """The size of every file under `folder` in default_storage (0 when there is no such folder)."""
-    try:
-        dirs, files = default_storage.listdir(folder)
-    except FileNotFoundError:
-        return 0
-    return (sum(default_storage.size(f"{folder}/{name}") for name in files)
-            + sum(folder_bytes(f"{folder}/{name}") for name in dirs))
 
 
 # --- inputs -----------------------------------------------------------------------------------------

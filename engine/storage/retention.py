@@ -41,7 +41,8 @@ from django.utils import timezone
 
 from engine.jobs import cleanup, queue
 from engine.models import FINAL_STATUSES, StyleJob, Visibility
-from engine.storage.job_files import RUN_ONLY_FILES, delete_folder, folder_bytes, job_folder
+from engine.storage.folders import delete_folder, folder_bytes, newest_change, walk
+from engine.storage.job_files import RUN_ONLY_FILES, job_folder
 from engine.studio import staged_uploads
 
 JOBS_ROOT = "jobs"
@@ -80,12 +81,10 @@ def plan(*, private_days: int, files_days: int, now: datetime | None = None) -> 
     for job in (_ended_before(now - timedelta(days=files_days)).exclude(pk__in=doomed)
                 .filter(~Q(preview="") | ~Q(checkpoint="")).only("pk", "uuid").order_by("pk")):
         folder = job_folder(job)
-        try:
-            names = [f"{folder}/{name}" for name in default_storage.listdir(folder)[1] if RUN_ONLY_FILES.match(name)]
-        except FileNotFoundError:
-            names = []
-        result.run_only_files[job.pk] = names
-        result.bytes += sum(default_storage.size(name) for name in names)
+        files = [f for f in walk(folder) if f.name.count("/") == folder.count("/") + 1
+                 and RUN_ONLY_FILES.match(f.name.rsplit("/", 1)[1])]
+        result.run_only_files[job.pk] = [f.name for f in files]
+        result.bytes += sum(f.size for f in files)
     result.orphan_folders = _orphan_folders(now)
     result.bytes += sum(folder_bytes(folder) for folder in result.orphan_folders)
     return result
@@ -97,8 +96,9 @@ def _orphan_folders(now: datetime) -> list[str]:
     except FileNotFoundError:
         return []
     known = {uuid.hex for uuid in StyleJob.objects.values_list("uuid", flat=True)}
+    # A folder's age is its newest file's: object storage has no folders, only names with a prefix.
     return sorted(f"{JOBS_ROOT}/{name}" for name in names if name not in known
-                  and default_storage.get_modified_time(f"{JOBS_ROOT}/{name}") < now - ORPHAN_GRACE)
+                  and (newest_change(f"{JOBS_ROOT}/{name}") or now) < now - ORPHAN_GRACE)
 
 
 def prune(todo: Plan) -> list[int]:

@@ -36,7 +36,8 @@ from django.template.defaultfilters import filesizeformat
 
 from engine.models import StyleJob, UserQuota
 from engine.nst.video_io import ClipLimits
-from engine.storage.job_files import folder_bytes, job_folder
+from engine.storage.folders import folder_bytes
+from engine.storage.job_files import job_folder
 from engine.studio import staged_uploads
 
 
