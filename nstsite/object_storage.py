@@ -11,6 +11,7 @@
       AWS_S3_REGION_NAME         default us-east-1
       AWS_S3_ADDRESSING_STYLE    path (default: what S3-compatible stores answer) or virtual
       AWS_S3_SIGNATURE_VERSION   s3v4 (default)
+      AWS_LOCATION               a prefix for every key ("" by default): several sites in one bucket
 
   Nothing is public: objects are written without an ACL (private, as the bucket is), and a URL to
   one is presigned and short-lived (NST_STORAGE_URL_SECONDS). Downloads never hand such a URL to a
@@ -64,6 +65,7 @@ def s3_options(env: Mapping[str, str]) -> dict:
         raise ImproperlyConfigured(f"NST_STORAGE_URL_SECONDS={seconds!r}: a whole number of seconds, 1 to 600.")
     return {
         "bucket_name": bucket,
+        "location": get("AWS_LOCATION").strip("/"),
         "endpoint_url": endpoint or None,
         "access_key": get("AWS_S3_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID") or None,
         "secret_key": get("AWS_S3_SECRET_ACCESS_KEY", "AWS_SECRET_ACCESS_KEY") or None,
@@ -79,3 +81,14 @@ def s3_options(env: Mapping[str, str]) -> dict:
 
 def uses_object_storage(storages: Mapping[str, dict]) -> bool:
     return storages["default"]["BACKEND"] == S3_BACKEND
+
+
+def download_endpoint(storages: Mapping[str, dict]) -> str:
+    """The endpoint whose objects nginx's download hand-off may fetch (nstsite/webtier/proxy.py): an
+    S3 storage's endpoint_url with path-style addressing (the presigned URL's host is then the
+    endpoint's); "" otherwise (local disk, or a store whose URLs name the bucket in the host:
+    Django streams those downloads itself)."""
+    if not uses_object_storage(storages):
+        return ""
+    options = storages["default"].get("OPTIONS", {})
+    return (options.get("endpoint_url") or "") if options.get("addressing_style") == "path" else ""

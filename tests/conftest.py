@@ -213,6 +213,52 @@ def media_root(settings, tmp_path):
     return settings.MEDIA_ROOT
 
 
+@pytest.fixture(scope="session")
+def seaweed(tmp_path_factory):
+    """A SeaweedFS (the S3-compatible object store, tests/harness.py) for the whole session; the
+    storage tests use it, and every test does with NST_TEST_STORAGE=s3. Fails, never skips, when
+    it cannot start."""
+    from tests.harness import HarnessError, SeaweedServer
+
+    try:
+        server = SeaweedServer(tmp_path_factory.mktemp("seaweedfs")).start()
+    except HarnessError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_storage(seaweed, settings, monkeypatch):
+    """Job files in the SeaweedFS bucket, under a prefix of this test's own, in this process
+    (STORAGES) and in the platform processes it starts (their environment: tests/harness.py's
+    Platform passes the storage settings on). Returns (server, prefix)."""
+    import uuid
+
+    from nstsite.object_storage import default_storage_config
+
+    prefix = f"t-{uuid.uuid4().hex[:12]}"
+    env = seaweed.env(prefix)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings.STORAGES = {**settings.STORAGES, "default": default_storage_config(env)}
+    return seaweed, prefix
+
+
+@pytest.fixture(autouse=True)
+def job_storage(request, tmp_path):
+    """With NST_TEST_STORAGE=s3 (.ci/run's second pass), every test keeps its job files in the
+    SeaweedFS bucket instead of on local disk, and fails if a job file landed in a media folder of
+    this test's anyway (the test process's or a platform's)."""
+    if os.environ.get("NST_TEST_STORAGE", "local") != "s3" or "s3_storage" in request.fixturenames:
+        yield
+        return
+    request.getfixturevalue("s3_storage")
+    yield
+    local = [str(p.relative_to(tmp_path)) for p in tmp_path.rglob("media/jobs/**/*") if p.is_file()]
+    assert not local, f"job files on local disk with NST_STORAGE=s3: {local[:10]}"
+
+
 @pytest.fixture(autouse=True)
 def empty_cache():
     """Every test starts with an empty cache: the gallery caches grid pages, and a page cached by

@@ -5,6 +5,8 @@
   SIGTERM, killed (with everything it started) with SIGKILL, and killed too if this process dies.
 - `RedisServer`: redis-server on a free port, with or without an append-only file; stopped,
   killed and started again on the same port and data folder.
+- `SeaweedServer`: SeaweedFS, the S3-compatible object store, as `NST_STORAGE=s3 scripts/run`
+  starts it (nstsite/seaweed.py), on a free port with keys of its own and one bucket.
 - `Platform`: the processes scripts/run starts, as scripts/lib/processes lists them (read through
   `scripts/run --print-commands`): the proxy (nginx) on a free port, which is the platform's `url`,
   the pages and websocket servers behind it on Unix sockets in a folder of their own (mode 700,
@@ -91,6 +93,13 @@ def process_env(**values: str) -> dict[str, str]:
     env.update(PYTHONUNBUFFERED="1", TF_CPP_MIN_LOG_LEVEL="2")
     env.update(values)
     return env
+
+
+def storage_env() -> dict[str, str]:
+    """This process's job-file storage settings (NST_STORAGE, AWS_*: nstsite/object_storage.py), which
+    process_env() would drop with the other NST_* ones: the platform's processes must use the same
+    storage as the test that reads their files (tests/conftest.py's s3_storage sets them)."""
+    return {k: v for k, v in os.environ.items() if k.startswith(("NST_STORAGE", "AWS_"))}
 
 
 def require_program(name: str, package: str) -> str:
@@ -293,6 +302,84 @@ class RedisServer:
                 path.unlink()
 
 
+# --- SeaweedFS ------------------------------------------------------------------------------------
+
+class SeaweedServer:
+    """SeaweedFS (`weed mini`, as `NST_STORAGE=s3 scripts/run` starts it: nstsite/seaweed.py) with its
+    S3 gateway on a free 127.0.0.1 port, its data and generated keys in `workdir`, one bucket.
+    `env(prefix)` is the platform's storage settings for it; `prefix` (AWS_LOCATION) keeps a test's
+    objects apart from another's in the one bucket. Stopped, killed and started again on the same
+    port and data folder, like RedisServer."""
+
+    BUCKET = "nst-test"
+
+    def __init__(self, workdir: Path, bucket: str = BUCKET):
+        from nstsite import seaweed
+
+        self.workdir, self.bucket, self.port = workdir, bucket, free_port()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.settings = seaweed.settings_env(workdir, self.port, bucket)
+        self.process: Process | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.alive
+
+    def start(self, timeout: float = 60) -> SeaweedServer:
+        from nstsite import seaweed
+
+        try:
+            command = seaweed.command(self.workdir, self.port, self.bucket)
+        except SystemExit as exc:
+            raise HarnessError(str(exc)) from None
+        self.process = Process("seaweedfs", command, os.environ.copy(), self.workdir / "seaweedfs.log")
+        try:
+            wait_for(self._answers, f"SeaweedFS's S3 gateway on port {self.port}", timeout, every=0.1,
+                     explain=self.process.tail)
+        except HarnessError:
+            self.process.kill()
+            raise
+        return self
+
+    def _answers(self) -> bool:
+        if not self.process.alive:
+            raise HarnessError(f"SeaweedFS did not start:\n{self.process.tail()}")
+        import botocore.exceptions
+
+        try:
+            self.client().head_bucket(Bucket=self.bucket)  # signed: the keys work and the bucket is there
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError):
+            return False
+        return True
+
+    def env(self, prefix: str = "") -> dict[str, str]:
+        return {**self.settings, "AWS_LOCATION": prefix}
+
+    def client(self):
+        """A boto3 S3 client with the store's keys."""
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client("s3", endpoint_url=self.url, aws_access_key_id=self.settings["AWS_S3_ACCESS_KEY_ID"],
+                            aws_secret_access_key=self.settings["AWS_S3_SECRET_ACCESS_KEY"], region_name="us-east-1",
+                            config=Config(signature_version="s3v4", s3={"addressing_style": "path"},
+                                          retries={"max_attempts": 1}, connect_timeout=2, read_timeout=10))
+
+    def keys(self, prefix: str = "") -> dict[str, int]:
+        """{key: size} of the bucket's objects under `prefix`."""
+        pages = self.client().get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+        return {o["Key"]: o["Size"] for page in pages for o in page.get("Contents", [])}
+
+    def stop(self) -> None:
+        if self.alive:
+            self.process.stop(grace=15)
+
+    def kill(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+
+
 # --- the platform's processes ---------------------------------------------------------------------
 
 def process_commands(host: str, port: int, pages: str | None = None, sockets: str | None = None
@@ -366,7 +453,7 @@ class Platform:
         }
         if model_dir is not None:
             values["NST_MODEL_DIR"] = str(model_dir)
-        self.env = process_env(**{**values, **(env or {})})
+        self.env = process_env(**{**values, **storage_env(), **(env or {})})
         self.processes: dict[str, Process] = {}
         self._commands: dict[str, list[str]] | None = None
 

@@ -21,7 +21,9 @@ the one public port:
 - `X-Forwarded-For` and `X-Forwarded-Proto` set to what nginx itself saw, overwriting whatever the
   client sent (so a forged header never reaches the application), and `X-Sendfile-Type`, which
   lets the download views hand large files back to nginx (nstsite/webtier/sendfile.py);
-- MEDIA_ROOT only as an internal location, for those hand-backs: no media file is public.
+- MEDIA_ROOT only as an internal location, for those hand-backs: no media file is public; with the
+  job files in an S3 bucket (NST_STORAGE=s3), an internal location that fetches the object with a
+  short-lived presigned URL instead (object_store_location below).
 
 Why nginx rather than Caddy (both are in Debian): nginx's X-Accel-Redirect is what the download
 hand-back needs (Caddy 2.6, Debian's, needs a handle_response block for it), it has gzip_static
@@ -78,6 +80,7 @@ class ProxyConfig:
     mime_types: Path | None = None        # nginx's mime.types, when installed
     workers: str = "auto"
     as_root: bool = False                 # started by root (see render)
+    object_store: str = ""                # the S3 endpoint of the job files (NST_STORAGE=s3); "" = local disk
 
 
 def upstream_address(address: str) -> str:
@@ -273,7 +276,7 @@ http {{
             # copied from its answer here (an empty value adds nothing).
 {security_headers}
         }}
-
+{object_store_location(c)}
         location /ws/ {{
             proxy_pass http://nst_sockets;
             proxy_http_version 1.1;
@@ -298,6 +301,64 @@ http {{
         }}
     }}
 }}
+"""
+
+
+# --- downloads from the object store (issue 21) ------------------------------------------------------
+
+def object_store_location(c: ProxyConfig) -> str:
+    """The internal location through which nginx sends a job file kept in an S3 bucket: Django checks
+    access, presigns a GET valid for a minute and answers `X-Accel-Redirect: <prefix><bucket>/<key>?
+    <signature>` (nstsite/webtier/sendfile.py); nginx fetches it from the store and streams it out.
+    The browser sees neither the store nor the URL, which it could not use anyway (the store listens
+    where only the site's hosts reach it). "" when the files are on local disk."""
+    if not c.object_store:
+        return ""
+    from nstsite.webtier.sendfile import INTERNAL_OBJECT_PREFIX
+
+    # nginx keeps only a few of the application's headers across the hand-off, and once the store
+    # answers, $upstream_http_* are the store's: the security headers Django sent are saved first.
+    # An internal redirect runs the server's rewrite phase again, before the new upstream exists.
+    saved = {name: "$nst_app_" + name.lower().replace("-", "_") for name in SECURITY_HEADERS}
+    save = "\n".join(f"        set {var} $upstream_http_{name.lower().replace('-', '_')};"
+                      for name, var in saved.items())
+    restore = "\n".join(f"            add_header {name} {var} always;" for name, var in saved.items())
+    return f"""
+{save}
+
+        location {INTERNAL_OBJECT_PREFIX} {{
+            # Only reachable through X-Accel-Redirect, after Django's access check.
+            internal;
+            proxy_pass {c.object_store.rstrip("/")}/;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            # The presigned URL signs the store's host; nothing of the browser's goes to the store
+            # but what a download needs (Range, If-None-Match, If-Modified-Since pass unchanged).
+            proxy_set_header Cookie "";
+            proxy_set_header Authorization "";
+            proxy_set_header X-Forwarded-For "";
+            proxy_set_header X-Forwarded-Proto "";
+            # Django's Content-Type and Content-Disposition (kept across the hand-off) stand; the
+            # store's own and its request ids do not reach the browser.
+            proxy_hide_header Content-Type;
+            proxy_hide_header Content-Disposition;
+            proxy_hide_header Cache-Control;
+            proxy_hide_header Set-Cookie;
+            proxy_hide_header Server;
+            proxy_hide_header x-amz-request-id;
+            proxy_hide_header x-amz-id-2;
+            proxy_hide_header X-Amz-Meta-Mtime;
+            proxy_buffering on;
+            proxy_max_temp_file_size 0;   # stream a large video, never spool it to this host's disk
+            # A refused or missing object is the site's 404, not the store's XML.
+            proxy_intercept_errors on;
+            error_page 403 404 = @nst_object_gone;
+{restore}
+        }}
+
+        location @nst_object_gone {{
+            return 404;
+        }}
 """
 
 
@@ -348,6 +409,7 @@ def main(argv: list[str] | None = None) -> int:
     from django.shortcuts import resolve_url
     from django.urls import reverse
 
+    from nstsite.object_storage import download_endpoint
     from nstsite.request_limits.limits import body_limits, too_large_page
 
     nginx = find_nginx() if not args.print_config else (shutil.which("nginx") or "/usr/sbin/nginx")
@@ -358,7 +420,8 @@ def main(argv: list[str] | None = None) -> int:
         media_root=Path(settings.MEDIA_ROOT), max_body_bytes=limits.default,
         larger_bodies=tuple(limits.larger.items()),
         front_proxies=tuple(settings.NST_FRONT_PROXIES), mime_types=mime_types(nginx), as_root=os.geteuid() == 0,
-        upload_check=reverse("may_upload"), login_url=resolve_url(settings.LOGIN_URL))
+        upload_check=reverse("may_upload"), login_url=resolve_url(settings.LOGIN_URL),
+        object_store=download_endpoint(settings.STORAGES))
     if args.print_config:
         print(render(config))
         return 0

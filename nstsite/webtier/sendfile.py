@@ -13,20 +13,35 @@ a storage that is not a folder on this machine, the file goes out as a FileRespo
 
 The internal location is never reachable from outside: nginx answers 404 to a browser asking for
 it; only a response from the application can send a request there.
+
+With the job files in an S3 bucket (NST_STORAGE=s3, nstsite/object_storage.py) the hand-off is the
+same, to another internal location: the target is the object's presigned URL (a GET of that one
+object, valid NST_STORAGE_URL_SECONDS, a minute by default), which nginx fetches from the store and
+streams out (nstsite/webtier/proxy.py, object_store_location). The URL never reaches the browser,
+so it cannot be shared or outlive the access check that granted it by more than its minute.
+Names outside a plain alphabet (letters, digits, "/", ".", "_", "-": every job file's) go through
+Django instead: nginx re-encodes the URI it forwards, and the signature must match it byte for byte.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from django.core.files.storage import Storage, default_storage
 from django.db.models.fields.files import FieldFile
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.http import content_disposition_header
+from storages.backends.s3 import S3Storage
+
+from nstsite.object_storage import download_endpoint
 
 # nginx's `internal` location for MEDIA_ROOT (nstsite/webtier/proxy.py writes it from this constant).
 INTERNAL_MEDIA_PREFIX = "/_nst_internal/media/"
+# ... and the one that fetches an object from the S3 store (proxy.py's object_store_location).
+INTERNAL_OBJECT_PREFIX = "/_nst_internal/objects/"
+PLAIN_NAME = re.compile(r"[A-Za-z0-9/._-]+")
 SENDFILE_HEADER = "X-Sendfile-Type"
 ACCEL_REDIRECT = "X-Accel-Redirect"
 
@@ -56,6 +71,8 @@ def _internal_uri(request: HttpRequest, storage: Storage, name: str) -> str | No
     """The internal URI nginx sends `name` from, or None when the proxy cannot send it."""
     if request.headers.get(SENDFILE_HEADER) != ACCEL_REDIRECT:
         return None
+    if isinstance(storage, S3Storage):
+        return _object_uri(storage, name)
     try:
         path = Path(storage.path(name))
     except NotImplementedError:  # not a local folder (e.g. object storage): Django sends it
@@ -70,3 +87,19 @@ def _internal_uri(request: HttpRequest, storage: Storage, name: str) -> str | No
         raise FileNotFoundError(name)
     # Percent-encoded: nginx decodes the URI before it maps it onto the folder.
     return INTERNAL_MEDIA_PREFIX + quote(relative.as_posix())
+
+
+def _object_uri(storage: S3Storage, name: str) -> str | None:
+    """The internal URI through which nginx fetches `name` from the bucket (a presigned GET), or
+    None when the proxy cannot (no endpoint it knows, a name outside the plain alphabet)."""
+    from django.conf import settings
+
+    endpoint = download_endpoint(settings.STORAGES)
+    if not endpoint or not PLAIN_NAME.fullmatch(name) or ".." in name:
+        return None
+    if not storage.exists(name):
+        raise FileNotFoundError(name)
+    url = urlsplit(storage.url(name))  # presigned: querystring_expire seconds
+    if url.netloc != urlsplit(endpoint).netloc:
+        return None
+    return INTERNAL_OBJECT_PREFIX + url.path.lstrip("/") + "?" + url.query
