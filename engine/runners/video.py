@@ -94,7 +94,7 @@ class VideoRunner(Runner):
         params = job.engine_params()
         styles, _ = load_styles(job, params.size, library_side=max(params.size, MIN_STYLE_SIDE))
         with Workspace("video") as ws:
-            source, work, out = ws.fetch(job.content.name), ws.root / VIDEO_WORK, ws.path(VIDEO_RESULT)
+            source, work, out = ws.fetch(job.content.name), ws.root / VIDEO_WORK, ws.target(VIDEO_RESULT)
 
             def on_frame(report: FrameReport) -> None:
                 chunk_end = report.frame % params.chunk_frames == 0 or report.frame == report.frames

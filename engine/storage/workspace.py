@@ -11,8 +11,8 @@ worker on another host needs no shared folder: it fetches the same names from th
 
     with Workspace("video") as ws:
         source = ws.fetch(job.content.name)          # a copy, whatever the storage
-        ...  PyAV reads `source`, writes ws.path("result.mp4") ...
-        ws.store(ws.path("result.mp4"), job_file_name(job, "result.mp4"))
+        ...  PyAV reads `source`, writes ws.target("result.mp4") ...
+        ws.store(ws.target("result.mp4"), job_file_name(job, "result.mp4"))
 
 tests/test_storage_boundary.py fails if code outside this module (and the web tier's nginx hand-off,
 nstsite/webtier/sendfile.py) asks a storage for a local path or reads MEDIA_ROOT for a job file.
@@ -41,7 +41,7 @@ class Workspace:
             Path(work_dir).mkdir(parents=True, exist_ok=True)
         self.root = Path(tempfile.mkdtemp(prefix=f"nst-{label}-", dir=work_dir))
 
-    def path(self, relative: str) -> Path:
+    def target(self, relative: str) -> Path:
         """Where a file of this step goes in the folder (its parent folders made)."""
         target = self.root / relative
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -50,7 +50,7 @@ class Workspace:
     def fetch(self, name: str, relative: str | None = None) -> Path:
         """A copy of the stored file `name`, at `relative` in the folder (default: its base name).
         FileNotFoundError when it is not stored."""
-        target = self.path(relative or Path(name).name)
+        target = self.target(relative or Path(name).name)
         with self.storage.open(name, "rb") as source, target.open("wb") as copy:
             shutil.copyfileobj(source, copy, COPY_BYTES)
         return target
