@@ -11,11 +11,14 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from django.core.files.storage import default_storage
 from django.db import connection
 
 from engine.jobs import service as jobs
 from engine.models import Status, StyleJob
 from engine.nst import VideoCheckpoint, video_io
+from engine.storage.job_files import job_folder
+from engine.storage.workspace import Workspace
 from tests import clips, harness
 from tests.harness import Platform, RedisServer
 
@@ -72,9 +75,19 @@ def _checkpoint(job) -> VideoCheckpoint:
         return VideoCheckpoint.from_bytes(fh.read())
 
 
+def _stored_chunks(job) -> list[str]:
+    """The chunk files stored for the job (local disk or the bucket): a worker stores each as it ends."""
+    try:
+        return sorted(name for name in default_storage.listdir(f"{job_folder(job)}/video")[1]
+                      if name.startswith("chunk-"))
+    except FileNotFoundError:
+        return []
+
+
 def _assert_every_frame_once(job, source: Path) -> None:
     assert job.status == Status.SUCCEEDED, job.error
-    out = video_io.clip_facts(Path(job.result.path))
+    with Workspace("test") as ws:  # the result wherever it is stored (local disk or the bucket)
+        out = video_io.clip_facts(ws.fetch(job.result.name))
     assert out["times"] == pytest.approx(video_io.clip_facts(source)["times"], abs=1e-4)  # each frame once
     assert out["audio"] == "aac" and job.step == job.total_steps == FRAMES
 
@@ -89,8 +102,7 @@ def test_a_worker_killed_mid_video_is_replaced_by_one_that_resumes_after_the_las
     assert held.status == Status.RUNNING and held.worker == first.name
     checkpoint = _checkpoint(held)
     assert (checkpoint.chunks, checkpoint.frames) == (2, 10)
-    work = Path(held.content.path).parent / "video"
-    assert sorted(p.name for p in work.glob("chunk-*.mp4")) == ["chunk-00000.mp4", "chunk-00001.mp4"]
+    assert _stored_chunks(held) == ["chunk-00000.mp4", "chunk-00001.mp4"]
 
     first.proc.send_signal(signal.SIGKILL)
     first.proc.wait(timeout=30)
@@ -103,7 +115,7 @@ def test_a_worker_killed_mid_video_is_replaced_by_one_that_resumes_after_the_las
     assert f"its worker {first.name} was lost" in second.log(), second.tail()
     with job.history.open("rb") as fh:
         assert b"Resumed at frame 10 (chunk 2)." in fh.read()
-    assert not list(work.glob("chunk-*"))  # removed once the result was stored
+    assert _stored_chunks(job) == []  # removed once the result was stored
 
 
 def test_sigterm_mid_video_hands_the_job_back_and_the_next_worker_goes_on_from_the_last_chunk(
@@ -145,8 +157,7 @@ def test_a_video_cancelled_mid_run_keeps_its_chunks_and_a_requeue_goes_on_from_t
                      "the worker to stop the cancelled job", WAIT, every=0.2, explain=platform.logs)
     row = _row(job)
     assert (row.status, row.step, _checkpoint(row).frames) == (Status.CANCELLED, 10, 10)
-    work = Path(row.content.path).parent / "video"
-    assert sorted(p.name for p in work.glob("chunk-*.mp4")) == ["chunk-00000.mp4", "chunk-00001.mp4"]
+    assert _stored_chunks(row) == ["chunk-00000.mp4", "chunk-00001.mp4"]
 
     harness.wait_for(stopped, "the cancelled job to be requeued", WAIT, every=0.2, explain=platform.logs)
     job = _final(job, platform)
