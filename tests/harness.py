@@ -5,6 +5,7 @@
   SIGTERM, killed (with everything it started) with SIGKILL, and killed too if this process dies.
 - `RedisServer`: redis-server on a free port, with or without an append-only file; stopped,
   killed and started again on the same port and data folder.
+- `PostgresServer`: a throw-away PostgreSQL cluster, as .ci/run starts one.
 - `SeaweedServer`: SeaweedFS, the S3-compatible object store, as `NST_STORAGE=s3 scripts/run`
   starts it (nstsite/seaweed.py), on a free port with keys of its own and one bucket.
 - `Platform`: the processes scripts/run starts, as scripts/lib/processes lists them (read through
@@ -300,6 +301,53 @@ class RedisServer:
         for path in self.workdir.rglob("*"):
             if path.is_file() and path.name != "redis.log":
                 path.unlink()
+
+
+# --- PostgreSQL ------------------------------------------------------------------------------------
+
+class PostgresServer:
+    """A throw-away PostgreSQL cluster on a free 127.0.0.1 port, as .ci/run starts one (initdb as the
+    postgres user when we are root, durability off), with a role that may create databases (the
+    Django test runner makes its own) and a database; `url` is its DATABASE_URL. For a test that
+    needs PostgreSQL where the session's database is SQLite (a plain local scripts/test)."""
+
+    def __init__(self) -> None:
+        found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+        if not found:
+            raise HarnessError("PostgreSQL is not installed (Debian: apt-get install postgresql; .ci/run does).")
+        self.bindir = found[-1].parent
+        # Short, not under pytest's folders: the server's Unix socket lives here too.
+        self.folder = Path(tempfile.mkdtemp(prefix="nst-pg-"))
+        self.port, self.password = free_port(), secrets.token_hex(16)
+        self.url = f"postgres://nstsite:{self.password}@127.0.0.1:{self.port}/nstsite"
+
+    def _run(self, *command: str) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        done = subprocess.run([*prefix, *command], cwd="/", capture_output=True, text=True)
+        if done.returncode != 0:
+            raise HarnessError(f"{' '.join(command[:2])} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+
+    def start(self) -> PostgresServer:
+        if os.geteuid() == 0:
+            shutil.chown(self.folder, "postgres", "postgres")
+        data = self.folder / "data"
+        self._run(str(self.bindir / "initdb"), "-D", str(data), "-U", "postgres", "-E", "UTF8", "--no-sync",
+                  "--auth-local=trust", "--auth-host=scram-sha-256")
+        options = (f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off "
+                   "-c synchronous_commit=off -c full_page_writes=off")
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(data), "-l", str(self.folder / "server.log"), "-w",
+                  "-o", options, "start")
+        self._run(str(self.bindir / "psql"), "-h", str(self.folder), "-p", str(self.port), "-U", "postgres", "-q",
+                  "-v", "ON_ERROR_STOP=1", "-c", f"CREATE ROLE nstsite LOGIN CREATEDB PASSWORD '{self.password}'",
+                  "-c", "CREATE DATABASE nstsite OWNER nstsite")
+        return self
+
+    def stop(self) -> None:
+        try:
+            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.folder / "data"), "-m", "immediate", "stop")
+        except HarnessError:
+            pass
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 # --- SeaweedFS ------------------------------------------------------------------------------------

@@ -87,13 +87,15 @@ def test_a_video_job_stores_its_chunks_then_only_its_result(s3_storage, make_job
     server, prefix = s3_storage
     settings.NST_WORK_DIR = tmp_path / "work"
     clip = clips.make_clip(tmp_path / "pan.mp4", images_dir / "tubingen.jpg", frames=7)
-    job = make_job(mode="video", content=clip.read_bytes(), content_name="content.mp4", frames=7, chunk_frames=3)
+    job = make_job(mode="video", content=clip.read_bytes(), content_name="content.mp4", frames=7, chunk_frames=3,
+                   visibility="public")
     jobs.enqueue(job)
     burst_worker()
     job.refresh_from_db()
     assert job.status == Status.SUCCEEDED, job.error
     stored = {key.removeprefix(f"{prefix}/{job_folder(job)}/") for key in server.keys(f"{prefix}/{job_folder(job)}/")}
-    assert {"content.mp4", "result.mp4", "poster.jpg"} <= stored
+    assert {"content.mp4", "result.mp4", "poster.jpg", "thumb-result.jpg", "thumb-content.jpg"} <= stored
+    assert job.artwork.thumbnails  # published: thumbnails of the poster and of the clip's middle frame
     assert not [name for name in stored if name.startswith("video/")]  # the chunks went with the result stored
     assert local_files(media_root) == [] and local_files(tmp_path / "work") == []  # the workspace went too
 
