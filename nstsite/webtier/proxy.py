@@ -348,6 +348,8 @@ def object_store_location(c: ProxyConfig) -> str:
             proxy_hide_header x-amz-request-id;
             proxy_hide_header x-amz-id-2;
             proxy_hide_header X-Amz-Meta-Mtime;
+            proxy_hide_header Seaweed-X-Amz-ETag;
+            proxy_hide_header Seaweed-X-Amz-Owner;
             proxy_buffering on;
             proxy_max_temp_file_size 0;   # stream a large video, never spool it to this host's disk
             # A refused or missing object is the site's 404, not the store's XML.
