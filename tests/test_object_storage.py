@@ -228,3 +228,14 @@ def test_the_presigned_url_stays_inside_and_expires_within_its_seconds(site, sea
     for path in (target, f"{sendfile.INTERNAL_OBJECT_PREFIX}{seaweed.bucket}/{name}", f"/media/{name}"):
         response = requests.get(platform.url + path, timeout=30)
         assert response.status_code == 404 and response.content != body, path
+
+
+@pytest.mark.slow
+def test_an_object_gone_from_the_bucket_is_a_plain_404(site, seaweed) -> None:
+    """Django hands the download over without asking the store first (a round trip saved on every
+    download): an object that is gone is nginx's 404, never the store's XML. Last in the module."""
+    platform, artwork, _, name, _ = site
+    prefix = platform.env["AWS_LOCATION"]
+    seaweed.client().delete_object(Bucket=seaweed.bucket, Key=f"{prefix}/{name}")
+    response = requests.get(f"{platform.url}/gallery/{artwork}/download/", timeout=30)
+    assert response.status_code == 404 and b"<Error>" not in response.content

@@ -351,6 +351,8 @@ def object_store_location(c: ProxyConfig) -> str:
             proxy_hide_header Seaweed-X-Amz-ETag;
             proxy_hide_header Seaweed-X-Amz-Owner;
             proxy_buffering on;
+            proxy_buffer_size 64k;
+            proxy_buffers 16 64k;         # a 1 MB window per download: few round trips to the store
             proxy_max_temp_file_size 0;   # stream a large video, never spool it to this host's disk
             # A refused or missing object is the site's 404, not the store's XML.
             proxy_intercept_errors on;

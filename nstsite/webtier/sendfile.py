@@ -97,8 +97,8 @@ def _object_uri(storage: S3Storage, name: str) -> str | None:
     endpoint = download_endpoint(settings.STORAGES)
     if not endpoint or not PLAIN_NAME.fullmatch(name) or ".." in name:
         return None
-    if not storage.exists(name):
-        raise FileNotFoundError(name)
+    # No existence check here (a request to the store for every download): a missing object is
+    # nginx's 404 (proxy.py's object_store_location), as the view's would be.
     url = urlsplit(storage.url(name))  # presigned: querystring_expire seconds
     if url.netloc != urlsplit(endpoint).netloc:
         return None
