@@ -120,6 +120,15 @@ def _die_with_parent() -> None:
         pass
 
 
+def wait_or_kill(process: Process, answers: Callable[[], object], what: str, timeout: float) -> None:
+    """Until a server just started answers; killed (and HarnessError) if it does not in time."""
+    try:
+        wait_for(answers, what, timeout, every=0.05, explain=process.tail)
+    except HarnessError:
+        process.kill()
+        raise
+
+
 class UnixHTTPConnection(http.client.HTTPConnection):
     """http.client over a Unix socket: what the proxy does when it talks to the servers behind it."""
 
@@ -261,11 +270,7 @@ class RedisServer:
         self.process = Process("redis", [self.exe, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                                          *persistence, "--dir", str(self.workdir)],
                                os.environ.copy(), self.workdir / "redis.log")
-        try:
-            wait_for(self._answers, f"redis-server on port {self.port}", timeout, explain=self.process.tail)
-        except HarnessError:
-            self.process.kill()
-            raise
+        wait_or_kill(self.process, self._answers, f"redis-server on port {self.port}", timeout)
         return self
 
     def _answers(self) -> bool:
@@ -382,12 +387,7 @@ class SeaweedServer:
         except SystemExit as exc:
             raise HarnessError(str(exc)) from None
         self.process = Process("seaweedfs", command, os.environ.copy(), self.workdir / "seaweedfs.log")
-        try:
-            wait_for(self._answers, f"SeaweedFS's S3 gateway on port {self.port}", timeout, every=0.1,
-                     explain=self.process.tail)
-        except HarnessError:
-            self.process.kill()
-            raise
+        wait_or_kill(self.process, self._answers, f"SeaweedFS's S3 gateway on port {self.port}", timeout)
         return self
 
     def _answers(self) -> bool:
