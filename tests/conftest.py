@@ -246,13 +246,14 @@ def s3_storage(seaweed, settings, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
-def job_storage(request, tmp_path):
+def job_storage(request):
     """With NST_TEST_STORAGE=s3 (.ci/run's second pass), every test keeps its job files in the
     SeaweedFS bucket instead of on local disk, and fails if a job file landed in a media folder of
     this test's anyway (the test process's or a platform's)."""
     if os.environ.get("NST_TEST_STORAGE", "local") != "s3" or "s3_storage" in request.fixturenames:
         yield
         return
+    tmp_path = request.getfixturevalue("tmp_path")
     request.getfixturevalue("s3_storage")
     yield
     local = [str(p.relative_to(tmp_path)) for p in tmp_path.rglob("media/jobs/**/*") if p.is_file()]
