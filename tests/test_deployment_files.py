@@ -325,7 +325,7 @@ def still_running(listed: list[str], timeout: float = 5.0) -> list[str]:
 class Run:
     """scripts/run in a session of its own, as in a terminal, on ports and folders of its own."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, **extra: str) -> None:
         if not shutil.which("redis-server"):
             pytest.fail("redis-server is not installed (apt-get install redis-server); scripts/run "
                         "would install it itself, but a test must not.", pytrace=False)
@@ -337,6 +337,8 @@ class Run:
                    DATABASE_URL=f"sqlite:///{tmp / 'db.sqlite3'}", DJANGO_MEDIA_ROOT=str(tmp / "media"),
                    DJANGO_STATIC_ROOT=str(tmp / "static"), NST_PROXY_DIR=str(tmp / "proxy"), NST_STOP_GRACE="6",
                    NST_PAGES_ADDRESS=f"127.0.0.1:{free_port()}", NST_SOCKETS_ADDRESS=f"127.0.0.1:{free_port()}")
+        env = {k: v for k, v in env.items() if not k.startswith(("NST_STORAGE", "AWS_"))}
+        env.update(extra)
         self.proc = subprocess.Popen(
             ["scripts/run"], cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=self.log.open("wb"),
             stderr=subprocess.STDOUT, start_new_session=True,
@@ -399,3 +401,33 @@ def test_scripts_run_stops_the_rest_when_a_process_dies(run: Run) -> None:
     assert run.proc.wait(timeout=30) == 1
     assert still_running(running) == []
     assert "a process ended" in run.output()
+
+
+@pytest.mark.slow
+def test_scripts_run_with_s3_starts_its_own_seaweedfs_and_keeps_job_files_there(tmp_path: Path) -> None:
+    """NST_STORAGE=s3 without an endpoint: scripts/run starts SeaweedFS as it starts Redis (keys made
+    once, mode 600), points the platform at it, and stops it last on Ctrl-C."""
+    import boto3
+
+    s3_port, folder = free_port(), tmp_path / "seaweedfs"
+    run = Run(tmp_path, NST_STORAGE="s3", NST_S3_PORT=str(s3_port), NST_SEAWEEDFS_DIR=str(folder))
+    try:
+        run.wait_until_running()
+        assert f"job files in SeaweedFS at http://127.0.0.1:{s3_port}, bucket nst" in run.output()
+        keys = folder / "s3.json"
+        assert stat.S_IMODE(keys.stat().st_mode) == 0o600
+        running = started_by(run.sid)
+        assert any("weed mini" in p and f"-s3.port={s3_port}" in p for p in running), running
+        from nstsite import seaweed
+
+        env = seaweed.settings_env(folder, s3_port, "nst")
+        client = boto3.client("s3", endpoint_url=env["AWS_S3_ENDPOINT_URL"], region_name="us-east-1",
+                              aws_access_key_id=env["AWS_S3_ACCESS_KEY_ID"],
+                              aws_secret_access_key=env["AWS_S3_SECRET_ACCESS_KEY"])
+        client.head_bucket(Bucket="nst")
+        os.killpg(run.sid, signal.SIGINT)
+        assert run.proc.wait(timeout=60) == 130
+        assert still_running(running) == []
+        assert not (tmp_path / "media").exists()   # nothing wrote a job file on local disk
+    finally:
+        run.stop()
