@@ -419,7 +419,12 @@ class StyleJob(models.Model):
 
     @property
     def rq_job_id(self) -> str:
-        return f"nst-{self.uuid.hex}"
+        return self.rq_job_id_for(self.uuid)
+
+    @staticmethod
+    def rq_job_id_for(uuid) -> str:
+        """The id of a job's RQ job, from its row's uuid."""
+        return f"nst-{uuid.hex}"
 
     def engine_params(self) -> ClassicParams | FastParams | VideoParams:
         """The stored params as the engine's dataclass (keys since removed are ignored, controls since

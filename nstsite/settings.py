@@ -209,7 +209,8 @@ RQ_QUEUES = {
     name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": env_int("NST_JOB_TIMEOUT", 6 * 3600)}
     for name in ("high", "default")
 }
-RQ = {"WORKER_CLASS": "engine.jobs.worker.StyleWorker"}
+# FairQueue: a queue's waiting jobs are kept in fair turns between users (engine/jobs/turns.py).
+RQ = {"WORKER_CLASS": "engine.jobs.worker.StyleWorker", "QUEUE_CLASS": "engine.jobs.turns.FairQueue"}
 NST_WORKER_HEARTBEAT_SECONDS = env_int("NST_WORKER_HEARTBEAT_SECONDS", 10)   # lease renewal
 NST_WORKER_LEASE_SECONDS = env_int("NST_WORKER_LEASE_SECONDS", 60)           # lapses after this
 NST_WORKER_MAINTENANCE_SECONDS = env_int("NST_WORKER_MAINTENANCE_SECONDS", 30)  # looks for lapsed ones
