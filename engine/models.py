@@ -34,7 +34,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from engine.nst import schema
-from engine.signals import job_failed, job_succeeded
+from engine.signals import job_failed, job_succeeded, originals_shared
 from engine.storage.job_files import (
     HISTORY,
     PLOT,
@@ -387,6 +387,7 @@ class StyleJob(models.Model):
         """Whether the gallery shows the job's photo and style images beside its result (any state)."""
         type(self).objects.filter(pk=self.pk).update(share_originals=share)
         self.share_originals = share
+        originals_shared.send(sender=type(self), job=self, share=share)
 
     def set_notify_email(self, notify: bool) -> None:
         """Whether its owner gets an e-mail when it ends (engine.notifications reads the row then)."""
@@ -419,7 +420,12 @@ class StyleJob(models.Model):
 
     @property
     def rq_job_id(self) -> str:
-        return f"nst-{self.uuid.hex}"
+        return self.rq_job_id_for(self.uuid)
+
+    @staticmethod
+    def rq_job_id_for(uuid) -> str:
+        """The id of a job's RQ job, from its row's uuid."""
+        return f"nst-{uuid.hex}"
 
     def engine_params(self) -> ClassicParams | FastParams | VideoParams:
         """The stored params as the engine's dataclass (keys since removed are ignored, controls since

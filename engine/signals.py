@@ -7,9 +7,14 @@ logged and does not undo the job's success.
 
 job_failed(sender=StyleJob, job=<StyleJob>): sent by StyleJob.fail() once the row says "failed"
 (job.error holds the message). engine.notifications e-mails owners who asked for it on both.
+
+originals_shared(sender=StyleJob, job=<StyleJob>, share=<bool>): sent by
+StyleJob.set_share_originals() once the row says whether the job's photo and style images are
+shown beside its result. The gallery purges its cached pages on it (gallery.page_cache).
 """
 
 from django.dispatch import Signal
 
 job_succeeded = Signal()
 job_failed = Signal()
+originals_shared = Signal()

@@ -69,6 +69,7 @@ def run_style_job(job_id: int) -> str | Retry:
         logger.info("Style job %s is %s; not starting it.", job_id, job.status)
         return job.status
     logger.info("Style job %s started on worker %s", job_id, job.worker)
+    queue.record_turn(job)  # its owner has had their turn: others' jobs go first (engine.jobs.turns)
     runner = runner_for(job.mode)
     progress = Progress(job, warm=runner.warm_for(job))
     try:

@@ -124,7 +124,7 @@ def estimate(request: HttpRequest) -> JsonResponse:
     """GET /jobs/estimate/?mode=..&size=..&epochs=..&steps_per_epoch=..&width=..&height=..: the run
     time and peak memory of such a job on the live workers, the queue's wait, and whether it fits.
     Cheap by construction (what the form calls as the user changes it): no image is decoded, three
-    queries and two Redis round trips, whatever the queue or the number of workers."""
+    queries and four Redis round trips, whatever the queue or the number of workers."""
     mode = request.GET.get("mode")
     if mode not in Mode.values:
         return JsonResponse({"error": "Unknown mode."}, status=400)
@@ -157,7 +157,8 @@ def estimate(request: HttpRequest) -> JsonResponse:
     if frames > 0:
         frames = min(frames, quotas.limits_for(request.user).max_clip_frames)
     units = runner.work_units(params, frames or None).units
-    result = estimate_new_job(mode, params, content_size, queue_name=jobs.queue_for(request.user), units=units)
+    result = estimate_new_job(mode, params, content_size, queue_name=jobs.queue_for(request.user), units=units,
+                              owner_id=request.user.pk)
     return JsonResponse(_estimate_json(result))
 
 

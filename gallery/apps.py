@@ -13,8 +13,8 @@ class GalleryConfig(AppConfig):
         from django.db.models.signals import post_delete, pre_delete
 
         from engine import hooks
-        from engine.signals import job_succeeded
-        from gallery import publishing
+        from engine.signals import job_succeeded, originals_shared
+        from gallery import page_cache, publishing
         from gallery.likes import forget_likes_of
         from gallery.models import Artwork
         from gallery.publishing import artwork_deleted, publish_if_public
@@ -27,3 +27,5 @@ class GalleryConfig(AppConfig):
         post_delete.connect(artwork_deleted, sender=Artwork, dispatch_uid="gallery.artwork_deleted")
         pre_delete.connect(forget_likes_of, sender=settings.AUTH_USER_MODEL,
                            dispatch_uid="gallery.forget_likes")
+        # An artwork's page shows the owner's photo and style images only when they chose so.
+        originals_shared.connect(page_cache.purge_on_signal, dispatch_uid="gallery.purge_on_originals")

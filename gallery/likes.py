@@ -5,6 +5,9 @@ row really was inserted or deleted, with an UPDATE ... SET like_count = like_cou
 never a read-modify-write in Python. Two requests of the same user racing to like: the unique
 constraint lets one INSERT through, the other gets an IntegrityError and changes nothing. Two
 racing unlikes: one DELETE finds the row, the other deletes nothing and changes nothing.
+
+A count is on every page that shows the artwork (and "most liked" is sorted by it): a like that
+changed it purges the cached pages (gallery.page_cache) in the same transaction.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
+from gallery import page_cache
 from gallery.models import Artwork, Like
 
 
@@ -24,6 +28,7 @@ def like(artwork: Artwork, user) -> bool:
         except IntegrityError:
             return False
         Artwork.objects.filter(pk=artwork.pk).update(like_count=F("like_count") + 1)
+        page_cache.purge()
     return True
 
 
@@ -34,10 +39,12 @@ def unlike(artwork: Artwork, user) -> bool:
         if not deleted:
             return False
         Artwork.objects.filter(pk=artwork.pk).update(like_count=F("like_count") - 1)
+        page_cache.purge()
     return True
 
 
 def forget_likes_of(sender, instance, **kwargs) -> None:
     """pre_delete receiver for users: their likes go with them (cascade), so take them off the counts
     first, in one UPDATE."""
-    Artwork.objects.filter(likes__user=instance).update(like_count=F("like_count") - 1)
+    if Artwork.objects.filter(likes__user=instance).update(like_count=F("like_count") - 1):
+        page_cache.purge()

@@ -130,10 +130,11 @@ class Like(models.Model):
 
 
 class GridVersion(models.Model):
-    """One row (pk 1, made by the migration): a number that changes whenever the set of published
-    artworks does (publish, unpublish, delete). Cached grid pages have it in their cache key
-    (gallery.views), so such a change makes every cached page stale at once, in every process.
-    Likes do not change it: a cached page's like counts may be up to GRID_CACHE_SECONDS old."""
+    """One row (pk 1, made by the migration): the gallery's generation, a number that changes
+    whenever what its pages show does (publish, unpublish, delete, a like, an owner's originals
+    shown or hidden: gallery.page_cache.purge). Cached grids (gallery.views) and the proxy's
+    cached pages (gallery.page_cache) have it in their cache keys, so such a change makes every
+    cached page stale at once, in every process."""
 
     version = models.PositiveBigIntegerField(default=0)
 

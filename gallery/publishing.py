@@ -11,8 +11,8 @@
   the job's page check again who may watch it (engine.live.updates.publish_access_changed): others'
   are closed, so a private job's progress stops reaching them.
 
-Each change to what is published also bumps GridVersion in the same transaction, so cached grid
-pages (gallery.views) are not served any more once it commits.
+Each change to what is published also purges the cached pages (gallery.page_cache: the proxy's
+copies for visitors, Django's grids) in the same transaction: none is served once it commits.
 
 A job that finishes while its owner publishes it: publish() writes the visibility and then reads
 the status; the worker writes the status and then reads the visibility. Whichever reads second
@@ -28,7 +28,8 @@ from django.db import transaction
 from engine.hooks import NotPublishable
 from engine.live import updates as live
 from engine.models import FINAL_STATUSES, Status, StyleJob, Visibility
-from gallery.models import Artwork, GridVersion
+from gallery import page_cache
+from gallery.models import Artwork
 from gallery.thumbnails import make_thumbnails
 
 __all__ = ["NotPublishable", "artwork_deleted", "publish", "publish_if_public", "remix_source", "unpublish"]
@@ -52,7 +53,7 @@ def unpublish(job: StyleJob) -> None:
     with transaction.atomic():
         job.set_visibility(Visibility.PRIVATE)
         if Artwork.withdraw(job.pk):
-            GridVersion.bump()
+            page_cache.purge()
         # Sockets watching it check again once this is committed: others' are closed.
         transaction.on_commit(partial(live.publish_access_changed, job.pk))
 
@@ -77,7 +78,7 @@ def _enter_gallery(job: StyleJob) -> Artwork:
     if artwork is not None and artwork.thumbnails:
         with transaction.atomic():
             if artwork.republish():
-                GridVersion.bump()
+                page_cache.purge()
         return artwork
     thumbs = make_thumbnails(job)  # files first, outside any transaction; the row then points at them
     with transaction.atomic():
@@ -89,12 +90,12 @@ def _enter_gallery(job: StyleJob) -> Artwork:
                              "thumbnails": thumbs.names, "thumb_width": thumbs.width,
                              "thumb_height": thumbs.height},
         )
-        GridVersion.bump()
+        page_cache.purge()
     return artwork
 
 
 def artwork_deleted(sender, instance: Artwork, **kwargs) -> None:
-    """post_delete receiver (also for artworks deleted with their job or owner): cached grid pages
-    must not show it any more."""
+    """post_delete receiver (also for artworks deleted with their job or owner): cached pages must
+    not show it any more."""
     if instance.published:
-        GridVersion.bump()
+        page_cache.purge()

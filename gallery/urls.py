@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from gallery import views
+from gallery import page_cache, views
 
 app_name = "gallery"
 
@@ -15,4 +15,6 @@ urlpatterns = [
     path("<int:pk>/thumb/<slug:kind>.jpg", views.thumbnail, name="thumbnail"),
     path("by/<str:username>/", views.user_page, name="user"),
     path("batch/<int:pk>/", views.batch, name="batch"),
+    # For the proxy's page cache only (nstsite/webtier/page_cache.py); a 404 for browsers there.
+    path("page-generation/", page_cache.generation, name="page_generation"),
 ]

@@ -10,11 +10,13 @@ Every page runs a fixed number of queries, whatever the number of artworks: a gr
 COUNT and one page of rows with their authors (select_related), an artwork page one row with its
 job and author, its style images, and (logged in) whether the user likes it.
 
-Grid pages are the busiest and the same for everyone, so their HTML (without the site's header,
-which differs per user) is cached for GRID_CACHE_SECONDS under a key holding GridVersion: one
-small query tells whether anything was published, unpublished or deleted since, and such a change
-makes every cached page stale at once (docs/benchmarks.md, "Gallery", for what it saves). Like
-counts on a cached page may lag by up to GRID_CACHE_SECONDS; the artwork page is never cached.
+The pages (grid, user, batch, artwork) are the same for every visitor who is not signed in: the
+proxy keeps those (gallery.page_cache: `shared_for_visitors`), and a change to what they show
+purges them. For everyone else, grid pages are the busiest part, so their HTML (without the site's
+header, which differs per user) is cached for GRID_CACHE_SECONDS under a key holding GridVersion:
+one small query tells whether anything was published, unpublished, liked or deleted since, and
+such a change makes every cached grid stale at once (docs/benchmarks.md, "Gallery", for what
+each saves).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from engine.studio.describe import param_rows
 from gallery import likes
 from gallery.downloads import count_download
 from gallery.models import DEFAULT_SORT, SORTS, Artwork, ArtworkQuerySet, GridVersion, Like
+from gallery.page_cache import shared_for_visitors
 from nstsite.parsing import MAX_ID, whole_number
 from nstsite.webtier.sendfile import send_file
 
@@ -76,10 +79,12 @@ def _page(artworks: ArtworkQuerySet, sort: str, number: str) -> Page:
     return Paginator(artworks.for_grid().sorted_by(sort), PER_PAGE).get_page(number)
 
 
+@shared_for_visitors
 def index(request: HttpRequest) -> HttpResponse:
     return render(request, "gallery/index.html", {"grid": _grid(request, Artwork.objects.public(), "all")})
 
 
+@shared_for_visitors
 def user_page(request: HttpRequest, username: str) -> HttpResponse:
     """An author's published artworks. 404 for a user who has published nothing: the page must not
     tell who has an account (issue 14: a list of usernames is where password guessing starts)."""
@@ -89,6 +94,7 @@ def user_page(request: HttpRequest, username: str) -> HttpResponse:
     return render(request, "gallery/user.html", {"author": author, "grid": grid})
 
 
+@shared_for_visitors
 def batch(request: HttpRequest, pk: int) -> HttpResponse:
     """The published artworks of one batch (its card in the grid opens here)."""
     if pk > MAX_ID:  # no id column holds it (SQLite raises OverflowError): issue 24, finding 8
@@ -101,6 +107,7 @@ def batch(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "gallery/batch.html", {"batch_id": pk, "author": first.owner, "grid": grid})
 
 
+@shared_for_visitors
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     artwork = Artwork.objects.select_related("job", "owner").filter(pk=pk).first()
     if artwork is None or not artwork.published:

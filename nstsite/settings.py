@@ -216,7 +216,8 @@ RQ_QUEUES = {
     name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": env_int("NST_JOB_TIMEOUT", 6 * 3600)}
     for name in ("high", "default")
 }
-RQ = {"WORKER_CLASS": "engine.jobs.worker.StyleWorker"}
+# FairQueue: a queue's waiting jobs are kept in fair turns between users (engine/jobs/turns.py).
+RQ = {"WORKER_CLASS": "engine.jobs.worker.StyleWorker", "QUEUE_CLASS": "engine.jobs.turns.FairQueue"}
 NST_WORKER_HEARTBEAT_SECONDS = env_int("NST_WORKER_HEARTBEAT_SECONDS", 10)   # lease renewal
 NST_WORKER_LEASE_SECONDS = env_int("NST_WORKER_LEASE_SECONDS", 60)           # lapses after this
 NST_WORKER_MAINTENANCE_SECONDS = env_int("NST_WORKER_MAINTENANCE_SECONDS", 30)  # looks for lapsed ones
@@ -316,6 +317,8 @@ if HTTPS:
     if _proxy_header:
         SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_header.upper().replace("-", "_"), "https")
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", True)
+    # The proxy's own subrequest for the page cache's generation (gallery.page_cache), not a page.
+    SECURE_REDIRECT_EXEMPT = [r"^gallery/page-generation/$"]
     SESSION_COOKIE_SECURE = env_bool("DJANGO_SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = env_bool("DJANGO_CSRF_COOKIE_SECURE", True)
     SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 3600)
@@ -431,6 +434,14 @@ NST_RETENTION_EVERY_MINUTES = env_int("NST_RETENTION_EVERY_MINUTES", 60)
 if NST_PRUNE_PRIVATE_DAYS < 1 or NST_PRUNE_FILES_DAYS < 1 or NST_RETENTION_EVERY_MINUTES < 0:
     raise ImproperlyConfigured("NST_PRUNE_PRIVATE_DAYS and NST_PRUNE_FILES_DAYS must be at least 1, "
                                "NST_RETENTION_EVERY_MINUTES at least 0.")
+
+# The gallery's pages for visitors who are not signed in are kept by the proxy (gallery/page_cache.py,
+# nstsite/webtier/page_cache.py) for NST_PAGE_CACHE_SECONDS (0: not kept); a change to what they show
+# purges them, which the proxy notices within NST_PAGE_CACHE_CHECK_SECONDS.
+NST_PAGE_CACHE_SECONDS = env_int("NST_PAGE_CACHE_SECONDS", 60)
+NST_PAGE_CACHE_CHECK_SECONDS = env_int("NST_PAGE_CACHE_CHECK_SECONDS", 1)
+if NST_PAGE_CACHE_SECONDS < 0 or NST_PAGE_CACHE_CHECK_SECONDS < 1:
+    raise ImproperlyConfigured("NST_PAGE_CACHE_SECONDS must be at least 0 and NST_PAGE_CACHE_CHECK_SECONDS at least 1.")
 
 # --- web tier: nginx in front of gunicorn (pages) and daphne (/ws/) --------------------------------
 # nstsite/webtier/proxy.py writes nginx's configuration, its 413 page and its request-body buffers here.

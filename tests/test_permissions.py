@@ -149,6 +149,8 @@ MATRIX = [
      dict(anonymous=404, owner=404, other=404, staff=404)),
     ("gallery:user", "get", lambda o: reverse("gallery:user", args=[o.public.owner.username]),
      dict(anonymous=200, owner=200, other=200, staff=200)),
+    ("gallery:page_generation", "get", lambda o: reverse("gallery:page_generation"),
+     dict(anonymous=200, owner=200, other=200, staff=200)),  # a number, for the proxy (a 404 through it)
     ("signup", "get", lambda o: reverse("signup"), dict(anonymous=200, owner=302, other=302, staff=302)),
     ("login", "get", lambda o: reverse("login"), dict(anonymous=200, owner=200, other=200, staff=200)),
     ("logout", "post", lambda o: reverse("logout"), dict(anonymous=302, owner=302, other=302, staff=302)),

@@ -21,6 +21,7 @@ from django.test import RequestFactory
 
 from nstsite.webtier import proxy, sendfile
 from tests.harness import Platform, unix_request
+from tests.web_client import signed_in_session
 
 FAILURE_LIMIT = 3
 MAX_REQUEST_MB = 2
@@ -161,12 +162,7 @@ def uploader_cookie(site) -> str:
     """The Cookie header of a signed-in session (logged in through the form)."""
     platform, _, _ = site
     platform.manage("shell", "-c", UPLOADER)
-    session = requests.Session()
-    page = session.get(platform.url + "/accounts/login/", timeout=30)
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
-    answer = session.post(platform.url + "/accounts/login/", timeout=30, headers={"Referer": platform.url},
-                          data={"csrfmiddlewaretoken": token, "username": "uploader", "password": "Uploads-of-1889-x"})
-    assert answer.ok and "/accounts/login/" not in answer.url
+    session = signed_in_session(platform.url, "uploader", "Uploads-of-1889-x")
     return "; ".join(f"{c.name}={c.value}" for c in session.cookies)
 
 

@@ -1,6 +1,6 @@
 """Talking to the site as a visitor does, for the tests: the test users' password, the errors a form
-page shows next to a field, and a websocket opened through the whole ASGI stack (origin check,
-session auth, routing)."""
+page shows next to a field, a websocket opened through the whole ASGI stack (origin check,
+session auth, routing), and a session signed in through a running site's log-in form."""
 
 from __future__ import annotations
 
@@ -30,3 +30,22 @@ def communicator(path: str, cookie_header: bytes | None = None, origin: bytes = 
     if cookie_header:
         headers.append((b"cookie", cookie_header))
     return WebsocketCommunicator(application, path, headers=headers)
+
+
+def csrf_token(html: str) -> str:
+    """The CSRF token of the (first) form on a page."""
+    return re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+
+
+def signed_in_session(url: str, username: str, password: str):
+    """A requests.Session signed in through the log-in form of the site at `url` (a running
+    platform: tests/harness.py)."""
+    import requests
+
+    session = requests.Session()
+    page = session.get(url + "/accounts/login/", timeout=30)
+    answer = session.post(url + "/accounts/login/", timeout=30, headers={"Referer": url},
+                          data={"csrfmiddlewaretoken": csrf_token(page.text), "username": username,
+                                "password": password})
+    assert answer.ok and "/accounts/login/" not in answer.url, answer.url
+    return session

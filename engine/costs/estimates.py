@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 
-from django.db.models import Case, Count, Q, When
+from django.db.models import Case, When
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from engine.costs.cost_model import MARGIN, CostModel, Estimate, Finished, fits
 from engine.jobs import queue, worker_info
@@ -73,45 +74,83 @@ class QueueEstimate:
         return None if self.wait_seconds is None else self.wait_seconds + self.run_seconds
 
 
-def jobs_ahead(job: StyleJob):
-    """Queued jobs a worker picks before this one: workers empty the high queue first, each queue in order."""
-    queued = StyleJob.objects.filter(status=Status.QUEUED)
-    if job.queue == HIGH_QUEUE:
-        return queued.filter(queue=HIGH_QUEUE, pk__lt=job.pk)
-    return queued.filter(Q(queue=HIGH_QUEUE) | Q(pk__lt=job.pk))
+@dataclass(frozen=True)
+class Waiting:
+    """A queued job, as the queue's estimates need it."""
+    pk: int
+    rq_id: str
+    owner_id: int
+    queue: str
+    mode: str
+    size: int
+    steps: int
+
+
+def queued_in_turn_order() -> list[Waiting]:
+    """Every queued job, in the order workers take them: the high queue's list, then the default
+    one's, each in turn order (engine.jobs.turns), then the queued rows that are on no list (just
+    committed and not enqueued yet, or lost by Redis until the orphan sweep puts them back; all of
+    them when Redis cannot be asked), the high queue's first, oldest first. One query, one Redis
+    round trip."""
+    rows = [Waiting(pk, StyleJob.rq_job_id_for(uuid), owner_id, queue_name, mode, size, steps)
+            for pk, uuid, owner_id, queue_name, mode, size, steps in (
+                StyleJob.objects.filter(status=Status.QUEUED)
+                .order_by(Case(When(queue=HIGH_QUEUE, then=0), default=1), "pk")
+                .values_list("pk", "uuid", "owner_id", "queue", "mode", "size", "total_steps"))]
+    if not rows:
+        return rows
+    try:
+        order = {rq_id: i for i, rq_id in enumerate(queue.waiting_order())}
+    except RedisError:
+        return rows
+    return sorted(rows, key=lambda w: order.get(w.rq_id, len(order)))  # stable: the rest keep their order
+
+
+class _RunTimes:
+    """Each (mode, size, steps) estimated once, however many queued jobs share it."""
+
+    def __init__(self, estimator: RunTimeEstimator):
+        self.estimator, self.known = estimator, {}
+
+    def __call__(self, w: Waiting) -> float:
+        key = (w.mode, w.size, w.steps)
+        if key not in self.known:
+            self.known[key] = self.estimator.estimate(*key)
+        return self.known[key]
 
 
 def estimate_queue(job: StyleJob) -> QueueEstimate:
-    """Position and ETA of a queued job: three queries and one Redis call, whatever the queue length."""
+    """Position and ETA of a queued job, by the order workers take the queued jobs (their turns):
+    three queries and two Redis calls, whatever the queue length."""
     estimator = RunTimeEstimator.from_db()
-    ahead = list(jobs_ahead(job).values("mode", "size", "total_steps").annotate(n=Count("id")).order_by())
+    order = queued_in_turn_order()
+    position = next((i for i, w in enumerate(order) if w.pk == job.pk), len(order))
+    run_time = _RunTimes(estimator)
     busy = _busy_seconds(estimator)
-    waiting = sum(row["n"] * estimator.estimate(row["mode"], row["size"], row["total_steps"])
-                  for row in ahead)
+    waiting = sum(run_time(w) for w in order[:position])
     workers = queue.worker_count()
     wait = (busy + waiting) / workers if workers else None
     return QueueEstimate(
-        position=sum(row["n"] for row in ahead), workers=workers, wait_seconds=wait,
+        position=position, workers=workers, wait_seconds=wait,
         run_seconds=estimator.estimate(job.mode, job.size, job.total_steps, job.params),
     )
 
 
 def estimate_queued_jobs(limit: int) -> list[tuple[int, int, QueueEstimate]]:
     """(job pk, owner pk, estimate) for the first `limit` queued jobs, in the order workers take
-    them (the high queue first, then each queue in order): three queries and one Redis call for
-    all of them (engine.live.updates tells their pages when the queue has moved)."""
+    them (queued_in_turn_order): three queries and two Redis calls for all of them
+    (engine.live.updates tells their pages when the queue has moved)."""
     estimator = RunTimeEstimator.from_db()
-    queued = (StyleJob.objects.filter(status=Status.QUEUED)
-              .order_by(Case(When(queue=HIGH_QUEUE, then=0), default=1), "pk")
-              .values_list("pk", "owner_id", "mode", "size", "total_steps")[:limit])
+    order = queued_in_turn_order()[:limit]
+    run_time = _RunTimes(estimator)
     busy = _busy_seconds(estimator)
     workers = queue.worker_count()
     out, waiting = [], 0.0
-    for position, (pk, owner_id, mode, size, steps) in enumerate(queued):
-        run = estimator.estimate(mode, size, steps)
+    for position, w in enumerate(order):
+        run = run_time(w)
         wait = (busy + waiting) / workers if workers else None
-        out.append((pk, owner_id, QueueEstimate(position=position, workers=workers, wait_seconds=wait,
-                                                run_seconds=run)))
+        out.append((w.pk, w.owner_id, QueueEstimate(position=position, workers=workers, wait_seconds=wait,
+                                                    run_seconds=run)))
         waiting += run
     return out
 
@@ -186,10 +225,12 @@ class NewJobEstimate:
 
 
 def estimate_new_job(mode: str, params, content_size: tuple[int, int] | None, *, queue_name: str,
-                     context: WorkerContext | None = None, units: int = 1) -> NewJobEstimate:
+                     context: WorkerContext | None = None, units: int = 1,
+                     owner_id: int | None = None) -> NewJobEstimate:
     """Run time and peak memory of a job not submitted yet (of `units` work units: a video's frames),
-    on each kind of live worker, and the wait it would have in `queue_name`: three queries and two
-    Redis round trips."""
+    on each kind of live worker, and the wait it would have in `queue_name` at `owner_id`'s turn
+    (engine.jobs.turns; without an owner, behind every queued job): three queries and four Redis
+    round trips."""
     context = context or worker_context()
     model = context.model
     by_device: dict[str, list[worker_info.WorkerInfo]] = {}
@@ -204,22 +245,36 @@ def estimate_new_job(mode: str, params, content_size: tuple[int, int] | None, *,
                                          roomiest.memory_bytes, fits(cost.peak_bytes, roomiest.memory_bytes)))
     fallback = model.estimate(mode, params, content_size, units=units)
     result = NewJobEstimate(per_device, fallback, None, None, None)
-    result.wait_seconds, result.workers = _wait_for_new_job(context.estimator, queue_name)
+    result.wait_seconds, result.workers = _wait_for_new_job(context.estimator, queue_name, owner_id)
     if not result.fits_somewhere:
         result.largest_fitting_size = _largest_fitting_size(mode, params, content_size, model, context.workers)
     return result
 
 
-def _wait_for_new_job(estimator: RunTimeEstimator, queue_name: str) -> tuple[float | None, int | None]:
-    queued = StyleJob.objects.filter(status=Status.QUEUED)
-    if queue_name == HIGH_QUEUE:
-        queued = queued.filter(queue=HIGH_QUEUE)
-    ahead = list(queued.values("mode", "size", "total_steps").annotate(n=Count("id")).order_by())
-    waiting = sum(row["n"] * estimator.estimate(row["mode"], row["size"], row["total_steps"]) for row in ahead)
+def _wait_for_new_job(estimator: RunTimeEstimator, queue_name: str,
+                      owner_id: int | None) -> tuple[float | None, int | None]:
     workers = queue.worker_count()
     if not workers:
         return None, workers
+    run_time = _RunTimes(estimator)
+    waiting = sum(run_time(w) for w in _ahead_of_new_job(queue_name, owner_id))
     return (_busy_seconds(estimator) + waiting) / workers, workers
+
+
+def _ahead_of_new_job(queue_name: str, owner_id: int | None) -> list[Waiting]:
+    """The queued jobs a job of `owner_id` submitted now to `queue_name` would wait for: the high
+    queue's (for a job of the default queue) and those before its owner's turn in its own queue.
+    Without an owner, or without Redis, every queued job of those queues."""
+    order = queued_in_turn_order()
+    ahead = [w for w in order if w.queue == HIGH_QUEUE] if queue_name != HIGH_QUEUE else []
+    same = [w for w in order if w.queue == queue_name]  # its list first, in turn order
+    if owner_id is None:
+        return ahead + same
+    try:
+        place = queue.place_for_new_job(owner_id, queue_name)
+    except RedisError:
+        return ahead + same
+    return ahead + same[:place]
 
 
 def _largest_fitting_size(mode, params, content_size, model: CostModel,

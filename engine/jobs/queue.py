@@ -1,6 +1,7 @@
-"""RQ and Redis plumbing for style jobs: the queues, the per-job cancel flag, RQ's own records of a
-job, and the orphan sweep's marks. No decisions live here: engine.jobs.service (the job service) decides
-when to enqueue, cancel, requeue, move or recover a job, and calls these.
+"""RQ and Redis plumbing for style jobs: the queues (kept in fair turns between users:
+engine.jobs.turns), the per-job cancel flag, RQ's own records of a job, and the orphan sweep's
+marks. No decisions live here: engine.jobs.service (the job service) decides when to enqueue,
+cancel, requeue, move or recover a job, and calls these.
 
 The database is the truth about a job's status; Redis only carries the RQ queues and a "please
 stop" flag per job (`nst:cancel:<uuid>`), which the worker polls before every engine step with one
@@ -25,7 +26,8 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Callback, Job, JobStatus, Retry
 from rq.queue import Queue
 
-from engine.models import StyleJob
+from engine.jobs import turns
+from engine.models import DEFAULT_QUEUE, HIGH_QUEUE, StyleJob
 
 logger = logging.getLogger(__name__)
 
@@ -50,12 +52,17 @@ def rq_queue(name: str) -> Queue:
 # --- putting a job on a queue ----------------------------------------------------------------------
 
 def enqueue(job: StyleJob) -> None:
-    """Put the job on its RQ queue, with RQ's retry reserved for lost workers (recovery_retry).
-    Raises RedisError when Redis cannot be reached."""
-    rq_queue(job.queue).enqueue(
-        TASK, job.pk, job_id=job.rq_job_id, description=f"style job {job.pk} ({job.mode}, {job.size} px)",
-        on_failure=Callback(FAILURE_CALLBACK), retry=recovery_retry(),
-        meta={"max_recoveries": settings.NST_JOB_MAX_RECOVERIES})
+    """Put the job on its RQ queue at its owner's turn (engine.jobs.turns), with RQ's retry reserved
+    for lost workers (recovery_retry). Raises RedisError when Redis cannot be reached."""
+    queue = rq_queue(job.queue)
+    with queue.connection.pipeline() as pipe:  # one transaction: the owner is there when it is placed
+        pipe.multi()
+        turns.write_owner(pipe, queue.job_class.key_for(job.rq_job_id), job.owner_id)
+        queue.enqueue(
+            TASK, job.pk, job_id=job.rq_job_id, description=f"style job {job.pk} ({job.mode}, {job.size} px)",
+            on_failure=Callback(FAILURE_CALLBACK), retry=recovery_retry(),
+            meta={"max_recoveries": settings.NST_JOB_MAX_RECOVERIES}, pipeline=pipe)
+        pipe.execute()
 
 
 def recovery_retry() -> Retry | None:
@@ -77,7 +84,7 @@ def remove_waiting(job: StyleJob) -> bool:
 
 
 def move_waiting(job: StyleJob, to_queue: str) -> bool:
-    """Move a waiting job to the end of `to_queue`. Redis decides the race with a worker: LREM
+    """Move a waiting job to `to_queue`, at its owner's turn there. Redis decides the race with a worker: LREM
     takes the id off the old queue atomically, so either this call or a worker's pop gets it,
     never both. False when it was not waiting (or could not be moved: then it is put back)."""
     old_queue = rq_queue(job.queue)
@@ -90,6 +97,29 @@ def move_waiting(job: StyleJob, to_queue: str) -> bool:
         old_queue.push_job_id(job.rq_job_id, at_front=True)
         return False
     return True
+
+
+# --- the order of the waiting jobs (engine.jobs.turns) -------------------------------------------------
+
+def waiting_order() -> list[str]:
+    """The RQ ids of the waiting jobs, in the order workers take them: the high queue, then the
+    default one, each in turn order. One round trip; raises RedisError."""
+    return turns.waiting_ids(redis_connection(), [rq_queue(HIGH_QUEUE), rq_queue(DEFAULT_QUEUE)])
+
+
+def place_for_new_job(owner_id: int, queue_name: str) -> int:
+    """How many jobs of `queue_name` a job of `owner_id` submitted now would wait behind (the
+    jobs of the high queue not counted). Raises RedisError."""
+    return turns.place_for(redis_connection(), rq_queue(queue_name), owner_id)
+
+
+def record_turn(job: StyleJob) -> None:
+    """The job has started: its owner had their turn (engine.jobs.turns). Best effort: without
+    Redis the order of the next insertions is a little less fair, nothing more."""
+    try:
+        turns.record_turn(redis_connection(), job.queue, job.owner_id)
+    except RedisError:
+        logger.warning("Redis unreachable; style job %s's turn not recorded", job.pk)
 
 
 # --- RQ's record of a job ------------------------------------------------------------------------------

@@ -23,7 +23,9 @@ the one public port:
   lets the download views hand large files back to nginx (nstsite/webtier/sendfile.py);
 - MEDIA_ROOT only as an internal location, for those hand-backs: no media file is public; with the
   job files in an S3 bucket (NST_STORAGE=s3), an internal location that fetches the object with a
-  short-lived presigned URL instead (object_store_location below).
+  short-lived presigned URL instead (object_store_location below);
+- the gallery's pages for visitors who are not signed in, kept in a cache of nginx's own and
+  purged when they change (nstsite/webtier/page_cache.py, its own part of the configuration).
 
 Why nginx rather than Caddy (both are in Debian): nginx's X-Accel-Redirect is what the download
 hand-back needs (Caddy 2.6, Debian's, needs a handle_response block for it), it has gzip_static
@@ -41,6 +43,9 @@ import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from nstsite.webtier import page_cache
+from nstsite.webtier.page_cache import PageCache
 
 # Files whose name carries ManifestStaticFilesStorage's content hash ("site.0123456789ab.css")
 # never change: a browser may keep them for a year without asking again.
@@ -81,6 +86,7 @@ class ProxyConfig:
     workers: str = "auto"
     as_root: bool = False                 # started by root (see render)
     object_store: str = ""                # the S3 endpoint of the job files (NST_STORAGE=s3); "" = local disk
+    page_cache: PageCache | None = None   # the gallery's pages for visitors (nstsite/webtier/page_cache.py)
 
 
 def upstream_address(address: str) -> str:
@@ -134,6 +140,14 @@ def render(c: ProxyConfig) -> str:
             # gunicorn also reads these as "the browser used https" from the proxy's address.
             proxy_set_header X-Forwarded-Ssl "";
             proxy_set_header X-Forwarded-Protocol "";"""
+    # How a page's request goes to the WSGI server ("location /" below, and the page cache's).
+    to_pages = f"""proxy_pass http://nst_pages;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            {forwarded}
+            proxy_set_header X-Sendfile-Type X-Accel-Redirect;
+            proxy_redirect off;
+            proxy_read_timeout 120s;"""
     security_headers = "\n".join(
         f"            add_header {name} $upstream_http_{name.lower().replace('-', '_')} always;"
         for name in SECURITY_HEADERS)
@@ -231,6 +245,7 @@ http {{
         "" close;
     }}
 
+{page_cache.http_part(c.page_cache) if c.page_cache else ""}
     upstream nst_pages {{
         server {upstream_address(c.pages)};
         keepalive 32;
@@ -290,14 +305,9 @@ http {{
         }}
 
 {larger}
+{page_cache.locations(c.page_cache, to_pages) if c.page_cache else ""}
         location / {{
-            proxy_pass http://nst_pages;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            {forwarded}
-            proxy_set_header X-Sendfile-Type X-Accel-Redirect;
-            proxy_redirect off;
-            proxy_read_timeout 120s;
+            {to_pages}
         }}
     }}
 }}
@@ -389,6 +399,9 @@ def prepare(c: ProxyConfig, page_413: bytes) -> Path:
     for sub in ("tmp/body", "tmp/proxy", "tmp/fastcgi", "tmp/uwsgi", "tmp/scgi", "errors"):
         (c.folder / sub).mkdir(parents=True, exist_ok=True)
     (c.folder / "errors" / "413.html").write_bytes(page_413)
+    if c.page_cache is not None:  # pages of the last run (perhaps of another release) are not served
+        shutil.rmtree(c.page_cache.folder, ignore_errors=True)
+        c.page_cache.folder.mkdir(parents=True)
     conf = c.folder / "nginx.conf"
     temporary = conf.with_suffix(".tmp")
     temporary.write_text(render(c))
@@ -410,6 +423,7 @@ def main(argv: list[str] | None = None) -> int:
 
     django.setup()
     from django.conf import settings
+    from django.contrib.messages.storage.cookie import CookieStorage
     from django.shortcuts import resolve_url
     from django.urls import reverse
 
@@ -425,7 +439,11 @@ def main(argv: list[str] | None = None) -> int:
         larger_bodies=tuple(limits.larger.items()),
         front_proxies=tuple(settings.NST_FRONT_PROXIES), mime_types=mime_types(nginx), as_root=os.geteuid() == 0,
         upload_check=reverse("may_upload"), login_url=resolve_url(settings.LOGIN_URL),
-        object_store=download_endpoint(settings.STORAGES))
+        object_store=download_endpoint(settings.STORAGES),
+        page_cache=PageCache(
+            folder=Path(settings.NST_PROXY_DIR) / "cache", generation_path=reverse("gallery:page_generation"),
+            internal_host=page_cache.internal_host(settings.ALLOWED_HOSTS),
+            skip_cookies=(settings.SESSION_COOKIE_NAME, CookieStorage.cookie_name)))
     if args.print_config:
         print(render(config))
         return 0
