@@ -7,9 +7,17 @@ logged and does not undo the job's success.
 
 job_failed(sender=StyleJob, job=<StyleJob>): sent by StyleJob.fail() once the row says "failed"
 (job.error holds the message). engine.notifications e-mails owners who asked for it on both.
+
+job_started, job_cancelled (sender=StyleJob, job=<StyleJob>): sent by StyleJob.start() and
+StyleJob.cancel() once the row says so. job_group_done(sender=StyleJob, job=<StyleJob>, group=<n>):
+sent by the run's reporter (engine.runners.progress) when a group of work is whole and saved (an
+epoch, a video's chunk). The API's webhooks are sent on these (api.webhooks).
 """
 
 from django.dispatch import Signal
 
 job_succeeded = Signal()
 job_failed = Signal()
+job_started = Signal()
+job_cancelled = Signal()
+job_group_done = Signal()
