@@ -348,9 +348,12 @@ class StyleJob(models.Model):
 
     def cancel(self) -> bool:
         """queued/running -> cancelled. Only the database: engine.jobs.service.cancel() also takes
-        the job off the RQ queue and tells a running worker to stop."""
-        return self._transition(ACTIVE_STATUSES, status=Status.CANCELLED, finished_at=timezone.now(),
-                                eta_seconds=None)
+        the job off the RQ queue and tells a running worker to stop. Sends engine.signals.job_cancelled."""
+        ok = self._transition(ACTIVE_STATUSES, status=Status.CANCELLED, finished_at=timezone.now(),
+                              eta_seconds=None)
+        if ok:
+            announce(job_cancelled, self)
+        return ok
 
     def record_stop(self, *, epoch: int, step: int, checkpoint: bytes | None) -> bool:
         """Where a cancelled run stopped, with the engine's checkpoint so a requeued run resumes."""
