@@ -430,7 +430,10 @@ class StyleJobForm(forms.Form):
             return
         weights = []
         for slot in given:
-            weight = data.get(f"style_{slot}_weight")
+            name = f"style_{slot}_weight"
+            weight = data.get(name)
+            if weight is None and self.fields[name].widget.value_omitted_from_data(self.data, self.files, name):
+                weight = self.fields[name].initial  # not sent at all (a program's request): as a control's default
             if weight is None and f"style_{slot}_weight" not in self._errors:
                 self.add_error(f"style_{slot}_weight", "Give this style a weight (1 is normal).")
             weights.append(weight or 0.0)
