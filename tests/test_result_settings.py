@@ -116,3 +116,37 @@ def test_a_file_without_settings_is_refused_with_a_message(api_client, image_byt
     plain.seek(0)
     response = api_client().post(reverse("api:jobs"), {**job_form_data("fast"), "settings_from": plain})
     assert response.status_code == 400 and "carries no settings" in response.json()["errors"]["settings_from"][0]["message"]
+
+
+@pytest.mark.slow
+def test_dropping_a_result_on_the_form_fills_in_its_settings(live_server, page, finished, owner, tmp_path):
+    """In Chromium: the result of a classic job with a painting of the library, chosen in the form's
+    "Made here before?" box, fills in its mode, settings and painting (static/js/settings_drop.js)."""
+    from playwright.sync_api import expect
+
+    from engine.studio import style_library
+    from tests.browser import artifact_path
+    from tests.web_client import PASSWORD
+
+    style_library.create_bundled_rows()
+    painting = LibraryStyle.objects.offered().last()
+    job = finished(mode="classic", size=64, epochs=3, steps_per_epoch=40, optimizer="adam")
+    job.styles.update(library_style=painting)
+    job = StyleJob.objects.get(pk=job.pk)
+    with job.result.open("rb") as fh:  # written again now that the style is the library's
+        png = result_settings.embed_png(fh.read(), result_settings.settings_of(job))
+    (tmp_path / "result.png").write_bytes(png)
+    page.goto(live_server.url + reverse("login"))
+    page.fill("input[name=username]", owner.username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("#login-submit")
+    page.goto(live_server.url + reverse("engine:submit"))
+    expect(page.locator("#settings-drop")).to_be_visible()
+    page.set_input_files("#settings-file", str(tmp_path / "result.png"))
+    expect(page.locator("#settings-drop-status")).to_contain_text("filled in", timeout=15_000)
+    assert page.input_value("select[name=mode]") == "classic"
+    assert page.input_value("input[name=epochs]") == "3"
+    assert page.input_value("input[name=steps_per_epoch]") == "40"
+    assert page.input_value("select[name=optimizer]") == "adam"
+    assert page.input_value("select[name=style_1_library]") == str(painting.pk)
+    page.screenshot(path=artifact_path("settings-drop-1280.png"), full_page=False)
