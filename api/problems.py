@@ -33,7 +33,8 @@ PROBLEMS: dict[str, tuple[str, str]] = {
                            "A field or file was refused, with the form's own messages (`errors`, by field; "
                            "`__all__` for the form as a whole)."),
     "quota-exceeded": ("Over a quota", "Too many active jobs, or your jobs' files fill your storage quota."),
-    "rate-limited": ("Too many requests", "Too many submissions in a short time; `Retry-After` says when to try again."),
+    "rate-limited": ("Too many requests",
+                     "Too many submissions in a short time; `Retry-After` says when to try again."),
     "not-authenticated": ("Authentication needed", "Send `Authorization: Bearer <token>`."),
     "invalid-token": ("Token not valid", "The token is unknown, revoked or expired."),
     "read-only-token": ("Read-only token", "A read token cannot submit, cancel or delete."),
@@ -46,7 +47,8 @@ PROBLEMS: dict[str, tuple[str, str]] = {
                                "A request with the same `Idempotency-Key` is still being handled; try again."),
     "invalid-request": ("Invalid request", "A parameter is missing or malformed."),
     "method-not-allowed": ("Method not allowed", "This URL does not take that method."),
-    "unsupported-media-type": ("Unsupported media type", "Send multipart/form-data (or JSON where the endpoint says so)."),
+    "unsupported-media-type": ("Unsupported media type",
+                               "Send multipart/form-data (or JSON where the endpoint says so)."),
     "service-unavailable": ("Try again later", "The job queue or the storage cannot be reached just now."),
     "server-error": ("Server error", "Something went wrong on our side; it has been logged."),
 }

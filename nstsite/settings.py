@@ -477,7 +477,8 @@ NST_WEBHOOK_TIMEOUT_SECONDS = env_int("NST_WEBHOOK_TIMEOUT_SECONDS", 5)
 # Seconds before each retry of a failed delivery: 6 tries over about an hour (Standard Webhooks'
 # advice is a similar back-off); NST_WEBHOOK_RETRY_SECONDS="1,1,1" for a quick test.
 try:
-    NST_WEBHOOK_RETRY_SECONDS = [int(s) for s in env_list("NST_WEBHOOK_RETRY_SECONDS", ["10", "60", "300", "900", "2400"])]
+    NST_WEBHOOK_RETRY_SECONDS = [int(s) for s in env_list("NST_WEBHOOK_RETRY_SECONDS",
+                                                          ["10", "60", "300", "900", "2400"])]
 except ValueError:
     raise ImproperlyConfigured("NST_WEBHOOK_RETRY_SECONDS must be whole numbers of seconds, "
                                "comma-separated.") from None

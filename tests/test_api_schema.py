@@ -8,7 +8,7 @@ import re
 
 import pytest
 import yaml
-from django.urls import URLPattern, get_resolver, reverse
+from django.urls import URLPattern, reverse
 from openapi_spec_validator import validate
 
 pytestmark = pytest.mark.django_db

@@ -174,8 +174,10 @@ def test_a_name_that_resolves_to_a_private_address_is_refused_at_each_try(addres
 
 
 def test_the_guard_lets_public_https_through_and_names_the_address_it_checked(monkeypatch):
-    monkeypatch.setattr(guard.socket, "getaddrinfo",
-                        lambda host, port, *a, **k: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", port))])
+    def resolve(host, port, *args, **kwargs):
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("93.184.215.14", port))]
+
+    monkeypatch.setattr(guard.socket, "getaddrinfo", resolve)
     target = guard.resolve("https://hooks.example.org/in?x=1")
     assert (target.scheme, target.host, target.port, target.address, target.path) == (
         "https", "hooks.example.org", 443, "93.184.215.14", "/in?x=1")

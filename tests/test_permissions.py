@@ -386,7 +386,8 @@ API_MATRIX = [
     ("api:schema", "get", lambda o: reverse("api:schema"), dict.fromkeys(API_ROLES, 200)),
     ("api:docs", "get", lambda o: reverse("api:docs"), dict.fromkeys(API_ROLES, 200)),
     ("api:problems", "get", lambda o: reverse("api:problems"), dict.fromkeys(API_ROLES, 200)),
-    ("api:jobs", "get", lambda o: reverse("api:jobs"), {**NO, "other": 200, "owner_read": 200, "owner": 200, "staff": 200}),
+    ("api:jobs", "get", lambda o: reverse("api:jobs"),
+     {**NO, "other": 200, "owner_read": 200, "owner": 200, "staff": 200}),
     ("api:jobs", "post", lambda o: reverse("api:jobs"),  # an empty submission: refused by the form
      {**NO, "other": 400, "owner_read": 403, "owner": 400, "staff": 400}),
     ("api:job", "get", lambda o: reverse("api:job", args=[o.private.pk]),

@@ -115,7 +115,8 @@ def test_a_file_without_settings_is_refused_with_a_message(api_client, image_byt
     assert response.status_code == 400 and "carries no settings" in response.json()["detail"]
     plain.seek(0)
     response = api_client().post(reverse("api:jobs"), {**job_form_data("fast"), "settings_from": plain})
-    assert response.status_code == 400 and "carries no settings" in response.json()["errors"]["settings_from"][0]["message"]
+    assert response.status_code == 400
+    assert "carries no settings" in response.json()["errors"]["settings_from"][0]["message"]
 
 
 @pytest.mark.slow
@@ -150,3 +151,22 @@ def test_dropping_a_result_on_the_form_fills_in_its_settings(live_server, page, 
     assert page.input_value("select[name=optimizer]") == "adam"
     assert page.input_value("select[name=style_1_library]") == str(painting.pk)
     page.screenshot(path=artifact_path("settings-drop-1280.png"), full_page=False)
+
+
+def test_a_video_result_carries_its_settings_as_a_metadata_tag(tmp_path, images_dir):
+    """engine.nst.video_io.assemble writes the tags the video runner gives it (the job's settings)."""
+    import json
+
+    import av
+
+    from engine.nst import video_io
+    from tests import clips
+
+    clip = clips.make_clip(tmp_path / "c.mp4", images_dir / "tubingen.jpg", frames=6)
+    data = {"format": 1, "mode": "video", "params": {"size": 64}, "styles": [], "site_version": "1.0"}
+    out = video_io.assemble([clip], None, tmp_path / "result.mp4", result_settings.video_metadata(data))
+    with av.open(str(out)) as container:
+        assert json.loads(container.metadata["nstsite"]) == data
+    plain = video_io.assemble([clip], None, tmp_path / "plain.mp4")
+    with av.open(str(plain)) as container:
+        assert "nstsite" not in container.metadata

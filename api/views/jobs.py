@@ -45,7 +45,8 @@ def batch_json(batch: Batch, request) -> dict:
     rows = list(job_rows().visible_to(request.user).filter(batch=batch).order_by("pk"))
     return {"id": batch.pk, "url": absolute(request, "api:batch", batch.pk),
             "page": absolute(request, "engine:batch", batch.pk), "created_at": batch.created_at,
-            "jobs": JobSerializer(rows, many=True, context={"request": request, "estimates": queue_estimates(rows)}).data}
+            "jobs": JobSerializer(rows, many=True,
+                                  context={"request": request, "estimates": queue_estimates(rows)}).data}
 
 
 def found(rows, pk: int):
@@ -99,7 +100,8 @@ class JobList(APIView):
         description=requests_doc.SUBMIT, request={"multipart/form-data": requests_doc.SubmissionSerializer},
         parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER,
                                      description="A retry within 24 hours with the same key gets the same job (200).")],
-        responses={201: CREATED, 200: OpenApiResponse(CREATED, description="An idempotent retry: the jobs made before."),
+        responses={201: CREATED,
+                   200: OpenApiResponse(CREATED, description="An idempotent retry: the jobs made before."),
                    400: PROBLEM, 401: PROBLEM, 403: PROBLEM, 409: PROBLEM, 422: PROBLEM, 429: PROBLEM, 503: PROBLEM})
     def post(self, request):
         made = submit.create(request)
@@ -111,7 +113,8 @@ class JobList(APIView):
             return Response(batch_json(first.batch, request), status=status,
                             headers={"Location": absolute(request, "api:batch", first.batch_id)})
         job = job_rows().get(pk=first.pk)
-        return Response(job_json(job, request), status=status, headers={"Location": absolute(request, "api:job", job.pk)})
+        return Response(job_json(job, request), status=status,
+                        headers={"Location": absolute(request, "api:job", job.pk)})
 
 
 class JobDetail(APIView):

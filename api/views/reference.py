@@ -82,7 +82,8 @@ class ResultSettings(APIView):
     reads_only = True  # reads a file; changes nothing
 
     @extend_schema(operation_id="settings_read", summary="The settings a result PNG carries, as submission fields",
-                   request={"multipart/form-data": inline_serializer("SettingsFile", {"file": serializers.FileField()})},
+                   request={"multipart/form-data": inline_serializer("SettingsFile",
+                                                                     {"file": serializers.FileField()})},
                    responses={200: ResultSettingsSerializer, 400: PROBLEM, 401: PROBLEM})
     def post(self, request):
         upload = request.FILES.get("file")

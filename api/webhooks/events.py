@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from engine.models import StyleJob
-from engine.storage.job_files import result_download
+from engine.storage.job_files import DOWNLOADS, file_for
 
 EVENTS = {
     "started": "a worker has started it",
@@ -37,7 +37,12 @@ def payload(job: StyleJob, event: str, group: int | None = None) -> dict:
     if event == "failed":
         data["error"] = job.error
     if event == "succeeded":
-        result = result_download(job)
-        kind = "mp4" if result is not None and result.suffix == ".mp4" else "png"
-        data["result"] = site_url("api:job_file", job.pk, kind)
+        kind = result_kind(job)
+        if kind:
+            data["result"] = site_url("api:job_file", job.pk, kind)
     return {"type": f"job.{event}", "timestamp": timezone.now().isoformat(), "data": data}
+
+
+def result_kind(job: StyleJob) -> str:
+    """The download kind of the job's result ("png", "mp4"); "" before it has one."""
+    return next((kind for kind, d in DOWNLOADS.items() if d.field == "result" and file_for(job, kind)), "")

@@ -33,6 +33,7 @@ from engine.runners.base import (
 )
 from engine.runners.fast import FastRunner
 from engine.storage.job_files import VIDEO_RESULT, job_file_name, local_path, video_work_dir
+from engine.storage.result_settings import settings_of, video_metadata
 
 if TYPE_CHECKING:
     from engine.models import StyleJob
@@ -92,7 +93,8 @@ class VideoRunner(Runner):
                                 checkpoint=report.checkpoint.to_bytes())
 
         kwargs = dict(stylizer=get_fast_stylizer(settings.NST_MODEL_DIR), work_dir=work, out=out,
-                      on_frame=on_frame, on_chunk=on_chunk, should_stop=progress.should_stop)
+                      on_frame=on_frame, on_chunk=on_chunk, should_stop=progress.should_stop,
+                      metadata=video_metadata(settings_of(job)) if job.embed_settings else None)
         source = local_path(job.content.name)
         resume = read_checkpoint(job, VideoCheckpoint)
         if resume is not None:
