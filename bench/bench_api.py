@@ -111,7 +111,8 @@ def main() -> int:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="nst-bench-api-") as tmp:
-        platform = Platform(Path(tmp), model_dir=MODEL_DIR)
+        # One user's 50 programs, each with a token of its own (more than a user may hold by default).
+        platform = Platform(Path(tmp), model_dir=MODEL_DIR, env={"NST_API_MAX_TOKENS": str(CLIENTS)})
         try:
             platform.up(workers=1)
             tokens = make_tokens(platform, CLIENTS)
