@@ -41,7 +41,7 @@ def make_tokens(platform: Platform, n: int) -> list[str]:
     code = ("from django.contrib.auth import get_user_model; from api import tokens; "
             "u = get_user_model().objects.create_user('bench', 'bench@example.org', 'bench-Password-1'); "
             f"print(' '.join(tokens.issue(u, f't{{i}}', 'write')[1] for i in range({n})))")
-    return platform.manage("shell", "-c", code).split()
+    return platform.manage("shell", "-c", code).strip().splitlines()[-1].split()  # the last line: the tokens
 
 
 def submit_to_result(session, base: str, size: int) -> float:
