@@ -156,7 +156,8 @@ def write_docs(r: dict) -> None:
         "## API",
         "",
         f"`python bench/bench_api.py` ({r['date']}; {r['cpu']}, {r['cores']} cores, no GPU; run under "
-        "`flock -x`, alone). The platform's own processes as scripts/run starts them (nginx, gunicorn, daphne, "
+        f"`flock -x`, alone; 1-minute load average {r['load_average']:.1f} at its end). The platform's own "
+        "processes as scripts/run starts them (nginx, gunicorn, daphne, "
         "one StyleWorker, the webhooks worker, Redis, SQLite), every request through the proxy with a bearer token.",
         "",
         f"**Submit to result, fast mode, {r['size']} px** (tubingen.jpg, starry_night.jpg): from the start of "
