@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ("engine", "0007_result_settings"),
+        ("engine", "0008_result_settings"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

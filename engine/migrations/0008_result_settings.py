@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('engine', '0006_studio'),
+        ('engine', '0007_hardening_round_2'),
     ]
 
     operations = [
