@@ -34,7 +34,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from engine.nst import schema
-from engine.signals import job_failed, job_succeeded, originals_shared
+from engine.signals import job_cancelled, job_failed, job_started, job_succeeded, originals_shared
 from engine.storage.job_files import (
     HISTORY,
     PLOT,
@@ -48,6 +48,7 @@ from engine.storage.job_files import (
     style_kind,
     write_job_file,
 )
+from engine.storage.result_settings import embed_png, settings_of
 
 if TYPE_CHECKING:
     from engine.nst import ClassicParams, FastParams, LossHistory, VideoParams
@@ -210,6 +211,8 @@ class StyleJob(models.Model):
     share_originals = models.BooleanField(default=False)
     # The owner asked for an e-mail when the job ends (engine.notifications).
     notify_email = models.BooleanField(default=False)
+    # Its result file carries its settings (engine.storage.result_settings); its owner may leave them out.
+    embed_settings = models.BooleanField(default=True)
     queue = models.CharField(max_length=32, default=DEFAULT_QUEUE)
     # Submitted with other files as one batch (engine.models.Batch); None for a single job.
     batch = models.ForeignKey(Batch, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
@@ -269,8 +272,11 @@ class StyleJob(models.Model):
     def start(self, worker: str = "") -> bool:
         """queued -> running. False if the job was cancelled (or taken) meanwhile: do not run it."""
         now = timezone.now()
-        return self._transition((Status.QUEUED,), status=Status.RUNNING, started_at=now, progress_at=now,
-                                worker=worker[:200], error="")
+        ok = self._transition((Status.QUEUED,), status=Status.RUNNING, started_at=now, progress_at=now,
+                              worker=worker[:200], error="")
+        if ok:
+            announce(job_started, self)
+        return ok
 
     def report_progress(self, *, epoch: int, step: int, eta_seconds: float | None = None,
                         preview: bytes | None = None, checkpoint: bytes | None = None,
@@ -310,7 +316,7 @@ class StyleJob(models.Model):
             "status": Status.SUCCEEDED, "finished_at": timezone.now(), "run_seconds": seconds,
             "step": self.total_steps, "epoch": self.epochs, "eta_seconds": None,
             "device": device[:200], "network": network[:64],
-            "result": result_name or write_job_file(self, RESULT, image_png),
+            "result": result_name or write_job_file(self, RESULT, self._with_settings(image_png)),
             "measurements": measurements or {},
         }
         if poster_jpeg is not None:
@@ -324,8 +330,12 @@ class StyleJob(models.Model):
         if ok and old_checkpoint:
             default_storage.delete(old_checkpoint)
         if ok:
-            _announce(job_succeeded, self)
+            announce(job_succeeded, self)
         return ok
+
+    def _with_settings(self, png: bytes) -> bytes:
+        """The result PNG with the job's settings inside, unless its owner left them out."""
+        return embed_png(png, settings_of(self)) if self.embed_settings else png
 
     def fail(self, error: str) -> bool:
         """queued/running -> failed, with a message for the user (never a traceback). Sends
@@ -333,14 +343,17 @@ class StyleJob(models.Model):
         ok = self._transition(ACTIVE_STATUSES, status=Status.FAILED, error=error,
                               finished_at=timezone.now(), eta_seconds=None)
         if ok:
-            _announce(job_failed, self)
+            announce(job_failed, self)
         return ok
 
     def cancel(self) -> bool:
         """queued/running -> cancelled. Only the database: engine.jobs.service.cancel() also takes
-        the job off the RQ queue and tells a running worker to stop."""
-        return self._transition(ACTIVE_STATUSES, status=Status.CANCELLED, finished_at=timezone.now(),
-                                eta_seconds=None)
+        the job off the RQ queue and tells a running worker to stop. Sends engine.signals.job_cancelled."""
+        ok = self._transition(ACTIVE_STATUSES, status=Status.CANCELLED, finished_at=timezone.now(),
+                              eta_seconds=None)
+        if ok:
+            announce(job_cancelled, self)
+        return ok
 
     def record_stop(self, *, epoch: int, step: int, checkpoint: bytes | None) -> bool:
         """Where a cancelled run stopped, with the engine's checkpoint so a requeued run resumes."""
@@ -517,9 +530,9 @@ class StyleImage(models.Model):
         return style_kind(self.position)
 
 
-def _announce(signal, job: StyleJob) -> None:
+def announce(signal, job: StyleJob, **kwargs) -> None:
     """Send one of engine.signals' job signals; a failing receiver is logged, the job's new state stays."""
-    for receiver, outcome in signal.send_robust(sender=StyleJob, job=job):
+    for receiver, outcome in signal.send_robust(sender=StyleJob, job=job, **kwargs):
         if isinstance(outcome, Exception):
             logger.error("Receiver %r of a job signal failed for job %s", receiver, job.pk, exc_info=outcome)
 

@@ -11,6 +11,11 @@ job_failed(sender=StyleJob, job=<StyleJob>): sent by StyleJob.fail() once the ro
 originals_shared(sender=StyleJob, job=<StyleJob>, share=<bool>): sent by
 StyleJob.set_share_originals() once the row says whether the job's photo and style images are
 shown beside its result. The gallery purges its cached pages on it (gallery.page_cache).
+
+job_started, job_cancelled (sender=StyleJob, job=<StyleJob>): sent by StyleJob.start() and
+StyleJob.cancel() once the row says so. job_group_done(sender=StyleJob, job=<StyleJob>, group=<n>):
+sent by the run's reporter (engine.runners.progress) when a group of work is whole and saved (an
+epoch, a video's chunk). The API's webhooks are sent on these (api.webhooks).
 """
 
 from django.dispatch import Signal
@@ -18,3 +23,6 @@ from django.dispatch import Signal
 job_succeeded = Signal()
 job_failed = Signal()
 originals_shared = Signal()
+job_started = Signal()
+job_cancelled = Signal()
+job_group_done = Signal()

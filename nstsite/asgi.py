@@ -7,7 +7,9 @@
 Websockets pass two checks before a consumer sees them: the Origin header must be this site's own,
 scheme, host and port (nstsite.security.origins), so another site's page, or a page on another port of the
 same host, cannot open a socket with the visitor's cookies; and the session cookie gives
-`scope["user"]`, so consumers authorise like views do.
+`scope["user"]`, so consumers authorise like views do. A program's handshake (a ticket, or its
+API token as a subprotocol: api.socket_auth) is authenticated by that instead, without cookies,
+and reaches the same consumers.
 
 Behind the proxy the pages come from gunicorn, under the proxy's body limits and rate limits; the
 websocket server answers 404 to any plain HTTP request (issue 24, finding 9), so that it is no
@@ -28,10 +30,12 @@ django_application = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
+from api.socket_auth import ProgramSockets  # noqa: E402
 from engine.routing import websocket_urlpatterns  # noqa: E402
 from nstsite.security.origins import SameOriginOnly  # noqa: E402
 
-websockets = SameOriginOnly(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+websockets = ProgramSockets(programs=URLRouter(websocket_urlpatterns),
+                            browsers=SameOriginOnly(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))))
 
 NOT_HERE = b"Not found: this server serves websockets only; pages come through the site's address.\n"
 

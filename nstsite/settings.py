@@ -99,6 +99,11 @@ INSTALLED_APPS = [
     "channels",
     "engine",
     "gallery",
+    # The REST API for programs (api/: tokens, jobs, live tickets, webhooks) and its OpenAPI schema.
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI's files, served from this site (no CDN)
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -449,3 +454,52 @@ NST_PROXY_DIR = env_path("NST_PROXY_DIR", VAR_DIR / "proxy")
 # Addresses or networks (CIDR) of a TLS terminator or load balancer in front of nginx: nginx
 # believes their X-Forwarded-For and X-Forwarded-Proto. Nobody else's.
 NST_FRONT_PROXIES = env_list("NST_FRONT_PROXIES", [])
+
+# --- the REST API for programs (api/, issue 22; docs/api.md) ---------------------------------------
+# Bearer tokens first (a program's request never needs a CSRF token), then the site's own session
+# with its CSRF check (the pages' scripts). Every endpoint needs one of them; a read token may not
+# change anything (api.permissions.TokenScope). Refusals are RFC 9457 problem+json (api.problems).
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["api.authentication.BearerTokenAuthentication",
+                                       "api.authentication.SessionWithCsrf"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated", "api.permissions.TokenScope"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.MultiPartParser", "rest_framework.parsers.FormParser",
+                               "rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.problems.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "nstsite API",
+    "VERSION": "1",
+    "DESCRIPTION": "",  # api.schema_text fills it in (its module holds the long text)
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "PREPROCESSING_HOOKS": ["api.schema_text.only_the_api"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema_text.add_documents"],
+    "ENUM_NAME_OVERRIDES": {"JobStatus": "engine.models.Status", "JobMode": "engine.models.Mode"},
+}
+# Personal API tokens: how many a user may hold at once (revoked and expired ones do not count).
+NST_API_MAX_TOKENS = env_int("NST_API_MAX_TOKENS", 20)
+# A websocket ticket (POST /api/v1/jobs/{id}/ticket/) opens one socket, within this many seconds.
+NST_API_TICKET_SECONDS = env_int("NST_API_TICKET_SECONDS", 60)
+# Webhooks (api/webhooks/): sent by RQ jobs on their own queue, which only the "webhooks" process
+# empties, so a slow receiver never holds up a style worker. A receiver must be https on a public
+# address; NST_WEBHOOK_ALLOWED_HOSTS names hosts ("host" or "host:port") that may be on this
+# machine or a private network, over http too (your own receiver; the tests use it).
+NST_WEBHOOK_QUEUE = "webhooks"
+NST_WEBHOOK_ALLOWED_HOSTS = env_list("NST_WEBHOOK_ALLOWED_HOSTS", [])
+NST_WEBHOOK_TIMEOUT_SECONDS = env_int("NST_WEBHOOK_TIMEOUT_SECONDS", 5)
+# Seconds before each retry of a failed delivery: 6 tries over about an hour (Standard Webhooks'
+# advice is a similar back-off); NST_WEBHOOK_RETRY_SECONDS="1,1,1" for a quick test.
+try:
+    NST_WEBHOOK_RETRY_SECONDS = [int(s) for s in env_list("NST_WEBHOOK_RETRY_SECONDS",
+                                                          ["10", "60", "300", "900", "2400"])]
+except ValueError:
+    raise ImproperlyConfigured("NST_WEBHOOK_RETRY_SECONDS must be whole numbers of seconds, "
+                               "comma-separated.") from None
+RQ_QUEUES[NST_WEBHOOK_QUEUE] = {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 60}
+# The version the results' embedded settings name (api: "settings inside the result").
+NST_SITE_VERSION = env_str("NST_SITE_VERSION") or "1.0"

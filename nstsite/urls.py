@@ -1,5 +1,6 @@
 """URL routes: the home page, style jobs under /jobs/ (namespace "engine"), the gallery under
-/gallery/ ("gallery"), accounts under /accounts/ (django.contrib.auth's views plus sign-up), the
+/gallery/ ("gallery"), accounts under /accounts/ (django.contrib.auth's views plus sign-up and the
+"API tokens" page), the REST API under /api/ ("api": api/urls.py), the
 admin, and django-rq's queue dashboard under /admin/rq/ (its views are staff-only themselves:
 staff_member_required; linked from the admin index); /favicon.ico, which browsers ask for on
 every site whatever the page says.
@@ -16,6 +17,7 @@ from django.urls import include, path
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
+from api import token_pages
 from engine import accounts, views
 from nstsite.request_limits.anonymous_uploads import may_upload
 from nstsite.request_limits.rate_limits import limit_posts
@@ -45,7 +47,11 @@ urlpatterns = [
          limit_posts("password_reset_ip")(auth_views.PasswordResetView.as_view(
              form_class=accounts.LimitedPasswordResetForm)),
          name="password_reset"),
+    path("accounts/api-tokens/", token_pages.tokens_page, name="api_tokens"),
+    path("accounts/api-tokens/<int:pk>/revoke/", token_pages.revoke, name="api_token_revoke"),
+    path("accounts/api-tokens/secret/", token_pages.new_webhook_secret, name="api_webhook_secret"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("api/", include("api.urls")),
     path("admin/rq/", include("django_rq.urls")),
     path("admin/login/", limit_posts(failed_logins=True)(admin.site.login), name="admin_login"),
     path("admin/", admin.site.urls),

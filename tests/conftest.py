@@ -457,3 +457,22 @@ def published(make_job, burst_worker, media_root):
     assert job.status == Status.SUCCEEDED, job.error
     likes.like(job.artwork, job.owner)
     return job
+
+
+# --- the REST API (api/) ----------------------------------------------------------------------------
+
+@pytest.fixture
+def api_client(owner):
+    """api_client(user=owner, scope="write") -> a Django test Client that sends a new personal token
+    of `user` as `Authorization: Bearer ...` (and no session); its token row is `.token`."""
+    from django.test import Client
+
+    from api import tokens
+
+    def make(user=None, scope: str = "write", **kwargs):
+        token, plain = tokens.issue(user or owner, "test", scope, **kwargs)
+        client = Client(headers={"Authorization": f"Bearer {plain}"})
+        client.token, client.plain = token, plain
+        return client
+
+    return make

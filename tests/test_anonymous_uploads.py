@@ -67,3 +67,21 @@ def test_the_proxy_asks_whether_the_session_may_upload(client, owner_client):
     assert client.get(url, HTTP_X_ORIGINAL_METHOD="POST").status_code == 401
     assert client.get(url, HTTP_X_ORIGINAL_METHOD="GET").status_code == 204   # the form itself: anyone
     assert owner_client.get(url, HTTP_X_ORIGINAL_METHOD="POST").status_code == 204
+
+
+def test_a_programs_token_may_upload_to_the_apis_submission(client, owner, job_form_data, recorded):
+    """The API's submission takes a clip too (the larger body limit): a valid token counts as signed
+    in, for the proxy's question and for the middleware; no token is a 401, its body unread."""
+    from api import tokens
+
+    _, plain = tokens.issue(owner, "uploads", "write")
+    url = reverse("may_upload")
+    assert client.get(url, HTTP_X_ORIGINAL_METHOD="POST", HTTP_AUTHORIZATION=f"Bearer {plain}").status_code == 204
+    assert client.get(url, HTTP_X_ORIGINAL_METHOD="POST", HTTP_AUTHORIZATION="Bearer nst_nope").status_code == 401
+    data = job_form_data("video", content=SimpleUploadedFile("clip.mp4", b"\x00" * (6 * 2**20), "video/mp4"))
+    refused = Client().post(reverse("api:jobs"), data)
+    assert refused.status_code == 401 and refused["Content-Type"] == "application/problem+json"
+    assert recorded == []
+    data = job_form_data("video", content=SimpleUploadedFile("clip.mp4", b"\x00" * 4096, "video/mp4"))
+    assert Client(headers={"Authorization": f"Bearer {plain}"}).post(reverse("api:jobs"), data).status_code == 400
+    assert sum(recorded) >= 4096  # read, and refused by the form (not a real clip)

@@ -25,7 +25,7 @@ import yaml
 from tests.harness import free_port
 
 REPO = Path(__file__).resolve().parents[1]
-LONG_RUNNING = ("proxy", "web", "sockets", "worker", "redis", "postgres", "seaweedfs")
+LONG_RUNNING = ("proxy", "web", "sockets", "worker", "webhooks", "redis", "postgres", "seaweedfs")
 APP = ("init", "proxy", "web", "sockets", "worker")
 
 
@@ -89,11 +89,12 @@ def test_the_services_run_what_scripts_run_runs(services: dict) -> None:
     sockets = {"NST_PAGES_ADDRESS": "unix:/run/nstsite/pages.sock",
                "NST_SOCKETS_ADDRESS": "unix:/run/nstsite/sockets.sock"}
     commands = run_commands(NST_HOST="0.0.0.0", PORT="8000", **sockets)
-    assert set(commands) == {"proxy", "web", "sockets", "worker"}
+    assert set(commands) == {"proxy", "web", "sockets", "worker", "webhooks"}
     for name in commands:
         assert services[name]["command"] == commands[name], name
     assert commands["worker"] == ["python", "manage.py", "rqworker", "--worker-class",
                                   "engine.jobs.worker.StyleWorker", "high", "default"]
+    assert commands["webhooks"][-2:] == ["--with-scheduler", "webhooks"]
     assert commands["proxy"][:3] == ["python", "-m", "nstsite.webtier.proxy"]
     assert commands["web"][:4] == ["python", "-m", "nstsite.webtier.webserver", "pages"]
     assert commands["sockets"][:4] == ["python", "-m", "nstsite.webtier.webserver", "sockets"]

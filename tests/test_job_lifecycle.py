@@ -10,6 +10,7 @@ import pytest
 
 from engine.models import Status, StyleJob
 from engine.nst import LossHistory, LossRow, images
+from engine.storage import result_settings
 
 pytestmark = pytest.mark.django_db
 
@@ -77,7 +78,8 @@ def test_finish_stores_result_history_and_plot(make_job):
     assert job.finish(image_png=PNG, history=_history(), device="CPU: test", network="vgg16", seconds=2.5)
     job.refresh_from_db()
     assert job.status == Status.SUCCEEDED
-    assert job.result.read() == PNG
+    # The engine's PNG with the job's settings inside (engine.storage.result_settings: tests/test_result_settings.py)
+    assert job.result.read() == result_settings.embed_png(PNG, result_settings.settings_of(job))
     assert LossHistory.from_dict(json.loads(job.history.read())).rows == _history().rows
     assert job.plot.read().startswith(b"\x89PNG")
     assert (job.device, job.network, job.run_seconds) == ("CPU: test", "vgg16", 2.5)

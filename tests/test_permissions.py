@@ -36,10 +36,12 @@ class Objects:
     public_batch: Batch   # the owner's batch of two finished public jobs, in the gallery
     library: LibraryStyle  # a painting of the style library
     kept: str             # the token of an image kept for the owner after a refused submission
+    token: object         # one of the owner's API tokens (api.models.ApiToken)
 
 
 @pytest.fixture
 def objects(make_job, image_bytes, owner) -> Objects:
+    from api import tokens
     from gallery import publishing
 
     result = image_bytes("tubingen.jpg", 64, fmt="PNG")
@@ -62,7 +64,7 @@ def objects(make_job, image_bytes, owner) -> Objects:
     return Objects(private=private, public=public, queued=make_job(), artwork=Artwork.objects.get(job=public),
                    hidden=Artwork.objects.get(job=hidden_job), private_batch=batches[Visibility.PRIVATE],
                    public_batch=batches[Visibility.PUBLIC], library=LibraryStyle.objects.first(),
-                   kept=kept.token)
+                   kept=kept.token, token=tokens.issue(owner, "matrix")[0])
 
 
 @pytest.fixture
@@ -183,6 +185,32 @@ MATRIX = [
      dict(anonymous="admin-login", owner="admin-login", other="admin-login", staff=200)),
     ("django_rq:home", "get", lambda o: reverse("django_rq:home"),
      dict(anonymous="admin-login", owner="admin-login", other="admin-login", staff=200)),
+    # The "API tokens" page and its forms (a token of someone else's is not found: nothing revoked).
+    ("api_tokens", "get", lambda o: reverse("api_tokens"), dict(anonymous="login", owner=200, other=200, staff=200)),
+    ("api_token_revoke", "post", lambda o: reverse("api_token_revoke", args=[o.token.pk]),
+     dict(anonymous="login", owner=302, other=302, staff=302)),
+    ("api_webhook_secret", "post", lambda o: reverse("api_webhook_secret"),
+     dict(anonymous="login", owner=302, other=302, staff=302)),
+    # The API with the site's session (its own pages' scripts); with tokens: API_MATRIX below.
+    ("api:docs", "get", lambda o: reverse("api:docs"), dict(anonymous=200, owner=200, other=200, staff=200)),
+    ("api:problems", "get", lambda o: reverse("api:problems"), dict(anonymous=200, owner=200, other=200, staff=200)),
+    ("api:schema", "get", lambda o: reverse("api:schema"), dict(anonymous=200, owner=200, other=200, staff=200)),
+    ("api:jobs", "get", lambda o: reverse("api:jobs"), dict(anonymous=401, owner=200, other=200, staff=200)),
+    ("api:job", "get", lambda o: reverse("api:job", args=[o.private.pk]),
+     dict(anonymous=401, owner=200, other=404, staff=200)),
+    ("api:job_cancel", "post", lambda o: reverse("api:job_cancel", args=[o.queued.pk]),
+     dict(anonymous=401, owner=200, other=404, staff=409)),  # the owner cancelled it just before
+    ("api:job_ticket", "post", lambda o: reverse("api:job_ticket", args=[o.private.pk]),
+     dict(anonymous=401, owner=201, other=404, staff=201)),
+    ("api:job_file", "get", lambda o: reverse("api:job_file", args=[o.private.pk, "png"]),
+     dict(anonymous=401, owner=200, other=404, staff=200)),
+    ("api:batches", "get", lambda o: reverse("api:batches"), dict(anonymous=401, owner=200, other=200, staff=200)),
+    ("api:batch", "get", lambda o: reverse("api:batch", args=[o.private_batch.pk]),
+     dict(anonymous=401, owner=200, other=404, staff=200)),
+    ("api:styles", "get", lambda o: reverse("api:styles"), dict(anonymous=401, owner=200, other=200, staff=200)),
+    ("api:estimate", "get", lambda o: reverse("api:estimate") + "?mode=fast&size=256",
+     dict(anonymous=401, owner=200, other=200, staff=200)),
+    ("api:settings", "post", lambda o: reverse("api:settings"), dict(anonymous=401, owner=400, other=400, staff=400)),
 ]
 
 # URL names answered by the rows above, plus the ones a row for their app stands for: Django's
@@ -347,3 +375,99 @@ async def test_the_websocket_matrix(route, path, expected, objects, owner, other
         answers[role] = ("snapshot" if message["type"] == "websocket.send" and '"snapshot"' in message["text"]
                          else message.get("code", message["type"]))
     assert answers == expected
+
+
+# --- the API with tokens --------------------------------------------------------------------------
+
+# Roles: no credentials; the owner's revoked and expired tokens; another user's, the owner's read
+# token, the owner's read-and-write token, staff's. In that order: those that may not act first.
+API_ROLES = ("anonymous", "revoked", "expired", "other", "owner_read", "owner", "staff")
+NO = dict(anonymous=401, revoked=401, expired=401)
+
+API_MATRIX = [
+    ("api:schema", "get", lambda o: reverse("api:schema"), dict.fromkeys(API_ROLES, 200)),
+    ("api:docs", "get", lambda o: reverse("api:docs"), dict.fromkeys(API_ROLES, 200)),
+    ("api:problems", "get", lambda o: reverse("api:problems"), dict.fromkeys(API_ROLES, 200)),
+    ("api:jobs", "get", lambda o: reverse("api:jobs"),
+     {**NO, "other": 200, "owner_read": 200, "owner": 200, "staff": 200}),
+    ("api:jobs", "post", lambda o: reverse("api:jobs"),  # an empty submission: refused by the form
+     {**NO, "other": 400, "owner_read": 403, "owner": 400, "staff": 400}),
+    ("api:job", "get", lambda o: reverse("api:job", args=[o.private.pk]),
+     {**NO, "other": 404, "owner_read": 200, "owner": 200, "staff": 200}),
+    ("api:job", "get", lambda o: reverse("api:job", args=[o.public.pk]),
+     {**NO, "other": 200, "owner_read": 200, "owner": 200, "staff": 200}),
+    ("api:job", "delete", lambda o: reverse("api:job", args=[o.private.pk]),
+     {**NO, "other": 404, "owner_read": 403, "owner": 204, "staff": 404}),  # gone once the owner deleted it
+    ("api:job", "delete", lambda o: reverse("api:job", args=[o.public.pk]),
+     {**NO, "other": 404, "owner_read": 403, "owner": 204, "staff": 404}),  # public, but not theirs to delete
+    ("api:job_cancel", "post", lambda o: reverse("api:job_cancel", args=[o.queued.pk]),
+     {**NO, "other": 404, "owner_read": 403, "owner": 200, "staff": 409}),
+    ("api:job_ticket", "post", lambda o: reverse("api:job_ticket", args=[o.private.pk]),
+     {**NO, "other": 404, "owner_read": 201, "owner": 201, "staff": 201}),  # watching is reading
+    ("api:job_file", "get", lambda o: reverse("api:job_file", args=[o.private.pk, "png"]),
+     {**NO, "other": 404, "owner_read": 200, "owner": 200, "staff": 200}),
+    ("api:job_file", "get", lambda o: reverse("api:job_file", args=[o.public.pk, "content"]),
+     {**NO, "other": 404, "owner_read": 200, "owner": 200, "staff": 200}),  # originals not shared
+    ("api:batches", "get", lambda o: reverse("api:batches"),
+     {**NO, "other": 200, "owner_read": 200, "owner": 200, "staff": 200}),
+    ("api:batch", "get", lambda o: reverse("api:batch", args=[o.private_batch.pk]),
+     {**NO, "other": 404, "owner_read": 200, "owner": 200, "staff": 200}),
+    ("api:styles", "get", lambda o: reverse("api:styles"),
+     {**NO, "other": 200, "owner_read": 200, "owner": 200, "staff": 200}),
+    ("api:estimate", "get", lambda o: reverse("api:estimate") + "?mode=fast&size=256",
+     {**NO, "other": 200, "owner_read": 200, "owner": 200, "staff": 200}),
+    ("api:settings", "post", lambda o: reverse("api:settings"),  # no file: refused, changes nothing
+     {**NO, "other": 400, "owner_read": 400, "owner": 400, "staff": 400}),
+]
+
+
+@pytest.fixture
+def token_clients(owner, other_user, staff_user) -> dict[str, Client]:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from api import tokens
+
+    def client(user, scope="write", **kwargs) -> Client:
+        token, plain = tokens.issue(user, "matrix", scope, **kwargs)
+        return Client(headers={"Authorization": f"Bearer {plain}"}), token
+
+    revoked, token = client(owner)
+    tokens.revoke(owner, token.pk)
+    expired, _ = client(owner, expires_at=timezone.now() - timedelta(seconds=1))
+    return {"anonymous": Client(), "revoked": revoked, "expired": expired, "other": client(other_user)[0],
+            "owner_read": client(owner, "read")[0], "owner": client(owner)[0], "staff": client(staff_user)[0]}
+
+
+@pytest.mark.parametrize("name, method, url, expected", [pytest.param(*row, id=f"{i:02d}-{row[0]}")
+                                                          for i, row in enumerate(API_MATRIX)])
+def test_the_api_matrix(name, method, url, expected, objects, token_clients, rq_redis) -> None:
+    target = url(objects)
+    answers = {role: getattr(token_clients[role], method)(target) for role in API_ROLES}
+    assert {role: r.status_code for role, r in answers.items()} == expected
+    for role, response in answers.items():
+        if response.status_code >= 400 and name.startswith("api:") and name not in ("api:docs", "api:problems"):
+            assert response["Content-Type"] == "application/problem+json", (role, response.content)
+        if response.status_code == 401:
+            assert response["WWW-Authenticate"].startswith("Bearer"), role
+
+
+def test_every_api_url_is_in_the_api_matrix() -> None:
+    names = {name for _, name in _site_urls() if name.startswith("api:")}
+    assert names == {row[0] for row in API_MATRIX}
+
+
+def test_a_read_token_changes_nothing(objects, token_clients, rq_redis) -> None:
+    reader = token_clients["owner_read"]
+    reader.post(reverse("api:job_cancel", args=[objects.queued.pk]))
+    reader.delete(reverse("api:job", args=[objects.private.pk]))
+    objects.queued.refresh_from_db()
+    assert objects.queued.status == Status.QUEUED and StyleJob.objects.filter(pk=objects.private.pk).exists()
+
+
+def test_nobody_revokes_anyone_elses_token(objects, clients) -> None:
+    for role in ("other", "staff"):
+        clients[role].post(reverse("api_token_revoke", args=[objects.token.pk]))
+    objects.token.refresh_from_db()
+    assert objects.token.revoked_at is None

@@ -81,6 +81,13 @@ def csrf_token(scope) -> str:
     return get_token(request)
 
 
+def program_socket(scope) -> tuple[str | None, tuple[str, ...]]:
+    """A program's socket (authenticated by api.socket_auth, without cookies): the subprotocol to
+    accept it with and the groups that close it (its token's, when revoked). (None, ()) for a browser's."""
+    api = scope.get("nst_api") or {}
+    return api.get("subprotocol"), tuple(api.get("groups", ()))
+
+
 class _EventConsumer(AsyncJsonWebsocketConsumer):
     """Relays the group's `job.event` messages to the socket; the browser sends nothing. Every
     socket also joins its log-in session's group, and closes when that session logs out
@@ -90,18 +97,19 @@ class _EventConsumer(AsyncJsonWebsocketConsumer):
     session_checked_at = 0.0  # when the log-in session was last found good (the handshake did at first)
 
     async def refuse(self, code: int) -> None:
-        await self.accept()
+        await self.accept(program_socket(self.scope)[0])
         await self.close(code=code)
 
     async def join(self, group: str) -> None:
         # Joined before the snapshot is read: an event published in between is sent after the
         # snapshot rather than lost.
         session_key = getattr(self.scope.get("session"), "session_key", None)
-        self.groups_joined = (group, *([events.session_group(session_key)] if session_key else []))
+        subprotocol, program_groups = program_socket(self.scope)
+        self.groups_joined = (group, *([events.session_group(session_key)] if session_key else []), *program_groups)
         for name in self.groups_joined:
             await self.channel_layer.group_add(name, self.channel_name)
         self.session_checked_at = time.monotonic()  # channels' AuthMiddleware has just checked it
-        await self.accept()
+        await self.accept(subprotocol)
 
     async def disconnect(self, code: int) -> None:
         for name in self.groups_joined:

@@ -192,10 +192,11 @@ def stylize_video(
     work_dir: Path, out: Path, info: ClipInfo | None = None, limits: ClipLimits = video_io.DEFAULT_LIMITS,
     on_frame: Callable[[FrameReport], None] | None = None, on_chunk: Callable[[ChunkReport], None] | None = None,
     should_stop: Callable[[], bool] | None = None, resume_from: VideoCheckpoint | None = None,
+    metadata: dict[str, str] | None = None,
 ) -> VideoResult:
-    """Stylise the clip `source` into the MP4 `out` (see the module notes). Raises VideoError for a
-    clip that cannot be used, ParameterError for bad params or an unusable checkpoint, Stopped when
-    should_stop() said so."""
+    """Stylise the clip `source` into the MP4 `out` (see the module notes), with `metadata` as its
+    container's tags. Raises VideoError for a clip that cannot be used, ParameterError for bad params
+    or an unusable checkpoint, Stopped when should_stop() said so."""
     started = time.perf_counter()
     params.validate(len(styles))
     info = info or video_io.probe(source, limits)
@@ -209,7 +210,7 @@ def stylize_video(
     stylised = time.perf_counter()
     if should_stop is not None and should_stop():  # the last check before anything is written outside work_dir
         raise Stopped("Stopped before the video was assembled.", run.checkpoint)
-    video_io.assemble(chunk_files(work_dir, run.chunks), source if info.reader == "av" else None, out)
+    video_io.assemble(chunk_files(work_dir, run.chunks), source if info.reader == "av" else None, out, metadata)
     facts = video_io.clip_facts(out)
     poster = middle_frame(out)
     done = time.perf_counter()

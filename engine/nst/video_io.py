@@ -537,9 +537,10 @@ def _packets(path: Path, stream_type: str, out_stream: Any) -> Iterator[tuple[fl
             yield time, 0 if stream_type == "video" else 1, packet
 
 
-def assemble(chunks: Sequence[Path], source: Source | None, out: Path) -> Path:
+def assemble(chunks: Sequence[Path], source: Source | None, out: Path, metadata: dict[str, str] | None = None) -> Path:
     """The chunks' video and the source's audio into one MP4 at `out` (see the module notes); written
-    to a temporary name first, so `out` is never half a file."""
+    to a temporary name first, so `out` is never half a file. `metadata`: the container's tags (the
+    job's settings: engine.storage.result_settings), as MP4 metadata items of those names."""
     import av
 
     if not chunks:
@@ -549,7 +550,9 @@ def assemble(chunks: Sequence[Path], source: Source | None, out: Path) -> Path:
     with av.open(str(chunks[0]), "r") as first:
         template = first.streams.video[0]
         output = av.open(str(partial), "w", format="mp4", options={
-            "movflags": "+faststart", "movie_timescale": str(template.time_base.denominator)})
+            "movflags": "+faststart+use_metadata_tags" if metadata else "+faststart",
+            "movie_timescale": str(template.time_base.denominator)})
+        output.metadata.update(metadata or {})
         try:
             video = output.add_stream_from_template(template)
             extradata = template.codec_context.extradata

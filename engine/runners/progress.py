@@ -30,9 +30,10 @@ from redis.retry import Retry as RedisRetry
 from engine.jobs import queue, worker
 from engine.jobs.stopping import StopReason
 from engine.live import updates as live
-from engine.models import Status, StyleJob
+from engine.models import Status, StyleJob, announce
 from engine.nst import Stopped, images
 from engine.nst import device as nst_device
+from engine.signals import job_group_done
 
 PROGRESS_INTERVAL = 1.0   # seconds between progress saves within a group
 EVENT_INTERVAL = 0.2      # seconds between live progress events within a group (at most ~5/s)
@@ -107,6 +108,8 @@ class Progress:
         self._save(eta_seconds=eta_seconds, preview=preview_jpeg(image), checkpoint=checkpoint)
         self.group_eta = (eta_seconds, time.monotonic()) if eta_seconds is not None else None
         self._publish(eta_seconds=eta_seconds, preview_group=group)
+        if not self.cancelled:
+            announce(job_group_done, self.job, group=group)
 
     def eta(self, elapsed: float, unit: int, total: int) -> float | None:
         """The estimate given at the last group's end, counted down; before the first, the mean

@@ -42,6 +42,7 @@ from engine.runners.base import (
 from engine.runners.fast import FastRunner
 from engine.storage.folders import delete_folder
 from engine.storage.job_files import VIDEO_RESULT, VIDEO_WORK, job_file_name
+from engine.storage.result_settings import settings_of, video_metadata
 from engine.storage.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -108,7 +109,8 @@ class VideoRunner(Runner):
                                     checkpoint=report.checkpoint.to_bytes())
 
             kwargs = dict(stylizer=get_fast_stylizer(settings.NST_MODEL_DIR), work_dir=work, out=out,
-                          on_frame=on_frame, on_chunk=on_chunk, should_stop=progress.should_stop)
+                          on_frame=on_frame, on_chunk=on_chunk, should_stop=progress.should_stop,
+                          metadata=video_metadata(settings_of(job)) if job.embed_settings else None)
             resume = read_checkpoint(job, VideoCheckpoint)
             if resume is not None:
                 _fetch_chunks(ws, job, work, resume.chunks)

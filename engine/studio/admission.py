@@ -34,11 +34,13 @@ STYLE_FIELDS = tuple(f"style_{slot}" for slot in range(1, MAX_STYLES + 1))
 
 @dataclass(frozen=True)
 class Refusal:
-    """Why a submission is not taken; `status` and `retry_after` for the HTTP answer."""
+    """Why a submission is not taken; `status` and `retry_after` for the HTTP answer, `code` for a
+    program's (api.problems): "quota", "rate" or "pixels"."""
 
     message: str
     status: int = 200             # the page again, with the message above the form
     retry_after: int | None = None
+    code: str = "quota"
 
 
 def admit(request: HttpRequest, limits: UserQuota) -> Refusal | None:
@@ -50,9 +52,9 @@ def admit(request: HttpRequest, limits: UserQuota) -> Refusal | None:
         return Refusal(str(exc))
     rate = rate_limits.count(request, "submit_user", "submit_ip")
     if rate is not None:
-        return Refusal(rate.message, status=429, retry_after=rate.retry_after)
+        return Refusal(rate.message, status=429, retry_after=rate.retry_after, code="rate")
     problem = pixel_budget_problem(request.FILES, stored_max_side(limits.max_size))
-    return Refusal(problem) if problem else None
+    return Refusal(problem, code="pixels") if problem else None
 
 
 def pixel_budget_problem(files, kept_side: int) -> str:

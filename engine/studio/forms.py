@@ -195,6 +195,10 @@ class StyleJobForm(forms.Form):
         label="Also show my photo and style images on its gallery page", required=False,
         help_text="Unticked, visitors see only the result. Tick it only for a photo anyone may see and download.")
     notify_email = forms.BooleanField(label="E-mail me when it has finished", required=False)
+    omit_settings = forms.BooleanField(
+        label="Leave the settings out of the result file", required=False,
+        help_text="Unticked, the result PNG carries the mode, the settings and the library paintings' credits (never "
+                  "your name or file names): dropping it on this form fills them in again.")
     remix = RemixField()
 
     def __init__(self, *args, user=None, limits: UserQuota | None = None, upload_refusals=None, **kwargs):
@@ -426,7 +430,10 @@ class StyleJobForm(forms.Form):
             return
         weights = []
         for slot in given:
-            weight = data.get(f"style_{slot}_weight")
+            name = f"style_{slot}_weight"
+            weight = data.get(name)
+            if weight is None and self.fields[name].widget.value_omitted_from_data(self.data, self.files, name):
+                weight = self.fields[name].initial  # not sent at all (a program's request): as a control's default
             if weight is None and f"style_{slot}_weight" not in self._errors:
                 self.add_error(f"style_{slot}_weight", "Give this style a weight (1 is normal).")
             weights.append(weight or 0.0)
@@ -493,5 +500,5 @@ class StyleJobForm(forms.Form):
         return Submission(
             mode=data["mode"], params=data["params"], contents=tuple(data["content"]), styles=styles,
             publish=bool(data.get("publish")), share_originals=bool(data.get("share_originals")),
-            notify_email=bool(data.get("notify_email")),
+            notify_email=bool(data.get("notify_email")), embed_settings=not data.get("omit_settings"),
             staged_tokens=tuple(kept.token for kept in self.staged.values()))

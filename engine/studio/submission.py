@@ -57,6 +57,7 @@ class Submission:
     publish: bool = False                 # public once it succeeds (the gallery shows it)
     share_originals: bool = False
     notify_email: bool = False            # an e-mail when it ends (if the owner has an address)
+    embed_settings: bool = True           # its result file carries its settings (engine.storage.result_settings)
     staged_tokens: tuple[str, ...] = ()   # uploads kept from an earlier try that it uses: deleted once stored
 
     @property

@@ -85,7 +85,8 @@ def body_limits() -> BodyLimits:
     from django.conf import settings
     from django.urls import reverse
 
-    return BodyLimits(settings.NST_MAX_REQUEST_BYTES, {reverse("engine:submit"): settings.NST_MAX_SUBMIT_BYTES})
+    submit = settings.NST_MAX_SUBMIT_BYTES  # the page's form and the API's submission take the same files
+    return BodyLimits(settings.NST_MAX_REQUEST_BYTES, {reverse("engine:submit"): submit, reverse("api:jobs"): submit})
 
 
 _FALLBACK_PAGE = ("<!DOCTYPE html><html lang=en><meta charset=utf-8><title>Upload too large</title>"

@@ -161,7 +161,7 @@ def render(c: ProxyConfig) -> str:
             # A body this large from a signed-in session only: Django is asked (without the body)
             # before nginx reads a byte of it; anyone else goes to the log-in page.
             auth_request {UPLOAD_CHECK_LOCATION};
-            error_page 401 = @nst_sign_in;
+            {"# a program is answered 401" if path.startswith("/api/") else "error_page 401 = @nst_sign_in;"}
             error_page 413 {ERROR_LOCATION}413.html;   # an error_page here hides the server's
             limit_conn nst_uploads {UPLOADS_PER_ADDRESS};
             proxy_pass http://nst_pages;
