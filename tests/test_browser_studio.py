@@ -119,7 +119,7 @@ def test_slider_values_reach_the_job(signed_in, live_server, library, images_dir
 
     from engine.models import StyleJob
 
-    page = open_form(signed_in, live_server)
+    page = open_form(signed_in, live_server, "?mode=classic")
     page.set_input_files("input[name=content]", images_dir / "tubingen.jpg")
     pick_painting(page, library["udnie_picabia.jpg"])
     page.click("#advanced-settings summary")
@@ -149,7 +149,7 @@ def test_the_browser_checks_ranges_before_uploading(signed_in, live_server, libr
 
     from engine.models import StyleJob
 
-    page = open_form(signed_in, live_server)
+    page = open_form(signed_in, live_server, "?mode=classic")
     page.set_input_files("input[name=content]", images_dir / "tubingen.jpg")
     pick_painting(page, library["udnie_picabia.jpg"])
     page.click("#advanced-settings summary")
@@ -268,7 +268,7 @@ def test_being_told_when_a_job_ends(signed_in, live_server, library, images_dir,
     page.set_input_files("input[name=content]", images_dir / "tubingen.jpg")
     pick_painting(page, library["udnie_picabia.jpg"])
     page.select_option("select[name=mode]", "fast")
-    page.select_option("select[name=preset]", "quick")
+    page.fill("#id_size", "256")  # the quickest
     page.check("#id_notify_email")
     page.check("#browser-notify")  # a click: the browser is asked for permission here
     expect(page.locator("#browser-notify-state")).to_have_text("This browser will tell you.")
@@ -316,7 +316,7 @@ def test_publishing_keeps_the_photo_private_unless_shared(
     page.set_input_files("input[name=content]", images_dir / "tubingen.jpg")
     pick_painting(page, library["udnie_picabia.jpg"])
     page.select_option("select[name=mode]", "fast")
-    page.select_option("select[name=preset]", "quick")
+    page.fill("#id_size", "256")  # the quickest
     page.check("#id_publish")
     expect(page.locator("#id_share_originals")).not_to_be_checked()
     screenshots(page, "privacy-form")

@@ -397,7 +397,7 @@ def test_a_remix_runs_with_copies_of_the_artworks_style_images(
         finished_job, other_client, other_user, job_form_data, django_capture_on_commit_callbacks, rq_redis):
     source = finished_job(styles=("starry_night.jpg", "shipwreck.jpg"), share_originals=True)
     data = job_form_data("fast", style_1=None, remix=str(source.artwork.pk), style_1_weight="3",
-                         style_2_weight="1")
+                         style_2_weight="1", style_1_remix="on", style_2_remix="on")
     with django_capture_on_commit_callbacks(execute=True):
         response = other_client.post(reverse("engine:submit"), data)
     assert response.status_code == 302, response.content.decode()[:3000]

@@ -57,12 +57,16 @@ def check_params(user, *, size: int, steps: int, limits: UserQuota | None = None
     limits = limits or limits_for(user)
     problems = []
     if size > limits.max_size:
-        problems.append(f"Your account can make images of up to {limits.max_size} px; this job asks for "
-                        f"{size} px. Please choose a smaller size.")
+        problems.append(size_problem(limits.max_size, size))
     if steps > limits.max_steps:
         problems.append(f"Your account can run classic jobs of up to {limits.max_steps} steps; this job has "
                         f"{steps} (epochs × steps per epoch). Please choose fewer epochs or steps.")
     return problems
+
+
+def size_problem(max_size: int, size: int) -> str:
+    return (f"Your account can make images of up to {max_size} px; this job asks for {size} px. Please choose "
+            "a smaller size.")
 
 
 def check_active_jobs(user, limits: UserQuota | None = None, *, new_jobs: int = 1) -> None:
