@@ -68,8 +68,8 @@ def submit(request: HttpRequest) -> HttpResponse:
         remix = _remixed(request)
         estimator = RunTimeEstimator.from_db()
         limits = quotas.limits_for(request.user)
-        initial = remixing.initial(remixing.plan(remix, request.user)) if remix else \
-            _initial_from_query(request, limits, estimator)
+        initial = remixing.initial(remixing.plan(remix, request.user), quotas.largest_size(limits, remix.job.mode)) \
+            if remix else _initial_from_query(request, limits, estimator)
         form = StyleJobForm(initial=initial, user=request.user, limits=limits)
         if request.GET.get("kept"):
             form.offer_kept(request.GET["kept"])  # a photo kept for another try ("Try another style")
@@ -276,8 +276,7 @@ def _initial_from_query(request: HttpRequest, limits, estimator: RunTimeEstimato
     if mode == Mode.CLASSIC:  # its time grows with epochs and steps too: the schema's defaults
         return {"mode": mode}
     low = int(schema.CONTROLS["size"].user[0])
-    high = min(limits.max_size, int(schema.CONTROLS["size"].engine_bounds(mode)[1]))
-    return {"mode": mode, "size": quick_size(mode, low, high, estimator)}
+    return {"mode": mode, "size": quick_size(mode, low, quotas.largest_size(limits, mode), estimator)}
 
 
 @login_required

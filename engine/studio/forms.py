@@ -245,7 +245,7 @@ class StyleJobForm(forms.Form):
 
     def size_limit(self, mode: str) -> int:
         """The largest size this user may ask for in `mode`: their quota, within what the mode's engine makes."""
-        return min(self.quota.max_size, int(schema.CONTROLS["size"].engine_bounds(mode)[1]))
+        return quotas.largest_size(self.quota, mode)
 
     def _bound_size_by_mode(self) -> None:
         """The size box's (and its slider's) maximum is the chosen mode's limit; the page's script

@@ -58,13 +58,16 @@ def plan(work: RemixSource, user) -> RemixPlan:
     return out
 
 
-def initial(remix: RemixPlan) -> dict:
+def initial(remix: RemixPlan, largest_size: int) -> dict:
     """The form as the remixed job was submitted, minus the photo: its mode and settings, its
-    paintings in their slots, its shared images ticked in theirs, every style's weight."""
+    paintings in their slots, its shared images ticked in theirs, every style's weight. The size
+    within what the remixer may ask for (`largest_size` in that mode: their quota may be smaller
+    than the author's)."""
     job = remix.work.job
     params = job.engine_params()
     values = {"mode": job.mode, "preset": presets.CUSTOM, "remix": remix.work.pk}
     values.update({c.name: getattr(params, c.name) for c in schema.controls(job.mode, web=True)})
+    values["size"] = max(int(schema.CONTROLS["size"].user[0]), min(int(params.size), largest_size))
     for slot, style in remix.library.items():
         values[f"style_{slot}_library"] = style.library_style_id
     for slot in remix.carried:
