@@ -273,10 +273,9 @@ def _initial_from_query(request: HttpRequest, limits, estimator: RunTimeEstimato
     chosen = presets.values(preset, mode)
     if chosen:
         return {"mode": mode, "preset": preset, **chosen}
-    if mode == Mode.CLASSIC:  # its time grows with epochs and steps too: the schema's defaults
-        return {"mode": mode}
     low = int(schema.CONTROLS["size"].user[0])
-    return {"mode": mode, "size": quick_size(mode, low, quotas.largest_size(limits, mode), estimator)}
+    size = quick_size(mode, low, quotas.largest_size(limits, mode), estimator)
+    return {"mode": mode} if size is None else {"mode": mode, "size": size}
 
 
 @login_required

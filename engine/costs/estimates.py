@@ -176,14 +176,15 @@ QUICK_SECONDS = 3.0   # "a few seconds": the form opens at the largest size whos
 QUICK_SIZE_STEP = 128
 
 
-def quick_size(mode: str, low: int, high: int, estimator: RunTimeEstimator | None = None) -> int:
+def quick_size(mode: str, low: int, high: int, estimator: RunTimeEstimator | None = None) -> int | None:
     """The largest size from `low` to `high` px (the user's range in `mode`), in steps of
-    QUICK_SIZE_STEP, whose run the cost model puts within QUICK_SECONDS for a 4:3 photo (`low` when
-    none is): what the form opens at, so that a first try shows a result at a useful size (one query)."""
+    QUICK_SIZE_STEP, whose run (the mode's default settings, a 4:3 photo) the cost model puts within
+    QUICK_SECONDS: what the form opens at, so that a first try shows a result at a useful size (one
+    query). None when even `low` takes longer (classic mode: the form keeps its default size)."""
     model = (estimator or RunTimeEstimator.from_db()).model
     runner = runner_for(mode)
     sizes = sorted({*range(-(-low // QUICK_SIZE_STEP) * QUICK_SIZE_STEP, high + 1, QUICK_SIZE_STEP), low, high})
-    best = low
+    best = None
     for size in sizes:
         if model.estimate(mode, runner.params({"size": size}), None).seconds > QUICK_SECONDS:
             break
