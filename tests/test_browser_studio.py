@@ -156,7 +156,7 @@ def test_the_browser_checks_ranges_before_uploading(signed_in, live_server, libr
     page.fill("#id_epochs", "99")
     page.click("#submit-job")
     expect(page.locator("#field-epochs")).to_contain_text("20")  # said next to the field, nothing sent
-    assert page.url.endswith(reverse("engine:submit")) and not StyleJob.objects.exists()
+    assert reverse("engine:submit") in page.url and not StyleJob.objects.exists()
 
 
 def test_images_are_kept_after_a_server_side_error(signed_in, live_server, library, images_dir) -> None:
@@ -192,7 +192,7 @@ def test_images_are_kept_after_a_server_side_error(signed_in, live_server, libra
 def test_the_estimate_follows_the_size(signed_in, live_server, library, images_dir) -> None:
     from playwright.sync_api import expect
 
-    page = open_form(signed_in, live_server)
+    page = open_form(signed_in, live_server, "?mode=classic")  # seconds apart (fast mode: both about 1 s)
     page.set_input_files("input[name=content]", images_dir / "tubingen.jpg")
     pick_painting(page, library["udnie_picabia.jpg"])
     estimate = page.locator("#estimate")
