@@ -73,6 +73,12 @@ CLIPS = [(480, 2.0, 24, 480, 360), (480, 3.0, 30, 640, 360), (720, 5.0, 25, 960,
 BATCHES = [("fast", 1024, 3), ("classic", 256, 2)]
 
 
+def evaluation_specs() -> list[tuple]:
+    """Everything evaluate runs (once Django is set up: the classic defaults are read from the code)."""
+    return list(dict.fromkeys([*EVALUATION, *classic_specs(), *(("video", *clip) for clip in CLIPS),
+                               *(("batch", *b) for b in BATCHES)]))
+
+
 def classic_specs() -> list[tuple]:
     """The classic jobs of the form as it is: its defaults (what "Classic" opens at) and its presets."""
     from engine.nst import schema
@@ -218,10 +224,12 @@ def make_bench_clip(workdir: Path, seconds: float, fps: int, width: int, height:
     return path
 
 
-def run_jobs(specs: list[tuple], workdir: Path) -> list[dict]:
+def run_jobs(specs, workdir: Path) -> list[dict]:
+    """Run `specs` (a list, or a function that gives it once Django is set up) on a platform of their own."""
     import subprocess
 
     values = setup_django(workdir)
+    specs = specs() if callable(specs) else specs
     from tests.harness import Platform
 
     port = values["REDIS_URL"].rsplit(":", 1)[1].split("/")[0]
@@ -364,9 +372,7 @@ def main() -> None:
     args = parser.parse_args()
     RESULTS.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="bench-estimate-") as tmp:
-        specs = CALIBRATION if args.what == "calibrate" else [
-            *EVALUATION, *classic_specs(), *(("video", *clip) for clip in CLIPS), *(("batch", *b) for b in BATCHES)]
-        rows = run_jobs(specs, Path(tmp))
+        rows = run_jobs(CALIBRATION if args.what == "calibrate" else evaluation_specs, Path(tmp))
     if args.what == "calibrate":
         constants = fit(rows)
         (RESULTS / "estimate_calibration.json").write_text(json.dumps({"rows": rows, "fit": constants}, indent=1))
