@@ -552,3 +552,25 @@ def test_from_the_home_page_a_1024_px_result_takes_three_clicks_and_a_photo(live
         size = result.evaluate("img => [img.naturalWidth, img.naturalHeight]")
         assert clicks <= 3 and max(size) == 1024, (clicks, size)
         screenshots(page, "first-result")
+
+
+def test_the_home_page_shows_three_examples_made_here_and_speaks_of_paintings(page, live_server) -> None:
+    from playwright.sync_api import expect
+
+    from engine.home_examples import EXAMPLES
+
+    page.goto(live_server.url + "/")
+    examples = page.locator("#examples .example")
+    expect(examples).to_have_count(3)
+    for example in EXAMPLES:
+        card = page.locator(f"#example-{example.slug}")
+        painter, title, _ = example.painting_credit
+        expect(card).to_contain_text(painter)
+        expect(card).to_contain_text(title)
+        for img in card.locator("img").all():
+            img.scroll_into_view_if_needed()
+            assert natural_size(img) is not None
+    main = page.inner_text("#main")
+    assert "VGG" not in main and "Gatys" not in main and "painting" in main
+    expect(page.locator("#quick-try")).to_be_visible()
+    screenshots(page, "home")
