@@ -142,3 +142,25 @@ def test_the_remix_links_back_to_its_artwork_while_that_is_published(
     remix.refresh_from_db()
     assert remix.remix_of is None
     assert 'id="remix-credit"' not in other_client.get(reverse("engine:detail", args=[remix.pk])).content.decode()
+
+
+def test_a_request_naming_no_style_takes_all_of_the_work_that_may_carry_over(
+        published, hokusai, other_client, other_user, job_form_data, rq_redis, django_capture_on_commit_callbacks):
+    """A program (the API) sends `remix` alone: the painting as the slot's choice, the shared upload,
+    at the work's weights; the page always names its styles (the choices and ticked boxes above)."""
+    def remix_alone(artwork) -> int:
+        data = job_form_data("fast", style_1=None, style_1_weight=None, style_2_weight=None, style_3_weight=None,
+                             remix=str(artwork.pk))
+        return _submit(other_client, data, django_capture_on_commit_callbacks).status_code
+
+    source = published(painting=True, upload=True, shared=True)
+    assert remix_alone(source.artwork) == 302
+    job = StyleJob.objects.get(owner=other_user)
+    assert job.remix_of == source
+    assert [(s.position, s.library_style_id, s.weight) for s in job.styles.all()] == [(1, hokusai.pk, 2.0),
+                                                                                      (2, None, 1.0)]
+    # Unshared, the upload stays its author's: the painting alone.
+    job.delete()
+    assert remix_alone(published(painting=True, upload=True, shared=False).artwork) == 302
+    assert [(s.position, s.library_style_id) for s in StyleJob.objects.get(owner=other_user).styles.all()] == \
+        [(1, hokusai.pk)]

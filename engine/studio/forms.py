@@ -19,9 +19,10 @@ dropped with their values.
 A remix (the hidden `remix` field: a published work, found through engine.hooks) starts from that
 work (engine.studio.remix): its paintings come back as the slots' library choices, its shared
 images as ticked `style_<n>_remix` boxes (copied into the new job's folder when the slot gets
-nothing else), and the new job records the job it remixed. Given the user, the form also checks
-their quota's size and step limits (engine.studio.quotas; the active-job slot is reserved where the
-job is created): the size field's bounds are the user's quota within the chosen mode's engine range.
+nothing else; a request naming no style at all takes all that may carry over), and the new job
+records the job it remixed. Given the user, the form also checks their quota's size and step limits
+(engine.studio.quotas; the active-job slot is reserved where the job is created): the size field's
+bounds are the user's quota within the chosen mode's engine range.
 """
 
 from __future__ import annotations
@@ -454,7 +455,15 @@ class StyleJobForm(forms.Form):
         # still ticked and that got nothing else.
         data["remix_styles"] = {slot: style for slot, style in (plan.carried.items() if plan else ())
                                 if slot not in given and data.get(f"style_{slot}_remix")}
-        given = sorted({*given, *data["remix_styles"]})
+        remix_weights = {}
+        if plan and not given and not any(data.get(f"style_{slot}_remix") for slot in STYLE_SLOTS):
+            # No style named at all (a program sending `remix` alone, as the API allows): all of the
+            # work's that may carry over, its paintings as the slots' choices, at the work's weights.
+            for slot, style in plan.library.items():
+                data[f"style_{slot}_library"] = style.library_style
+            data["remix_styles"] = dict(plan.carried)
+            remix_weights = {style.position: style.weight for style in plan.styles}
+        given = sorted({*given, *data["remix_styles"], *remix_weights})
         if not given:
             message = (REMIX_PRIVATE_STYLES if plan and plan.private else "Add at least one style image.")
             if "style_1" not in self._errors:
@@ -465,7 +474,8 @@ class StyleJobForm(forms.Form):
             name = f"style_{slot}_weight"
             weight = data.get(name)
             if weight is None and self.fields[name].widget.value_omitted_from_data(self.data, self.files, name):
-                weight = self.fields[name].initial  # not sent at all (a program's request): as a control's default
+                # not sent at all (a program's request): the remixed style's, else as a control's default
+                weight = remix_weights.get(slot, self.fields[name].initial)
             if weight is None and f"style_{slot}_weight" not in self._errors:
                 self.add_error(f"style_{slot}_weight", "Give this style a weight (1 is normal).")
             weights.append(weight or 0.0)
