@@ -11,6 +11,7 @@ from engine.models import Mode
 from engine.nst import schema
 from engine.nst.classic_params import MAX_STYLES
 from engine.studio import presets
+from engine.studio.forms import DEFAULT_MODE
 
 SUBMIT = f"""\
 The fields of the site's submission form, as multipart/form-data. Several `content` files make a
@@ -42,7 +43,7 @@ def _control_field(control: schema.Control) -> serializers.Field:
 
 def _fields() -> dict[str, serializers.Field]:
     fields: dict[str, serializers.Field] = {
-        "mode": serializers.ChoiceField(choices=Mode.values, required=False, help_text="Default classic."),
+        "mode": serializers.ChoiceField(choices=Mode.values, required=False, help_text=f"Default {DEFAULT_MODE}."),
         "preset": serializers.ChoiceField(choices=[c for c, _ in presets.CHOICES], required=False,
                                           help_text="A preset sets the size, epochs, steps and more for you."),
         "content": serializers.ListField(child=serializers.FileField(), help_text="A photo (JPEG, PNG, WebP) or, in "
@@ -53,6 +54,9 @@ def _fields() -> dict[str, serializers.Field]:
         fields[f"style_{slot}_library"] = serializers.IntegerField(required=False, help_text="A library painting's id.")
         fields[f"style_{slot}_weight"] = serializers.FloatField(required=False, min_value=0, max_value=100,
                                                                 help_text="Default 1.")
+        fields[f"style_{slot}_remix"] = serializers.BooleanField(
+            required=False, help_text=f"With `remix`: slot {slot} takes the artwork's own style image {slot} "
+                                      "(one its author shares, or a painting retired since).")
     fields.update({c.name: _control_field(c) for c in schema.controls(web=True)})
     fields.update({
         "publish": serializers.BooleanField(required=False, help_text="Publish the result in the gallery."),
@@ -60,7 +64,10 @@ def _fields() -> dict[str, serializers.Field]:
         "notify_email": serializers.BooleanField(required=False, help_text="E-mail the owner when it ends."),
         "omit_settings": serializers.BooleanField(required=False,
                                                   help_text="Leave the settings out of the result file."),
-        "remix": serializers.IntegerField(required=False, help_text="A gallery artwork whose style images to use."),
+        "remix": serializers.IntegerField(required=False,
+                                          help_text="A gallery artwork this job remixes (its page credits it). "
+                                                    "Without any style field: all its styles that may carry over "
+                                                    "(its paintings always, its author's images when shared)."),
         "settings_from": serializers.FileField(required=False,
                                                help_text="A result PNG whose settings fill in the rest."),
         "webhook_url": serializers.URLField(required=False, help_text="https, on a public address."),

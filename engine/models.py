@@ -216,6 +216,10 @@ class StyleJob(models.Model):
     queue = models.CharField(max_length=32, default=DEFAULT_QUEUE)
     # Submitted with other files as one batch (engine.models.Batch); None for a single job.
     batch = models.ForeignKey(Batch, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
+    # A remix: the job whose published work this one started from (its styles and settings), for
+    # the credit "Remix of <work> by <user>" (engine.hooks.remix_credit, which shows it only while
+    # that work is still published). A job, not the gallery's artwork: the engine knows no gallery.
+    remix_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="remixes")
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     epoch = models.PositiveIntegerField(default=0)

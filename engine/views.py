@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -21,8 +22,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from engine import email_verification
-from engine.costs.estimates import estimate_new_job, estimate_queue
-from engine.hooks import NotPublishable, RemixSource, publisher, remix_source
+from engine.costs.estimates import RunTimeEstimator, estimate_new_jobs, estimate_queue, quick_size
+from engine.home_examples import EXAMPLES
+from engine.hooks import NotPublishable, RemixSource, publisher, remix_credit, remix_source
 from engine.jobs import batches, cleanup
 from engine.jobs import service as jobs
 from engine.live import job_page
@@ -34,8 +36,9 @@ from engine.nst.history import SERIES_COLOURS
 from engine.runners import runner_for
 from engine.storage.job_files import download_spec, file_for, is_original, preview_epochs, preview_file
 from engine.studio import admission, presets, quotas, staged_uploads, style_library
+from engine.studio import remix as remixing
 from engine.studio.describe import param_rows
-from engine.studio.forms import DEFAULT_MODE, StyleJobForm, control_value, remix_styles_usable
+from engine.studio.forms import DEFAULT_MODE, StyleJobForm, control_value
 from nstsite.parsing import whole_number
 from nstsite.webtier.sendfile import send_file
 
@@ -56,16 +59,21 @@ def _get_job_for_user(request: HttpRequest, pk: int, *, manage: bool = False) ->
 def home(request: HttpRequest) -> HttpResponse:
     recent = StyleJob.objects.for_user(request.user)[:5] if request.user.is_authenticated else []
     public = StyleJob.objects.public().filter(status=Status.SUCCEEDED).select_related("owner")[:6]
-    return render(request, "home.html", {"recent_jobs": recent, "public_jobs": public})
+    return render(request, "home.html", {"recent_jobs": recent, "public_jobs": public, "examples": EXAMPLES})
 
 
 @login_required
 def submit(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         remix = _remixed(request)
-        initial = _initial_from_remix(remix) if remix else _initial_from_query(request)
-        form = StyleJobForm(initial=initial, user=request.user)
-        return render(request, "engine/submit.html", _submit_context(form, remix))
+        estimator = RunTimeEstimator.from_db()
+        limits = quotas.limits_for(request.user)
+        initial = remixing.initial(remixing.plan(remix, request.user), quotas.largest_size(limits, remix.job.mode)) \
+            if remix else _initial_from_query(request, limits, estimator)
+        form = StyleJobForm(initial=initial, user=request.user, limits=limits)
+        if request.GET.get("kept"):
+            form.offer_kept(request.GET["kept"])  # a photo kept for another try ("Try another style")
+        return render(request, "engine/submit.html", _submit_context(form, remix, estimator))
     limits = quotas.limits_for(request.user)
     form = StyleJobForm(request.POST, request.FILES, user=request.user, limits=limits,
                         upload_refusals=getattr(request, "upload_refusals", None))
@@ -105,11 +113,16 @@ def _keep_uploads(form: StyleJobForm) -> None:
         logger.warning("Could not keep the uploads of a refused submission", exc_info=True)
 
 
-def _submit_context(form: StyleJobForm, remix: RemixSource | None) -> dict:
+def _submit_context(form: StyleJobForm, remix: RemixSource | None, estimator: RunTimeEstimator | None = None) -> dict:
     library = list(LibraryStyle.objects.offered())
-    usable = remix is not None and remix_styles_usable(remix, form.user)
-    return {"form": form, "presets": presets.as_json(), "remix": remix,
-            "remix_styles": list(remix.job.styles.all()) if usable else [],
+    estimator = estimator or RunTimeEstimator.from_db()
+    # The classic presets' labels say how long each takes, as the estimate below them would.
+    form.fields["preset"].choices = presets.menu(
+        lambda mode, values: estimator.estimate(mode, int(values["size"]),
+                                                int(values["epochs"]) * int(values["steps_per_epoch"]), values))
+    plan = remixing.plan(remix, form.user) if remix is not None else None
+    return {"form": form, "presets": presets.as_json(), "remix": remix, "remix_plan": plan,
+            "remix_carried": plan.carried if plan else {},
             "library": library,
             "library_data": {str(s.pk): {"painter": s.painter, "title": s.title, "year": s.year,
                                          "thumb": reverse("engine:library_thumbnail", args=[s.pk])}
@@ -123,8 +136,11 @@ def _submit_context(form: StyleJobForm, remix: RemixSource | None) -> dict:
 def estimate(request: HttpRequest) -> JsonResponse:
     """GET /jobs/estimate/?mode=..&size=..&epochs=..&steps_per_epoch=..&width=..&height=..: the run
     time and peak memory of such a job on the live workers, the queue's wait, and whether it fits.
+    A submission of several files (a batch) sends `photos` (how many) and a `frames` per clip (what
+    the page reads from the file: its length times its frame rate): the time is then for all its
+    jobs, one after the other. Without either, one job of the mode (a video: a clip of ten seconds).
     Cheap by construction (what the form calls as the user changes it): no image is decoded, three
-    queries and four Redis round trips, whatever the queue or the number of workers."""
+    queries and four Redis round trips, whatever the queue, the batch or the number of workers."""
     mode = request.GET.get("mode")
     if mode not in Mode.values:
         return JsonResponse({"error": "Unknown mode."}, status=400)
@@ -142,7 +158,7 @@ def estimate(request: HttpRequest) -> JsonResponse:
         raw = request.GET.get(name)
         numbers[name] = default if raw is None or raw == "" else whole_number(raw, maximum=maximum)
         if numbers[name] is None:  # issue 24, finding 8: 1 and 309 zeros was a float overflow, a 500
-            return JsonResponse({"error": f"{name}: a whole number from 0 to {maximum} is expected."}, status=400)
+            return _not_a_number(name)
     runner = runner_for(mode)
     try:
         params = runner.params(values)
@@ -151,21 +167,45 @@ def estimate(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"error": str(exc)}, status=400)
     width, height = numbers["width"], numbers["height"]
     content_size = (width, height) if width > 0 and height > 0 else None
-    # A clip's frames when the page knows them (within what a clip of the user's may have); else the
-    # runner's guess (a video's: ten seconds at 24 frames/s, until the server has read its clip).
-    frames = numbers["frames"]
-    if frames > 0:
-        frames = min(frames, quotas.limits_for(request.user).max_clip_frames)
-    units = runner.work_units(params, frames or None).units
-    result = estimate_new_job(mode, params, content_size, queue_name=jobs.queue_for(request.user), units=units,
-                              owner_id=request.user.pk)
+    clips = [whole_number(raw, maximum=ESTIMATE_NUMBERS["frames"][1]) for raw in request.GET.getlist("frames") if raw]
+    if None in clips:
+        return _not_a_number("frames")
+    planned = _planned_jobs(runner, params, numbers["photos"], clips, quotas.limits_for(request.user))
+    result = estimate_new_jobs(planned, content_size, queue_name=jobs.queue_for(request.user),
+                               owner_id=request.user.pk)
     return JsonResponse(_estimate_json(result))
 
 
 # The estimate's numbers besides the controls: (default, largest taken). No image has a side over
-# 65535 px (JPEG's own limit; the form refuses anything over 50 megapixels anyway), and no clip more
-# frames than a day at 60 frames/s: larger is a hand-made request, answered 400.
-ESTIMATE_NUMBERS = {"styles": (1, 100), "width": (0, 65535), "height": (0, 65535), "frames": (0, 5_184_000)}
+# 65535 px (JPEG's own limit; the form refuses anything over 50 megapixels anyway), no clip more
+# frames than a day at 60 frames/s, no batch more than a thousand photos: larger is a hand-made
+# request, answered 400. `frames` may come once per clip of a batch.
+ESTIMATE_NUMBERS = {"styles": (1, 100), "width": (0, 65535), "height": (0, 65535), "frames": (0, 5_184_000),
+                    "photos": (0, 1000)}
+
+
+def _not_a_number(name: str) -> JsonResponse:
+    maximum = ESTIMATE_NUMBERS[name][1]
+    return JsonResponse({"error": f"{name}: a whole number from 0 to {maximum} is expected."}, status=400)
+
+
+def _planned_jobs(runner, params, photos: int, clips: list[int], limits) -> list[tuple[str, object, int]]:
+    """(mode, params, units) of each job the form's files would make, within what the user may submit:
+    `photos` photos, and a clip per entry of `clips` (its frames, within what a clip of the user's may
+    have; the runner's guess, ten seconds, until the page has read them)."""
+    most = min(limits.max_batch_files, settings.NST_MAX_BATCH_FILES)
+    clips = [min(frames, limits.max_clip_frames) for frames in clips[:most] if frames]
+    if not clips and photos <= 0:  # nothing chosen yet: one job of the mode, as its runner guesses it
+        return [(runner.mode, params, runner.work_units(params).units)]
+    planned = []
+    if photos > 0:
+        photo_runner, photo_params = runner.for_content("image", params)
+        planned += [(photo_runner.mode, photo_params, photo_runner.work_units(photo_params).units)] * \
+            min(photos, most - len(clips))
+    for frames in clips:
+        clip_runner, clip_params = runner.for_content("video", params)
+        planned.append((clip_runner.mode, clip_params, clip_runner.work_units(clip_params, frames).units))
+    return planned
 
 
 def _estimate_json(result) -> dict:
@@ -183,6 +223,7 @@ def _estimate_json(result) -> dict:
         "fits_somewhere": result.fits_somewhere,
         "fits_everywhere": result.fits_everywhere,
         "largest_fitting_size": result.largest_fitting_size,
+        "jobs": result.jobs,
     }
 
 
@@ -223,26 +264,18 @@ def _remixed(request: HttpRequest) -> RemixSource | None:
     return remix
 
 
-def _initial_from_remix(remix: RemixSource) -> dict:
-    """The form as the remixed job was submitted, minus the photo: its mode, its settings and
-    (through the hidden remix field) its style images with their weights."""
-    job = remix.job
-    params = job.engine_params()
-    initial = {"mode": job.mode, "preset": presets.CUSTOM, "remix": remix.pk}
-    initial.update({c.name: getattr(params, c.name) for c in schema.controls(job.mode, web=True)})
-    for style in job.styles.all():
-        initial[f"style_{style.position}_weight"] = style.weight
-    return initial
-
-
-def _initial_from_query(request: HttpRequest) -> dict:
-    """/jobs/new/?preset=quick&mode=fast fills the form in (links on the home page)."""
+def _initial_from_query(request: HttpRequest, limits, estimator: RunTimeEstimator) -> dict:
+    """/jobs/new/?mode=classic&preset=balanced fills the form in (links on the home page). Without a
+    preset the form opens at the largest size the estimate puts within a few seconds in that mode
+    (fast mode by default: "Quick try" and "New job" show a full-size result at once)."""
     mode = request.GET.get("mode") if request.GET.get("mode") in Mode.values else DEFAULT_MODE
     preset = request.GET.get("preset", presets.CUSTOM)
-    initial = {"mode": mode, **presets.values(preset, mode)}
-    if preset in presets.PRESETS:
-        initial["preset"] = preset
-    return initial
+    chosen = presets.values(preset, mode)
+    if chosen:
+        return {"mode": mode, "preset": preset, **chosen}
+    low = int(schema.CONTROLS["size"].user[0])
+    size = quick_size(mode, low, quotas.largest_size(limits, mode), estimator)
+    return {"mode": mode} if size is None else {"mode": mode, "size": size}
 
 
 @login_required
@@ -270,6 +303,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
         "params": param_rows(job),
         "epoch_losses": _epoch_losses(job),
         "series_colours": SERIES_COLOURS,
+        "remix_credit": remix_credit(job),
     }
     return render(request, "engine/detail.html", context)
 

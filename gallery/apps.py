@@ -20,9 +20,10 @@ class GalleryConfig(AppConfig):
         from gallery.publishing import artwork_deleted, publish_if_public
 
         # What the gallery offers the engine, which does not import it (engine.hooks): the job
-        # page's publish toggle and the admin's action, and ?remix=<artwork> on the submission page.
+        # page's publish toggle and the admin's action, ?remix=<artwork> on the submission page and
+        # the credit "Remix of <artwork> by <user>" on a remix's pages.
         hooks.register_publisher(publishing)
-        hooks.register_remix_source(publishing.remix_source)
+        hooks.register_remix_source(publishing.remix_source, publishing.published_work_of)
         job_succeeded.connect(publish_if_public, dispatch_uid="gallery.publish_if_public")
         post_delete.connect(artwork_deleted, sender=Artwork, dispatch_uid="gallery.artwork_deleted")
         pre_delete.connect(forget_likes_of, sender=settings.AUTH_USER_MODEL,

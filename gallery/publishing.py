@@ -32,7 +32,8 @@ from gallery import page_cache
 from gallery.models import Artwork
 from gallery.thumbnails import make_thumbnails
 
-__all__ = ["NotPublishable", "artwork_deleted", "publish", "publish_if_public", "remix_source", "unpublish"]
+__all__ = ["NotPublishable", "artwork_deleted", "publish", "publish_if_public", "published_work_of", "remix_source",
+           "unpublish"]
 
 
 def publish(job: StyleJob) -> Artwork | None:
@@ -62,6 +63,12 @@ def remix_source(pk: int) -> Artwork | None:
     """The published artwork `pk`, whose settings and style images a new job may start from (the
     engine asks through engine.hooks; gallery.apps registers this)."""
     return Artwork.objects.public().select_related("job", "owner").filter(pk=pk).first()
+
+
+def published_work_of(job_id: int) -> Artwork | None:
+    """The published artwork of job `job_id`, with its author (engine.hooks.remix_credit: the credit
+    a remix of it shows), or None."""
+    return Artwork.objects.public().select_related("owner").filter(job_id=job_id).first()
 
 
 def publish_if_public(sender, job: StyleJob, **kwargs) -> None:

@@ -33,6 +33,7 @@ from django.template.loader import render_to_string
 from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST
 
+from engine.hooks import remix_credit
 from engine.models import Mode, may_manage, may_see_originals
 from engine.storage.job_files import is_original, result_download
 from engine.studio.describe import param_rows
@@ -124,6 +125,7 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
                   and Like.objects.filter(artwork=artwork, user=request.user).exists()),
         "is_owner": request.user.is_authenticated and request.user.pk == artwork.owner_id,
         "show_originals": job.originals_visible_to(request.user),
+        "remix_credit": remix_credit(job),  # "Remix of <artwork> by <user>" while that one is published
     }
     return render(request, "gallery/detail.html", context)
 

@@ -138,7 +138,7 @@ def test_quick_try_takes_a_visitor_to_sign_up_and_then_to_the_form(client) -> No
     response = client.post(reverse("signup"), {"username": "newcomer", "email": "new@example.org",
                                                "password1": "Brush-strokes-of-1889",
                                                "password2": "Brush-strokes-of-1889", "next": next_url})
-    assert response.status_code == 302 and response["Location"] == reverse("engine:submit") + "?preset=quick&mode=fast"
+    assert response.status_code == 302 and response["Location"] == reverse("engine:submit") + "?mode=fast"
 
 
 # --- issue 24, finding 4: an address gets nothing but its verification link until it is confirmed ----------

@@ -31,7 +31,7 @@ def test_a_visitor_signs_up_submits_a_fast_job_and_sees_the_result(
     page.set_input_files("input[name=content]", images_dir / "tubingen.jpg")
     page.set_input_files("input[name=style_1]", images_dir / "starry_night.jpg")
     page.select_option("select[name=mode]", "fast")
-    page.select_option("select[name=preset]", "quick")      # 256 px, the smallest size
+    page.fill("input[name=size]", "256")                    # the smallest size
     page.click("#submit-job")
     page.wait_for_url(re.compile(r"/jobs/\d+/$"))
     expect(page.locator("#job-status")).to_have_attribute("data-status", Status.QUEUED)

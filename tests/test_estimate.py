@@ -80,6 +80,44 @@ def test_the_endpoint_runs_a_fixed_number_of_queries(owner_client, rq_redis, mak
         estimate(owner_client, mode="fast", size="512")
 
 
+def test_a_batch_and_a_clip_are_estimated_as_the_page_reads_them(owner, owner_client, rq_redis):
+    """Issue 23, 4: a batch of 3 was estimated as one job, a 3 s clip as a 10 s one."""
+    from engine.models import UserQuota
+
+    one = estimate(owner_client, mode="fast", size="1024", photos="1")
+    three = estimate(owner_client, mode="fast", size="1024", photos="3")
+    assert (one["jobs"], three["jobs"]) == (1, 3) and three["seconds"] == pytest.approx(3 * one["seconds"])
+    unread = estimate(owner_client, mode="video", size="480")         # no clip read yet: 10 s at 24 frames/s
+    short = estimate(owner_client, mode="video", size="480", photos="0", frames="72")   # 3 s at 24 frames/s
+    assert short["seconds"] < unread["seconds"] / 2 and short["jobs"] == 1
+    # In video mode a photo runs in fast mode beside the clips, each clip with its own frames.
+    mixed = estimate(owner_client, mode="video", size="480", photos="1", frames=["72", "144"])
+    clip_only = estimate(owner_client, mode="video", size="480", photos="0", frames="144")
+    photo_only = estimate(owner_client, mode="fast", size="480", photos="1")
+    assert mixed["jobs"] == 3
+    assert mixed["seconds"] == pytest.approx(short["seconds"] + clip_only["seconds"] + photo_only["seconds"])
+    # What a user may submit bounds it: their clips' frames and their batch's files.
+    UserQuota.objects.create(user=owner, max_clip_frames=100, max_batch_files=2)
+    capped = estimate(owner_client, mode="video", size="480", photos="5", frames=["144", "144", "144"])
+    assert capped["jobs"] == 2
+    assert capped["seconds"] == pytest.approx(2 * estimate(owner_client, mode="video", size="480", photos="0",
+                                                           frames="100")["seconds"])
+
+
+def test_the_form_opens_at_the_largest_size_the_estimate_puts_within_a_few_seconds():
+    from engine.costs.estimates import QUICK_SECONDS, RunTimeEstimator, quick_size
+
+    fresh = RunTimeEstimator([])
+    assert quick_size("fast", 256, 1024, fresh) == 1024            # 0.5 s here: the quota is the limit
+    largest = quick_size("fast", 256, 8192, fresh)
+    assert 1024 < largest < 8192
+    assert fresh.model.estimate("fast", FastParams(size=largest), None).seconds <= QUICK_SECONDS
+    assert quick_size("classic", 256, 2048, fresh) is None          # never a few seconds: its default size
+    # Workers four times slower than the calibration (what finished jobs measured): a smaller size.
+    slow = RunTimeEstimator([("fast", 1024, 1, 4 * fresh.estimate("fast", 1024, 1))] * 3)
+    assert quick_size("fast", 256, 8192, slow) < largest
+
+
 @pytest.fixture
 def small_worker(rq_redis):
     """A live worker with 1.5 GB to give a job, as one on a small machine describes itself."""

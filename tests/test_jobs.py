@@ -44,9 +44,13 @@ def test_the_submit_page_has_the_stable_inputs(owner_client):
 
 
 def test_a_preset_link_fills_the_form_in(owner_client):
+    html = owner_client.get(reverse("engine:submit") + "?preset=quick&mode=classic").content.decode()
+    assert re.search(r'<option value="classic" selected>', html)
+    assert re.search(r'name="size" value="256"', html) and re.search(r'name="epochs" value="3"', html)
+    assert re.search(r'<option value="quick" selected>Quick: 256 px, 3 × 10 steps, about \d+ s</option>', html)
+    # Fast mode has no presets (its one costly setting is the size): the old link opens it as "New job" does.
     html = owner_client.get(reverse("engine:submit") + "?preset=quick&mode=fast").content.decode()
-    assert re.search(r'<option value="fast" selected>', html)
-    assert re.search(r'name="size" value="256"', html)
+    assert re.search(r'<option value="fast" selected>', html) and re.search(r'name="size" value="1024"', html)
 
 
 # --- valid submissions -----------------------------------------------------------------------------

@@ -99,5 +99,5 @@ def test_a_remix_of_an_artwork_whose_originals_are_not_shared_brings_no_style_im
     response = clients["other"].post(reverse("engine:submit"),
                                      job_form_data("fast", style_1=None, remix=str(artwork.pk)))
     assert response.status_code == 200
-    assert "keeps its style images to themselves" in response.content.decode()
+    assert "keeps their own style image to themselves" in response.content.decode()
     assert StyleJob.objects.count() == 1

@@ -25,6 +25,11 @@ def _form_errors(response) -> str:
     return " ".join(str(e) for e in response.context["form"].non_field_errors())
 
 
+def _size_errors(response) -> str:
+    assert response.status_code == 200
+    return " ".join(str(e) for e in response.context["form"].errors.get("size", []))
+
+
 def test_without_a_quota_row_a_user_gets_the_defaults(owner):
     limits = quotas.limits_for(owner)
     assert (limits.max_active_jobs, limits.max_size, limits.max_steps) == (3, 1024, 2000)
@@ -35,7 +40,8 @@ def test_a_job_larger_than_the_quota_is_refused_with_the_limit(owner, owner_clie
                                                                django_capture_on_commit_callbacks):
     UserQuota.objects.create(user=owner, max_size=256)
     response = _submit(owner_client, job_form_data("fast", size="512"), django_capture_on_commit_callbacks)
-    assert "can make images of up to 256 px; this job asks for 512 px" in _form_errors(response)
+    # Next to the size, as the size's own range: the box and its slider stop there too.
+    assert "can make images of up to 256 px; this job asks for 512 px" in _size_errors(response)
     assert 'id="form-errors"' in response.content.decode()
     assert not StyleJob.objects.exists() and django_rq.get_queue("default").count == 0
 
@@ -49,7 +55,7 @@ def test_the_size_field_goes_up_to_the_users_quota(owner, owner_client, job_form
     assert re.search(r'<input type="number" name="size" value="200" min="256" max="512"', html)
     # A size the engine could make, above the quota: the quota's own message.
     response = _submit(owner_client, job_form_data("fast", size="600"), django_capture_on_commit_callbacks)
-    assert "can make images of up to 512 px; this job asks for 600 px" in _form_errors(response)
+    assert "can make images of up to 512 px; this job asks for 600 px" in _size_errors(response)
     # A quota raised above the usual 1024 px lets the user ask for more, up to what the engine makes.
     quota.max_size = 4096
     quota.save()
@@ -112,7 +118,7 @@ def test_staff_set_quotas_in_the_admin(staff_client, owner, owner_client, job_fo
     listing = staff_client.get(reverse("admin:engine_userquota_changelist")).content.decode()
     assert "trial account" in listing
     response = _submit(owner_client, job_form_data("fast", size="512"), django_capture_on_commit_callbacks)
-    assert "up to 300 px" in _form_errors(response)
+    assert "up to 300 px" in _size_errors(response)
 
 
 @pytest.mark.django_db(transaction=True)  # no test transaction around it

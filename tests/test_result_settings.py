@@ -142,6 +142,7 @@ def test_dropping_a_result_on_the_form_fills_in_its_settings(live_server, page, 
     page.fill("input[name=password]", PASSWORD)
     page.click("#login-submit")
     page.goto(live_server.url + reverse("engine:submit"))
+    page.click("#advanced-settings summary")  # the box sits among the advanced settings
     expect(page.locator("#settings-drop")).to_be_visible()
     page.set_input_files("#settings-file", str(tmp_path / "result.png"))
     expect(page.locator("#settings-drop-status")).to_contain_text("filled in", timeout=15_000)

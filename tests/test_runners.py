@@ -75,3 +75,26 @@ def test_the_cost_of_a_run_grows_with_its_work():
     assert video.peak_bytes(VideoParams(), dims, "float32") == runner_for(Mode.FAST).peak_bytes(FastParams(), dims,
                                                                                                "float32")
     assert classic.memory_advice and not video.memory_advice
+
+
+def test_the_time_left_never_rises_more_than_a_third_and_follows_steady_figures():
+    """Issue 23: a classic page showed 38 s -> 18 s -> 27 s. The reporter's smoother takes the runner's
+    raw figures (here that sequence, then steady ones, one a second) and shows each within a third
+    above the last one shown; steady figures are reached."""
+    from engine.runners.progress import MAX_ETA_RISE, EtaSmoother
+
+    now = [0.0]
+    smooth = EtaSmoother(clock=lambda: now[0])
+    shown = []
+    for raw in (38.0, 18.0, 27.0, 27.0, 60.0, 12.0, 30.0):
+        shown.append(smooth(raw))
+        now[0] += 1.0
+    assert all(later <= earlier * MAX_ETA_RISE + 1e-9 for earlier, later in zip(shown, shown[1:], strict=False))
+    assert shown[0] >= shown[1] >= shown[2]  # the issue's bounce (18 s, then 27 s) is gone
+    for raw in range(20, 0, -1):  # a run whose figures are right: 20 s left, counted down each second
+        last = smooth(float(raw))
+        now[0] += 1.0
+    assert abs(last - 1.0) < 1.5
+    # A group's end (the runner's considered figure) is taken at once, within the same bound.
+    assert smooth(0.9, considered=True) == pytest.approx(0.9)
+    assert smooth(None) is None

@@ -172,6 +172,26 @@ def _busy_seconds(estimator: RunTimeEstimator) -> float:
 
 # --- a job not submitted yet: the submission page's estimate -------------------------------------
 
+QUICK_SECONDS = 3.0   # "a few seconds": the form opens at the largest size whose run takes no longer
+QUICK_SIZE_STEP = 128
+
+
+def quick_size(mode: str, low: int, high: int, estimator: RunTimeEstimator | None = None) -> int | None:
+    """The largest size from `low` to `high` px (the user's range in `mode`), in steps of
+    QUICK_SIZE_STEP, whose run (the mode's default settings, a 4:3 photo) the cost model puts within
+    QUICK_SECONDS: what the form opens at, so that a first try shows a result at a useful size (one
+    query). None when even `low` takes longer (classic mode: the form keeps its default size)."""
+    model = (estimator or RunTimeEstimator.from_db()).model
+    runner = runner_for(mode)
+    sizes = sorted({*range(-(-low // QUICK_SIZE_STEP) * QUICK_SIZE_STEP, high + 1, QUICK_SIZE_STEP), low, high})
+    best = None
+    for size in sizes:
+        if model.estimate(mode, runner.params({"size": size}), None).seconds > QUICK_SECONDS:
+            break
+        best = size
+    return best
+
+
 @dataclass
 class WorkerContext:
     estimator: RunTimeEstimator
@@ -214,6 +234,7 @@ class NewJobEstimate:
     wait_seconds: float | None         # the queue's wait before it would start (None: no worker)
     workers: int | None                # live workers (None: Redis could not be asked)
     largest_fitting_size: int | None   # when it fits no worker: the largest size that would
+    jobs: int = 1                      # the jobs it is for (a batch: one per file), run one after the other
 
     @property
     def fits_somewhere(self) -> bool:
@@ -231,6 +252,16 @@ def estimate_new_job(mode: str, params, content_size: tuple[int, int] | None, *,
     on each kind of live worker, and the wait it would have in `queue_name` at `owner_id`'s turn
     (engine.jobs.turns; without an owner, behind every queued job): three queries and four Redis
     round trips."""
+    return estimate_new_jobs([(mode, params, units)], content_size, queue_name=queue_name, context=context,
+                             owner_id=owner_id)
+
+
+def estimate_new_jobs(planned: list[tuple[str, object, int]], content_size: tuple[int, int] | None, *,
+                      queue_name: str, context: WorkerContext | None = None,
+                      owner_id: int | None = None) -> NewJobEstimate:
+    """The same for a submission of several jobs, (mode, params, units) each (a batch: a photo's
+    job, a clip's with its frames): their run times added up (one worker runs them one after the
+    other), the largest peak. As many queries and Redis round trips as for one job."""
     context = context or worker_context()
     model = context.model
     by_device: dict[str, list[worker_info.WorkerInfo]] = {}
@@ -239,14 +270,17 @@ def estimate_new_job(mode: str, params, content_size: tuple[int, int] | None, *,
     per_device = []
     for device, workers in by_device.items():
         roomiest = max(workers, key=lambda w: w.memory_bytes)
-        cost = model.estimate(mode, params, content_size, device=device, precision=roomiest.precision,
-                              units=units)
-        per_device.append(WorkerEstimate(device, len(workers), cost.seconds, cost.peak_bytes,
-                                         roomiest.memory_bytes, fits(cost.peak_bytes, roomiest.memory_bytes)))
-    fallback = model.estimate(mode, params, content_size, units=units)
-    result = NewJobEstimate(per_device, fallback, None, None, None)
+        costs = [model.estimate(mode, params, content_size, device=device, precision=roomiest.precision, units=units)
+                 for mode, params, units in planned]
+        peak = max(cost.peak_bytes for cost in costs)
+        per_device.append(WorkerEstimate(device, len(workers), sum(cost.seconds for cost in costs), peak,
+                                         roomiest.memory_bytes, fits(peak, roomiest.memory_bytes)))
+    costs = [model.estimate(mode, params, content_size, units=units) for mode, params, units in planned]
+    fallback = Estimate(sum(cost.seconds for cost in costs), max(cost.peak_bytes for cost in costs))
+    result = NewJobEstimate(per_device, fallback, None, None, None, jobs=len(planned))
     result.wait_seconds, result.workers = _wait_for_new_job(context.estimator, queue_name, owner_id)
     if not result.fits_somewhere:
+        mode, params, _ = max(planned, key=lambda job: job[1].size)
         result.largest_fitting_size = _largest_fitting_size(mode, params, content_size, model, context.workers)
     return result
 

@@ -103,12 +103,15 @@ def _create_one(owner, submission: Submission, planned: PlannedJob, queue_name: 
         visibility=Visibility.PUBLIC if submission.publish else Visibility.PRIVATE, queue=queue_name,
         epochs=units.groups, total_steps=units.units, share_originals=submission.share_originals,
         notify_email=submission.notify_email and bool(owner.email), embed_settings=submission.embed_settings,
+        remix_of=submission.remix_of,
     )
     job.content.save(content.stored_name, content.file, save=False)
     written.append(job.content)
     job.save()
     for choice in submission.styles:
-        style = StyleImage(job=job, position=choice.slot, weight=choice.weight, library_style=choice.library)
+        # A remixed work's copy of a painting retired since still credits the painting.
+        painting = choice.library or (choice.source.library_style if choice.source is not None else None)
+        style = StyleImage(job=job, position=choice.slot, weight=choice.weight, library_style=painting)
         style.image.save(f"style-{choice.slot}.png", _style_file(choice), save=False)
         written.append(style.image)
         style.save()

@@ -5,8 +5,9 @@ import django.utils.timezone
 from django.db import migrations, models
 
 # The bundled paintings' rows (static/styles/, engine.studio.style_library.BUNDLED). The table of them is
-# read when the migration runs: that list only ever grows (a painting is retired in the admin, not
-# removed from the code), so running this later with a longer list is still right.
+# read when the migration runs: a painting is added to it, or retired (in the admin; a file the code
+# stops shipping leaves the list and a later migration retires its row: 0009), so running this later
+# with today's list is still right.
 
 
 def create_library(apps, schema_editor):

@@ -11,6 +11,11 @@ video's chunk of 48 frames takes a minute at 1920 px) also hands over the latest
 goes out as the preview of the group in progress at most every PREVIEW_INTERVAL. Publishing is
 bounded and never raises on a Redis failure (engine.live.publisher).
 
+The time left goes through `EtaSmoother` before it is saved or published: the runners' raw figures
+jump as a run goes (classic's mean step time before its first epoch ends underestimates the finer
+levels' steps; a video's frames/s settles after a few frames), and a page that went 38 s -> 18 s ->
+27 s told the user nothing. It never shows more than a third above what it showed last.
+
 The stop check the engine makes before every unit is one Redis EXISTS (engine.jobs.queue's cancel
 flag), plus a flag set when a progress save finds the row no longer running (a cancel that could
 not reach Redis), plus the worker's own reason (engine.jobs.worker.stop_reason: shutdown, lease lost).
@@ -45,6 +50,36 @@ PREVIEW_SIDE = 384        # previews are for watching, not keeping
 PREVIEW_QUALITY = 80
 
 
+MAX_ETA_RISE = 4 / 3      # the time left shown never rises more than a third above the last one shown
+ETA_BLEND = 0.3           # how far each new figure moves the one shown (the rest: the last one, counted down)
+
+
+class EtaSmoother:
+    """The time left as the job page shows it: each new figure from the runner moves the shown one
+    (counted down since it was shown) by ETA_BLEND of the difference, and the result never rises
+    more than MAX_ETA_RISE times the figure shown last. A group's end (an epoch, a chunk: the
+    runner's considered figure) moves it all the way, within the same bound."""
+
+    def __init__(self, clock=time.monotonic):
+        self.clock = clock
+        self.shown: tuple[float, float] | None = None  # (seconds left, clock) as last shown
+
+    def __call__(self, raw: float | None, *, considered: bool = False) -> float | None:
+        if raw is None:
+            return None
+        now = self.clock()
+        if self.shown is None:
+            eta = raw
+        else:
+            shown, at = self.shown
+            counted_down = max(0.0, shown - (now - at))
+            eta = raw if considered else counted_down + ETA_BLEND * (raw - counted_down)
+            eta = min(eta, shown * MAX_ETA_RISE)
+        eta = max(0.0, eta)
+        self.shown = (eta, now)
+        return eta
+
+
 def preview_jpeg(image: np.ndarray) -> bytes:
     return images.encode_jpeg(image, quality=PREVIEW_QUALITY, max_side=PREVIEW_SIDE)
 
@@ -66,6 +101,7 @@ class Progress:
         self.pending_losses: list[list[float]] = []  # loss points not yet published
         self.group_eta: tuple[float, float] | None = None  # (eta, monotonic time) at the last group's end
         self.rate: float | None = None  # units per second, for modes that measure it (video's frames/s)
+        self.smooth_eta = EtaSmoother()
 
     # --- what the runner reports ------------------------------------------------------------------
 
@@ -87,6 +123,7 @@ class Progress:
             self.pending_losses.append(loss)
         if rate is not None:
             self.rate = rate
+        eta_seconds = self.smooth_eta(eta_seconds)
         now = time.monotonic()
         if image is not None and not group_end and now - self.last_preview >= PREVIEW_INTERVAL:
             self.last_preview = now
@@ -103,7 +140,7 @@ class Progress:
         """A group is whole (an epoch, a chunk): its checkpoint and preview go to the row, the
         preview to the page. `eta_seconds` None: the last one saved stands."""
         self.group, self.unit = group, unit
-        eta_seconds = self.job.eta_seconds if eta_seconds is None else eta_seconds
+        eta_seconds = self.job.eta_seconds if eta_seconds is None else self.smooth_eta(eta_seconds, considered=True)
         self.last_preview = time.monotonic()
         self._save(eta_seconds=eta_seconds, preview=preview_jpeg(image), checkpoint=checkpoint)
         self.group_eta = (eta_seconds, time.monotonic()) if eta_seconds is not None else None

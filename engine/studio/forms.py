@@ -16,10 +16,13 @@ does not send at all (a page loaded before the control was added) takes its defa
 when chosen, replaces the controls it covers (engine.studio.presets), and errors on those controls are
 dropped with their values.
 
-A remix (the hidden `remix` field: a published work, found through engine.hooks) brings that
-work's style images: they are used when the user uploads no style image of their own, and copied
-into the new job's folder. Given the user, the form also checks their quota's size and step
-limits (engine.studio.quotas; the active-job slot is reserved where the job is created).
+A remix (the hidden `remix` field: a published work, found through engine.hooks) starts from that
+work (engine.studio.remix): its paintings come back as the slots' library choices, its shared
+images as ticked `style_<n>_remix` boxes (copied into the new job's folder when the slot gets
+nothing else; a request naming no style at all takes all that may carry over), and the new job
+records the job it remixed. Given the user, the form also checks their quota's size and step limits
+(engine.studio.quotas; the active-job slot is reserved where the job is created): the size field's
+bounds are the user's quota within the chosen mode's engine range.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from engine.nst import ParameterError, schema
 from engine.nst.classic_params import MAX_STYLES
 from engine.runners import Runner, runner_for
 from engine.studio import presets, quotas, staged_uploads
+from engine.studio import remix as remixing
 from engine.studio.content_files import (  # noqa: F401 - the form's figure, as tests and docs name it
     STORED_MAX_SIDE,
     Content,
@@ -51,9 +55,11 @@ from engine.studio.submission import StyleChoice, Submission
 from nstsite.parsing import whole_number
 
 ACCEPT = "image/jpeg,image/png,image/webp"
+REMIX_PRIVATE_STYLES = ("The author of this artwork keeps their own style image to themselves: pick a painting "
+                        "from the library, or add a style image of your own.")
 STYLE_SLOTS = tuple(range(1, MAX_STYLES + 1))
 IMAGE_FIELDS = ("content", *(f"style_{slot}" for slot in STYLE_SLOTS))
-DEFAULT_MODE = Mode.CLASSIC  # the form's first choice
+DEFAULT_MODE = Mode.FAST  # the form's first choice: a result in seconds shows what the site does
 
 
 def control_field(control: schema.Control, quota: UserQuota) -> forms.Field:
@@ -85,13 +91,6 @@ def control_value(control: schema.Control, raw: str):
     """A control's value from its text, parsed as the form's field parses it (no bounds: the engine's
     params check them); django.forms.ValidationError when it is not one."""
     return control_field(control, UserQuota()).to_python(raw)
-
-
-def remix_styles_usable(remix: hooks.RemixSource, user) -> bool:
-    """May a remix by `user` use the work's style images? Copies in the new job would be theirs to
-    download, so only where they may see the originals (engine.models.may_see_originals)."""
-    job = remix.job
-    return job.share_originals or (user is not None and job.originals_visible_to(user))
 
 
 class RemixField(forms.CharField):
@@ -151,6 +150,12 @@ def _staged_field() -> forms.CharField:
     return forms.CharField(required=False, widget=forms.HiddenInput)
 
 
+def _remix_field(slot: int) -> forms.BooleanField:
+    """Ticked: the slot takes the remixed work's own image (engine.studio.remix), unless it is given
+    a file or a painting."""
+    return forms.BooleanField(required=False, label=f"Use the artwork's style image {slot}")
+
+
 def _library_field(slot: int) -> forms.ModelChoiceField:
     return forms.ModelChoiceField(
         queryset=LibraryStyle.objects.offered(), required=False, label=f"or a painting for style {slot}",
@@ -162,7 +167,7 @@ def _library_field(slot: int) -> forms.ModelChoiceField:
 class StyleJobForm(forms.Form):
     mode = forms.ChoiceField(choices=Mode.choices, initial=DEFAULT_MODE)
     preset = forms.ChoiceField(
-        choices=presets.CHOICES, initial=presets.CUSTOM, required=False,
+        choices=presets.CHOICES, initial=presets.CUSTOM, required=False, label="Classic preset",
         help_text="A preset sets the size, epochs, steps, optimiser and coarse-to-fine for you.",
     )
     # Several files make a batch (engine.models.Batch): a job each, one page for all.
@@ -186,6 +191,9 @@ class StyleJobForm(forms.Form):
     style_1_library = _library_field(1)
     style_2_library = _library_field(2)
     style_3_library = _library_field(3)
+    style_1_remix = _remix_field(1)
+    style_2_remix = _remix_field(2)
+    style_3_remix = _remix_field(3)
 
     publish = forms.BooleanField(
         label="Publish the result in the gallery when it is finished", required=False,
@@ -210,6 +218,7 @@ class StyleJobForm(forms.Form):
         # per request: the view passes what the admission read).
         self.quota = limits or (quotas.limits_for(user) if user is not None else UserQuota())
         self.fields.update({c.name: control_field(c, self.quota) for c in schema.controls(web=True)})
+        self._bound_size_by_mode()
         self.stored_max_side = stored_max_side(self.quota.max_size)
         self.hidden_controls: set[str] = set()
         if not settings.NST_FAST_HUB_HANDLE:
@@ -234,6 +243,30 @@ class StyleJobForm(forms.Form):
         self.photos: dict[str, Content] = {}
         self.staged: dict[str, staged_uploads.Staged] = {}
         self._not_required_when_kept()
+
+    def size_limit(self, mode: str) -> int:
+        """The largest size this user may ask for in `mode`: their quota, within what the mode's engine makes."""
+        return quotas.largest_size(self.quota, mode)
+
+    def _bound_size_by_mode(self) -> None:
+        """The size box's (and its slider's) maximum is the chosen mode's limit; the page's script
+        (static/js/submit.js) takes the other modes' from data-max-<mode> when the mode changes."""
+        widget = self.fields["size"].widget
+        mode = (self.data.get("mode") if self.is_bound else self.initial.get("mode")) or DEFAULT_MODE
+        limits = {m: self.size_limit(m) for m in schema.MODES}
+        widget.attrs.update({f"data-max-{m}": str(limit) for m, limit in limits.items()})
+        widget.attrs["max"] = limits.get(mode, limits[DEFAULT_MODE])
+
+    def offer_kept(self, token: str) -> bool:
+        """A GET's ?kept=<token>: the user's photo kept by engine.studio.staged_uploads (e.g. from a job's
+        "Try another style on this photo"), offered like one kept after a refused submission. An
+        expired or unknown token offers nothing (the form asks for a photo)."""
+        kept = staged_uploads.load(self.user, token, "content") if self.user is not None else None
+        if kept is None:
+            return False
+        self.staged["content"] = kept
+        self.fields["content"].required = False
+        return True
 
     def _not_required_when_kept(self) -> None:
         """A photo kept from an earlier try stands in for the file: the file input is then not
@@ -416,15 +449,23 @@ class StyleJobForm(forms.Form):
                 self.staged.pop(f"style_{slot}", None)
         given = [slot for slot in STYLE_SLOTS
                  if data.get(f"style_{slot}") or data.get(f"style_{slot}_library")]
-        data["remix_styles"] = {}
         remix = data.get("remix")
-        if not given and remix and remix_styles_usable(remix, self.user):
-            # No style image of the user's own: the remixed artwork's ones, in their slots.
-            data["remix_styles"] = {s.position: s for s in remix.job.styles.all()}
-            given = sorted(data["remix_styles"])
+        plan = remixing.plan(remix, self.user) if remix else None
+        # The remixed work's own images (shared, or a painting retired since), in the slots whose box is
+        # still ticked and that got nothing else.
+        data["remix_styles"] = {slot: style for slot, style in (plan.carried.items() if plan else ())
+                                if slot not in given and data.get(f"style_{slot}_remix")}
+        remix_weights = {}
+        if plan and not given and not any(data.get(f"style_{slot}_remix") for slot in STYLE_SLOTS):
+            # No style named at all (a program sending `remix` alone, as the API allows): all of the
+            # work's that may carry over, its paintings as the slots' choices, at the work's weights.
+            for slot, style in plan.library.items():
+                data[f"style_{slot}_library"] = style.library_style
+            data["remix_styles"] = dict(plan.carried)
+            remix_weights = {style.position: style.weight for style in plan.styles}
+        given = sorted({*given, *data["remix_styles"], *remix_weights})
         if not given:
-            message = ("The author of this artwork keeps its style images to themselves: please add style "
-                       "images of your own." if remix else "Add at least one style image.")
+            message = (REMIX_PRIVATE_STYLES if plan and plan.private else "Add at least one style image.")
             if "style_1" not in self._errors:
                 self.add_error("style_1", forms.ValidationError(message, code="no_style"))
             return
@@ -433,7 +474,8 @@ class StyleJobForm(forms.Form):
             name = f"style_{slot}_weight"
             weight = data.get(name)
             if weight is None and self.fields[name].widget.value_omitted_from_data(self.data, self.files, name):
-                weight = self.fields[name].initial  # not sent at all (a program's request): as a control's default
+                # not sent at all (a program's request): the remixed style's, else as a control's default
+                weight = remix_weights.get(slot, self.fields[name].initial)
             if weight is None and f"style_{slot}_weight" not in self._errors:
                 self.add_error(f"style_{slot}_weight", "Give this style a weight (1 is normal).")
             weights.append(weight or 0.0)
@@ -466,10 +508,12 @@ class StyleJobForm(forms.Form):
     def _build_params(self, data: dict, runner: Runner) -> None:
         mode = runner.mode
         values = {control.name: data[control.name] for control in schema.controls(mode, web=True)}
-        largest = int(schema.CONTROLS["size"].engine_bounds(mode)[1])  # the field allows any mode's largest
-        if values["size"] > largest:
+        # The field allows any mode's largest: this mode's, within the user's quota, is checked here.
+        largest, limit = int(schema.CONTROLS["size"].engine_bounds(mode)[1]), self.size_limit(mode)
+        if values["size"] > limit:
             self.add_error("size", forms.ValidationError(
-                f"{str(mode).capitalize()} mode makes images of up to {largest} px.", code="max_value"))
+                f"{str(mode).capitalize()} mode makes images of up to {largest} px." if limit == largest else
+                quotas.size_problem(limit, values["size"]), code="max_value"))
             return
         values["style_weights"] = data["style_weights"] if len(data["style_weights"]) > 1 else ()
         params = runner.params(values)
@@ -501,4 +545,5 @@ class StyleJobForm(forms.Form):
             mode=data["mode"], params=data["params"], contents=tuple(data["content"]), styles=styles,
             publish=bool(data.get("publish")), share_originals=bool(data.get("share_originals")),
             notify_email=bool(data.get("notify_email")), embed_settings=not data.get("omit_settings"),
-            staged_tokens=tuple(kept.token for kept in self.staged.values()))
+            staged_tokens=tuple(kept.token for kept in self.staged.values()),
+            remix_of=data["remix"].job if data.get("remix") else None)

@@ -1,9 +1,14 @@
-"""Presets for the submission form: a few named settings that trade time for quality.
+"""Presets for the submission form: a few named settings of classic mode that trade time for quality.
 
-A preset sets the controls that decide how long a job runs (size, epochs, steps per epoch,
+A preset sets the controls that decide how long a classic job runs (size, epochs, steps per epoch,
 optimiser, coarse-to-fine); the weights, init, colours and seed stay as the user set them.
 Choosing "custom" uses the form's own values. The form applies a preset on the server, so
 presets work without JavaScript; static/js/submit.js only fills the fields in as a preview.
+
+Only classic mode has presets: fast and video mode have one setting that costs time (the size),
+which the page offers as it is. The menu sits among classic mode's settings, and its labels give
+each preset's time as the cost model estimates it (`menu`), so that a label never promises one
+time while the estimate below it says another.
 
 A preset's values are a user's choice like any other: `problems()` checks them against the
 parameter schema (known controls of the mode, within the user's ranges and the default quota).
@@ -11,35 +16,49 @@ parameter schema (known controls of the mode, within the user's ranges and the d
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from engine.models import UserQuota
 from engine.nst import schema
+from engine.templatetags.nst import duration
 
 CUSTOM = "custom"
 
 # name -> (label, {mode -> {form field -> value}})
 PRESETS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
-    "quick": ("Quick (256 px, about a minute)", {
+    "quick": ("Quick", {
         "classic": {"size": 256, "epochs": 3, "steps_per_epoch": 10, "optimizer": "lbfgs",
                     "multiscale": False},
-        "fast": {"size": 256},
-        "video": {"size": 256},
     }),
-    "balanced": ("Balanced (512 px)", {
+    "balanced": ("Balanced", {
         "classic": {"size": 512, "epochs": 10, "steps_per_epoch": 30, "optimizer": "lbfgs",
                     "multiscale": True},
-        "fast": {"size": 512},
-        "video": {"size": 512},
     }),
-    "high": ("High quality (1024 px, slow)", {
+    "high": ("High quality", {
         "classic": {"size": 1024, "epochs": 10, "steps_per_epoch": 50, "optimizer": "lbfgs",
                     "multiscale": True},
-        "fast": {"size": 1024},
-        "video": {"size": 1024},
     }),
 }
 
 CHOICES = [(CUSTOM, "Custom (use the values below)")]
 CHOICES += [(name, label) for name, (label, _) in PRESETS.items()]
+
+
+def menu(seconds: Callable[[str, dict[str, object]], float] | None = None) -> list[tuple[str, str]]:
+    """The preset menu's choices, each labelled with what it sets and, given `seconds(mode, values)`
+    (the cost model's run time of such a job), how long it takes: "Quick: 256 px, 3 × 10 steps, about 6 s"."""
+    out = [CHOICES[0]]
+    for name, (label, modes) in PRESETS.items():
+        values = modes["classic"]
+        text = f"{label}: {values['size']} px, {values['epochs']} × {values['steps_per_epoch']} steps"
+        if seconds is not None:
+            text += f", about {_duration(seconds('classic', values))}"
+        out.append((name, text))
+    return out
+
+
+def _duration(seconds: float) -> str:
+    return duration(max(1.0, seconds))
 
 
 def values(preset: str, mode: str) -> dict[str, object]:

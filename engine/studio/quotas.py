@@ -35,6 +35,7 @@ from django.db.models import Count, Q
 from django.template.defaultfilters import filesizeformat
 
 from engine.models import StyleJob, UserQuota
+from engine.nst import schema
 from engine.nst.video_io import ClipLimits
 from engine.storage.folders import folder_bytes
 from engine.storage.job_files import job_folder
@@ -57,12 +58,22 @@ def check_params(user, *, size: int, steps: int, limits: UserQuota | None = None
     limits = limits or limits_for(user)
     problems = []
     if size > limits.max_size:
-        problems.append(f"Your account can make images of up to {limits.max_size} px; this job asks for "
-                        f"{size} px. Please choose a smaller size.")
+        problems.append(size_problem(limits.max_size, size))
     if steps > limits.max_steps:
         problems.append(f"Your account can run classic jobs of up to {limits.max_steps} steps; this job has "
                         f"{steps} (epochs × steps per epoch). Please choose fewer epochs or steps.")
     return problems
+
+
+def largest_size(limits: UserQuota, mode: str) -> int:
+    """The largest size a user with these limits may ask for in `mode`: their quota, within what the
+    mode's engine makes (the form's size field, the size a form opens at)."""
+    return min(limits.max_size, int(schema.CONTROLS["size"].engine_bounds(mode)[1]))
+
+
+def size_problem(max_size: int, size: int) -> str:
+    return (f"Your account can make images of up to {max_size} px; this job asks for {size} px. Please choose "
+            "a smaller size.")
 
 
 def check_active_jobs(user, limits: UserQuota | None = None, *, new_jobs: int = 1) -> None:

@@ -2,7 +2,9 @@
 
 - BUNDLED: the paintings shipped with the code, in static/styles/ (provenance in its SOURCES.md).
   The migration that made the table creates their rows with `create_bundled_rows`; staff add more
-  (uploads, in the media storage) and retire any in the admin.
+  (uploads, in the media storage) and retire any in the admin. A file the code stops shipping is
+  named in WITHDRAWN, and a migration retires its row (`retire_withdrawn_rows`) and makes the rows
+  of files added since.
 - `open_original(style)`: the painting's file, wherever it lives.
 - `job_copy(style)`: the PNG a job stores as its own style image. A copy, so the job keeps its input
   when the style is retired or deleted; made once per style (`library/<pk>-<id>-style.png` in the
@@ -43,13 +45,20 @@ BUNDLED: tuple[tuple[str, str, str, str, str], ...] = (
      "lengstrom/fast-style-transfer @0d3d981, examples/style/udnie.jpg"),
     ("water_lilies_monet.jpg", "Claude Monet", "Water Lilies", "1919",
      "titu1994/Neural-Style-Transfer @d093348, images/inputs/style/water-lilies-1919-2.jpg"),
-    ("shipwreck_turner.jpg", "J. M. W. Turner", "The Shipwreck", "1805",
-     "jcjohnson/neural-style @07c4b82, examples/inputs/shipwreck.jpg"),
     ("shipwreck_of_the_minotaur_turner.jpg", "J. M. W. Turner", "The Wreck of a Transport Ship", "c. 1810",
      "lengstrom/fast-style-transfer @0d3d981, examples/style/the_shipwreck_of_the_minotaur.jpg"),
     ("flowers_sakai_hoitsu.jpg", "Sakai Hōitsu", "Flowering tree (screen painting)", "early 19th century",
      "titu1994/Neural-Style-Transfer @d093348, images/inputs/style/japanese_flower_sakai_hoitsu.jpg"),
+    ("mauclair_vallotton.jpg", "Félix Vallotton", "Camille Mauclair (woodcut)", "c. 1896",
+     "magenta/magenta @526d3eb, magenta/models/arbitrary_image_stylization/images/style_images/"
+     "Camille_Mauclair.jpg"),
+    ("composition_xiii_van_doesburg.jpg", "Theo van Doesburg", "Composition XIII (Woman in Studio)", "1918",
+     "magenta/magenta @526d3eb, magenta/models/arbitrary_image_stylization/images/style_images/"
+     "Theo_van_Doesburg_sq.jpg"),
 )
+# Files no longer shipped: a site that made their rows retires them (engine/migrations/0009_remix_of_and_library.py).
+# shipwreck_turner.jpg was the same painting as shipwreck_of_the_minotaur_turner.jpg, mislabelled.
+WITHDRAWN = ("shipwreck_turner.jpg",)
 
 
 def create_bundled_rows(model=LibraryStyle) -> int:
@@ -61,6 +70,12 @@ def create_bundled_rows(model=LibraryStyle) -> int:
             for position, (name, painter, title, year, source) in enumerate(BUNDLED, 1) if name not in have]
     model.objects.bulk_create(rows)
     return len(rows)
+
+
+def retire_withdrawn_rows(model=LibraryStyle) -> int:
+    """Retire the rows of bundled files the code no longer ships (WITHDRAWN); returns how many.
+    Retired, not deleted: jobs that used one keep pointing at it (and at their own copy)."""
+    return model.objects.filter(bundled__in=WITHDRAWN, retired=False).update(retired=True)
 
 
 def open_original(style: LibraryStyle) -> IO[bytes]:

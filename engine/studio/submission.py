@@ -24,7 +24,7 @@ from engine.studio.content_files import Content
 if TYPE_CHECKING:
     from django.core.files import File
 
-    from engine.models import LibraryStyle, StyleImage
+    from engine.models import LibraryStyle, StyleImage, StyleJob
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,7 @@ class Submission:
     notify_email: bool = False            # an e-mail when it ends (if the owner has an address)
     embed_settings: bool = True           # its result file carries its settings (engine.storage.result_settings)
     staged_tokens: tuple[str, ...] = ()   # uploads kept from an earlier try that it uses: deleted once stored
+    remix_of: StyleJob | None = None      # the job whose published work this one remixes (engine.studio.remix)
 
     @property
     def is_batch(self) -> bool:

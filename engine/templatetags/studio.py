@@ -62,11 +62,14 @@ def advanced_has_errors(form: StyleJobForm) -> bool:
 
 
 @register.simple_tag
-def style_slots(form: StyleJobForm) -> list[dict]:
-    """The fields of each style slot, and the image kept in it from an earlier try, if any."""
+def style_slots(form: StyleJobForm, remix_carried: dict | None = None) -> list[dict]:
+    """The fields of each style slot, the image kept in it from an earlier try, if any, and the remixed
+    work's own image it may take (`remix_carried`: slot -> StyleImage, engine.studio.remix)."""
+    carried = remix_carried or {}
     return [{"slot": slot, "file": form[f"style_{slot}"], "weight": form[f"style_{slot}_weight"],
              "library": form[f"style_{slot}_library"], "staged_field": form[f"style_{slot}_staged"],
-             "staged": form.staged.get(f"style_{slot}")} for slot in STYLE_SLOTS]
+             "staged": form.staged.get(f"style_{slot}"), "remix_field": form[f"style_{slot}_remix"],
+             "remix_style": carried.get(slot)} for slot in STYLE_SLOTS]
 
 
 def _rows(form: StyleJobForm, controls: list[schema.Control]) -> Rows:

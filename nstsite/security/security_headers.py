@@ -5,9 +5,10 @@ page; private job pages carried no `Cache-Control: private, no-store`).
   no inline script or style, no eval, no plugins, no framing, forms post only here. The pages keep
   to it (HELPERS/WAVE2: no inline <script> code, no on*= handlers, no style="" attributes; data for
   scripts in json_script or data- attributes); tests/test_security_headers.py visits every page in
-  Chromium and fails on any violation. Images may also be `data:`/`blob:` URLs (a page may show a
-  chosen file before it is uploaded). connect-src names this host's ws:/wss: URLs as well as
-  'self': the job pages' websockets, also in browsers whose 'self' does not cover ws: (CSP level 2).
+  Chromium and fails on any violation. Images may also be `data:`/`blob:` URLs, and clips `blob:`
+  ones (a page may show a chosen file, a clip's first frame, before it is uploaded). connect-src
+  names this host's ws:/wss: URLs as well as 'self': the job pages' websockets, also in browsers
+  whose 'self' does not cover ws: (CSP level 2).
 - Cache-Control: a response to a logged-in user can hold what only they may see (a private job's
   page, their list of jobs, a download of a private job's file), so it is `private, no-store`: no
   shared cache keeps it and the browser does not write it to disk. A view that chose its own
@@ -31,6 +32,7 @@ POLICY = {
     "script-src": "'self'",
     "style-src": "'self'",
     "img-src": "'self' data: blob:",
+    "media-src": "'self' blob:",
     "font-src": "'self'",
     "object-src": "'none'",
     "base-uri": "'self'",

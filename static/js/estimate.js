@@ -22,6 +22,18 @@
 
   function gb(bytes) { return (bytes / 1e9).toFixed(bytes < 1e10 ? 1 : 0) + " GB"; }
 
+  // What the time is for: a batch's jobs, a clip of the length read from the file, or (a clip not
+  // chosen or not read yet) the ten seconds at 24 frames/s the server then assumes.
+  function scope(data) {
+    const content = form.elements.content;
+    const files = content ? Number(content.dataset.files || 0) : 0;
+    const frames = content ? (content.dataset.frames || "").split(",").filter(Boolean) : [];
+    if (data.jobs > 1) return " for " + data.jobs + " jobs, one after the other";
+    if (form.elements.mode.value !== "video") return "";
+    if (files && frames.length) return content.dataset.clipSeconds ? " for this " + content.dataset.clipSeconds + " s clip" : "";
+    return files && !frames.length && Number(content.dataset.photos || 0) ? "" : " for a 10 s clip at 24 frames/s";
+  }
+
   function query() {
     const params = new URLSearchParams();
     FIELDS.forEach(function (name) {
@@ -36,6 +48,11 @@
       params.set("width", content.dataset.width);
       params.set("height", content.dataset.height);
     }
+    // The files chosen (static/js/uploads.js): how many photos, and each clip's frames once read.
+    if (content && Number(content.dataset.files || 0) > 0) {
+      params.set("photos", content.dataset.photos || "0");
+      (content.dataset.frames || "").split(",").filter(Boolean).forEach(function (n) { params.append("frames", n); });
+    }
     return params.toString();
   }
 
@@ -45,8 +62,7 @@
     const spread = data.seconds_min && data.seconds - data.seconds_min > 0.15 * data.seconds;
     $("estimate-time").textContent = spread ? "about " + duration(data.seconds_min) + " to " + duration(data.seconds)
       : "about " + duration(data.seconds);
-    // A clip's frames are known only once the server reads it: the estimate is for ten seconds at 24 frames/s.
-    if (form.elements.mode.value === "video") $("estimate-time").textContent += " for a 10 s clip at 24 frames/s";
+    $("estimate-time").textContent += scope(data);
     const free = data.per_device.length ? Math.max.apply(null, data.per_device.map(function (w) { return w.memory_bytes; })) : null;
     $("estimate-memory").textContent = "· peak memory " + gb(data.peak_bytes) + (free ? " of " + gb(free) + " free" : "");
     const wait = $("estimate-wait");

@@ -20,7 +20,8 @@
 
   function setup(box) {
     const log = box.dataset.slider === "log";
-    const min = bound(box, "Min", NaN), max = bound(box, "Max", NaN);
+    const min = bound(box, "Min", NaN);
+    let max = bound(box, "Max", NaN);
     if (!isFinite(min) || !isFinite(max) || max <= min || (log && min <= 0)) return;
     const range = document.createElement("input");
     range.type = "range";
@@ -28,7 +29,8 @@
     range.id = box.id + "-slider";
     const label = document.querySelector('label[for="' + box.id + '"]');
     range.setAttribute("aria-label", (label ? label.textContent.trim() : box.name) + " (slider)");
-    const lmin = Math.log10(min), lmax = Math.log10(max);
+    const lmin = Math.log10(min);
+    let lmax = Math.log10(max);
     if (log) {
       range.min = "0"; range.max = String(LOG_STEPS); range.step = "1";
     } else {
@@ -59,6 +61,12 @@
     range.addEventListener("change", function () { box.dispatchEvent(new Event("change", { bubbles: true })); });
     box.addEventListener("input", toRange);
     box.addEventListener("change", toRange);
+    box.addEventListener("nst:bounds", function () { // the box's max changed (the mode's largest size)
+      max = bound(box, "Max", max);
+      lmax = Math.log10(max);
+      if (!log) range.max = String(max);
+      toRange();
+    });
 
     const row = document.createElement("div");
     row.className = "slider-row";

@@ -1,7 +1,10 @@
 // The submission form, improved when JavaScript runs (it works without):
-// - shows only the chosen mode's settings;
+// - shows only the chosen mode's settings (classic's preset menu among them);
 // - a preset fills in the fields it sets; editing one of them switches the preset back to "custom"
 //   (the server applies the chosen preset either way);
+// - the size box and its slider go up to the chosen mode's largest size for this user (their quota
+//   within what the mode makes: data-max-<mode>, from the form);
+// - the submit button says how many jobs the chosen files make ("Submit 3 jobs");
 // - files over the upload limit are flagged as soon as they are chosen;
 // - before anything is uploaded, the numbers are checked against their ranges and a photo and a
 //   style are asked for, next to the fields concerned (the server checks all of it again).
@@ -19,6 +22,24 @@
 
   function showMode() {
     form.querySelectorAll(".mode-settings").forEach(function (box) { box.hidden = !forMode(box); });
+    boundSize();
+  }
+
+  function boundSize() {
+    const size = form.elements.size;
+    const max = size && size.dataset["max" + mode.value.charAt(0).toUpperCase() + mode.value.slice(1)];
+    if (!max || size.max === max) return;
+    size.max = max;
+    if (Number(size.value) > Number(max)) size.value = max;
+    size.dispatchEvent(new CustomEvent("nst:bounds", { bubbles: true })); // static/js/sliders.js follows
+    size.dispatchEvent(new Event("input", { bubbles: true }));
+  }
+
+  function nameJobs() {
+    const button = document.getElementById("submit-job");
+    const content = form.elements.content;
+    const count = content && content.files ? content.files.length : 0;
+    if (button) button.textContent = count > 1 ? "Submit " + count + " jobs" : "Submit job";
   }
 
   function applyPreset() {
@@ -97,10 +118,10 @@
   }
 
   function hasStyle() {
-    if (form.elements.remix && form.elements.remix.value) return true;
     return [1, 2, 3].some(function (n) {
       const library = form.elements["style_" + n + "_library"];
-      return hasImage("style_" + n) || (library && library.value);
+      const remixed = form.elements["style_" + n + "_remix"];
+      return hasImage("style_" + n) || (library && library.value) || (remixed && remixed.checked);
     });
   }
 
@@ -133,5 +154,7 @@
   form.querySelectorAll("input[type=file][data-max-bytes]").forEach(function (input) {
     input.addEventListener("change", checkSize);
   });
+  form.addEventListener("nst:images", nameJobs);
   showMode();
+  nameJobs();
 })();
