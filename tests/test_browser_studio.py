@@ -233,8 +233,11 @@ def test_a_finished_job_leads_with_the_result_and_a_before_after_slider(
     slider.fill("60")
     expect(page.locator("#compare")).to_have_class(re.compile(r"\bcomparing\b"))
     assert page.locator("#compare").evaluate("box => box.style.getPropertyValue('--cut')") == "60%"
-    for kind in ("png", "plot", "csv", "json"):
+    expect(page.locator("#download-png")).to_be_visible()
+    page.click("#job-details summary")  # the other files are under Details
+    for kind in ("plot", "csv", "json"):
         expect(page.locator(f"#download-{kind}")).to_be_visible()
+    page.click("#job-details summary")
     # On a phone the result is on the first screen, before the job's details.
     page.set_viewport_size({"width": 390, "height": 844})
     page.evaluate("window.scrollTo(0, 0)")

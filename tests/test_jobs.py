@@ -70,6 +70,7 @@ def test_a_valid_submission_creates_a_queued_job_and_enqueues_it_after_commit(
     assert job.queue == "default"
     assert (job.epochs, job.total_steps) == (1, 10)
     assert job.params["steps_per_epoch"] == 10 and job.params["network"] == "vgg16"
+    assert job.content_name == "photo.jpg"  # the name it was uploaded under, for its card and its title
 
 
 def test_staff_jobs_go_to_the_high_queue(staff_client, job_form_data, rq_redis,
@@ -184,6 +185,27 @@ def test_my_jobs_filters_by_status(owner_client, make_job):
     failed.fail("x")
     html = owner_client.get(reverse("engine:my_jobs") + "?status=failed").content.decode()
     assert f'data-job-id="{failed.pk}"' in html and f'data-job-id="{queued.pk}"' not in html
+
+
+def test_my_jobs_is_a_grid_of_pictures_in_a_fixed_number_of_queries(owner, owner_client, make_job,
+                                                                      django_assert_max_num_queries):
+    from engine.models import Batch
+
+    def page_with(n_jobs: int, n_batches: int) -> str:
+        for _ in range(n_jobs):
+            make_job()
+        for _ in range(n_batches):
+            batch = Batch.objects.create(owner=owner)
+            for _ in range(3):
+                make_job(batch=batch)
+        # session, user, storage quota and use, count, the page, its styles with their paintings, the batches' jobs
+        with django_assert_max_num_queries(10):
+            return owner_client.get(reverse("engine:my_jobs")).content.decode()
+
+    page_with(1, 1)
+    html = page_with(5, 3)  # more jobs and batches: no more queries
+    assert html.count('class="job-card"') == 6 and html.count('id="batch-card-') == 4
+    assert html.count('class="batch-job"') == 12  # each batch's card shows its pictures
 
 
 def test_my_jobs_needs_a_login(client):

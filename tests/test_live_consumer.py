@@ -443,11 +443,13 @@ def test_the_job_page_shows_thumbnails_and_a_growing_loss_chart_before_the_resul
         assert thumbs.nth(i).evaluate("img => img.complete && img.naturalWidth > 0")
     assert page.locator("#loss-chart").get_attribute("data-points") == "30"
     assert page.locator("#result-image").evaluate("img => img.complete && img.naturalWidth") == 256
+    expect(page.locator("#download-png")).to_be_visible()
+    page.click("#job-details summary")  # the run's files and figures are under Details
     expect(page.locator("#download-csv")).to_be_visible()
     expect(page.locator("#run-seconds")).to_have_text(re.compile(r"^[1-9]\d* s$|^\d+ min"))  # the run's, not 0 s
     expect(page.locator("#cancel-job")).to_have_count(0)
 
-    row = my_jobs.locator(f'tr.job-row[data-job-id="{job_id}"]')
+    row = my_jobs.locator(f'.job-row[data-job-id="{job_id}"]')
     expect(row.locator(".job-status-cell")).to_have_text("Succeeded")
     expect(row.locator(".job-progress-cell")).to_have_text("30 / 30 steps")
     assert my_jobs.evaluate("window.__sameDocument") is True

@@ -2,6 +2,10 @@
 
 from django import template
 
+from engine.live.job_page import preview_url
+from engine.storage.job_files import preview_epochs
+from engine.studio.describe import style_credit
+
 register = template.Library()
 
 
@@ -27,3 +31,17 @@ def mode_partial(mode: str, name: str) -> list[str]:
     first of the list that exists, so what a mode's page shows differently (its live parts, its
     scripts) is chosen in the templates, by the job's mode: {% include job.mode|mode_partial:"live" %}."""
     return [f"engine/modes/{mode}/_{name}.html", f"engine/modes/_default/_{name}.html"]
+
+
+@register.filter
+def latest_preview(job) -> str:
+    """The URL of a running job's newest preview (an epoch's, a chunk's latest frame); "" when it has none."""
+    epochs = preview_epochs(job)
+    return preview_url(job, epochs[-1]) if epochs else ""
+
+
+@register.filter
+def credit(job) -> str:
+    """Whose style the job wears ("Katsushika Hokusai, The Great Wave off Kanagawa"): its styles,
+    prefetched with their paintings where a list shows many jobs."""
+    return style_credit(job.styles.all())
