@@ -1,0 +1,25 @@
+"""An artwork's title: made from the photo's name and the painting when it is first published
+(gallery.publishing, engine.studio.describe.picture_title), changed by its owner on its page."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from django.db import transaction
+
+from gallery.models import TITLE_LENGTH, Artwork, GridVersion
+from gallery.page_cache import purge_cached_pages
+
+
+def rename(artwork: Artwork, title: str) -> str:
+    """Its owner's title for `artwork` (spaces tidied, cut to TITLE_LENGTH); an empty one keeps the old."""
+    title = " ".join(title.split())[:TITLE_LENGTH]
+    if not title or title == artwork.title:
+        return artwork.title
+    with transaction.atomic():
+        Artwork.objects.filter(pk=artwork.pk).update(title=title)
+        if artwork.published:
+            GridVersion.bump()  # the grid's cards show titles
+        transaction.on_commit(partial(purge_cached_pages, artwork.pk))
+    artwork.title = title
+    return title
