@@ -7,21 +7,19 @@ with the link), but its artwork leaves every gallery page, and its owner's "Publ
 (gallery.publishing) until staff show it again. Showing it again puts it back in the gallery only
 if its owner still has the job public.
 
-What is cached of the gallery must not outlive the change: the grid pages are keyed by GridVersion
-(bumped in the same transaction), and whatever else caches gallery pages is told once the change
-is committed (gallery.page_cache).
+What is cached of the gallery must not outlive the change: the gallery's generation (GridVersion)
+is bumped in the same transaction, and every cached page is keyed by it (the grids' HTML here; the
+proxy's copies for visitors of issue 21, whose gallery.page_cache.purge() is that same bump).
 """
 
 from __future__ import annotations
 
 import logging
-from functools import partial
 
 from django.db import transaction
 
 from engine.models import Status, Visibility
 from gallery.models import Artwork, GridVersion, ModerationAction
-from gallery.page_cache import purge_cached_pages
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +39,8 @@ def _moderate(artwork: Artwork, moderator, action: str, *, hidden: bool, publish
     with transaction.atomic():
         if not Artwork.objects.filter(pk=artwork.pk, hidden=not hidden).update(hidden=hidden, published=published):
             return False
-        GridVersion.bump()
+        GridVersion.bump()  # every cached gallery page is stale from this commit on
         ModerationAction.objects.create(artwork=artwork, moderator=moderator, action=action)
-        transaction.on_commit(partial(purge_cached_pages, artwork.pk))
     artwork.hidden, artwork.published = hidden, published
     logger.info("Artwork %s (job %s): %s by %s", artwork.pk, artwork.job_id, action, moderator)
     return True

@@ -3,12 +3,9 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from django.db import transaction
 
 from gallery.models import TITLE_LENGTH, Artwork, GridVersion
-from gallery.page_cache import purge_cached_pages
 
 
 def rename(artwork: Artwork, title: str) -> str:
@@ -18,8 +15,6 @@ def rename(artwork: Artwork, title: str) -> str:
         return artwork.title
     with transaction.atomic():
         Artwork.objects.filter(pk=artwork.pk).update(title=title)
-        if artwork.published:
-            GridVersion.bump()  # the grid's cards show titles
-        transaction.on_commit(partial(purge_cached_pages, artwork.pk))
+        GridVersion.bump()  # cached pages (the grid's cards, its page) show the old title until this commit
     artwork.title = title
     return title

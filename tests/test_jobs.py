@@ -223,3 +223,11 @@ def test_the_favicon_is_served(client) -> None:
     response = client.get("/favicon.ico")
     assert response.status_code == 200
     assert response["Content-Type"] in ("image/x-icon", "image/vnd.microsoft.icon")
+
+
+@pytest.mark.parametrize("seconds, text", [(None, ""), (0, "0 s"), (0.2, "1 s"), (12.3, "12 s"), (125, "2 min 5 s"),
+                                           (120, "2 min"), (7300, "2 h 1 min")])
+def test_durations_are_worded_as_people_say_them(seconds, text):
+    from engine.templatetags.nst import duration
+
+    assert duration(seconds) == text  # a fast job's 0.2 s estimate is "about 1 s", not "about 0 s"

@@ -324,17 +324,6 @@ class StyleJobForm(forms.Form):
         self.photos[name] = Content(kept.name, "image", content, size=kept.size)
         return content
 
-    def offer_kept(self, token: str) -> bool:
-        """A new form's photo kept for the user by engine.studio.staged_uploads (?kept=<token>: a job
-        page's "Try another style on this photo"), offered as one kept after a refused submission is.
-        False (and nothing offered) for a token that is not the user's, not a photo's, or expired."""
-        kept = staged_uploads.load(self.user, token, "content") if self.user is not None else None
-        if kept is None:
-            return False
-        self.staged["content"] = kept
-        self.fields["content"].required = False
-        return True
-
     def keep_uploads(self) -> None:
         """After a server-side error: keep the images that passed their checks (engine.studio.staged_uploads),
         so the page shown again offers them instead of asking for them again. A batch's photos and a

@@ -11,10 +11,11 @@ register = template.Library()
 
 @register.filter
 def duration(seconds) -> str:
-    """12.3 -> "12 s", 125 -> "2 min 5 s", 7300 -> "2 h 1 min"; "" for None."""
+    """12.3 -> "12 s", 125 -> "2 min 5 s", 7300 -> "2 h 1 min", 0.2 -> "1 s" (never "about 0 s" for
+    something that takes time); "" for None."""
     if seconds is None or seconds == "":
         return ""
-    total = max(0, round(float(seconds)))
+    total = max(1 if float(seconds) > 0 else 0, round(float(seconds)))
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:
