@@ -61,8 +61,9 @@ def test_the_job_page_shows_the_result_and_the_loss_plot(staff_client, make_job,
     job.refresh_from_db()
     assert job.status == Status.SUCCEEDED, job.error
     html = staff_client.get(reverse("admin:engine_stylejob_change", args=[job.pk])).content.decode()
-    for kind in ("png", "plot"):
-        assert f'<img src="{reverse("engine:download", args=[job.pk, kind])}?inline=1"' in html
+    png, display, plot = (reverse("engine:download", args=[job.pk, kind]) for kind in ("png", "display", "plot"))
+    assert f'<a href="{png}?inline=1"><img src="{display}"' in html  # the display rendition, linked to the PNG
+    assert f'<img src="{plot}?inline=1"' in html
     assert staff_client.get(reverse("engine:download", args=[job.pk, "plot"]) + "?inline=1").status_code == 200
 
 

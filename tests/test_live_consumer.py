@@ -253,7 +253,7 @@ def test_a_worker_running_a_job_streams_its_progress_to_the_page_and_the_list(
     assert all(e["step"] <= e["total_steps"] and e["sent_at"] > 0 for e in progress)
     assert progress[-1]["eta_seconds"] == 0.0
     finished = page[-1]  # the end as a reload shows it: the result, its downloads, the finished time
-    assert f'src="{reverse("engine:download", args=[job.pk, "png"])}?inline=1"' in finished["html"]
+    assert f'src="{reverse("engine:download", args=[job.pk, "display"])}"' in finished["html"]  # never the PNG
     assert set(re.findall(r'id="download-(\w+)"', finished["html"])) == {"png", "plot", "csv", "json"}
     assert 'id="run-finished">' in finished["html"] and 'id="delete-section"' in finished["html"]
     assert "losses" not in listing[-1] and listing[-1]["status"] == "succeeded"
