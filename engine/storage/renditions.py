@@ -9,8 +9,9 @@ the result (engine.storage.job_files: display.jpg, thumb.jpg):
 - the thumbnail, at most THUMB_SIDE px: "My jobs", a batch's page.
 
 Neither is ever enlarged. A video's are made from its poster frame (the video plays on its page).
-JPEG rather than WebP: a 2048 px picture encodes in ~20 ms as JPEG and 100-340 ms as WebP here
-(Pillow, Intel Xeon), for a file ~1.4x larger; every browser shows both.
+JPEG rather than WebP: both renditions of a 2048 px result take ~65 ms as JPEG, its display
+rendition alone 75-255 ms as WebP (fastest to default setting), for files 20-35 % smaller;
+every browser shows both (bench/bench_renditions.py, docs/benchmarks.md "Renditions").
 
 Jobs that succeeded before renditions existed get theirs made once, the first time a page asks
 (`ensure`, which reads the result through the storage API), and kept.
