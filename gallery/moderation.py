@@ -7,9 +7,9 @@ with the link), but its artwork leaves every gallery page, and its owner's "Publ
 (gallery.publishing) until staff show it again. Showing it again puts it back in the gallery only
 if its owner still has the job public.
 
-What is cached of the gallery must not outlive the change: the gallery's generation (GridVersion)
-is bumped in the same transaction, and every cached page is keyed by it (the grids' HTML here; the
-proxy's copies for visitors of issue 21, whose gallery.page_cache.purge() is that same bump).
+What is cached of the gallery must not outlive the change: gallery.page_cache.purge() in the same
+transaction makes every kept page stale (the grids' HTML in Django's cache, the proxy's copies for
+visitors).
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ import logging
 from django.db import transaction
 
 from engine.models import Status, Visibility
-from gallery.models import Artwork, GridVersion, ModerationAction
+from gallery import page_cache
+from gallery.models import Artwork, ModerationAction
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ def _moderate(artwork: Artwork, moderator, action: str, *, hidden: bool, publish
     with transaction.atomic():
         if not Artwork.objects.filter(pk=artwork.pk, hidden=not hidden).update(hidden=hidden, published=published):
             return False
-        GridVersion.bump()  # every cached gallery page is stale from this commit on
+        page_cache.purge()  # every kept gallery page is stale from this commit on
         ModerationAction.objects.create(artwork=artwork, moderator=moderator, action=action)
     artwork.hidden, artwork.published = hidden, published
     logger.info("Artwork %s (job %s): %s by %s", artwork.pk, artwork.job_id, action, moderator)

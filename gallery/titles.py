@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from gallery.models import TITLE_LENGTH, Artwork, GridVersion
+from gallery import page_cache
+from gallery.models import TITLE_LENGTH, Artwork
 
 
 def rename(artwork: Artwork, title: str) -> str:
@@ -15,6 +16,6 @@ def rename(artwork: Artwork, title: str) -> str:
         return artwork.title
     with transaction.atomic():
         Artwork.objects.filter(pk=artwork.pk).update(title=title)
-        GridVersion.bump()  # cached pages (the grid's cards, its page) show the old title until this commit
+        page_cache.purge()  # kept pages (the grid's cards, its page) show the old title until this commit
     artwork.title = title
     return title

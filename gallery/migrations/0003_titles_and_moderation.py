@@ -28,7 +28,7 @@ def name_artworks(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('engine', '0007_job_pictures'),
+        ('engine', '0010_job_pictures'),
         ('gallery', '0002_artwork_batch'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
