@@ -60,6 +60,11 @@ def test_a_finished_job_stores_its_renditions_beside_the_result_and_its_page_sho
     assert response["Content-Type"] == "image/jpeg" and "attachment" not in response.get("Content-Disposition", "")
     assert response["Cache-Control"] == "private, no-store"  # a private job's
 
+    # Public, it is among the home page's recent results: as its thumbnail, not the PNG.
+    StyleJob.objects.filter(pk=job.pk).update(visibility=Visibility.PUBLIC)
+    home = owner_client.get(reverse("home")).content.decode()
+    assert f'src="{reverse("engine:download", args=[job.pk, "thumb"])}"' in home and "?inline=1" not in home
+
 
 def test_a_job_that_succeeded_before_renditions_gets_them_once_when_a_page_asks(
         make_job, image_bytes, owner_client) -> None:
