@@ -4,7 +4,7 @@ page's hero with a before/after compare dragged on the picture itself, the techn
 sight, "Try another style on this photo", "My jobs" as a grid of pictures, the gallery's cards and
 its moderation, a phone's page, and the header's "Sign up" keeping where the visitor was going.
 Each test saves screenshots at 1280x900 and 390x844 (test-artifacts/studio-pictures-<what>-<width>.png).
-(The end of a live page, point 9: tests/test_live_consumer.py.)"""
+(The end of a live page, point 9: tests/test_live_consumer.py, and in Chromium tests/test_video_browser.py.)"""
 
 from __future__ import annotations
 
