@@ -232,6 +232,7 @@ def test_my_jobs_is_a_grid_of_pictures_with_names_styles_and_batches_as_one_card
     batch_card = page.locator(f"#batch-card-{batch.pk}")
     expect(batch_card.locator(".batch-job img")).to_have_count(3)
     expect(batch_card).to_contain_text("Batch of 3")
+    expect(batch_card.locator(f"#batch-names-{batch.pk}")).to_contain_text("photo-1.jpg, photo-2.jpg, photo-3.jpg")
     for member in members:
         loaded(page, f"#batch-job-{member.pk} img")
     assert page.locator(".job-card").count() == 3  # the batch is one card
