@@ -480,7 +480,7 @@ def test_a_remix_of_a_painting_needs_only_a_photo_and_credits_its_artwork(
     job = StyleJob.objects.get(owner__username="olivia")
     assert job.remix_of_id == source.pk and job.styles.get().library_style_id == wave.pk
     credit = page.locator("#remix-credit")
-    expect(credit).to_have_text(f"Remix of artwork #{source.artwork.pk} by oscar")
+    expect(credit).to_have_text(f"Remix of {source.artwork.title} by oscar")  # the work's title (issue 23)
     assert credit.locator("a").get_attribute("href") == reverse("gallery:detail", args=[source.artwork.pk])
     screenshots(page, "remix-job")
 

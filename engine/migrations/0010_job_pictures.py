@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('engine', '0008_result_settings'),  # 0009_remix_of_and_library (studio2) once that is merged
+        ('engine', '0009_remix_of_and_library'),
     ]
 
     operations = [
