@@ -69,10 +69,12 @@ class StyleImageInline(admin.TabularInline):
     can_delete = False
 
 
-def _image_link(job: StyleJob, kind: str, alt: str) -> str:
+def _image_link(job: StyleJob, kind: str, alt: str, shown: str = "") -> str:
+    """The file `kind` shown as an image (or, `shown`, another kind of it: a result's display rendition,
+    never a print-size PNG in the page) that links to the file itself."""
     url = reverse("engine:download", args=[job.pk, kind]) + "?inline=1"
-    return format_html('<a href="{0}"><img src="{0}" alt="{1}" class="job-image"></a>',
-                       url, alt)
+    src = reverse("engine:download", args=[job.pk, shown]) if shown else url
+    return format_html('<a href="{0}"><img src="{1}" alt="{2}" class="job-image"></a>', url, src, alt)
 
 
 @admin.register(StyleJob)
@@ -162,7 +164,8 @@ class StyleJobAdmin(StaffRunTheQueue, admin.ModelAdmin):
         kind = "poster" if job.poster else "png"  # a video's poster frame stands for it
         if not file_for(job, kind):
             return "—"
-        return _image_link(job, kind, f"{'Poster' if job.poster else 'Result'} of job {job.pk}")
+        return _image_link(job, kind, f"{'Poster' if job.poster else 'Result'} of job {job.pk}",
+                           shown="" if job.poster else "display")
 
     @admin.display(description="loss plot")
     def loss_plot(self, job: StyleJob) -> str:

@@ -36,10 +36,12 @@ from django.utils import timezone
 from engine.nst import schema
 from engine.signals import job_cancelled, job_failed, job_started, job_succeeded, originals_shared
 from engine.storage.job_files import (
+    DISPLAY,
     HISTORY,
     PLOT,
     POSTER,
     RESULT,
+    THUMBNAIL,
     epoch_checkpoint_name,
     is_video_name,
     job_file_name,
@@ -52,6 +54,7 @@ from engine.storage.result_settings import embed_png, settings_of
 
 if TYPE_CHECKING:
     from engine.nst import ClassicParams, FastParams, LossHistory, VideoParams
+    from engine.storage.renditions import Renditions
 
 logger = logging.getLogger(__name__)
 
@@ -205,6 +208,9 @@ class StyleJob(models.Model):
     # Copied out of params for queries (queue estimates look for runs of a similar size).
     size = models.PositiveIntegerField()
     content = models.FileField(upload_to=_content_upload_to, max_length=255)
+    # The content file's name as the user uploaded it ("holiday.jpg"): cards, titles and zip entries
+    # say it (engine.storage.job_files.safe_name makes it fit for a file name). "" for older jobs.
+    content_name = models.CharField(max_length=200, blank=True)
     visibility = models.CharField(max_length=16, choices=Visibility.choices, default=Visibility.PRIVATE)
     # Publishing shows the result; the inputs (content photo, style images) stay the owner's unless
     # they tick this separate box too. False for every job made before the box existed.
@@ -243,6 +249,10 @@ class StyleJob(models.Model):
     plot = models.FileField(max_length=255, blank=True, help_text="Loss plot, PNG.")
     preview = models.FileField(max_length=255, blank=True, help_text="Latest epoch preview, JPEG.")
     poster = models.FileField(max_length=255, blank=True, help_text="A video result's middle frame, JPEG.")
+    # What pages show of the result (engine.storage.renditions): never the full PNG inline, which a
+    # print-size result makes ~100 MB. Made once, by the worker, when the job succeeds.
+    display = models.FileField(max_length=255, blank=True, help_text="The result at display size, JPEG.")
+    thumbnail = models.FileField(max_length=255, blank=True, help_text="The result for lists, JPEG.")
     checkpoint = models.FileField(max_length=255, blank=True, help_text="Latest classic checkpoint.")
     error = models.TextField(blank=True, help_text="Shown to the user.")
     # What the run cost, measured by the worker (engine.run_costs): peak memory, time per level
@@ -306,9 +316,10 @@ class StyleJob(models.Model):
 
     def finish(self, *, image_png: bytes | None = None, history: LossHistory | None, device: str, network: str,
                seconds: float, result_name: str = "", poster_jpeg: bytes | None = None,
-               measurements: dict | None = None) -> bool:
+               measurements: dict | None = None, renditions: Renditions | None = None) -> bool:
         """running -> succeeded, with the result PNG (or, for a video, `result_name`: the MP4 the engine
-        wrote into the job's folder, and its poster frame) and (classic) the loss history and its plot.
+        wrote into the job's folder, and its poster frame), what pages show of it (`renditions`,
+        engine.storage.renditions) and (classic) the loss history and its plot.
         Also cancelled -> succeeded: a cancel that arrived after the engine's last step (it checks
         before each step) found nothing left to stop, and the finished result is kept rather than
         thrown away. False when the job is in neither state. A finished run needs no checkpoint
@@ -325,6 +336,8 @@ class StyleJob(models.Model):
         }
         if poster_jpeg is not None:
             changes["poster"] = write_job_file(self, POSTER, poster_jpeg)
+        if renditions is not None:
+            changes.update(self._write_renditions(renditions))
         if history is not None:
             changes["history"] = write_job_file(self, HISTORY, history.to_json().encode())
             if history.rows:
@@ -340,6 +353,15 @@ class StyleJob(models.Model):
     def _with_settings(self, png: bytes) -> bytes:
         """The result PNG with the job's settings inside, unless its owner left them out."""
         return embed_png(png, settings_of(self)) if self.embed_settings else png
+
+    def _write_renditions(self, renditions: Renditions) -> dict:
+        return {"display": write_job_file(self, DISPLAY, renditions.display),
+                "thumbnail": write_job_file(self, THUMBNAIL, renditions.thumbnail)}
+
+    def store_renditions(self, renditions: Renditions) -> bool:
+        """The renditions of a job that succeeded before they existed (engine.storage.renditions.ensure).
+        False when the job is no longer a succeeded one (deleted, requeued)."""
+        return self._transition((Status.SUCCEEDED,), **self._write_renditions(renditions))
 
     def fail(self, error: str) -> bool:
         """queued/running -> failed, with a message for the user (never a traceback). Sends

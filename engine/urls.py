@@ -17,6 +17,7 @@ urlpatterns = [
     path("<int:pk>/cancel/", views.cancel, name="cancel"),
     path("<int:pk>/publish/", views.publish, name="publish"),
     path("<int:pk>/delete/", views.delete, name="delete"),
+    path("<int:pk>/another-style/", views.another_style, name="another_style"),
     path("<int:pk>/notify/", views.notify, name="notify"),
     path("<int:pk>/download/<slug:kind>/", views.download, name="download"),
     path("<int:pk>/preview/<int:epoch>.jpg", views.preview, name="preview"),

@@ -14,11 +14,14 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
+from django.db.models import Prefetch
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_POST
 
 from engine import email_verification
@@ -29,20 +32,22 @@ from engine.jobs import batches, cleanup
 from engine.jobs import service as jobs
 from engine.live import job_page
 from engine.live import updates as live
-from engine.models import LibraryStyle, Mode, Status, StyleJob, Visibility
-from engine.nst import ImageError, LossHistory, ParameterError, schema
+from engine.models import LibraryStyle, Mode, Status, StyleImage, StyleJob, Visibility
+from engine.nst import ImageError, LossHistory, ParameterError, images, schema
 from engine.nst.classic_params import MAX_STYLES
 from engine.nst.history import SERIES_COLOURS
 from engine.runners import runner_for
+from engine.storage import renditions
 from engine.storage.job_files import download_spec, file_for, is_original, preview_epochs, preview_file
 from engine.studio import admission, presets, quotas, staged_uploads, style_library
 from engine.studio import remix as remixing
-from engine.studio.describe import param_rows
+from engine.studio.describe import param_rows, picture_title, style_credit
 from engine.studio.forms import DEFAULT_MODE, StyleJobForm, control_value
 from nstsite.parsing import whole_number
 from nstsite.webtier.sendfile import send_file
 
 JOBS_PER_PAGE = 20
+RENDITIONS = ("display", "thumb")  # download kinds that engine.storage.renditions makes
 STORAGE_FAILED = ("Your images could not be saved just now, so the job was not created. "
                   "Please try again in a few minutes.")
 
@@ -284,7 +289,9 @@ def my_jobs(request: HttpRequest) -> HttpResponse:
     status = request.GET.get("status")
     if status in Status.values:
         jobs = jobs.filter(status=status)
+    jobs = jobs.prefetch_related(Prefetch("styles", StyleImage.objects.select_related("library_style")))
     page = Paginator(jobs, JOBS_PER_PAGE).get_page(request.GET.get("page"))
+    batches.attach_batch_jobs(page.object_list)
     context = {"page": page, "status": status, "statuses": Status.choices,
                "has_active": any(job.is_active for job in page.object_list),
                "storage": quotas.storage_use(request.user)}
@@ -297,9 +304,11 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
     job = _get_job_for_user(request, pk)
     audience = job_page.audience_for(request.user, job.owner_id)
     estimate = estimate_queue(job) if job.status == Status.QUEUED else None
+    styles = list(job.styles.select_related("library_style"))
     context = {
         **job_page.context(job, audience, estimate=estimate),
-        "styles": list(job.styles.all()),
+        "styles": styles, "credit": style_credit(styles),
+        "title": picture_title(job.content_name, styles) or f"Job #{job.pk}",
         "params": param_rows(job),
         "epoch_losses": _epoch_losses(job),
         "series_colours": SERIES_COLOURS,
@@ -331,6 +340,29 @@ def cancel(request: HttpRequest, pk: int) -> HttpResponse:
         status = job.get_status_display().lower()
         messages.info(request, f"Job {job.pk} had already {status}; nothing to cancel.")
     return redirect("engine:detail", pk=job.pk)
+
+
+@login_required
+@require_POST
+def another_style(request: HttpRequest, pk: int) -> HttpResponse:
+    """"Try another style on this photo": the owner's photo of this job, kept for them as an upload
+    that the form offers again (engine.studio.staged_uploads, as after a refused submission), and the
+    form, at its styles. Only for a photo: a clip is not kept."""
+    job = get_object_or_404(StyleJob.objects.for_user(request.user), pk=pk)
+    if job.content_is_video:
+        messages.error(request, "A clip cannot be kept for another try: please choose it again on the form.")
+        return redirect("engine:detail", pk=job.pk)
+    try:
+        with job.content.open("rb") as fh:
+            photo = ContentFile(fh.read())
+        size = images.probe(photo)
+        kept = staged_uploads.stage(request.user, "content", photo, name=job.content_name or "photo.png", size=size)
+    except (OSError, ImageError):  # its file is gone, or the disk is full: the form asks for the photo
+        logger.warning("Could not keep the photo of job %s for another try", job.pk, exc_info=True)
+        messages.error(request, "Your photo could not be kept just now: please choose it again.")
+        return redirect("engine:submit")
+    query = urlencode({"kept": kept.token, "mode": job.mode})
+    return redirect(f"{reverse('engine:submit')}?{query}#style-card")
 
 
 @login_required
@@ -418,6 +450,8 @@ def download(request: HttpRequest, pk: int, kind: str) -> HttpResponse:
     if is_original(kind) and not job.originals_visible_to(request.user):
         raise Http404("The owner of this job keeps its original images to themselves.")
     field = file_for(job, kind)
+    if not field and kind in RENDITIONS and job.status == Status.SUCCEEDED and renditions.ensure(job):
+        field = file_for(job, kind)  # a job that succeeded before renditions existed: made once, now
     if not field:
         raise Http404("This job has no such file (yet).")
     spec = download_spec(kind, job)

@@ -6,14 +6,18 @@ job's first publication on and is never deleted while the job exists: unpublishi
 likes come back when the owner publishes it again. The job's own `visibility` says the same thing
 in the job's terms, and gallery.publishing changes both in one transaction:
 
-    job.visibility == "public" and job.status == "succeeded"  <=>  job.artwork.published
+    job.visibility == "public" and job.status == "succeeded" and not artwork.hidden  <=>  job.artwork.published
 
-(A public job that is still queued or running is published when it succeeds.) Everything the
+(A public job that is still queued or running is published when it succeeds. `hidden`: staff took
+the artwork out of the gallery, gallery.moderation; its owner cannot publish it again until staff
+show it again.) Everything the
 gallery shows goes through `Artwork.objects.public()`, so an unpublished or deleted artwork
 leaves every gallery page, thumbnail and download at once.
 
 Copied from the job for the gallery's own indexes (the grid never joins the jobs table):
-owner, mode. Counted in place, with F() in the same transaction as what they count: like_count
+owner, mode; and for its cards: the title (from the photo's name and the painting, which its owner
+may change) and the style's credit (engine.studio.describe), made at the first publication.
+Counted in place, with F() in the same transaction as what they count: like_count
 (gallery.likes), download_count (the gallery's download view).
 """
 
@@ -32,6 +36,8 @@ SORTS = {
     "liked": ("-like_count", "-published_at", "-id"),
 }
 DEFAULT_SORT = "newest"
+TITLE_LENGTH = 120
+CREDIT_LENGTH = 300
 PUBLISHED = models.Q(published=True)
 
 
@@ -51,7 +57,7 @@ class ArtworkQuerySet(models.QuerySet):
         """Only the columns a grid card shows (and its author's name, in the same query)."""
         return self.select_related("owner").only(
             "id", "mode", "published_at", "like_count", "thumb_width", "thumb_height", "owner__username",
-            "batch_id")
+            "batch_id", "title", "style_credit")
 
     def one_per_batch(self) -> ArtworkQuerySet:
         """Published artworks outside a batch, and the first published one of each batch, with
@@ -70,6 +76,10 @@ class Artwork(models.Model):
     # Copied from the job: the grid shows the published artworks of one batch as one card.
     batch = models.ForeignKey(Batch, null=True, blank=True, on_delete=models.SET_NULL, related_name="artworks")
     published = models.BooleanField(default=True)
+    title = models.CharField(max_length=TITLE_LENGTH, blank=True)
+    style_credit = models.CharField(max_length=CREDIT_LENGTH, blank=True)
+    # Taken out of the gallery by staff (gallery.moderation, logged in ModerationAction).
+    hidden = models.BooleanField(default=False)
     # The first publication: publishing again later keeps the artwork's place in "newest".
     published_at = models.DateTimeField(default=timezone.now)
     like_count = models.PositiveIntegerField(default=0)
@@ -102,15 +112,33 @@ class Artwork(models.Model):
 
     # Publishing (gallery.publishing calls these, with GridVersion.bump, in one transaction).
     def republish(self) -> bool:
-        """Back into the gallery. False when it was there already."""
-        done = bool(type(self).objects.filter(pk=self.pk, published=False).update(published=True))
-        self.published = True
+        """Back into the gallery. False when it was there already, or staff have hidden it."""
+        done = bool(type(self).objects.filter(pk=self.pk, published=False, hidden=False).update(published=True))
+        self.published = self.published or done
         return done
 
     @classmethod
     def withdraw(cls, job_id: int) -> bool:
         """The job's artwork (if any) leaves the gallery. False when it was not in it."""
         return bool(cls.objects.filter(job_id=job_id, published=True).update(published=False))
+
+
+class ModerationAction(models.Model):
+    """The log of moderation: who hid an artwork from the gallery, or showed it again, and when
+    (gallery.moderation writes it; the admin lists it)."""
+
+    HIDE, SHOW = "hide", "show"
+    artwork = models.ForeignKey(Artwork, on_delete=models.CASCADE, related_name="moderation")
+    moderator = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                                  related_name="moderation_actions")
+    action = models.CharField(max_length=8, choices=[(HIDE, "Hidden from the gallery"), (SHOW, "Shown again")])
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ("-at", "-id")
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()}: artwork {self.artwork_id} by {self.moderator}"
 
 
 class Like(models.Model):

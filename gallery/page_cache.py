@@ -21,7 +21,8 @@ cache without asking Python. What may be kept is decided here, per response:
   every visitor within that time (1 s) of its commit, from whichever process made it: a web
   process, or a worker on another machine publishing a job it finished. Call it in the
   transaction that changes what a page shows: publishing, withdrawing or deleting an artwork,
-  a like, an owner's choice to show or hide their originals, and staff hiding an artwork.
+  a like, an owner's choice to show or hide their originals, staff hiding or showing an artwork
+  (gallery.moderation) and its owner renaming it (gallery.titles).
 
 Why a generation rather than deleting nginx's files: the change can happen on any machine (a
 worker publishes what it finished), nginx's open-source build has no purge request, and one
@@ -47,8 +48,7 @@ GENERATION_HEADER = "X-Page-Generation"  # nginx: the number its cache keys star
 
 def purge() -> None:
     """Every cached gallery page is stale once the caller's transaction commits (nginx notices
-    within NST_PAGE_CACHE_CHECK_SECONDS). For the pictures' moderation too: call it when staff
-    hide or show an artwork."""
+    within NST_PAGE_CACHE_CHECK_SECONDS)."""
     GridVersion.bump()
 
 

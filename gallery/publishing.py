@@ -28,9 +28,13 @@ from django.db import transaction
 from engine.hooks import NotPublishable
 from engine.live import updates as live
 from engine.models import FINAL_STATUSES, Status, StyleJob, Visibility
+from engine.studio.describe import picture_title, style_credit
 from gallery import page_cache
-from gallery.models import Artwork
+from gallery.models import CREDIT_LENGTH, TITLE_LENGTH, Artwork
 from gallery.thumbnails import make_thumbnails
+
+HIDDEN_BY_STAFF = ("Staff have taken this picture out of the gallery, so it cannot be published again. "
+                   "It stays on its job page.")
 
 __all__ = ["NotPublishable", "artwork_deleted", "publish", "publish_if_public", "published_work_of", "remix_source",
            "unpublish"]
@@ -41,6 +45,8 @@ def publish(job: StyleJob) -> Artwork | None:
     once it succeeds. Raises NotPublishable for a failed or cancelled job."""
     if job.status in FINAL_STATUSES and job.status != Status.SUCCEEDED:
         raise NotPublishable(f"Job {job.pk} {job.get_status_display().lower()} and has no result to publish.")
+    if Artwork.objects.filter(job=job, hidden=True).exists():
+        raise NotPublishable(HIDDEN_BY_STAFF)
     job.set_visibility(Visibility.PUBLIC)
     transaction.on_commit(partial(live.publish_access_changed, job.pk))
     job.refresh_from_db(fields=["status", "result"])  # it may have succeeded meanwhile
@@ -80,14 +86,20 @@ def publish_if_public(sender, job: StyleJob, **kwargs) -> None:
 
 
 def _enter_gallery(job: StyleJob) -> Artwork:
-    """Create or re-publish the artwork of a succeeded job; thumbnails only if it has none yet."""
+    """Create or re-publish the artwork of a succeeded job (not one staff have hidden); thumbnails,
+    title and credit only if it has none yet."""
     artwork = Artwork.objects.filter(job=job).first()
+    if artwork is not None and artwork.hidden:
+        return artwork
     if artwork is not None and artwork.thumbnails:
         with transaction.atomic():
             if artwork.republish():
                 page_cache.purge()
         return artwork
     thumbs = make_thumbnails(job)  # files first, outside any transaction; the row then points at them
+    styles = list(job.styles.select_related("library_style"))
+    words = {"title": picture_title(job.content_name, styles)[:TITLE_LENGTH],
+             "style_credit": style_credit(styles)[:CREDIT_LENGTH]}
     with transaction.atomic():
         artwork, _ = Artwork.objects.update_or_create(
             job=job,
@@ -95,7 +107,7 @@ def _enter_gallery(job: StyleJob) -> Artwork:
                       "thumb_height": thumbs.height},
             create_defaults={"owner_id": job.owner_id, "mode": job.mode, "batch_id": job.batch_id, "published": True,
                              "thumbnails": thumbs.names, "thumb_width": thumbs.width,
-                             "thumb_height": thumbs.height},
+                             "thumb_height": thumbs.height, **words},
         )
         page_cache.purge()
     return artwork

@@ -14,10 +14,12 @@ from PIL import Image
 from engine.models import StyleJob
 from engine.nst import VideoError, images, video_io
 from engine.storage.job_files import write_job_file
+from engine.storage.renditions import THUMB_SIDE
 from engine.storage.workspace import Workspace
 
-# The grid shows results at up to ~15rem wide: 480 px covers that on high-density screens.
-RESULT_SIDE = 480
+# The grid shows results at up to ~15rem wide: 480 px covers that on high-density screens. As large
+# as the job's own list thumbnail, which it is made from.
+RESULT_SIDE = THUMB_SIDE
 # Content and style images are shown small, beside the result.
 INPUT_SIDE = 240
 QUALITY = 82
@@ -33,10 +35,12 @@ class Thumbnails:
 
 
 def make_thumbnails(job: StyleJob) -> Thumbnails:
-    """Write the thumbnails of a succeeded job (its result must exist). Reads each image once. A
-    video's result thumbnail is its poster (the middle frame), its content's the clip's middle frame."""
+    """Write the thumbnails of a succeeded job (its result must exist). Reads each image once. The
+    result's comes from the job's own list thumbnail (engine.storage.renditions, as large): never the
+    full result decoded again, which may be a 8192 px PNG; failing that (a job older than those), from
+    a video's poster (the middle frame) or the result. A clip content's is its middle frame."""
     names: dict[str, str] = {}
-    width, height = _write(job, "result", job.poster or job.result, RESULT_SIDE, names)  # a video's poster
+    width, height = _write(job, "result", job.thumbnail or job.poster or job.result, RESULT_SIDE, names)
     if job.content_is_video:
         # Read shrunk, within the clip limits like any clip (video_io.still): a clip whose later
         # frames are huge is refused, not decoded at full size in the web process.

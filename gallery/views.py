@@ -21,12 +21,13 @@ each saves).
 
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.files.storage import default_storage
 from django.core.paginator import Page, Paginator
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -34,10 +35,11 @@ from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.http import require_POST
 
 from engine.hooks import remix_credit
-from engine.models import Mode, may_manage, may_see_originals
+from engine.live.job_page import result_dims
+from engine.models import Mode, is_queue_staff, may_manage, may_see_originals
 from engine.storage.job_files import is_original, result_download
 from engine.studio.describe import param_rows
-from gallery import likes
+from gallery import likes, moderation, titles
 from gallery.downloads import count_download
 from gallery.models import DEFAULT_SORT, SORTS, Artwork, ArtworkQuerySet, GridVersion, Like
 from gallery.page_cache import shared_for_visitors
@@ -110,8 +112,10 @@ def batch(request: HttpRequest, pk: int) -> HttpResponse:
 
 @shared_for_visitors
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """An artwork's page. One staff have hidden is shown to staff (to show it again), with who hid it."""
     artwork = Artwork.objects.select_related("job", "owner").filter(pk=pk).first()
-    if artwork is None or not artwork.published:
+    moderating = artwork is not None and artwork.hidden and is_queue_staff(request.user)
+    if artwork is None or not (artwork.published or moderating):
         if artwork is not None and may_manage(request.user, artwork.owner_id):
             return redirect("engine:detail", pk=artwork.job_id)  # theirs, but not in the gallery now
         raise Http404("No such artwork in the gallery.")
@@ -125,9 +129,42 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
                   and Like.objects.filter(artwork=artwork, user=request.user).exists()),
         "is_owner": request.user.is_authenticated and request.user.pk == artwork.owner_id,
         "show_originals": job.originals_visible_to(request.user),
+        "is_staff": is_queue_staff(request.user),
+        "moderation": artwork.moderation.select_related("moderator").first() if moderating else None,
+        "result_dims": result_dims(job),
         "remix_credit": remix_credit(job),  # "Remix of <artwork> by <user>" while that one is published
     }
     return render(request, "gallery/detail.html", context)
+
+
+@login_required
+@require_POST
+def rename(request: HttpRequest, pk: int) -> HttpResponse:
+    """Its owner gives their artwork a title of their own (POST title)."""
+    artwork = get_object_or_404(Artwork.objects.public().filter(owner=request.user), pk=pk)
+    titles.rename(artwork, request.POST.get("title", ""))
+    return redirect("gallery:detail", pk=pk)
+
+
+@login_required
+@require_POST
+def moderate(request: HttpRequest, pk: int, hide: bool) -> HttpResponse:
+    """Staff take an artwork out of the gallery in one click (hide=True), or show it again: it is back
+    in the gallery if its owner still has it public (gallery.moderation, logged)."""
+    if not is_queue_staff(request.user):
+        raise Http404("No such artwork.")  # as for anyone who may not see it: nothing revealed
+    artwork = get_object_or_404(Artwork.objects.select_related("job"), pk=pk)
+    if not (moderation.hide if hide else moderation.show)(artwork, request.user):
+        return redirect("gallery:detail", pk=pk)  # done already (another member of staff, a second click)
+    if hide:
+        messages.success(request, f"“{artwork.title}” is hidden from the gallery. Its owner can no longer "
+                                  "publish it; you can show it again here.")
+    elif artwork.published:
+        messages.success(request, f"“{artwork.title}” is back in the gallery.")
+    else:
+        messages.success(request, f"“{artwork.title}” is no longer hidden; its owner has made it private meanwhile.")
+        return redirect("engine:detail", pk=artwork.job_id)
+    return redirect("gallery:detail", pk=pk)
 
 
 @login_required
@@ -146,8 +183,10 @@ def unlike(request: HttpRequest, pk: int) -> HttpResponse:
 
 def thumbnail(request: HttpRequest, pk: int, kind: str) -> FileResponse:
     """A thumbnail made at publication (gallery.thumbnails), served as stored: one query, no Pillow.
-    Those of the inputs only where the originals may be seen (engine.models.may_see_originals)."""
-    row = (Artwork.objects.public().filter(pk=pk)
+    Those of the inputs only where the originals may be seen (engine.models.may_see_originals).
+    Staff also get those of an artwork they have hidden (its page, which they still see)."""
+    shown = Q(published=True) | Q(hidden=True) if is_queue_staff(request.user) else Q(published=True)
+    row = (Artwork.objects.filter(shown, pk=pk)
            .values_list("thumbnails", "owner_id", "job__share_originals").first())
     names, owner_id, shared = row or ({}, None, False)
     if not names or kind not in names:

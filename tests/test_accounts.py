@@ -249,3 +249,19 @@ def test_every_user_has_the_skeleton_of_their_name_however_made(django_user_mode
     user.username = "root"
     user.save()
     assert UsernameSkeleton.objects.get(user=user).folded == "root"
+def test_the_headers_log_in_and_sign_up_keep_where_the_visitor_was_going(client) -> None:
+    """Issue 23, 11: an anonymous "Remix" led to the log-in page, whose header's "Sign up" dropped the remix."""
+    from urllib.parse import quote
+
+    remix = reverse("engine:submit") + "?remix=7"
+    login_page = client.get(reverse("engine:submit") + "?remix=7", follow=True).content.decode()
+    for link in ("nav-login", "nav-signup"):  # on an account page: the `next` it was given, passed on
+        assert re.search(rf'href="[^"]*\?next={re.escape(quote(remix))}"[^>]*id="{link}"', login_page), link
+    gallery = client.get(reverse("gallery:index")).content.decode()  # elsewhere: the page itself
+    assert f'href="{reverse("signup")}?next={quote(reverse("gallery:index"))}"' in gallery
+    home = client.get(reverse("home")).content.decode()  # from home, sign-up goes on to the form, as before
+    assert f'href="{reverse("signup")}" class="button button-small" id="nav-signup"' in home
+    signup = client.post(reverse("signup") + f"?next={quote(remix, safe='')}", {
+        "username": "newcomer", "email": "n@example.org", "password1": PASSWORD, "password2": PASSWORD,
+        "next": remix})
+    assert signup["Location"] == remix

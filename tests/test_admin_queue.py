@@ -12,11 +12,13 @@ import pytest
 from django.core.files.storage import default_storage
 from django.db import connections
 from django.urls import reverse
+from PIL import Image
 from rq.job import Job
 
 from engine.jobs import cleanup, queue
 from engine.jobs import service as jobs
 from engine.models import Status, StyleJob
+from engine.nst import images
 from engine.storage.job_files import job_folder
 from gallery.models import Artwork
 from tests.browser import artifact_path
@@ -61,8 +63,9 @@ def test_the_job_page_shows_the_result_and_the_loss_plot(staff_client, make_job,
     job.refresh_from_db()
     assert job.status == Status.SUCCEEDED, job.error
     html = staff_client.get(reverse("admin:engine_stylejob_change", args=[job.pk])).content.decode()
-    for kind in ("png", "plot"):
-        assert f'<img src="{reverse("engine:download", args=[job.pk, kind])}?inline=1"' in html
+    png, display, plot = (reverse("engine:download", args=[job.pk, kind]) for kind in ("png", "display", "plot"))
+    assert f'<a href="{png}?inline=1"><img src="{display}"' in html  # the display rendition, linked to the PNG
+    assert f'<img src="{plot}?inline=1"' in html
     assert staff_client.get(reverse("engine:download", args=[job.pk, "plot"]) + "?inline=1").status_code == 200
 
 
@@ -123,7 +126,9 @@ def test_requeue_leaves_queued_and_succeeded_jobs_alone(staff_client, make_job, 
     waiting = make_job()
     done = make_job()
     done.start()
-    done.finish(image_png=b"png", history=None, device="CPU", network="", seconds=1.0)
+    # A real PNG: finish() writes the job's settings into it (issue 22).
+    done.finish(image_png=images.encode_png(Image.new("RGB", (4, 4))), history=None, device="CPU", network="",
+                seconds=1.0)
     failed = make_job()
     failed.fail("It broke.")
     with django_capture_on_commit_callbacks(execute=True):

@@ -233,8 +233,11 @@ def test_a_finished_job_leads_with_the_result_and_a_before_after_slider(
     slider.fill("60")
     expect(page.locator("#compare")).to_have_class(re.compile(r"\bcomparing\b"))
     assert page.locator("#compare").evaluate("box => box.style.getPropertyValue('--cut')") == "60%"
-    for kind in ("png", "plot", "csv", "json"):
+    expect(page.locator("#download-png")).to_be_visible()
+    page.click("#job-details summary")  # the other files are under Details
+    for kind in ("plot", "csv", "json"):
         expect(page.locator(f"#download-{kind}")).to_be_visible()
+    page.click("#job-details summary")
     # On a phone the result is on the first screen, before the job's details.
     page.set_viewport_size({"width": 390, "height": 844})
     page.evaluate("window.scrollTo(0, 0)")
@@ -477,7 +480,7 @@ def test_a_remix_of_a_painting_needs_only_a_photo_and_credits_its_artwork(
     job = StyleJob.objects.get(owner__username="olivia")
     assert job.remix_of_id == source.pk and job.styles.get().library_style_id == wave.pk
     credit = page.locator("#remix-credit")
-    expect(credit).to_have_text(f"Remix of artwork #{source.artwork.pk} by oscar")
+    expect(credit).to_have_text(f"Remix of {source.artwork.title} by oscar")  # the work's title (issue 23)
     assert credit.locator("a").get_attribute("href") == reverse("gallery:detail", args=[source.artwork.pk])
     screenshots(page, "remix-job")
 

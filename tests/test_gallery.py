@@ -53,7 +53,7 @@ def finished_job(make_job, result_png):
 
 
 def _ids_on_page(response) -> list[int]:
-    return [int(pk) for pk in re.findall(r'href="/gallery/(\d+)/"', response.content.decode())]
+    return [int(pk) for pk in re.findall(r'class="art-thumb" href="/gallery/(\d+)/"', response.content.decode())]
 
 
 # --- publishing ----------------------------------------------------------------------------------
@@ -425,6 +425,91 @@ def test_a_remix_of_an_artwork_no_longer_in_the_gallery_asks_for_style_images(
     html = response.content.decode()
     assert "no longer in the gallery" in html and "Add at least one style image." in html
     assert StyleJob.objects.count() == 1
+
+
+# --- titles, credits and moderation (issue 23, 7) --------------------------------------------------------
+
+@pytest.fixture
+def hokusai():
+    from engine.models import LibraryStyle
+    from engine.studio import style_library
+
+    style_library.create_bundled_rows()
+    return LibraryStyle.objects.get(bundled="great_wave_hokusai.jpg")
+
+
+@pytest.mark.django_db
+def test_an_artwork_is_titled_after_the_photo_and_the_painting_and_its_owner_renames_it(
+        make_job, result_png, hokusai, owner_client, other_client, client):
+    job = make_job(mode="fast", size=64, visibility=Visibility.PUBLIC)
+    StyleJob.objects.filter(pk=job.pk).update(content_name="my_holiday-photo.JPG")
+    job.styles.update(library_style=hokusai)
+    job.refresh_from_db()
+    assert job.start(worker="test") and job.finish(image_png=result_png, history=None, device="CPU", network="",
+                                                   seconds=0.1)
+    artwork = Artwork.objects.get(job=job)
+    assert artwork.title == "My holiday photo, after The Great Wave off Kanagawa"
+    assert artwork.style_credit == "Katsushika Hokusai, The Great Wave off Kanagawa"
+    grid = client.get(reverse("gallery:index")).content.decode()
+    assert "My holiday photo, after The Great Wave off Kanagawa" in grid and "after Katsushika Hokusai" in grid
+
+    url = reverse("gallery:rename", args=[artwork.pk])
+    assert other_client.post(url, {"title": "Mine now"}).status_code == 404  # only its owner
+    owner_client.post(url, {"title": "  Summer   by the sea  "})
+    artwork.refresh_from_db()
+    assert artwork.title == "Summer by the sea"
+    owner_client.post(url, {"title": "   "})  # an empty title keeps the old one
+    artwork.refresh_from_db()
+    assert artwork.title == "Summer by the sea"
+    assert "Summer by the sea" in client.get(reverse("gallery:index")).content.decode()  # not a stale cached grid
+
+
+@pytest.mark.django_db
+def test_staff_hide_an_artwork_in_one_click_logged_and_its_owner_cannot_publish_it_again(
+        finished_job, staff_user, staff_client, owner_client, other_client, client):
+    from gallery.models import GridVersion, ModerationAction
+
+    job = finished_job()
+    artwork = job.artwork
+    assert other_client.post(reverse("gallery:hide", args=[artwork.pk])).status_code == 404  # staff only
+    assert _ids_on_page(client.get(reverse("gallery:index"))) == [artwork.pk]
+    generation = GridVersion.current()
+    staff_client.post(reverse("gallery:hide", args=[artwork.pk]))
+    artwork.refresh_from_db()
+    assert artwork.hidden and not artwork.published
+    assert [(m.action, m.moderator) for m in ModerationAction.objects.all()] == [("hide", staff_user)]
+    assert GridVersion.current() > generation  # every cached gallery page is stale (issue 21's purge)
+    assert _ids_on_page(client.get(reverse("gallery:index"))) == []  # the cached grid went at once
+    assert client.get(reverse("gallery:detail", args=[artwork.pk])).status_code == 404
+    staff_page = staff_client.get(reverse("gallery:detail", args=[artwork.pk])).content.decode()
+    assert 'id="moderation-note"' in staff_page and 'id="show-artwork"' in staff_page
+    assert staff_client.get(reverse("gallery:thumbnail", args=[artwork.pk, "result"])).status_code == 200
+
+    owner_client.post(reverse("engine:publish", args=[job.pk]), {"publish": "1"})  # refused
+    artwork.refresh_from_db()
+    assert artwork.hidden and not artwork.published
+    assert "taken it out of the gallery" in owner_client.get(reverse("engine:detail", args=[job.pk])).content.decode()
+
+    staff_client.post(reverse("gallery:show", args=[artwork.pk]))
+    artwork.refresh_from_db()
+    assert artwork.published and not artwork.hidden
+    assert [m.action for m in ModerationAction.objects.all()] == ["show", "hide"]
+    assert _ids_on_page(client.get(reverse("gallery:index"))) == [artwork.pk]
+
+
+@pytest.mark.django_db
+def test_an_artwork_shown_again_stays_out_of_the_gallery_if_its_owner_made_it_private(finished_job, staff_user):
+    from gallery import moderation
+    from gallery.publishing import unpublish
+
+    job = finished_job()
+    artwork = job.artwork
+    assert moderation.hide(artwork, staff_user) and not moderation.hide(artwork, staff_user)  # once
+    unpublish(job)
+    artwork = Artwork.objects.select_related("job").get(pk=artwork.pk)
+    assert moderation.show(artwork, staff_user)
+    artwork.refresh_from_db()
+    assert not artwork.hidden and not artwork.published
 
 
 # --- a constant number of queries ----------------------------------------------------------------

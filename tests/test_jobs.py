@@ -70,6 +70,7 @@ def test_a_valid_submission_creates_a_queued_job_and_enqueues_it_after_commit(
     assert job.queue == "default"
     assert (job.epochs, job.total_steps) == (1, 10)
     assert job.params["steps_per_epoch"] == 10 and job.params["network"] == "vgg16"
+    assert job.content_name == "photo.jpg"  # the name it was uploaded under, for its card and its title
 
 
 def test_staff_jobs_go_to_the_high_queue(staff_client, job_form_data, rq_redis,
@@ -186,6 +187,27 @@ def test_my_jobs_filters_by_status(owner_client, make_job):
     assert f'data-job-id="{failed.pk}"' in html and f'data-job-id="{queued.pk}"' not in html
 
 
+def test_my_jobs_is_a_grid_of_pictures_in_a_fixed_number_of_queries(owner, owner_client, make_job,
+                                                                      django_assert_max_num_queries):
+    from engine.models import Batch
+
+    def page_with(n_jobs: int, n_batches: int) -> str:
+        for _ in range(n_jobs):
+            make_job()
+        for _ in range(n_batches):
+            batch = Batch.objects.create(owner=owner)
+            for _ in range(3):
+                make_job(batch=batch)
+        # session, user, storage quota and use, count, the page, its styles with their paintings, the batches' jobs
+        with django_assert_max_num_queries(10):
+            return owner_client.get(reverse("engine:my_jobs")).content.decode()
+
+    page_with(1, 1)
+    html = page_with(5, 3)  # more jobs and batches: no more queries
+    assert html.count('class="job-card"') == 6 and html.count('id="batch-card-') == 4
+    assert html.count('class="batch-job"') == 12  # each batch's card shows its pictures
+
+
 def test_my_jobs_needs_a_login(client):
     assert client.get(reverse("engine:my_jobs"))["Location"].startswith(reverse("login"))
 
@@ -201,3 +223,11 @@ def test_the_favicon_is_served(client) -> None:
     response = client.get("/favicon.ico")
     assert response.status_code == 200
     assert response["Content-Type"] in ("image/x-icon", "image/vnd.microsoft.icon")
+
+
+@pytest.mark.parametrize("seconds, text", [(None, ""), (0, "0 s"), (0.2, "1 s"), (12.3, "12 s"), (125, "2 min 5 s"),
+                                           (120, "2 min"), (7300, "2 h 1 min")])
+def test_durations_are_worded_as_people_say_them(seconds, text):
+    from engine.templatetags.nst import duration
+
+    assert duration(seconds) == text  # a fast job's 0.2 s estimate is "about 1 s", not "about 0 s"

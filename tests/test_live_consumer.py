@@ -253,7 +253,7 @@ def test_a_worker_running_a_job_streams_its_progress_to_the_page_and_the_list(
     assert all(e["step"] <= e["total_steps"] and e["sent_at"] > 0 for e in progress)
     assert progress[-1]["eta_seconds"] == 0.0
     finished = page[-1]  # the end as a reload shows it: the result, its downloads, the finished time
-    assert f'src="{reverse("engine:download", args=[job.pk, "png"])}?inline=1"' in finished["html"]
+    assert f'src="{reverse("engine:download", args=[job.pk, "display"])}"' in finished["html"]  # never the PNG
     assert set(re.findall(r'id="download-(\w+)"', finished["html"])) == {"png", "plot", "csv", "json"}
     assert 'id="run-finished">' in finished["html"] and 'id="delete-section"' in finished["html"]
     assert "losses" not in listing[-1] and listing[-1]["status"] == "succeeded"
@@ -443,11 +443,13 @@ def test_the_job_page_shows_thumbnails_and_a_growing_loss_chart_before_the_resul
         assert thumbs.nth(i).evaluate("img => img.complete && img.naturalWidth > 0")
     assert page.locator("#loss-chart").get_attribute("data-points") == "30"
     assert page.locator("#result-image").evaluate("img => img.complete && img.naturalWidth") == 256
+    expect(page.locator("#download-png")).to_be_visible()
+    page.click("#job-details summary")  # the run's files and figures are under Details
     expect(page.locator("#download-csv")).to_be_visible()
     expect(page.locator("#run-seconds")).to_have_text(re.compile(r"^[1-9]\d* s$|^\d+ min"))  # the run's, not 0 s
     expect(page.locator("#cancel-job")).to_have_count(0)
 
-    row = my_jobs.locator(f'tr.job-row[data-job-id="{job_id}"]')
+    row = my_jobs.locator(f'.job-row[data-job-id="{job_id}"]')
     expect(row.locator(".job-status-cell")).to_have_text("Succeeded")
     expect(row.locator(".job-progress-cell")).to_have_text("30 / 30 steps")
     assert my_jobs.evaluate("window.__sameDocument") is True

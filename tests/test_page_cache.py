@@ -17,7 +17,7 @@ from django.urls import reverse
 from engine.jobs import cleanup
 from engine.models import Visibility
 from engine.nst import images
-from gallery import likes, page_cache, publishing
+from gallery import likes, moderation, page_cache, publishing, titles
 from gallery.models import Artwork, GridVersion
 from tests.harness import Platform
 from tests.web_client import csrf_token, signed_in_session
@@ -85,7 +85,8 @@ def test_a_page_that_carries_a_visitors_own_token_or_cookie_is_never_shared(artw
 
 
 @pytest.mark.django_db
-def test_publish_withdraw_like_unlike_originals_and_delete_each_purge(artwork, other_user, client, rq_redis):
+def test_publish_withdraw_like_unlike_originals_and_delete_each_purge(artwork, other_user, staff_user, client,
+                                                                     rq_redis):
     def generation() -> int:
         response = client.get(reverse("gallery:page_generation"))
         assert response[KEEP] == "1"
@@ -96,7 +97,10 @@ def test_publish_withdraw_like_unlike_originals_and_delete_each_purge(artwork, o
     for change in (lambda: publishing.unpublish(job), lambda: publishing.publish(job),
                    lambda: likes.like(artwork, other_user), lambda: likes.unlike(artwork, other_user),
                    lambda: job.set_share_originals(True), lambda: job.set_share_originals(False),
-                   lambda: likes.like(artwork, other_user)):
+                   lambda: likes.like(artwork, other_user),
+                   # issue 23: its owner renaming it, staff hiding it from the gallery and showing it again
+                   lambda: titles.rename(artwork, "Evening light"), lambda: moderation.hide(artwork, staff_user),
+                   lambda: moderation.show(artwork, staff_user)):
         change()
         seen.append(generation())
         assert seen[-1] > seen[-2], seen

@@ -97,6 +97,14 @@ MATRIX = [
      dict(anonymous="login", owner=302, other=404, staff=302)),  # unconfirmed: back to the job page
     ("engine:delete", "post", lambda o: reverse("engine:delete", args=[o.public.pk]),
      dict(anonymous="login", owner=302, other=404, staff=302)),  # public, but not theirs to delete
+    ("engine:another_style", "post", lambda o: reverse("engine:another_style", args=[o.private.pk]),
+     dict(anonymous="login", owner=302, other=404, staff=404)),  # the owner's photo, kept for the owner
+    ("engine:another_style", "post", lambda o: reverse("engine:another_style", args=[o.public.pk]),
+     dict(anonymous="login", owner=302, other=404, staff=404)),
+    ("engine:download", "get", lambda o: reverse("engine:download", args=[o.private.pk, "display"]),
+     dict(anonymous=404, owner=200, other=404, staff=200)),
+    ("engine:download", "get", lambda o: reverse("engine:download", args=[o.public.pk, "thumb"]),
+     dict(anonymous=200, owner=200, other=200, staff=200)),
     ("engine:download", "get", lambda o: reverse("engine:download", args=[o.private.pk, "png"]),
      dict(anonymous=404, owner=200, other=404, staff=200)),
     ("engine:download", "get", lambda o: reverse("engine:download", args=[o.private.pk, "content"]),
@@ -141,6 +149,12 @@ MATRIX = [
      dict(anonymous="login", owner=404, other=404, staff=404)),
     ("gallery:unlike", "post", lambda o: reverse("gallery:unlike", args=[o.artwork.pk]),
      dict(anonymous="login", owner=302, other=302, staff=302)),
+    ("gallery:rename", "post", lambda o: reverse("gallery:rename", args=[o.artwork.pk]),
+     dict(anonymous="login", owner=302, other=404, staff=404)),  # its owner's title
+    ("gallery:hide", "post", lambda o: reverse("gallery:hide", args=[o.artwork.pk]),
+     dict(anonymous="login", owner=404, other=404, staff=302)),  # moderation: staff only
+    ("gallery:show", "post", lambda o: reverse("gallery:show", args=[o.artwork.pk]),
+     dict(anonymous="login", owner=404, other=404, staff=302)),
     ("gallery:download", "get", lambda o: reverse("gallery:download", args=[o.artwork.pk]),
      dict(anonymous=200, owner=200, other=200, staff=200)),
     ("gallery:download", "get", lambda o: reverse("gallery:download", args=[o.hidden.pk]),

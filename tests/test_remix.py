@@ -132,7 +132,7 @@ def test_the_remix_links_back_to_its_artwork_while_that_is_published(
     remix = StyleJob.objects.get(owner=other_user)
     assert remix.start(worker="test") and remix.finish(image_png=result_png, history=None, device="CPU",
                                                        network="", seconds=0.1)
-    credit = f'Remix of <a href="{reverse("gallery:detail", args=[artwork.pk])}">artwork #{artwork.pk}</a> by olivia'
+    credit = f'Remix of <a href="{reverse("gallery:detail", args=[artwork.pk])}">{artwork.title}</a> by olivia'
     assert credit in other_client.get(reverse("engine:detail", args=[remix.pk])).content.decode()
     assert credit in client.get(reverse("gallery:detail", args=[remix.artwork.pk])).content.decode()
     unpublish(source)  # the original leaves the gallery: the remix no longer names it

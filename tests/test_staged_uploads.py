@@ -104,3 +104,41 @@ def test_kept_images_expire(owner, media_root, image_bytes):
     assert staged_uploads.purge_expired(now=time.time() + staged_uploads.TTL_SECONDS + 5) == 1
     assert staged_uploads.load(owner, kept.token, "content") is None
     assert not list((media_root / "staged").rglob("*"))
+
+
+# --- "Try another style on this photo" (a job's page, issue 23) -------------------------------------------
+
+def test_another_style_keeps_the_jobs_photo_and_the_form_offers_it(owner, owner_client, make_job):
+    job = make_job(mode="fast")
+    StyleJob.objects.filter(pk=job.pk).update(content_name="tubingen.jpg")
+    response = owner_client.post(reverse("engine:another_style", args=[job.pk]))
+    assert response.status_code == 302
+    match = re.fullmatch(r"/jobs/new/\?kept=([\w-]{22})&mode=fast#style-card", response["Location"])
+    assert match, response["Location"]
+    kept = staged_uploads.load(owner, match.group(1), "content")
+    assert kept is not None and kept.name == "tubingen.jpg" and kept.size == (96, 72)
+    with job.content.open("rb") as fh:
+        assert kept.content(owner).read() == fh.read()
+
+    html = owner_client.get(response["Location"]).content.decode()
+    assert kept_tokens(html) == {"content": kept.token}  # offered as a kept photo: no need to choose it again
+    assert "tubingen.jpg" in html and not re.search(r'<input type="file" name="content"[^>]* required', html)
+
+
+def test_another_style_is_its_owners_only_and_a_token_is_never_anothers(
+        owner, owner_client, other_client, make_job):
+    job = make_job(mode="fast")
+    assert other_client.post(reverse("engine:another_style", args=[job.pk])).status_code == 404
+    assert owner_client.get(reverse("engine:another_style", args=[job.pk])).status_code == 405
+    token = owner_client.post(reverse("engine:another_style", args=[job.pk]))["Location"].split("kept=")[1][:22]
+    html = other_client.get(reverse("engine:submit") + f"?kept={token}").content.decode()
+    assert kept_tokens(html) == {}  # someone else's token is not found in their own folder
+    html = owner_client.get(reverse("engine:submit") + "?kept=../../etc/passwd").content.decode()
+    assert kept_tokens(html) == {}
+
+
+def test_another_style_is_not_offered_for_a_clip(owner_client, make_job):
+    job = make_job(mode="video", content=b"not really a clip", content_name="content.mp4")
+    response = owner_client.post(reverse("engine:another_style", args=[job.pk]), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("engine:detail", args=[job.pk])
+    assert "A clip cannot be kept" in response.content.decode()

@@ -144,6 +144,7 @@ def test_a_batch_page_follows_its_jobs_and_offers_the_zip(
         page.click("#batch-zip")
     assert download.value.suggested_filename.endswith(".zip")
     page.goto(platform.url + "/jobs/")
-    expect(page.locator("tr.batch-row")).to_have_count(1)
-    expect(page.locator("tr.batch-row")).to_contain_text("3 / 3 done")
+    expect(page.locator(".batch-card")).to_have_count(1)
+    expect(page.locator(".batch-card")).to_contain_text("3 / 3 done")
+    expect(page.locator(".batch-card .batch-job img")).to_have_count(3)  # its pictures
     _shots(page, "my-jobs")

@@ -308,8 +308,9 @@ def test_several_files_make_a_batch_of_jobs_with_one_page_one_zip_and_one_entry(
     assert "most your account may have at once (1)" in second.content.decode()
 
     listing = owner_client.get(reverse("engine:my_jobs")).content.decode()
-    assert listing.count('class="batch-row"') == 1 and listing.count('class="job-row"') == 0
-    assert "0 / 3 done" in listing
+    assert listing.count('id="batch-card-') == 1 and listing.count('class="job-row"') == 0
+    assert "0 / 3 done" in listing and listing.count('class="batch-job"') == 3  # one card, its three pictures
+    assert all(name in listing for name in ("a.jpg", "pan.mp4", "b.png"))  # the uploaded files' names
     page = owner_client.get(reverse("engine:batch", args=[batch.pk])).content.decode()
     assert page.count('class="batch-job"') == 3 and 'id="batch-zip"' in page
     assert other_client.get(reverse("engine:batch", args=[batch.pk])).status_code == 404
@@ -322,12 +323,27 @@ def test_several_files_make_a_batch_of_jobs_with_one_page_one_zip_and_one_entry(
     assert response.streaming and response["Content-Type"] == "application/zip"
     archive = zipfile.ZipFile(io.BytesIO(b"".join(response.streaming_content)))
     names = sorted(archive.namelist())
-    assert names == sorted([f"nst-job-{jobs[0].pk}.png", f"nst-job-{jobs[1].pk}.mp4", f"nst-job-{jobs[2].pk}.png"])
-    for job in jobs:
+    assert names == ["a.png", "b.png", "pan.mp4"]  # named after the files uploaded
+    for job, name in zip(jobs, ("a.png", "pan.mp4", "b.png"), strict=True):
         job.refresh_from_db()
         with job.result.open("rb") as fh:
-            assert archive.read(next(n for n in names if n.startswith(f"nst-job-{job.pk}."))) == fh.read()
+            assert archive.read(name) == fh.read()
     assert "3 / 3 done" in owner_client.get(reverse("engine:my_jobs")).content.decode()
+
+
+@pytest.mark.parametrize("uploaded, expected", [
+    (["IMG_0001.JPG", "img_0001.jpg", "IMG_0001.jpeg"], ["IMG_0001.png", "img_0001-2.png", "IMG_0001-3.png"]),
+    (["../../etc/passwd", "C:\\Users\\me\\photo.png", ".hidden.jpg"], ["passwd.png", "photo.png", "hidden.png"]),
+    (["été à Paris.jpg", "a<b>|c?.png", "???.jpg", ""], ["été_à_Paris.png", "a_b_c.png", "job-3.png", "job-4.png"]),
+    (["x" * 300 + ".jpg"], ["x" * 80 + ".png"]),
+])
+def test_a_batch_zip_names_its_pictures_after_the_uploaded_files_made_safe_and_unique(uploaded, expected):
+    from engine.jobs.batches import zip_entries
+    from engine.storage.job_files import RESULT
+
+    done = [StyleJob(pk=n, status=Status.SUCCEEDED, content_name=name, result=f"jobs/x/{RESULT}")
+            for n, name in enumerate(uploaded, 1)]
+    assert [name for name, _ in zip_entries(done)] == expected
 
 
 def test_more_files_than_the_batch_quota_are_refused_before_any_is_read(post, owner, image_bytes, media_root,

@@ -6,7 +6,8 @@
 - `batch_zip`: the results of its succeeded jobs the viewer may see, as one zip streamed while it
   is written (zipfile on an unseekable sink; files stored, not compressed: PNG and MP4 are already).
   Nothing of it is held in memory beyond one read buffer, under WSGI and ASGI alike.
-- `with_batch_counts`: a job list's annotation for the batch entries ("3 of 5 done").
+- `with_batch_counts`: a job list's annotation for the batch entries ("3 of 5 done"); `attach_batch_jobs`:
+  the jobs of the batch entries on a page of a list, in one query (their pictures on the batch's card).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import get_object_or_404, render
 
 from engine.models import Batch, Status, StyleJob
-from engine.storage.job_files import result_download
+from engine.storage.job_files import result_download, safe_stem, unique_names
 
 READ_BYTES = 1 << 20
 
@@ -39,6 +40,18 @@ def with_batch_counts(jobs):
 
     return jobs.annotate(batch_size=count(), batch_done=count(Q(status=Status.SUCCEEDED)),
                          batch_active=count(Q(status__in=(Status.QUEUED, Status.RUNNING))))
+
+
+def attach_batch_jobs(entries) -> None:
+    """Give each batch entry of a list (`batch_jobs`: its batch's jobs, in order) in one query for the
+    whole page: "My jobs" shows a batch as one card with its pictures."""
+    entries = list(entries)
+    ids = {job.batch_id for job in entries if job.batch_id is not None}
+    members: dict[int, list[StyleJob]] = {pk: [] for pk in ids}
+    for job in StyleJob.objects.filter(batch_id__in=ids).order_by("batch_id", "pk") if ids else ():
+        members[job.batch_id].append(job)
+    for job in entries:
+        job.batch_jobs = members.get(job.batch_id, [])
 
 
 def _batch_for(request: HttpRequest, pk: int) -> tuple[Batch, list[StyleJob]]:
@@ -63,12 +76,13 @@ def batch_page(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def zip_entries(jobs: Iterable[StyleJob]) -> list[tuple[str, FieldFile]]:
-    """(name in the zip, stored file) of each succeeded job's result."""
-    entries = []
-    for job in jobs:
-        if job.status == Status.SUCCEEDED and job.result:
-            entries.append((f"nst-job-{job.pk}{result_download(job).suffix}", job.result))
-    return entries
+    """(name in the zip, stored file) of each succeeded job's result, named after the file its owner
+    uploaded ("holiday.jpg" -> "holiday.png"; made safe, and unique within the zip), or after the
+    job ("job-12.png") when the name was not kept (jobs older than that)."""
+    done = [job for job in jobs if job.status == Status.SUCCEEDED and job.result]
+    names = unique_names([safe_stem(job.content_name, f"job-{job.pk}") for job in done],
+                         [result_download(job).suffix for job in done])
+    return [(name, job.result) for name, job in zip(names, done, strict=True)]
 
 
 class _Sink:

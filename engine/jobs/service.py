@@ -102,6 +102,7 @@ def _create_one(owner, submission: Submission, planned: PlannedJob, queue_name: 
         owner=owner, mode=runner.mode, params=params_dict(params), size=params.size, batch=batch,
         visibility=Visibility.PUBLIC if submission.publish else Visibility.PRIVATE, queue=queue_name,
         epochs=units.groups, total_steps=units.units, share_originals=submission.share_originals,
+        content_name=content.name[:200],
         notify_email=submission.notify_email and bool(owner.email), embed_settings=submission.embed_settings,
         remix_of=submission.remix_of,
     )

@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from engine.models import StyleJob, may_manage, progress_percent
-from engine.storage.job_files import download_links, preview_epochs
+from engine.models import Status, StyleJob, may_manage, progress_percent
+from engine.storage.job_files import download_links, is_result_kind, preview_epochs
 
 OWNER, STAFF, PUBLIC = "owner", "staff", "public"
 AUDIENCES = (OWNER, STAFF, PUBLIC)
@@ -120,6 +120,7 @@ def context(job: StyleJob, audience: str, *, estimate=None, progress: ProgressSt
     (engine.costs.estimates.QueueEstimate); `progress`: a live event's numbers (default: the row's);
     `stopping`: a running job's cancel, before its worker has stopped."""
     manage = audience in (OWNER, STAFF)  # engine.models.may_manage, for this audience
+    links = download_links(job)
     return {
         "job": job, "progress": progress or job, "estimate": estimate, "stopping": stopping,
         "is_owner": audience == OWNER, "is_staff": audience == STAFF,
@@ -128,7 +129,11 @@ def context(job: StyleJob, audience: str, *, estimate=None, progress: ProgressSt
         # engine.models.may_see_originals and may_see_placement, for this audience
         "show_originals": manage or job.share_originals,
         "show_placement": manage,
-        "downloads": download_links(job),
+        # The result's own download, by the picture; the other files (loss history, plot) in Details.
+        "downloads": [link for link in links if is_result_kind(link[0])],
+        "files": [link for link in links if not is_result_kind(link[0])],
+        # Its owner may start again from the same photo (a clip is not kept: engine.studio.staged_uploads).
+        "another_style": audience == OWNER and job.status == Status.SUCCEEDED and not job.content_is_video,
         "previews": previews(job),
         "result_dims": result_dims(job),
     }

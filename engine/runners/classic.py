@@ -44,6 +44,7 @@ from engine.runners.base import (
     read_checkpoint,
 )
 from engine.runners.fast import FastRunner
+from engine.storage import renditions
 
 if TYPE_CHECKING:
     from engine.models import StyleJob
@@ -94,7 +95,7 @@ class ClassicRunner(Runner):
         result = self._stylize(job, progress, content, styles, params, keys)
         progress.ensure_still_ours()
         job.finish(image_png=images.encode_png(result.image), history=result.history, device=result.device,
-                   network=result.network, seconds=progress.seconds(),
+                   network=result.network, seconds=progress.seconds(), renditions=renditions.make(result.image),
                    measurements=progress.measurements(dims=list(result.image.shape[:2]), precision=result.precision,
                                                       levels=_levels(result.history)))
 

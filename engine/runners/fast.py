@@ -28,6 +28,7 @@ from engine.runners.base import (
     megapixels,
     timings,
 )
+from engine.storage import renditions
 
 if TYPE_CHECKING:
     from engine.models import StyleJob
@@ -60,7 +61,7 @@ class FastRunner(Runner):
         history = LossHistory(events=[f"Fast mode, one forward pass: {timings(result.seconds)}."])
         progress.ensure_still_ours()
         job.finish(image_png=images.encode_png(result.image), history=history, device=result.device,
-                   network=result.network, seconds=progress.seconds(),
+                   network=result.network, seconds=progress.seconds(), renditions=renditions.make(result.image),
                    measurements=progress.measurements(dims=list(result.image.shape[:2]),
                                                       precision=getattr(result, "precision", "float32"), levels=[]))
 

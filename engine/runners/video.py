@@ -40,6 +40,7 @@ from engine.runners.base import (
     timings,
 )
 from engine.runners.fast import FastRunner
+from engine.storage import renditions
 from engine.storage.folders import delete_folder
 from engine.storage.job_files import VIDEO_RESULT, VIDEO_WORK, job_file_name
 from engine.storage.result_settings import settings_of, video_metadata
@@ -129,7 +130,8 @@ class VideoRunner(Runner):
             poster = images.encode_jpeg(result.poster, quality=POSTER_QUALITY)
             result_name = ws.store(out, job_file_name(job, VIDEO_RESULT))
         if job.finish(result_name=result_name, poster_jpeg=poster, history=history,
-                      device=result.device, network=result.network, seconds=progress.seconds()):
+                      device=result.device, network=result.network, seconds=progress.seconds(),
+                      renditions=renditions.make(result.poster)):
             delete_folder(job_file_name(job, VIDEO_WORK))  # the stored chunks: the result holds them now
 
     # --- cost --------------------------------------------------------------------------------------

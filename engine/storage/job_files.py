@@ -13,6 +13,7 @@ Every file of a job lives in jobs/<uuid>/ (not guessable, and removed together):
     preview-e<NN>.jpg                  the preview after epoch NN (small JPEG, for watching)
     checkpoint-e<NN>.npz, -s<NNNNN>    the engine's state after an epoch / where a cancelled run stopped
     result.png, history.json, loss.png the outcome
+    display.jpg, thumb.jpg             what pages show of the result (engine.storage.renditions)
     thumb-<kind>.jpg                   the gallery's thumbnails
 """
 
@@ -41,6 +42,8 @@ class StyleJob(Protocol):
 RESULT = "result.png"
 VIDEO_RESULT = "result.mp4"
 POSTER = "poster.jpg"
+DISPLAY = "display.jpg"
+THUMBNAIL = "thumb.jpg"
 VIDEO_WORK = "video"
 VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".gif", ".webp", ".mkv")
 HISTORY = "history.json"
@@ -127,9 +130,12 @@ class Download:
 
 
 DOWNLOADS: dict[str, Download] = {
-    "png": Download("result", "image/png", ".png", True, "Result (PNG)", stored_as=".png"),
-    "mp4": Download("result", "video/mp4", ".mp4", True, "Result (MP4)", stored_as=".mp4"),
+    "png": Download("result", "image/png", ".png", True, "Download PNG", stored_as=".png"),
+    "mp4": Download("result", "video/mp4", ".mp4", True, "Download MP4", stored_as=".mp4"),
     "poster": Download("poster", "image/jpeg", "-poster.jpg", False),
+    # What pages show of a picture's result (engine.storage.renditions), never offered as a download.
+    "display": Download("display", "image/jpeg", "-display.jpg", False),
+    "thumb": Download("thumbnail", "image/jpeg", "-thumb.jpg", False),
     "plot": Download("plot", "image/png", "-loss.png", True, "Loss plot (PNG)"),
     "csv": Download("history", "text/csv; charset=utf-8", "-loss.csv", True, "Loss history (CSV)"),
     "json": Download("history", "application/json", "-history.json", True, "History (JSON)"),
@@ -172,6 +178,11 @@ def file_for(job: StyleJob, kind: str) -> FieldFile | None:
     return style.image if style else None
 
 
+def is_result_kind(kind: str) -> bool:
+    """Is the download `kind` the job's result itself (its picture or its clip)?"""
+    return kind in DOWNLOADS and DOWNLOADS[kind].field == "result"
+
+
 def result_download(job: StyleJob) -> Download | None:
     """The download that is the job's result (its picture or its clip); None before it has one."""
     return next((d for kind, d in DOWNLOADS.items() if d.field == "result" and file_for(job, kind)), None)
@@ -180,3 +191,32 @@ def result_download(job: StyleJob) -> Download | None:
 def download_links(job: StyleJob) -> list[tuple[str, str]]:
     """(kind, label) of the downloads the job's page offers, for the files this job has."""
     return [(kind, d.label) for kind, d in DOWNLOADS.items() if d.label and file_for(job, kind)]
+
+
+# --- the names the user gave ------------------------------------------------------------------------
+
+_UNSAFE = re.compile(r"[^\w.-]+")
+
+
+def safe_stem(name: str, default: str) -> str:
+    """The stem of an uploaded file's name, fit for a file name in a download or a zip: no folder,
+    no suffix, letters, digits, "-", "_" and "." only (runs of anything else become one "_"), no
+    leading dot, at most 80 characters; `default` when nothing is left ("../", "", "???.png")."""
+    stem = Path(name.replace("\\", "/").rsplit("/", 1)[-1]).stem
+    stem = _UNSAFE.sub("_", stem).strip("._-")[:80].rstrip("._-")
+    return stem or default
+
+
+def unique_names(stems: list[str], suffixes: list[str]) -> list[str]:
+    """File names from stems and suffixes, made unique (case-insensitively, as on many disks) by
+    "-2", "-3", ...: a batch of photos may hold two called "IMG_0001.jpg"."""
+    taken: set[str] = set()
+    names = []
+    for stem, suffix in zip(stems, suffixes, strict=True):
+        name, n = f"{stem}{suffix}", 1
+        while name.lower() in taken:
+            n += 1
+            name = f"{stem}-{n}{suffix}"
+        taken.add(name.lower())
+        names.append(name)
+    return names

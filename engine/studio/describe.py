@@ -1,7 +1,11 @@
-"""A job's parameters as (label, value) rows, for the job page and the gallery's artwork page: one
-row per control of the job's mode (engine.nst.schema), in the order they are declared."""
+"""A job in words, for the job page, "My jobs" and the gallery: its parameters as (label, value) rows
+(one per control of the job's mode, engine.nst.schema, in the order they are declared), its title
+and the credit of the painting it was made after."""
 
 from __future__ import annotations
+
+import re
+from pathlib import PurePath
 
 from engine.models import StyleJob
 from engine.nst import schema
@@ -18,3 +22,38 @@ def param_rows(job: StyleJob) -> list[tuple[str, str]]:
         values += [c.format(getattr(params, c.name)) for c in shown if c.shown_with == control.name]
         rows.append((control.table_label or control.label, " × ".join(values)))
     return rows
+
+
+# --- what a picture is called and whose style it wears (job pages, "My jobs", the gallery) -------------
+
+def photo_title(content_name: str) -> str:
+    """An uploaded file's name as words: "my_holiday-photo.jpeg" -> "My holiday photo"; "" for none."""
+    stem = PurePath(content_name.replace("\\", "/")).stem if content_name else ""
+    words = " ".join(re.sub(r"[_.\s-]+", " ", stem).split())[:80].strip()
+    return words[:1].upper() + words[1:]
+
+
+def _paintings(styles) -> list:
+    return [s.library_style for s in styles if s.library_style is not None]
+
+
+def style_credit(styles) -> str:
+    """Whose style a job wears, in a line: "Katsushika Hokusai, The Great Wave off Kanagawa", several
+    joined by " + ", "an uploaded image" for a style of the user's own (its name is not kept)."""
+    paintings = _paintings(styles)
+    parts = [f"{p.painter}, {p.title}" for p in paintings]
+    uploads = len(styles) - len(paintings)
+    if uploads:
+        parts.append("an uploaded image" if uploads == 1 else f"{uploads} uploaded images")
+    return " + ".join(parts)
+
+
+def picture_title(content_name: str, styles) -> str:
+    """A title from the photo's name and the painting: "Tubingen, after The Starry Night"; the photo's
+    name alone when its style was uploaded; "After The Starry Night" without a name (older jobs); ""
+    with neither (the page says what it is instead: "Job #12", "Untitled")."""
+    photo, paintings = photo_title(content_name), _paintings(styles)
+    if paintings:
+        after = f"after {paintings[0].title}"
+        return f"{photo}, {after}" if photo else after[:1].upper() + after[1:]
+    return photo
