@@ -269,13 +269,24 @@ def empty_cache():
     cache.clear()
 
 
-@pytest.fixture(autouse=True)
-def limits_cache(redis_server, settings):
-    """The rate limits' counters (the "limits" cache, nstsite/request_limits/rate_limits.py) in the session's Redis,
-    as in production, empty for each test: a test's sign-ups do not count against the next one's."""
-    from django.core.cache import caches
+@pytest.fixture(scope="session")
+def limits_cache_in_redis(redis_server):
+    """The rate limits' counters (the "limits" cache, nstsite/request_limits/rate_limits.py) in the
+    session's Redis, as in production. Set once for the session, not per test: each change of CACHES
+    makes Django build new cache objects, and the old Redis cache's connection pool stayed open (a
+    socket per test: over a thousand descriptors late in a full run)."""
+    from django.conf import settings
+    from django.test.signals import setting_changed
 
     settings.CACHES = {**settings.CACHES, "limits": {**settings.CACHES["limits"], "LOCATION": redis_server}}
+    setting_changed.send(sender=None, setting="CACHES", value=settings.CACHES, enter=True)
+
+
+@pytest.fixture(autouse=True)
+def limits_cache(limits_cache_in_redis):
+    """The limits' counters, empty for each test: a test's sign-ups do not count against the next one's."""
+    from django.core.cache import caches
+
     caches["limits"].clear()
 
 
