@@ -126,25 +126,25 @@ def resize(image: np.ndarray, dims: tuple[int, int]) -> np.ndarray:
 
 
 @lru_cache(maxsize=8)
-def _loss_and_grad_fn(net: FeatureNet, content_layers: tuple, style_layers: tuple, precision: str):
-    """One tf.function per (network, layers, precision), shared by every run in the process:
-    targets and weights are arguments, so a second job of the same size reuses the trace."""
+def _loss_and_grad_fn(net: FeatureNet, content_layers: tuple, style_layers: tuple, precision: str,
+                      colour: bool = False):
+    """One tf.function per (network, layers, precision, colour term or not), shared by every run in
+    the process: targets and weights are arguments, so a second job of the same size reuses the trace."""
     import tensorflow as tf
 
-    from engine.nst.losses import content_loss, style_loss, total_variation
+    from engine.nst.losses import colour_loss, content_loss, style_loss, total_variation
 
     wanted = tuple(dict.fromkeys(content_layers + style_layers))
 
     @tf.function  # traced once per image size; a later job of the same size reuses the trace
-    def loss_and_grad(x, content_targets, style_grams, layer_weights, weights):
+    def loss_and_grad(x, content_targets, style_grams, layer_weights, weights, colour_target, colour_weight):
         with tf.GradientTape() as tape:
             tape.watch(x)
             feats = features(net, x, wanted, precision)
-            terms = tf.stack([
-                content_loss(feats, content_targets),
-                style_loss(feats, style_grams, layer_weights),
-                total_variation(x),
-            ]) * weights
+            style = style_loss(feats, style_grams, layer_weights)
+            if colour:  # the palette is part of the painting's style: weighed with it
+                style = style + colour_weight * colour_loss(x[0], colour_target)
+            terms = tf.stack([content_loss(feats, content_targets), style, total_variation(x)]) * weights
             total = tf.reduce_sum(terms)
         return total, terms, tape.gradient(total, x)
 
@@ -165,6 +165,7 @@ class _Level:
         feats = features(run.net, tf.constant(net_content[None]), p.content_layers, run.precision)
         self.content_targets = {n: feats[n] for n in p.content_layers}
         self.style_grams = run.style_targets(self.side)
+        self.colour_target = run.colour_target(self.dims)
         self.net_content = net_content
 
 
@@ -217,7 +218,10 @@ class _ClassicRun:
             zip(params.style_layers, normalised(params.style_layer_weights, n_layers), strict=True)
         )
         self.plan = plan_for(params)
-        self.loss_and_grad = _loss_and_grad_fn(net, params.content_layers, params.style_layers, precision)
+        # A luminance-only transfer keeps the photo's colours: no palette to take on.
+        self.colour = params.color_weight > 0 and not params.preserve_colors
+        self.loss_and_grad = _loss_and_grad_fn(net, params.content_layers, params.style_layers, precision,
+                                               self.colour)
         self.weights = np.array([
             params.content_weight / CONTENT_UNIT,
             params.style_weight / STYLE_UNIT * STYLE_GAIN,
@@ -242,6 +246,24 @@ class _ClassicRun:
             for name in layers:
                 g = share * grams[name]
                 mixed[name] = g if name not in mixed else mixed[name] + g
+        return mixed
+
+    def colour_target(self, dims: tuple[int, int]) -> np.ndarray:
+        """The styles' sorted colour projections (losses.colour_loss), resampled to a result of `dims`
+        pixels; several styles mixed by weight (the average of sorted values is the distribution
+        halfway between, in the sense of optimal transport). Empty without a colour term."""
+        from engine.nst.losses import COLOUR_DIRECTIONS
+
+        directions = np.asarray(COLOUR_DIRECTIONS, np.float32)
+        if not self.colour:
+            return np.zeros((0, len(directions)), np.float32)
+        n = dims[0] * dims[1]
+        mixed = np.zeros((n, len(directions)), np.float32)
+        for style, share in zip(self.net_styles, self.style_mix, strict=True):
+            values = np.sort(style.reshape(-1, 3) @ directions.T, axis=0)
+            where = np.linspace(0.0, 1.0, n)
+            ranks = np.linspace(0.0, 1.0, len(values))
+            mixed += share * np.stack([np.interp(where, ranks, values[:, k]) for k in range(len(directions))], 1)
         return mixed
 
     def level_of(self, step: int) -> int:
@@ -302,7 +324,8 @@ class _ClassicRun:
         started = time.perf_counter()
         lv = self.level
         total, terms, grad = self.loss_and_grad(
-            tf.constant(self.x[None]), lv.content_targets, lv.style_grams, self.layer_weights, self.weights
+            tf.constant(self.x[None]), lv.content_targets, lv.style_grams, self.layer_weights, self.weights,
+            lv.colour_target, np.float32(self.params.color_weight),
         )
         total, terms, grad = float(total), terms.numpy(), grad.numpy()[0]
         if not (np.isfinite(total) and np.isfinite(grad).all()):
@@ -409,7 +432,7 @@ class Objective:
     dims: tuple[int, int]
     content: np.ndarray               # the content at that size (a natural starting image)
     loss_and_grad: Callable
-    targets: tuple                    # (content_targets, style_grams, layer_weights, weights)
+    targets: tuple  # (content_targets, style_grams, layer_weights, weights, colour_target, colour_weight)
 
     def __call__(self, x: np.ndarray):
         """(total, [content, style, tv] terms, gradient) at image x [H, W, 3]."""
@@ -429,7 +452,8 @@ def objective(content: np.ndarray, styles: Sequence[np.ndarray], params: Classic
     run = _ClassicRun(content, styles, params, net, precision, None, None, None, model_dir)
     level = _Level(run, 0)
     return Objective(level.dims, run.content, run.loss_and_grad,
-                     (level.content_targets, level.style_grams, run.layer_weights, run.weights))
+                     (level.content_targets, level.style_grams, run.layer_weights, run.weights,
+                      level.colour_target, np.float32(params.color_weight)))
 
 
 def _check_image(name: str, image: np.ndarray) -> None:
