@@ -26,7 +26,7 @@ from engine.nst import classic_memory, color
 from engine.nst.checkpoint import Checkpoint, inputs_digest
 from engine.nst.classic_params import ClassicParams, normalised
 from engine.nst.device import describe_device, memory_available, resolve_precision
-from engine.nst.errors import ImageError, ParameterError, Stopped
+from engine.nst.errors import ImageError, ModelFileError, ParameterError, Stopped
 from engine.nst.history import LossHistory, LossRow
 from engine.nst.images import to_uint8
 from engine.nst.optimizers import make_optimizer
@@ -47,6 +47,10 @@ _gram_lock = threading.Lock()
 MIN_COARSE_SIDE = 256      # below this block5 sees a handful of positions: the content would dissolve
 MAX_ROLLBACKS = 5          # NaN/inf roll-backs before the run stops with its last good image
 _LEVEL_SHARES = {1: (1.0,), 2: (0.6, 0.4), 3: (0.5, 0.3, 0.2)}
+# Said in the run's history when a fast start (init="fast") had to start from the photo: the
+# machine lacks fast mode's model files. The run goes on (a worker without them still paints).
+FAST_START_FALLBACK = ("Started from the photo instead of fast mode's result: fast mode's model files are not "
+                       "installed where this ran (manage.py fetch_models installs them).")
 
 
 @dataclass
@@ -86,6 +90,11 @@ class ClassicResult:
     precision: str
     steps: int
     seconds: float
+
+    @property
+    def started_from(self) -> str:
+        """The start the run really had: params.init, or "content" where a fast start fell back."""
+        return "content" if FAST_START_FALLBACK in self.history.events else self.params.init
 
 
 def scale_plan(size: int, total_steps: int, multiscale: bool) -> list[tuple[int, int]]:
@@ -288,12 +297,18 @@ class _ClassicRun:
     def fast_start(self, level: _Level) -> np.ndarray:
         """The fast model's result for the same pair, at the run's final size (resized to this level
         if the plan has coarser ones): the optimisation refines a stylised picture instead of painting
-        the style onto the photo from scratch. Its time counts as the run's (warm: 0.1 s at 512 px)."""
+        the style onto the photo from scratch. Its time counts as the run's (warm: 0.1 s at 512 px).
+        Without fast mode's model files it starts from the photo and says so (FAST_START_FALLBACK);
+        the plan stays the fast start's, so the run takes the time it was estimated to take."""
         from engine.nst import model_files
         from engine.nst.fast import FastParams, get_fast_stylizer
 
         started = time.perf_counter()
-        stylizer = get_fast_stylizer(self.model_dir or model_files.default_model_dir())
+        try:
+            stylizer = get_fast_stylizer(self.model_dir or model_files.default_model_dir())
+        except ModelFileError:
+            self.history.events.append(FAST_START_FALLBACK)
+            return level.net_content.copy()
         fast = FastParams(size=self.params.size, style_weights=tuple(self.style_mix))
         image = stylizer.stylize(self.net_content, self.net_styles, fast).image.astype(np.float32) / 255.0
         self.elapsed += time.perf_counter() - started
