@@ -86,6 +86,7 @@ SETTINGS: dict[str, Setting] = {
     "fs-colour3": Setting("fast start + palette term (color_weight 3)",
                           params={**FS, "color_weight": 3.0}, curve=40),
     "fs-sw3": Setting("fast start, style weight x3 (3e-2)", params={**FS, "style_weight": 3e-2}, curve=40),
+    "fs-sw03": Setting("fast start, style weight x0.3 (3e-3)", params={**FS, "style_weight": 3e-3}, curve=40),
     "fs-c4": Setting("fast start, content layer block4_conv2", params={**FS, "content_layers": ("block4_conv2",)},
                      curve=40),
     "fs-tv3": Setting("fast start, smoothness x3 (tv 90)", params={**FS, "tv_weight": 90.0}, curve=40),
@@ -160,10 +161,13 @@ class Inputs:
         return self._arrays[key]
 
     def scores(self, picture: np.ndarray, pair: Pair) -> dict:
+        """As engine.nst.quality.Judge.scores, with each photo's contour lines computed once per size."""
         picture = at_score_size(picture)
-        if pair.photo not in self._lines:
-            self._lines[pair.photo] = contour_lines(self.judge.edges(at_score_size(self.array(pair.photo, SIZE))))
-        wanted, wanted_way = self._lines[pair.photo]
+        key = (pair.photo, picture.shape)
+        if key not in self._lines:
+            photo = fast.resize(at_score_size(self.array(pair.photo, SIZE)), *picture.shape[:2])
+            self._lines[key] = contour_lines(self.judge.edges(photo))
+        wanted, wanted_way = self._lines[key]
         found, found_way = contour_lines(self.judge.edges(picture))
         contours = float(found_again(wanted, wanted_way, found, found_way).sum() / max(1, wanted.sum()))
         style = self.judge.style(picture, [self.array(pair.painting, SIZE)])

@@ -21,8 +21,9 @@ stores them with every finished job for the admin).
   the photo's contours; at 2 px and the same direction, 14-19 %, while the photo itself scores 1.
   HED shares its VGG16 layers with classic mode's losses; its edge heads are not used by them.
 
-Both images are scored at SCORE_SIDE on their longest side whatever the job's size, so scores
-of different jobs compare, and a print-size job costs no more to score than a 512 px one.
+Both images are scored at SCORE_SIDE on their longest side, or the picture's own size when it is
+smaller (enlarging it would add nothing to find): scores of jobs of 512 px and more compare, and
+a print-size job costs no more to score than a 512 px one.
 """
 
 from __future__ import annotations
@@ -34,9 +35,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import model_files
-from .classic_params import normalised
-from .fast import get_fast_stylizer, output_shape, resize
+from engine.nst import model_files
+from engine.nst.classic_params import normalised
+from engine.nst.fast import get_fast_stylizer, output_shape, resize
 
 SCORE_SIDE = 512
 STYLE_SCALE = 3.5      # see the module's docstring (bench/bench_quality.py --style-scale measures it)
@@ -67,9 +68,10 @@ class Judge:
                weights: Sequence[float] = (), painting_keys: Sequence[str | None] | None = None,
                side: int = SCORE_SIDE) -> Scores:
         """Scores of `picture` (HxWx3, floats in [0, 1] or uint8) made from `photo` and `paintings`
-        (a painting named in `painting_keys` has its style vector cached under that name). `side`:
-        SCORE_SIDE unless a test wants it cheaper; scores at other sides do not compare."""
-        picture, photo = at_score_size(picture, side), at_score_size(photo, side)
+        (a painting named in `painting_keys` has its style vector cached under that name), at
+        `side` px or the picture's size if smaller."""
+        picture = at_score_size(picture, side)
+        photo = at_score_size(photo, max(picture.shape[:2]))
         if photo.shape != picture.shape:
             photo = resize(photo, *picture.shape[:2])
         return Scores(self.style(picture, paintings, weights, painting_keys),
@@ -99,9 +101,10 @@ class Judge:
 
 
 def at_score_size(image: np.ndarray, side: int = SCORE_SIDE) -> np.ndarray:
-    """float32 in [0, 1], longest side `side`."""
+    """float32 in [0, 1], longest side `side`, or its own when smaller."""
     image = np.asarray(image)
     image = image.astype(np.float32) / 255.0 if image.dtype == np.uint8 else image.astype(np.float32)
+    side = min(side, max(image.shape[:2]))
     return resize(np.clip(image, 0.0, 1.0), *output_shape(*image.shape[:2], side))
 
 
