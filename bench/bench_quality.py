@@ -20,10 +20,11 @@ indicative; the before/now times in the docs come from --timing, under the exclu
 
 Each (setting, pair) is cached in bench/results/quality/<setting>.json with the parameters it
 ran with (the picture as a PNG beside it): an interrupted sweep goes on where it stopped, a new
-setting costs only its own runs, and a setting whose parameters changed (the engine's default)
-runs again. A setting with `curve` runs its steps in epochs of that many and scores every
-epoch's picture: for a single-scale run the picture after k steps is what a k-step run gives, so
-one run scores every length.
+setting costs only its own runs, a setting whose parameters changed (the engine's default) runs
+again, and several processes can share a sweep (each pair is claimed by one; a claim left by a
+killed process is a `<pair>.running` file to delete). A setting with `curve` runs its steps in
+epochs of that many and scores every epoch's picture: for a single-scale run the picture after
+k steps is what a k-step run gives, so one run scores every length.
 
 The subset (tuning) is one pair per painting, the photos taken in turn: 9 pairs, no painting
 paired with itself; the other 36 pairs only confirm.
@@ -32,6 +33,7 @@ paired with itself; the other 36 pairs only confirm.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import statistics
@@ -85,6 +87,14 @@ SETTINGS: dict[str, Setting] = {
                           params={**FS, "color_weight": 1.0}, curve=40),
     "fs-colour3": Setting("fast start + palette term (color_weight 3)",
                           params={**FS, "color_weight": 3.0}, curve=40),
+    # --- on top of the palette term (color_weight 3), one change at a time
+    "fs-c3-c4": Setting("fast start + palette 3, content layer block4_conv2",
+                        params={**FS, "color_weight": 3.0, "content_layers": ("block4_conv2",)}, curve=40),
+    "fs-c3-deep": Setting("fast start + palette 3, style layers weighted 1,1,2,3,3",
+                          params={**FS, "color_weight": 3.0, "style_layer_weights": (1.0, 1.0, 2.0, 3.0, 3.0)},
+                          curve=40),
+    "fs-c3-tv3": Setting("fast start + palette 3, smoothness x3 (tv 90)",
+                         params={**FS, "color_weight": 3.0, "tv_weight": 90.0}, curve=40),
     "fs-sw3": Setting("fast start, style weight x3 (3e-2)", params={**FS, "style_weight": 3e-2}, curve=40),
     "fs-sw03": Setting("fast start, style weight x0.3 (3e-3)", params={**FS, "style_weight": 3e-3}, curve=40),
     "fs-c4": Setting("fast start, content layer block4_conv2", params={**FS, "content_layers": ("block4_conv2",)},
@@ -217,17 +227,27 @@ def load_cache(name: str) -> dict:
 def sweep(names: list[str], pairs: list[Pair], inputs: Inputs) -> None:
     CACHE.mkdir(parents=True, exist_ok=True)
     for name in names:
-        setting, done = SETTINGS[name], load_cache(name)
+        setting = SETTINGS[name]
         wanted = stored(params_of(setting))
+        (CACHE / name).mkdir(exist_ok=True)
         for pair in pairs:
-            if done.get(pair.name, {}).get("params") == wanted:
+            if load_cache(name).get(pair.name, {}).get("params") == wanted:
                 continue
-            row, image = run(setting, pair, inputs)
-            (CACHE / name).mkdir(exist_ok=True)
-            images.save_png(image, CACHE / name / f"{pair.name}.png")  # exact: --rescore reads it back
-            done = load_cache(name)  # another process may have added pairs meanwhile
-            done[pair.name] = {**row, "params": wanted}
-            cache_path(name).write_text(json.dumps(done, indent=1))
+            claim = CACHE / name / f"{pair.name}.running"
+            try:  # several processes may sweep one setting: each pair is run by the first to claim it
+                claim.touch(exist_ok=False)
+            except FileExistsError:
+                continue
+            try:
+                row, image = run(setting, pair, inputs)
+                images.save_png(image, CACHE / name / f"{pair.name}.png")  # exact: --rescore reads it back
+                with open(cache_path(name).with_suffix(".lock"), "w") as lock:
+                    fcntl.flock(lock, fcntl.LOCK_EX)  # read, add, write: one process at a time
+                    done = load_cache(name)
+                    done[pair.name] = {**row, "params": wanted}
+                    cache_path(name).write_text(json.dumps(done, indent=1))
+            finally:
+                claim.unlink(missing_ok=True)
             print(f"{name:>14} {pair.name:<52} style {row['style']:.3f} contours {row['contours']:.3f} "
                   f"{row['seconds']:.1f} s", flush=True)
 
