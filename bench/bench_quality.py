@@ -208,7 +208,7 @@ def run(setting: Setting, pair: Pair, inputs: Inputs) -> tuple[dict, np.ndarray]
     result = stylize_classic(photo, [painting], params, model_dir=MODEL_DIR,
                              on_epoch=on_epoch if setting.curve else None)
     row = {"seconds": round(result.seconds, 2), "cost": cost(params, photo.shape),
-           **inputs.scores(result.image, pair)}
+           **inputs.scores(result.image, pair), "events": result.history.events}
     if curve:
         row["curve"] = [*curve, {"step": result.steps, "seconds": row["seconds"],
                                  "style": row["style"], "contours": row["contours"]}]

@@ -45,7 +45,12 @@ GRAM_CACHE_ENTRIES = 32
 _gram_cache: OrderedDict[tuple, dict] = OrderedDict()
 _gram_lock = threading.Lock()
 MIN_COARSE_SIDE = 256      # below this block5 sees a handful of positions: the content would dissolve
-MAX_ROLLBACKS = 5          # NaN/inf roll-backs before the run stops with its last good image
+MAX_ROLLBACKS = 5          # roll-backs (NaN/inf, loss jumps) before the run stops with its last good image
+# A step that multiplies the loss by this much diverged: L-BFGS takes fixed steps without a line
+# search, and one bad curvature pair (a tiny first step whose gradient change is bfloat16 rounding
+# more than curvature) can send it from 1.6 to 480 in two steps, after which it settles on a smear
+# (2 of the quality bench's first 40 fast-start runs, docs/benchmarks.md "Quality").
+LOSS_JUMP = 1.5
 _LEVEL_SHARES = {1: (1.0,), 2: (0.6, 0.4), 3: (0.5, 0.3, 0.2)}
 # Said in the run's history when a fast start (init="fast") had to start from the photo: the
 # machine lacks fast mode's model files. The run goes on (a worker without them still paints).
@@ -345,6 +350,9 @@ class _ClassicRun:
         total, terms, grad = float(total), terms.numpy(), grad.numpy()[0]
         if not (np.isfinite(total) and np.isfinite(grad).all()):
             return self.roll_back("the loss or its gradient was not a finite number")
+        previous = self.history.rows[-1] if self.history.rows else None
+        if previous is not None and previous.scale == self.level.side and total > LOSS_JUMP * previous.total:
+            return self.roll_back(f"the loss jumped from {previous.total:.4g} to {total:.4g}", halve=False)
         self.last_good = self.x
         new_x = self.optimizer.step(self.x, grad, self.lr_scale)
         if not np.isfinite(new_x).all():
@@ -371,17 +379,17 @@ class _ClassicRun:
                 self.history, self.elapsed, self.eta(), self.checkpoint,
             ))
 
-    def roll_back(self, reason: str) -> bool:
+    def roll_back(self, reason: str, halve: bool = True) -> bool:
         """Black images in the seed came from NaNs propagating into the pixels. Go back to the
         last image whose loss was finite, forget the optimiser's (poisoned) memory, halve the
-        step size and go on; after MAX_ROLLBACKS, stop and keep the last good image."""
+        step size and go on; after MAX_ROLLBACKS, stop and keep the last good image. After a loss
+        jump (halve=False) the step size stays: the bad step came from the memory, not from it."""
         self.rollbacks += 1
         self.x = self.last_good
         self.optimizer.reset()
-        self.lr_scale *= 0.5
-        self.history.events.append(
-            f"Step {self.step + 1}: {reason}; rolled back to the last good image and halved the step size."
-        )
+        self.lr_scale *= 0.5 if halve else 1.0
+        what = "halved the step size" if halve else "forgot the optimiser's memory"
+        self.history.events.append(f"Step {self.step + 1}: {reason}; rolled back to the last good image and {what}.")
         if self.rollbacks > MAX_ROLLBACKS:
             self.history.events.append(
                 f"Stopped after step {self.step}: repeated numerical failures. The result is the last good image."
