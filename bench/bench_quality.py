@@ -64,6 +64,8 @@ BEFORE = dict(init="content", epochs=10, steps_per_epoch=30, multiscale=True, st
               content_weight=1e4, tv_weight=30.0)
 # A fast start at 512 px only, 200 steps (5 epochs of 40): the base the first candidates change one thing of.
 FS = {**BEFORE, "init": "fast", "epochs": 5, "steps_per_epoch": 40}
+# The same, 60 steps scored every 20: the first sweeps found the scores best after 20-60 steps.
+SHORT = {**FS, "epochs": 3, "steps_per_epoch": 20}
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,17 @@ SETTINGS: dict[str, Setting] = {
                           curve=40),
     "fs-c3-tv3": Setting("fast start + palette 3, smoothness x3 (tv 90)",
                          params={**FS, "color_weight": 3.0, "tv_weight": 90.0}, curve=40),
+    # --- 60 steps, one change at a time against fs-curve's first 60 steps
+    "s60-deep": Setting("fast start, 60 steps, style layers weighted 1,1,2,3,3 (deeper: larger motifs)",
+                        params={**SHORT, "style_layer_weights": (1.0, 1.0, 2.0, 3.0, 3.0)}, curve=20),
+    "s60-shallow": Setting("fast start, 60 steps, style layers weighted 3,3,2,1,1 (shallower: colour, fine strokes)",
+                           params={**SHORT, "style_layer_weights": (3.0, 3.0, 2.0, 1.0, 1.0)}, curve=20),
+    "s60-c4": Setting("fast start, 60 steps, content layer block4_conv2",
+                      params={**SHORT, "content_layers": ("block4_conv2",)}, curve=20),
+    "s60-tv3": Setting("fast start, 60 steps, smoothness x3 (tv 90)", params={**SHORT, "tv_weight": 90.0}, curve=20),
+    "s60-colour1": Setting("fast start, 60 steps, palette term 1", params={**SHORT, "color_weight": 1.0}, curve=20),
+    "s60-colour03": Setting("fast start, 60 steps, palette term 0.3", params={**SHORT, "color_weight": 0.3},
+                            curve=20),
     "fs-sw3": Setting("fast start, style weight x3 (3e-2)", params={**FS, "style_weight": 3e-2}, curve=40),
     "fs-sw03": Setting("fast start, style weight x0.3 (3e-3)", params={**FS, "style_weight": 3e-3}, curve=40),
     "fs-c4": Setting("fast start, content layer block4_conv2", params={**FS, "content_layers": ("block4_conv2",)},
