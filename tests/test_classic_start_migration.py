@@ -7,8 +7,8 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-BEFORE = ("engine", "0006_studio")
-AFTER = ("engine", "0007_classic_init_recorded")
+BEFORE = ("engine", "0007_hardening_round_2")
+AFTER = ("engine", "0011_classic_init_recorded")
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ def record_old_start(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("engine", "0006_studio"),
+        ("engine", "0007_hardening_round_2"),
     ]
 
     operations = [
