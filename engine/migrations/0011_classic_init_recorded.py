@@ -31,7 +31,7 @@ def record_old_start(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("engine", "0007_hardening_round_2"),
+        ("engine", "0008_result_settings"),
     ]
 
     operations = [
