@@ -11,8 +11,8 @@ import pytest
 from django.urls import reverse
 
 from engine.jobs import service as jobs
-from engine.studio.describe import FELL_BACK
 from engine.models import Status
+from engine.studio.describe import FELL_BACK
 
 CHANGE = "admin:engine_stylejob_change"
 

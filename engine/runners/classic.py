@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 
-from engine.runners import scores as job_scores
 from engine.nst import (
     Checkpoint,
     EpochReport,
@@ -34,6 +33,7 @@ from engine.nst import (
 )
 from engine.nst.classic import plan_for
 from engine.nst.schema import CLASSIC
+from engine.runners import scores as job_scores
 from engine.runners.base import (
     MIN_STYLE_SIDE,
     Reporter,

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 
-from engine.runners import scores as job_scores
 from engine.nst import LossHistory, images
 from engine.nst import fast as fast_engine
 from engine.nst.fast_hub import HUB_NETWORK, get_stylizer
 from engine.nst.schema import FAST
+from engine.runners import scores as job_scores
 from engine.runners.base import (
     MIN_STYLE_SIDE,
     Reporter,

@@ -19,9 +19,8 @@ from collections.abc import Sequence
 import numpy as np
 from django.conf import settings
 
-from engine.nst.quality import get_judge
-
 from engine.models import Status, StyleJob
+from engine.nst.quality import get_judge
 
 logger = logging.getLogger(__name__)
 
