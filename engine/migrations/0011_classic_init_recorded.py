@@ -1,10 +1,11 @@
 """Classic jobs keep the start they were made with.
 
 A job's stored params are read back with from_dict, where a missing key takes the control's
-*current* default. Issue 25 changes classic mode's default start from the photo ("content") to
-fast mode's result ("fast"), so a classic job stored without an "init" key would change its
-meaning (on a requeue, a recovery, or the job page's table of settings). Jobs made through the
-form always stored it; rows made otherwise may not have: they get the old default written in.
+*current* default. Issue 25 is to change classic mode's default start from the photo ("content")
+to fast mode's result ("fast") once its bench confirms it; a classic job stored without an "init"
+key would then change its meaning (on a requeue, a recovery, or the job page's table of settings).
+Jobs made through the form always stored it; rows made otherwise may not have: they get the
+default of their time written in now, so that the switch needs no migration of its own.
 """
 
 from django.db import migrations
