@@ -3,9 +3,10 @@ Results: docs/benchmarks.md, "Quality"; contact sheet: docs/quality-sheet.jpg.
 
     python bench/bench_quality.py                  # fast mode, classic before/now, all 45 pairs; docs
     python bench/bench_quality.py --pairs subset --settings fs-sw3 fs-colour1   # candidates, 9 pairs
+    python bench/bench_quality.py --pairs holdout --settings before fs-curve   # 5 pairs nobody tuned on
     python bench/bench_quality.py --presets        # every preset of both modes (high: the subset)
     python bench/bench_quality.py --list           # the settings it knows
-    python bench/bench_quality.py --report         # tables, docs section and sheet from the cache
+    python bench/bench_quality.py --report         # tables, docs section and sheet from what is cached
     flock -x /tmp/nst-machine.lock python bench/bench_quality.py --timing   # before/now seconds
 
 Every photo in ../shared/images crossed with every painting in ../shared/styles (5 x 9 = 45 pairs)
@@ -333,36 +334,44 @@ def timing(inputs: Inputs) -> None:
 
 # --- summaries ------------------------------------------------------------------------------------
 
-def summary(name: str, pairs: list[Pair], reference: dict | None = None) -> dict | None:
-    """Medians and quartiles of a setting over `pairs` (None unless all are cached); with `reference`
-    (fast mode's rows), the share of pairs where it scores at least as high."""
-    rows = load_cache(name)
-    if not all(p.name in rows for p in pairs):
+def cached_pairs(name: str, pairs: list[Pair]) -> list[Pair]:
+    """The pairs of `pairs` that `name` has a result for (and fast mode too: the reference)."""
+    rows, reference = load_cache(name), load_cache("fast")
+    return [p for p in pairs if p.name in rows and p.name in reference]
+
+
+def summary(name: str, pairs: list[Pair]) -> dict | None:
+    """Medians and quartiles of a setting over the pairs of `pairs` it has run on (None for none),
+    fast mode's medians on the same pairs, and the share of them where it scores at least as high."""
+    rows, reference = load_cache(name), load_cache("fast")
+    have = cached_pairs(name, pairs)
+    if not have:
         return None
-    got = [rows[p.name] for p in pairs]
+    got = [rows[p.name] for p in have]
     out: dict = {"pairs": len(got)}
     for key in ("style", "contours", "seconds", "cost"):
         values = [r[key] for r in got if key in r]
         if values:
             out[key] = (statistics.median(values), percentile(values, 25), percentile(values, 75))
-    if reference is not None and all(p.name in reference for p in pairs):
-        for key in ("style", "contours"):
-            out[f"{key}_wins"] = sum(rows[p.name][key] >= reference[p.name][key] for p in pairs) / len(pairs)
+    for key in ("style", "contours"):
+        out[f"fast_{key}"] = statistics.median(reference[p.name][key] for p in have)
+        out[f"{key}_wins"] = sum(rows[p.name][key] >= reference[p.name][key] for p in have)
     return out
 
 
-def curve_summary(name: str, pairs: list[Pair], reference: dict) -> list[dict]:
-    rows = load_cache(name)
-    if not all(p.name in rows and "curve" in rows[p.name] for p in pairs):
+def curve_summary(name: str, pairs: list[Pair]) -> list[dict]:
+    """Medians along a curve setting's run, over the pairs it has run on."""
+    rows, reference = load_cache(name), load_cache("fast")
+    have = [p for p in cached_pairs(name, pairs) if "curve" in rows[p.name]]
+    if not have:
         return []
     out = []
-    for i, point in enumerate(rows[pairs[0].name]["curve"]):
-        at = [rows[p.name]["curve"][i] for p in pairs]
-        point = {"step": point["step"]}
+    for i, point in enumerate(rows[have[0].name]["curve"]):
+        at = [rows[p.name]["curve"][i] for p in have]
+        point = {"step": point["step"], "pairs": len(have)}
         for key in ("style", "contours"):
             point[key] = statistics.median(a[key] for a in at)
-            point[f"{key}_wins"] = sum(a[key] >= reference[p.name][key]
-                                       for a, p in zip(at, pairs, strict=True)) / len(at)
+            point[f"{key}_wins"] = sum(a[key] >= reference[p.name][key] for a, p in zip(at, have, strict=True))
         out.append(point)
     return out
 
@@ -372,131 +381,146 @@ def spread(triple) -> str:
     return f"{median:.3f} ({low:.3f} to {high:.3f})"
 
 
-def table(names: list[str], pairs: list[Pair], reference_name: str = "fast") -> list[str]:
-    reference = load_cache(reference_name)
-    lines = ["| setting | pairs | style: median (quartiles) | contours: median (quartiles) | style >= fast mode | "
-             "contours >= fast mode | seconds, median (niced sweep) | cost (steps at full size) |",
-             "|---|---|---|---|---|---|---|---|"]
+def table(names: list[str], pairs: list[Pair]) -> list[str]:
+    """One row per setting that has run on some of `pairs`, with fast mode's medians on the same pairs."""
+    lines = ["| setting | pairs | style: median (quartiles) | fast mode, same pairs | contours: median (quartiles) "
+             "| fast mode, same pairs | style >= fast mode | contours >= fast mode | seconds, median (niced) "
+             "| cost (steps at full size) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for name in names:
-        s = summary(name, pairs, reference)
+        s = summary(name, pairs)
         if s is None:
             continue
-        wins = (f"{s['style_wins']:.0%} | {s['contours_wins']:.0%}" if "style_wins" in s and name != reference_name
-                else "- | -")
+        n = s["pairs"]
+        wins = "- | -" if name == "fast" else f"{s['style_wins']}/{n} | {s['contours_wins']}/{n}"
         cost_text = f"{s['cost'][0]:.0f}" if "cost" in s else "-"
-        lines.append(f"| `{name}` | {s['pairs']} | {spread(s['style'])} | {spread(s['contours'])} | {wins} | "
-                     f"{s['seconds'][0]:.1f} | {cost_text} |")
+        lines.append(f"| `{name}` | {n} | {spread(s['style'])} | {s['fast_style']:.3f} | {spread(s['contours'])} | "
+                     f"{s['fast_contours']:.3f} | {wins} | {s['seconds'][0]:.1f} | {cost_text} |")
+    return lines
+
+
+def curve_lines(names: list[str], pairs: list[Pair]) -> list[str]:
+    lines = []
+    for name in names:
+        points = curve_summary(name, pairs) if SETTINGS[name].curve else []
+        if points:
+            n = points[0]["pairs"]
+            lines.append(f"- `{name}` along its run, {n} pair{'s' * (n > 1)} (median style / contours; pairs "
+                         "at least as high as fast mode): " + "; ".join(
+                             f"{p['step']} steps {p['style']:.3f} / {p['contours']:.3f} ({p['style_wins']} / "
+                             f"{p['contours_wins']})" for p in points))
     return lines
 
 
 def report(names: list[str], pairs: list[Pair]) -> None:
-    for line in table(names, pairs):
+    for line in table(names, pairs) + curve_lines(names, pairs):
         print(line)
-    reference = load_cache("fast")
-    for name in names:
-        for point in curve_summary(name, pairs, reference):
-            print(f"  {name} step {point['step']:>4}: style {point['style']:.3f} contours {point['contours']:.3f} "
-                  f"style>=fast {point['style_wins']:.0%} contours>=fast {point['contours_wins']:.0%}")
 
 
 # --- the contact sheet ----------------------------------------------------------------------------
 
-SHEET_ROWS = (("fast", "fast mode"), ("before", "classic before"), ("default", "classic now"))
-CELL = 128
+# The pictures a row shows after the photo and the painting, when all are cached for its pair.
+SHEET_ROWS = (("fast", "fast mode"), ("before", "classic before"), ("fs-curve", "fast start 200"))
+CELL = 160
 LABEL = 12
 
 
-def contact_sheet(path: Path = SHEET) -> None:
-    """Paintings across, photos down; for each photo a row per SHEET_ROWS setting, each picture with
-    its two scores (s: style, c: contours) under it."""
+def contact_sheet(pairs: list[Pair], path: Path = SHEET) -> int:
+    """One row per pair of `pairs` with every SHEET_ROWS picture cached: the photo, the painting, then
+    each picture with its two scores (s: style, c: contours) under it. Returns the rows drawn."""
     from PIL import Image, ImageDraw
 
-    pairs = all_pairs()
-    photos = sorted({p.photo for p in pairs})
-    paintings = sorted({p.painting for p in pairs})
     rows = {name: load_cache(name) for name, _ in SHEET_ROWS}
-    if not all(p.name in rows[name] for name, _ in SHEET_ROWS for p in pairs):
-        print("contact sheet: not every picture is cached yet", flush=True)
-        return
-    pitch = CELL + LABEL + 4
-    sheet = Image.new("RGB", ((len(paintings) + 1) * (CELL + 4), (1 + len(photos) * len(SHEET_ROWS)) * pitch),
-                      "white")
+    shown = [p for p in pairs if all(p.name in rows[name] for name, _ in SHEET_ROWS)]
+    if not shown:
+        return 0
+    pitch, header = CELL + LABEL + 4, 2 * LABEL
+    sheet = Image.new("RGB", ((2 + len(SHEET_ROWS)) * (CELL + 4), header + len(shown) * pitch), "white")
     draw = ImageDraw.Draw(sheet)
 
     def paste(image, col: int, row: int, text: str) -> None:
         image = image.convert("RGB")
         image.thumbnail((CELL, CELL), Image.LANCZOS)
-        left, top = col * (CELL + 4), row * pitch
+        left, top = col * (CELL + 4), header + row * pitch
         sheet.paste(image, (left + (CELL - image.width) // 2, top + (CELL - image.height) // 2))
         draw.text((left + 2, top + CELL + 1), text, fill="black")
 
-    for col, painting in enumerate(paintings, 1):
-        paste(Image.open(painting), col, 0, painting.stem[:21])
-    for block, photo in enumerate(photos):
-        for k, (name, label) in enumerate(SHEET_ROWS):
-            row = 1 + block * len(SHEET_ROWS) + k
-            if k == 0:
-                paste(Image.open(photo), 0, row, photo.stem[:21])
-            else:
-                draw.text((4, row * pitch + CELL // 2), label, fill="black")
-            for col, painting in enumerate(paintings, 1):
-                pair = Pair(photo, painting)
-                scores = rows[name][pair.name]
-                paste(Image.open(CACHE / name / f"{pair.name}.png"), col, row,
-                      f"{label[:8]} s{scores['style']:.2f} c{scores['contours']:.2f}")
-        draw.text((4, (1 + block * len(SHEET_ROWS)) * pitch + CELL + 1 + LABEL), "", fill="black")
+    for col, heading in enumerate(["photo", "painting", *(label for _, label in SHEET_ROWS)]):
+        draw.text((col * (CELL + 4) + 4, LABEL // 2), heading, fill="black")
+    for row, pair in enumerate(shown):
+        paste(Image.open(pair.photo), 0, row, pair.photo.stem[:26])
+        paste(Image.open(pair.painting), 1, row, pair.painting.stem[:26])
+        for col, (name, _) in enumerate(SHEET_ROWS, 2):
+            scores = rows[name][pair.name]
+            paste(Image.open(CACHE / name / f"{pair.name}.png"), col, row,
+                  f"s {scores['style']:.2f}  c {scores['contours']:.2f}")
     for quality in (85, 80, 75, 70, 60):
         sheet.save(path, quality=quality, optimize=True)
         if path.stat().st_size <= SHEET_MAX_BYTES:
             break
-    print(f"wrote {path} ({path.stat().st_size // 1024} KB, quality {quality})", flush=True)
+    print(f"wrote {path} ({path.stat().st_size // 1024} KB, quality {quality}, {len(shown)} pairs)", flush=True)
+    return len(shown)
 
 
 # --- docs -----------------------------------------------------------------------------------------
 
-def docs_section(pairs: list[Pair], sub: list[Pair], verdict: str) -> str:
-    """docs/benchmarks.md, "Quality": the before/now table on all pairs, every setting tried on the
-    subset, the presets, the time under the lock."""
-    timing_rows = json.loads((CACHE / "timing.json").read_text()) if (CACHE / "timing.json").exists() else None
+def versus(name: str, other: str, pairs: list[Pair]) -> str:
+    """How often `name` scores at least as high as `other` on the pairs both have."""
+    a, b = load_cache(name), load_cache(other)
+    both = [p.name for p in pairs if p.name in a and p.name in b]
+    if not both:
+        return "no pair run with both yet"
+    style = sum(a[n]["style"] >= b[n]["style"] for n in both)
+    contours = sum(a[n]["contours"] >= b[n]["contours"] for n in both)
+    return (f"`{name}` at least as high as `{other}` on style in {style}/{len(both)} pairs, on contours in "
+            f"{contours}/{len(both)}")
+
+
+# The settings the docs report, in order: fast mode, before, the proposal, then the candidates.
+REPORTED = ("fast", "before", "default", "before-fast", "fs-curve", "fs-sw3", "fs-sw03", "fs-colour1", "fs-colour3",
+            "fs-c3-c4", "fs-c3-deep", "fs-c3-tv3", "fs-c4", "fs-tv3", "fs-deep", "fs-shallow", "s60-deep",
+            "s60-shallow", "s60-c4", "s60-tv3", "s60-colour1", "s60-colour03")
+
+
+def docs_section(pairs: list[Pair], verdict: str) -> str:
+    """docs/benchmarks.md, "Quality": what is cached, on the tuning subset and on the held-out pairs
+    (each table says on how many pairs each row stands), the curves, the contact sheet."""
+    sub, held = subset(pairs), holdout(pairs)
     lines = [
         "## Quality",
         "",
         f"`python bench/bench_quality.py` ({time.strftime('%Y-%m-%d')}; {cpu_name()}, {os.cpu_count()} cores, no "
-        "GPU; sweeps niced, beside other work). Every photo of `../shared/images` with every painting of "
-        "`../shared/styles`, 45 pairs at 512 px, scored by networks the losses never use (engine.nst.quality): "
-        "**style** = 1 - distance from the painting in fast mode's style-predictor embedding / 3.48 (1: the "
-        "painting's style; 0: as far as a photo typically is); **contours** = share of the photo's HED contour "
-        "lines found again within 2 px, running the same way. 'Style/contours >= fast mode': the share of pairs "
-        "where the setting scores at least fast mode's picture of the same pair. Cost: steps at the full size "
-        "(a 256 px step counts 1/4).",
+        "GPU; sweeps niced beside other engineers' work, so seconds are only indicative: cost, in steps at the "
+        "full size, is what compares). Pairs: a photo of `../shared/images` with a painting of `../shared/styles` "
+        "at 512 px, scored by networks the losses never use (`engine.nst.quality`): **style** = 1 - distance from "
+        "the painting in fast mode's style-predictor embedding / 3.48 (1: the painting's style; 0: as far as a "
+        "photo typically is; it can go below 0); **contours** = share of the photo's HED contour lines found again "
+        "within 2 px, running the same way. Every row says on how many pairs it stands, and fast mode's medians "
+        "are given on the same pairs.",
         "",
-        "### Before and after, all 45 pairs",
+        f"### Tuning subset ({len(sub)} pairs: each painting once, the photos in turn)",
         "",
-        *table(["fast", "before", "default"], pairs),
+        *table(list(REPORTED), sub),
+        "",
+        *curve_lines(list(REPORTED), sub),
+        "",
+        f"### Held out ({len(held)} pairs: each photo once, with a painting the subset does not pair it with)",
+        "",
+        *table(list(REPORTED), held),
+        "",
+        *curve_lines(list(REPORTED), held),
+        "",
+        f"Fast start against the photo start, pair by pair: on the subset, {versus('fs-curve', 'before', sub)}; "
+        f"on the held-out pairs, {versus('fs-curve', 'before', held)}.",
+        "",
+        "Settings: " + "; ".join(f"`{n}` {SETTINGS[n].note}" for n in REPORTED if n in SETTINGS),
+        "",
+        f"![contact sheet]({SHEET.name}) `docs/{SHEET.name}`: one row per pair of the subset and the held-out "
+        "pairs: photo, painting, fast mode, classic before (from the photo) and classic from fast mode's result "
+        "(200 steps at 512 px), with their scores (s: style, c: contours).",
+        "",
+        verdict,
     ]
-    if timing_rows:
-        runs = timing_rows["runs"]
-        lines += ["", f"Time under the exclusive machine lock ({timing_rows['when']}, {timing_rows['cpu']}, "
-                  f"{timing_rows['cores']} cores, warm), engine seconds per pair:", "",
-                  "| pair | before | now |", "|---|---|---|"]
-        for pair in runs.get("before", {}):
-            lines.append(f"| {pair} | {runs['before'][pair]:.1f} | {runs.get('default', {}).get(pair, 0):.1f} |")
-    lines += ["", "### Every setting tried, on the tuning subset (9 pairs)", "",
-              *table(list(SETTINGS), sub), ""]
-    reference = load_cache("fast")
-    for name, setting in SETTINGS.items():
-        points = curve_summary(name, sub, reference) if setting.curve else []
-        if points:
-            lines.append(f"- `{name}` along its run (median style / contours, share >= fast mode): " + "; ".join(
-                f"{p['step']} steps {p['style']:.3f} / {p['contours']:.3f} ({p['style_wins']:.0%} / "
-                f"{p['contours_wins']:.0%})" for p in points))
-    lines += ["", "Settings: " + "; ".join(f"`{n}` {s.note}" for n, s in SETTINGS.items() if not s.preset), "",
-              "### Presets", "",
-              *table([n for p in PRESETS for n in (f"fast-{p}", p) if p not in SUBSET_ONLY], pairs), "",
-              "High (1024 px), on the tuning subset only:", "",
-              *table([n for p in SUBSET_ONLY for n in (f"fast-{p}", p)], sub), "",
-              f"![contact sheet]({SHEET.name}) `docs/{SHEET.name}`: paintings across; for each photo, fast mode, "
-              "classic before and classic now, with their scores (s: style, c: contours).", "", verdict]
     return "\n".join(lines) + "\n"
 
 
@@ -538,9 +562,9 @@ def main() -> None:
         sweep(names, chosen, inputs)
         print(f"sweep: {time.perf_counter() - started:.0f} s", flush=True)
     report(names, chosen)
-    if args.report and args.pairs == "all":
-        contact_sheet()
-        write_section(DOCS / "benchmarks.md", "Quality", docs_section(pairs, sub, VERDICT))
+    if args.report:
+        contact_sheet(sub + holdout(pairs))
+        write_section(DOCS / "benchmarks.md", "Quality", docs_section(pairs, VERDICT))
 
 
 if __name__ == "__main__":
