@@ -476,6 +476,32 @@ def versus(name: str, other: str, pairs: list[Pair]) -> str:
             f"{contours}/{len(both)}")
 
 
+def at_step(row: dict, step: int) -> dict:
+    """A curve run's scores after `step` steps (its final ones when it has no curve)."""
+    return next((point for point in row.get("curve", ()) if point["step"] == step), row)
+
+
+def against_base(names: list[str], base: str, pairs: list[Pair]) -> list[str]:
+    """Each candidate against `base` (a single-scale curve run) on the pairs both have, `base` taken
+    at the candidate's length: the comparison that changes one thing at a time."""
+    reference, lines = load_cache(base), []
+    for name in names:
+        rows = load_cache(name)
+        both = [p.name for p in pairs if p.name in rows and p.name in reference]
+        if name == base or not both or SETTINGS[name].mode != "classic" or SETTINGS[name].params.get("init") != "fast":
+            continue
+        steps = params_of(SETTINGS[name]).total_steps
+        ours, theirs = [rows[n] for n in both], [at_step(reference[n], steps) for n in both]
+        out = []
+        for key in ("style", "contours"):
+            wins = sum(a[key] >= b[key] for a, b in zip(ours, theirs, strict=True))
+            out.append(f"{key} {statistics.median(a[key] for a in ours):.3f} against "
+                       f"{statistics.median(b[key] for b in theirs):.3f} (at least as high in {wins}/{len(both)})")
+        lines.append(f"- `{name}` against `{base}` after {steps} steps, {len(both)} pair{'s' * (len(both) > 1)}: "
+                     + "; ".join(out))
+    return lines
+
+
 # The settings the docs report, in order: fast mode, before, the proposal, then the candidates.
 REPORTED = ("fast", "before", "default", "before-fast", "fs-curve", "fs-sw3", "fs-sw03", "fs-colour1", "fs-colour3",
             "fs-c3-c4", "fs-c3-deep", "fs-c3-tv3", "fs-c4", "fs-tv3", "fs-deep", "fs-shallow", "s60-deep",
@@ -503,6 +529,11 @@ def docs_section(pairs: list[Pair], verdict: str) -> str:
         *table(list(REPORTED), sub),
         "",
         *curve_lines(list(REPORTED), sub),
+        "",
+        "Each candidate against the plain fast start (`fs-curve`) at the same length, on the same pairs "
+        "(median; pairs where the candidate scores at least as high):",
+        "",
+        *against_base(list(REPORTED), "fs-curve", sub),
         "",
         f"### Held out ({len(held)} pairs: each photo once, with a painting the subset does not pair it with)",
         "",
