@@ -7,7 +7,7 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-BEFORE = ("engine", "0008_result_settings")
+BEFORE = ("engine", "0010_job_pictures")
 AFTER = ("engine", "0011_classic_init_recorded")
 
 

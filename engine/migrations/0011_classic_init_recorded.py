@@ -32,7 +32,7 @@ def record_old_start(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("engine", "0008_result_settings"),
+        ("engine", "0010_job_pictures"),
     ]
 
     operations = [
