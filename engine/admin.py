@@ -34,6 +34,7 @@ from engine.jobs import cleanup
 from engine.jobs import service as jobs
 from engine.models import HIGH_QUEUE, LibraryStyle, StyleImage, StyleJob, UserQuota, is_queue_staff
 from engine.nst import ImageError, images
+from engine.runners import scores as job_scores
 from engine.storage.job_files import file_for
 from engine.studio import style_library
 from engine.templatetags.nst import duration as format_duration
@@ -99,11 +100,12 @@ class StyleJobAdmin(StaffRunTheQueue, admin.ModelAdmin):
         "epochs", "step", "total_steps", "eta_seconds", "created_at", "started_at", "progress_at",
         "finished_at", "run_time", "worker", "device", "network", "result", "history", "plot", "preview",
         "checkpoint", "error", "result_image", "loss_plot", "share_originals", "notify_email", "peak_memory",
+        "quality",
     )
     fieldsets = (
         (None, {"fields": ("uuid", "owner", "mode", "visibility", "share_originals", "notify_email", "queue",
                            "status", "error")}),
-        ("Result", {"fields": ("result_image", "loss_plot")}),
+        ("Result", {"fields": ("result_image", "quality", "loss_plot")}),
         ("Parameters", {"fields": ("size", "params", "content")}),
         ("Progress", {"fields": ("epoch", "epochs", "step", "total_steps", "eta_seconds", "created_at",
                                  "started_at", "progress_at", "finished_at", "run_time")}),
@@ -153,6 +155,11 @@ class StyleJobAdmin(StaffRunTheQueue, admin.ModelAdmin):
     def run_time(self, job: StyleJob) -> str:
         """The run's wall time, rounded: "3 s", "2 min 5 s" ("—" before it has finished)."""
         return format_duration(job.run_seconds) if job.run_seconds is not None else "—"
+
+    @admin.display(description="quality scores")
+    def quality(self, job: StyleJob) -> str:
+        """engine.runners.scores: style (closeness to the painting) and contours (the photo's kept), 0-1."""
+        return job_scores.shown(job)
 
     @admin.display(description="peak memory")
     def peak_memory(self, job: StyleJob) -> str:

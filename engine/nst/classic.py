@@ -26,7 +26,7 @@ from engine.nst import classic_memory, color
 from engine.nst.checkpoint import Checkpoint, inputs_digest
 from engine.nst.classic_params import ClassicParams, normalised
 from engine.nst.device import describe_device, memory_available, resolve_precision
-from engine.nst.errors import ImageError, ParameterError, Stopped
+from engine.nst.errors import ImageError, ModelFileError, ParameterError, Stopped
 from engine.nst.history import LossHistory, LossRow
 from engine.nst.images import to_uint8
 from engine.nst.optimizers import make_optimizer
@@ -45,8 +45,17 @@ GRAM_CACHE_ENTRIES = 32
 _gram_cache: OrderedDict[tuple, dict] = OrderedDict()
 _gram_lock = threading.Lock()
 MIN_COARSE_SIDE = 256      # below this block5 sees a handful of positions: the content would dissolve
-MAX_ROLLBACKS = 5          # NaN/inf roll-backs before the run stops with its last good image
+MAX_ROLLBACKS = 5          # roll-backs (NaN/inf, loss jumps) before the run stops with its last good image
+# A step that multiplies the loss by this much diverged: L-BFGS takes fixed steps without a line
+# search, and one bad curvature pair (a tiny first step whose gradient change is bfloat16 rounding
+# more than curvature) can send it from 1.6 to 480 in two steps, after which it settles on a smear
+# (2 of the quality bench's first 40 fast-start runs, docs/benchmarks.md "Quality").
+LOSS_JUMP = 1.5
 _LEVEL_SHARES = {1: (1.0,), 2: (0.6, 0.4), 3: (0.5, 0.3, 0.2)}
+# Said in the run's history when a fast start (init="fast") had to start from the photo: the
+# machine lacks fast mode's model files. The run goes on (a worker without them still paints).
+FAST_START_FALLBACK = ("Started from the photo instead of fast mode's result: fast mode's model files are not "
+                       "installed where this ran (manage.py fetch_models installs them).")
 
 
 @dataclass
@@ -87,6 +96,11 @@ class ClassicResult:
     steps: int
     seconds: float
 
+    @property
+    def started_from(self) -> str:
+        """The start the run really had: params.init, or "content" where a fast start fell back."""
+        return "content" if FAST_START_FALLBACK in self.history.events else self.params.init
+
 
 def scale_plan(size: int, total_steps: int, multiscale: bool) -> list[tuple[int, int]]:
     """[(longest side, steps), ...] from coarse to fine; the steps add up to total_steps."""
@@ -126,25 +140,25 @@ def resize(image: np.ndarray, dims: tuple[int, int]) -> np.ndarray:
 
 
 @lru_cache(maxsize=8)
-def _loss_and_grad_fn(net: FeatureNet, content_layers: tuple, style_layers: tuple, precision: str):
-    """One tf.function per (network, layers, precision), shared by every run in the process:
-    targets and weights are arguments, so a second job of the same size reuses the trace."""
+def _loss_and_grad_fn(net: FeatureNet, content_layers: tuple, style_layers: tuple, precision: str,
+                      colour: bool = False):
+    """One tf.function per (network, layers, precision, colour term or not), shared by every run in
+    the process: targets and weights are arguments, so a second job of the same size reuses the trace."""
     import tensorflow as tf
 
-    from engine.nst.losses import content_loss, style_loss, total_variation
+    from engine.nst.losses import colour_loss, content_loss, style_loss, total_variation
 
     wanted = tuple(dict.fromkeys(content_layers + style_layers))
 
     @tf.function  # traced once per image size; a later job of the same size reuses the trace
-    def loss_and_grad(x, content_targets, style_grams, layer_weights, weights):
+    def loss_and_grad(x, content_targets, style_grams, layer_weights, weights, colour_target, colour_weight):
         with tf.GradientTape() as tape:
             tape.watch(x)
             feats = features(net, x, wanted, precision)
-            terms = tf.stack([
-                content_loss(feats, content_targets),
-                style_loss(feats, style_grams, layer_weights),
-                total_variation(x),
-            ]) * weights
+            style = style_loss(feats, style_grams, layer_weights)
+            if colour:  # the palette is part of the painting's style: weighed with it
+                style = style + colour_weight * colour_loss(x[0], colour_target)
+            terms = tf.stack([content_loss(feats, content_targets), style, total_variation(x)]) * weights
             total = tf.reduce_sum(terms)
         return total, terms, tape.gradient(total, x)
 
@@ -165,6 +179,7 @@ class _Level:
         feats = features(run.net, tf.constant(net_content[None]), p.content_layers, run.precision)
         self.content_targets = {n: feats[n] for n in p.content_layers}
         self.style_grams = run.style_targets(self.side)
+        self.colour_target = run.colour_target(self.dims)
         self.net_content = net_content
 
 
@@ -217,7 +232,10 @@ class _ClassicRun:
             zip(params.style_layers, normalised(params.style_layer_weights, n_layers), strict=True)
         )
         self.plan = plan_for(params)
-        self.loss_and_grad = _loss_and_grad_fn(net, params.content_layers, params.style_layers, precision)
+        # A luminance-only transfer keeps the photo's colours: no palette to take on.
+        self.colour = params.color_weight > 0 and not params.preserve_colors
+        self.loss_and_grad = _loss_and_grad_fn(net, params.content_layers, params.style_layers, precision,
+                                               self.colour)
         self.weights = np.array([
             params.content_weight / CONTENT_UNIT,
             params.style_weight / STYLE_UNIT * STYLE_GAIN,
@@ -244,6 +262,24 @@ class _ClassicRun:
                 mixed[name] = g if name not in mixed else mixed[name] + g
         return mixed
 
+    def colour_target(self, dims: tuple[int, int]) -> np.ndarray:
+        """The styles' sorted colour projections (losses.colour_loss), resampled to a result of `dims`
+        pixels; several styles mixed by weight (the average of sorted values is the distribution
+        halfway between, in the sense of optimal transport). Empty without a colour term."""
+        from engine.nst.losses import COLOUR_DIRECTIONS
+
+        directions = np.asarray(COLOUR_DIRECTIONS, np.float32)
+        if not self.colour:
+            return np.zeros((0, len(directions)), np.float32)
+        n = dims[0] * dims[1]
+        mixed = np.zeros((n, len(directions)), np.float32)
+        for style, share in zip(self.net_styles, self.style_mix, strict=True):
+            values = np.sort(style.reshape(-1, 3) @ directions.T, axis=0)
+            where = np.linspace(0.0, 1.0, n)
+            ranks = np.linspace(0.0, 1.0, len(values))
+            mixed += share * np.stack([np.interp(where, ranks, values[:, k]) for k in range(len(directions))], 1)
+        return mixed
+
     def level_of(self, step: int) -> int:
         done = 0
         for i, (_, steps) in enumerate(self.plan):
@@ -266,12 +302,18 @@ class _ClassicRun:
     def fast_start(self, level: _Level) -> np.ndarray:
         """The fast model's result for the same pair, at the run's final size (resized to this level
         if the plan has coarser ones): the optimisation refines a stylised picture instead of painting
-        the style onto the photo from scratch. Its time counts as the run's (warm: 0.1 s at 512 px)."""
+        the style onto the photo from scratch. Its time counts as the run's (warm: 0.1 s at 512 px).
+        Without fast mode's model files it starts from the photo and says so (FAST_START_FALLBACK);
+        the plan stays the fast start's, so the run takes the time it was estimated to take."""
         from engine.nst import model_files
         from engine.nst.fast import FastParams, get_fast_stylizer
 
         started = time.perf_counter()
-        stylizer = get_fast_stylizer(self.model_dir or model_files.default_model_dir())
+        try:
+            stylizer = get_fast_stylizer(self.model_dir or model_files.default_model_dir())
+        except ModelFileError:
+            self.history.events.append(FAST_START_FALLBACK)
+            return level.net_content.copy()
         fast = FastParams(size=self.params.size, style_weights=tuple(self.style_mix))
         image = stylizer.stylize(self.net_content, self.net_styles, fast).image.astype(np.float32) / 255.0
         self.elapsed += time.perf_counter() - started
@@ -302,11 +344,15 @@ class _ClassicRun:
         started = time.perf_counter()
         lv = self.level
         total, terms, grad = self.loss_and_grad(
-            tf.constant(self.x[None]), lv.content_targets, lv.style_grams, self.layer_weights, self.weights
+            tf.constant(self.x[None]), lv.content_targets, lv.style_grams, self.layer_weights, self.weights,
+            lv.colour_target, np.float32(self.params.color_weight),
         )
         total, terms, grad = float(total), terms.numpy(), grad.numpy()[0]
         if not (np.isfinite(total) and np.isfinite(grad).all()):
             return self.roll_back("the loss or its gradient was not a finite number")
+        previous = self.history.rows[-1] if self.history.rows else None
+        if previous is not None and previous.scale == self.level.side and total > LOSS_JUMP * previous.total:
+            return self.roll_back(f"the loss jumped from {previous.total:.4g} to {total:.4g}", halve=False)
         self.last_good = self.x
         new_x = self.optimizer.step(self.x, grad, self.lr_scale)
         if not np.isfinite(new_x).all():
@@ -333,17 +379,17 @@ class _ClassicRun:
                 self.history, self.elapsed, self.eta(), self.checkpoint,
             ))
 
-    def roll_back(self, reason: str) -> bool:
+    def roll_back(self, reason: str, halve: bool = True) -> bool:
         """Black images in the seed came from NaNs propagating into the pixels. Go back to the
         last image whose loss was finite, forget the optimiser's (poisoned) memory, halve the
-        step size and go on; after MAX_ROLLBACKS, stop and keep the last good image."""
+        step size and go on; after MAX_ROLLBACKS, stop and keep the last good image. After a loss
+        jump (halve=False) the step size stays: the bad step came from the memory, not from it."""
         self.rollbacks += 1
         self.x = self.last_good
         self.optimizer.reset()
-        self.lr_scale *= 0.5
-        self.history.events.append(
-            f"Step {self.step + 1}: {reason}; rolled back to the last good image and halved the step size."
-        )
+        self.lr_scale *= 0.5 if halve else 1.0
+        what = "halved the step size" if halve else "forgot the optimiser's memory"
+        self.history.events.append(f"Step {self.step + 1}: {reason}; rolled back to the last good image and {what}.")
         if self.rollbacks > MAX_ROLLBACKS:
             self.history.events.append(
                 f"Stopped after step {self.step}: repeated numerical failures. The result is the last good image."
@@ -409,7 +455,7 @@ class Objective:
     dims: tuple[int, int]
     content: np.ndarray               # the content at that size (a natural starting image)
     loss_and_grad: Callable
-    targets: tuple                    # (content_targets, style_grams, layer_weights, weights)
+    targets: tuple  # (content_targets, style_grams, layer_weights, weights, colour_target, colour_weight)
 
     def __call__(self, x: np.ndarray):
         """(total, [content, style, tv] terms, gradient) at image x [H, W, 3]."""
@@ -429,7 +475,8 @@ def objective(content: np.ndarray, styles: Sequence[np.ndarray], params: Classic
     run = _ClassicRun(content, styles, params, net, precision, None, None, None, model_dir)
     level = _Level(run, 0)
     return Objective(level.dims, run.content, run.loss_and_grad,
-                     (level.content_targets, level.style_grams, run.layer_weights, run.weights))
+                     (level.content_targets, level.style_grams, run.layer_weights, run.weights,
+                      level.colour_target, np.float32(params.color_weight)))
 
 
 def _check_image(name: str, image: np.ndarray) -> None:

@@ -39,6 +39,7 @@ class ClassicParams:
     content_layers: tuple[str, ...] = CONTENT_LAYERS
     style_layers: tuple[str, ...] = STYLE_LAYERS
     style_layer_weights: tuple[float, ...] = ()  # one per style layer; empty: equal
+    color_weight: float = 0.0  # the palette term (losses.colour_loss), relative to the Gram terms; 0: none
 
     @property
     def total_steps(self) -> int:
@@ -54,6 +55,7 @@ class ClassicParams:
     def validate(self, n_styles: int) -> None:
         schema.check(self, schema.CLASSIC)
         schema.check_number("init_noise", self.init_noise, 0.0, 1.0)
+        schema.check_number("color_weight", self.color_weight, 0.0, 1e4)
         if not self.content_layers or not self.style_layers:
             raise ParameterError("At least one content layer and one style layer are needed.")
         check_weights("style_layer_weights", self.style_layer_weights, len(self.style_layers))

@@ -48,3 +48,23 @@ def total_variation(image: tf.Tensor) -> tf.Tensor:
     dy = tf.reduce_mean(tf.abs(image[:, 1:, :, :] - image[:, :-1, :, :]))
     dx = tf.reduce_mean(tf.abs(image[:, :, 1:, :] - image[:, :, :-1, :]))
     return dx + dy
+
+
+# Directions of RGB space along which colour_loss compares the palettes: the three channels,
+# brightness and two opponent-colour axes (red-green, yellow-blue). Fixed, so runs repeat.
+COLOUR_DIRECTIONS = (
+    (1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0),
+    (0.57735, 0.57735, 0.57735), (0.70711, -0.70711, 0.0), (0.40825, 0.40825, -0.8165),
+)
+
+
+def colour_loss(image: tf.Tensor, target: tf.Tensor) -> tf.Tensor:
+    """Take on the painting's palette, not only its textures: the distribution of the result's
+    pixel colours along each of COLOUR_DIRECTIONS should be the painting's (a sliced Wasserstein
+    distance: in one dimension the best matching of two distributions pairs their sorted values).
+    `target` holds the painting's sorted projections resampled to the result's pixel count
+    ([pixels, directions]); relative to the painting's own spread of colours."""
+    flat = tf.reshape(image, (-1, 3))
+    projected = tf.sort(tf.matmul(flat, tf.constant(COLOUR_DIRECTIONS, flat.dtype), transpose_b=True), axis=0)
+    mean = tf.reduce_mean(target, axis=0)
+    return relative_sq_error(projected - mean, target - mean)

@@ -33,6 +33,7 @@ from engine.nst import (
 )
 from engine.nst.classic import plan_for
 from engine.nst.schema import CLASSIC
+from engine.runners import scores as job_scores
 from engine.runners.base import (
     MIN_STYLE_SIDE,
     Reporter,
@@ -94,10 +95,14 @@ class ClassicRunner(Runner):
         styles, keys = load_styles(job, params.size, library_side=side)
         result = self._stylize(job, progress, content, styles, params, keys)
         progress.ensure_still_ours()
-        job.finish(image_png=images.encode_png(result.image), history=result.history, device=result.device,
-                   network=result.network, seconds=progress.seconds(), renditions=renditions.make(result.image),
-                   measurements=progress.measurements(dims=list(result.image.shape[:2]), precision=result.precision,
-                                                      levels=_levels(result.history)))
+        # started_from: a fast start falls back to the photo on a worker without fast mode's model
+        # (the job page says so, engine.studio.describe).
+        if job.finish(image_png=images.encode_png(result.image), history=result.history, device=result.device,
+                      network=result.network, seconds=progress.seconds(), renditions=renditions.make(result.image),
+                      measurements=progress.measurements(dims=list(result.image.shape[:2]),
+                                                         precision=result.precision, levels=_levels(result.history),
+                                                         started_from=result.started_from)):
+            job_scores.record(job, result.image, content, styles, params.style_weights, keys)
 
     def _stylize(self, job: StyleJob, progress: Reporter, content, styles, params, keys):
         """From the job's checkpoint when it has one (a requeued or recovered job), else from the

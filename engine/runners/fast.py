@@ -18,6 +18,7 @@ from engine.nst import LossHistory, images
 from engine.nst import fast as fast_engine
 from engine.nst.fast_hub import HUB_NETWORK, get_stylizer
 from engine.nst.schema import FAST
+from engine.runners import scores as job_scores
 from engine.runners.base import (
     MIN_STYLE_SIDE,
     Reporter,
@@ -60,10 +61,11 @@ class FastRunner(Runner):
         result = self.stylize(stylizer, content, styles, params, keys)
         history = LossHistory(events=[f"Fast mode, one forward pass: {timings(result.seconds)}."])
         progress.ensure_still_ours()
-        job.finish(image_png=images.encode_png(result.image), history=history, device=result.device,
-                   network=result.network, seconds=progress.seconds(), renditions=renditions.make(result.image),
-                   measurements=progress.measurements(dims=list(result.image.shape[:2]),
-                                                      precision=getattr(result, "precision", "float32"), levels=[]))
+        if job.finish(image_png=images.encode_png(result.image), history=history, device=result.device,
+                      network=result.network, seconds=progress.seconds(), renditions=renditions.make(result.image),
+                      measurements=progress.measurements(dims=list(result.image.shape[:2]),
+                                                         precision=getattr(result, "precision", "float32"), levels=[])):
+            job_scores.record(job, result.image, content, styles, params.style_weights, keys)
 
     def stylize(self, stylizer, content, styles, params, keys):
         """The forward pass (a mode built on this one changes what goes in or comes out here)."""

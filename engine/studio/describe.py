@@ -10,17 +10,25 @@ from pathlib import PurePath
 from engine.models import StyleJob
 from engine.nst import schema
 
+# What the "Start from" row adds when the run could not start where the job asked (a fast start on
+# a worker without fast mode's model: engine.nst.classic.FAST_START_FALLBACK).
+FELL_BACK = "{asked}, but this worker did not have fast mode's model, so it started from the photo"
+
 
 def param_rows(job: StyleJob) -> list[tuple[str, str]]:
     params = job.engine_params()  # a row stored before a control existed shows its default
     shown = schema.controls(job.mode, web=True)
+    started_from = (job.measurements or {}).get("started_from")
     rows = [("Mode", job.get_mode_display())]
     for control in shown:
         if control.shown_with:
             continue  # in the row of the control it is shown with
         values = [control.format(getattr(params, control.name))]
         values += [c.format(getattr(params, c.name)) for c in shown if c.shown_with == control.name]
-        rows.append((control.table_label or control.label, " × ".join(values)))
+        value = " × ".join(values)
+        if control.name == "init" and started_from not in (None, params.init):
+            value = FELL_BACK.format(asked=value)
+        rows.append((control.table_label or control.label, value))
     return rows
 
 
