@@ -49,7 +49,9 @@ def _credit(style: Any) -> dict | None:
 
 
 def as_text(data: dict) -> str:
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    """Keys sorted: the same settings make the same bytes whether the job's parameters come from
+    the form (insertion order) or from PostgreSQL (jsonb keeps its own order)."""
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
 
 
 # --- PNG ------------------------------------------------------------------------------------------
