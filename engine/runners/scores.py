@@ -1,10 +1,11 @@
 """Quality scores of each finished picture (engine.nst.quality: style and contours), for staff in
 the admin, next to what the run cost.
 
-Scores are computed when a worker has nothing better to do, never in a user job's way. Scoring
-takes about a second at SCORE_SIDE on 2 cores (two HED passes and a predictor run), twice what a
-1024 px fast job takes, so scoring inline halved a busy worker's fast jobs (docs/benchmarks.md,
-"Quality"). Instead, when a classic or fast job has succeeded, its runner calls `schedule(job)`:
+Scores are computed when a worker has nothing better to do, never in a user job's way. A score
+takes about 1.3 s at SCORE_SIDE on 2 cores (two HED passes and a predictor run), ten times a 512 px
+fast job: scored inline, right after each job, a busy worker ran 42 such jobs a minute instead of
+369 (bench/bench_scores.py; docs/benchmarks.md, "Quality", "What scoring costs the workers").
+Instead, when a classic or fast job has succeeded, its runner calls `schedule(job)`:
 once the succeeded row is committed, a small RQ job (engine.tasks.score_result) goes on the
 "scores" queue, which a style worker takes only when the high and default queues are empty
 (engine.models.WORKER_QUEUES). That task reads the result, the photo and the paintings back through
