@@ -49,7 +49,16 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
-from bench.common import DOCS, MODEL_DIR, RESULTS, SHARED, cpu_name, percentile, write_section  # noqa: E402
+from bench.common import (  # noqa: E402
+    DOCS,
+    MODEL_DIR,
+    RESULTS,
+    SHARED,
+    cpu_name,
+    percentile,
+    subsection_of,
+    write_section,
+)
 from engine.nst import fast, images  # noqa: E402
 from engine.nst.classic import ClassicParams, fit_dims, plan_for, stylize_classic  # noqa: E402
 from engine.nst.quality import at_score_size, contour_lines, found_again, get_judge  # noqa: E402
@@ -646,7 +655,9 @@ def main() -> None:
     report(names, chosen)
     if args.report:
         contact_sheet(sub + holdout(pairs))
-        write_section(DOCS / "benchmarks.md", "Quality", docs_section(pairs, VERDICT))
+        # bench/bench_scores.py's subsection (what scoring costs the workers) stays.
+        kept = subsection_of(DOCS / "benchmarks.md", "Quality", "What scoring costs the workers")
+        write_section(DOCS / "benchmarks.md", "Quality", docs_section(pairs, VERDICT) + "\n" + kept)
 
 
 if __name__ == "__main__":

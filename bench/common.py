@@ -45,3 +45,31 @@ def write_section(path: Path, heading: str, section: str, title: str = "# Benchm
     else:
         text = text.rstrip("\n") + "\n\n" + section
     path.write_text(text.rstrip("\n") + "\n")
+
+
+def _subsection_pattern(section: str, heading: str) -> re.Pattern:
+    """"### <heading>" inside "## <section>", up to the next heading of either level."""
+    return re.compile(rf"(^## {re.escape(section)}\n(?:(?!^## ).)*?)^### {re.escape(heading)}\n.*?(?=^##|\Z)",
+                      re.S | re.M)
+
+
+def subsection_of(path: Path, section: str, heading: str) -> str:
+    """The "### <heading>" subsection of "## <section>" in the Markdown file at `path`, or "" (a bench
+    that rewrites the section keeps another bench's subsection with it)."""
+    match = _subsection_pattern(section, heading).search(path.read_text()) if path.exists() else None
+    return match.group(0)[len(match.group(1)):].rstrip("\n") + "\n" if match else ""
+
+
+def write_subsection(path: Path, section: str, heading: str, text: str) -> None:
+    """Put `text` (which starts with "### <heading>") in place of that subsection of "## <section>", or
+    at the section's end when it has none yet (the section must exist)."""
+    body = path.read_text()
+    pattern = _subsection_pattern(section, heading)
+    if pattern.search(body):
+        body = pattern.sub(lambda m: m.group(1) + text.rstrip("\n") + "\n\n", body, count=1)
+    else:
+        end = re.compile(rf"^## {re.escape(section)}\n.*?(?=^## |\Z)", re.S | re.M).search(body)
+        if end is None:
+            raise ValueError(f"{path} has no section {section!r}")
+        body = body[:end.end()].rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n\n" + body[end.end():]
+    path.write_text(body.rstrip("\n") + "\n")

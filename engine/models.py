@@ -82,8 +82,12 @@ class Visibility(models.TextChoices):
 
 ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
 FINAL_STATUSES = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
-# RQ queues: workers empty HIGH_QUEUE first (staff's jobs, and jobs staff move up).
-HIGH_QUEUE, DEFAULT_QUEUE = "high", "default"
+# RQ queues: workers empty HIGH_QUEUE first (staff's jobs, and jobs staff move up). SCORE_QUEUE holds
+# no style jobs: the quality scores of finished pictures (engine.runners.scores), taken last.
+HIGH_QUEUE, DEFAULT_QUEUE, SCORE_QUEUE = "high", "default", "scores"
+# The queues of a style worker, in the order it takes them (RQ tries them in the order given):
+# scripts/lib/processes, docker-compose*.yml and settings.RQ_QUEUES name the same (tests check).
+WORKER_QUEUES = (HIGH_QUEUE, DEFAULT_QUEUE, SCORE_QUEUE)
 
 
 # --- who may see and manage a job: the one rule ----------------------------------------------------

@@ -4,9 +4,11 @@ Workers are engine.jobs.worker.StyleWorker, an RQ SimpleWorker (no fork per job)
 weights and the fast-mode networks load on a worker's first job and stay loaded (engine.nst caches
 them per process). Start one with
 
-    python manage.py rqworker --worker-class engine.jobs.worker.StyleWorker high default
+    python manage.py rqworker --worker-class engine.jobs.worker.StyleWorker high default scores
 
-(settings.RQ already names it, so `python manage.py rqworker high default` is the same).
+(settings.RQ already names it, so `python manage.py rqworker high default scores` is the same).
+The "scores" queue, taken last, holds `score_result`: the quality scores of a finished picture,
+computed when the worker has no user job waiting (engine.runners.scores).
 
 When a run does not end by itself, it is for one of the reasons of engine.jobs.stopping.StopReason,
 checked before every engine step: a cancel stops it with a checkpoint kept (cancelled); the
@@ -39,11 +41,12 @@ from engine.jobs import queue, worker
 from engine.jobs import service as jobs
 from engine.jobs.stopping import StopReason
 from engine.live import updates as live
-from engine.models import StyleJob
+from engine.models import Status, StyleJob
 from engine.nst import EngineError, Stopped
 from engine.nst import device as nst_device
 from engine.nst.device import describe_device
 from engine.runners import Runner, runner_for
+from engine.runners import scores as job_scores
 from engine.runners.progress import Progress
 
 logger = logging.getLogger(__name__)
@@ -95,6 +98,25 @@ def run_style_job(job_id: int) -> str | Retry:
         progress.publish_end()
         _close_stale_connections()
     return job.status
+
+
+def score_result(job_id: int) -> str:
+    """The scores queue's task (engine.runners.scores): score a succeeded job's picture from its
+    stored files. A job deleted meanwhile, not succeeded or without a result is skipped; nothing
+    here raises, so a failed score fails nothing (it is logged). Returns what happened."""
+    _close_stale_connections()
+    job = StyleJob.objects.filter(pk=job_id, status=Status.SUCCEEDED).exclude(result="").first()
+    if job is None:
+        logger.info("Style job %s: gone or without a result; nothing to score.", job_id)
+        return "skipped"
+    try:
+        runner = runner_for(job.mode)
+    except ValueError:
+        logger.warning("Style job %s: no runner for mode %r; not scored.", job_id, job.mode)
+        return "skipped"
+    scores = job_scores.score_stored(job, runner)
+    _close_stale_connections()
+    return "scored" if scores is not None else "not scored"
 
 
 def _announce_start(job: StyleJob, runner: Runner) -> None:

@@ -213,7 +213,9 @@ STORAGES = {
 }
 
 # --- queue ----------------------------------------------------------------------------------------
-# django-rq: "default" for normal jobs, "high" for staff-prioritised ones. Workers are
+# django-rq: "default" for normal jobs, "high" for staff-prioritised ones, "scores" for the quality
+# scores of finished pictures (engine.runners.scores), which a worker takes only when the other two
+# are empty (engine.models.WORKER_QUEUES: the order of the worker command's queues). Workers are
 # engine.jobs.worker.StyleWorker, an RQ SimpleWorker (no fork per job, so TensorFlow and the models load
 # once per worker process) that renews a lease on its running job, so that a job whose worker died
 # is noticed and resumed elsewhere (see engine/jobs/worker.py for the reasoning and the figures).
@@ -221,6 +223,9 @@ RQ_QUEUES = {
     name: {"URL": REDIS_URL, "DEFAULT_TIMEOUT": env_int("NST_JOB_TIMEOUT", 6 * 3600)}
     for name in ("high", "default")
 }
+RQ_QUEUES["scores"] = {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 600}  # a score takes a second or two
+# Score each finished classic or fast picture for staff (the admin), on the "scores" queue.
+NST_SCORE_RESULTS = env_bool("NST_SCORE_RESULTS", True)
 # FairQueue: a queue's waiting jobs are kept in fair turns between users (engine/jobs/turns.py).
 RQ = {"WORKER_CLASS": "engine.jobs.worker.StyleWorker", "QUEUE_CLASS": "engine.jobs.turns.FairQueue"}
 NST_WORKER_HEARTBEAT_SECONDS = env_int("NST_WORKER_HEARTBEAT_SECONDS", 10)   # lease renewal

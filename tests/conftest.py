@@ -292,17 +292,20 @@ def limits_cache(limits_cache_in_redis):
 
 @pytest.fixture
 def burst_worker(rq_redis, media_root, settings, model_dir):
-    """run() empties the queues with a real RQ SimpleWorker in this process (burst mode), running
+    """run() empties the style worker's queues (engine.models.WORKER_QUEUES, in its order; or those
+    named: run("high", "default")) with a real RQ SimpleWorker in this process (burst mode), running
     the real engine with the test model files; returns the worker."""
     import signal
 
     import django_rq
 
+    from engine.models import WORKER_QUEUES
+
     settings.NST_MODEL_DIR = model_dir
 
-    def run():
+    def run(*queues: str):
         handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-        worker = django_rq.get_worker("high", "default", worker_class="rq.worker.SimpleWorker")
+        worker = django_rq.get_worker(*(queues or WORKER_QUEUES), worker_class="rq.worker.SimpleWorker")
         try:
             worker.work(burst=True)
         finally:

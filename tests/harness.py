@@ -585,8 +585,10 @@ class Platform:
         return "\n".join(p.tail(lines) for p in self.processes.values())
 
     def job_events(self) -> list[dict]:
-        """GatedWorker's job lines from every worker's log, each with "worker" (its label)."""
-        return [dict(event, worker=label) for label, p in self.workers().items() for event in job_events(p.log())]
+        """GatedWorker's lines of style jobs from every worker's log, each with "worker" (its label); the
+        quality scores' jobs (the "scores" queue, engine.runners.scores) are left out."""
+        return [dict(event, worker=label) for label, p in self.workers().items() for event in job_events(p.log())
+                if event.get("task") != "engine.tasks.score_result"]
 
     def down(self, grace: float = 20) -> None:
         """SIGTERM to every process at once (the workers hand their jobs back), SIGKILL to those
@@ -678,7 +680,8 @@ def _gated_worker_class() -> type:
         so (GATE_DIR_VARIABLE names its folder; without it nothing is ever held) and (2) a log line when
         a job starts and one when it ends (JOB_LINE + JSON: pid, RQ job id, task arguments, whether
         TensorFlow was already imported at the start; at the end the seconds and how often this
-        process has built the fast-mode stylizer). Nothing else differs from production."""
+        process has built the fast-mode stylizer; the task's dotted path tells style jobs from
+        scores). Nothing else differs from production."""
 
         POLL_SECONDS = 0.02
 
@@ -703,13 +706,15 @@ def _gated_worker_class() -> type:
 
         def execute_job(self, job, queue):
             started, tensorflow_before = time.time(), "tensorflow" in sys.modules
-            _log_job("start", id=job.id, args=list(job.args), at=started, tensorflow_already_imported=tensorflow_before)
+            _log_job("start", id=job.id, task=job.func_name, args=list(job.args), at=started,
+                     tensorflow_already_imported=tensorflow_before)
             try:
                 return super().execute_job(job, queue)
             finally:
                 fast = sys.modules.get("engine.nst.fast")
                 cache = fast._stylizer_for.cache_info() if fast is not None else None
-                _log_job("end", id=job.id, args=list(job.args), at=time.time(), seconds=time.time() - started,
+                _log_job("end", id=job.id, task=job.func_name, args=list(job.args), at=time.time(),
+                         seconds=time.time() - started,
                          tensorflow_already_imported=tensorflow_before,
                          model_loads=cache.misses if cache else 0, model_reuses=cache.hits if cache else 0)
 

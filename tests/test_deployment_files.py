@@ -21,7 +21,9 @@ from urllib.parse import urlsplit
 import dj_database_url
 import pytest
 import yaml
+from django.conf import settings
 
+from engine.models import WORKER_QUEUES
 from tests.harness import free_port
 
 REPO = Path(__file__).resolve().parents[1]
@@ -92,8 +94,10 @@ def test_the_services_run_what_scripts_run_runs(services: dict) -> None:
     assert set(commands) == {"proxy", "web", "sockets", "worker", "webhooks"}
     for name in commands:
         assert services[name]["command"] == commands[name], name
+    # The style worker takes its queues in this order (RQ's): user jobs first, quality scores last.
     assert commands["worker"] == ["python", "manage.py", "rqworker", "--worker-class",
-                                  "engine.jobs.worker.StyleWorker", "high", "default"]
+                                  "engine.jobs.worker.StyleWorker", *WORKER_QUEUES]
+    assert WORKER_QUEUES[-1] == "scores" and set(WORKER_QUEUES) < set(settings.RQ_QUEUES)
     assert commands["webhooks"][-2:] == ["--with-scheduler", "webhooks"]
     assert commands["proxy"][:3] == ["python", "-m", "nstsite.webtier.proxy"]
     assert commands["web"][:4] == ["python", "-m", "nstsite.webtier.webserver", "pages"]

@@ -199,7 +199,7 @@ def _submit_library_jobs(post_job, job_form_data, style, n: int, mode: str, **va
 
 
 def test_a_worker_computes_a_library_paintings_style_vector_once(
-        post_job, job_form_data, library, burst_worker, model_dir, monkeypatch):
+        post_job, job_form_data, library, burst_worker, model_dir, monkeypatch, settings):
     from engine.nst import fast
 
     stylizer = fast.get_fast_stylizer(model_dir)
@@ -208,8 +208,9 @@ def test_a_worker_computes_a_library_paintings_style_vector_once(
     real = fast.StylePredictor.__call__
     monkeypatch.setattr(fast.StylePredictor, "__call__",
                         lambda self, image: calls.append(image.shape) or real(self, image))
-    # Only the stylisation's calls: scoring a result runs the predictor on it too (tests/test_job_scores.py).
-    monkeypatch.setattr("engine.runners.scores.record", lambda *args, **kwargs: None)
+    # Only the stylisation's calls: scoring a result (the scores queue) runs the predictor on it too
+    # (tests/test_job_scores.py).
+    settings.NST_SCORE_RESULTS = False
     starry = library["starry_night_van_gogh.jpg"]
     _submit_library_jobs(post_job, job_form_data, starry, 1, "fast", size="256", strength="1")
     burst_worker()

@@ -7,8 +7,12 @@ The database is the truth about a job's status; Redis only carries the RQ queues
 stop" flag per job (`nst:cancel:<uuid>`), which the worker polls before every engine step with one
 EXISTS (a fraction of a millisecond, against a step of 10 ms or more).
 
-The task is named by its dotted path, so nothing here imports the module that runs jobs
+The tasks are named by their dotted paths, so nothing here imports the module that runs jobs
 (engine.tasks imports this one).
+
+Besides the style jobs' queues, the "scores" queue (SCORE_QUEUE) holds the quality scoring of
+finished pictures (engine.runners.scores): no row, no owner, no turns, no cancel flag, no recovery.
+The orphan sweep and RQ's failure callback know only style jobs (rows), so they never see these.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from contextlib import contextmanager
 
 import django_rq
 from django.conf import settings
+from django_rq.queues import DjangoRQ
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Worker
@@ -27,12 +32,14 @@ from rq.job import Callback, Job, JobStatus, Retry
 from rq.queue import Queue
 
 from engine.jobs import turns
-from engine.models import DEFAULT_QUEUE, HIGH_QUEUE, StyleJob
+from engine.models import DEFAULT_QUEUE, HIGH_QUEUE, SCORE_QUEUE, StyleJob
 
 logger = logging.getLogger(__name__)
 
 TASK = "engine.tasks.run_style_job"            # run_style_job(job_pk)
 FAILURE_CALLBACK = "engine.tasks.on_rq_failure"
+SCORE_TASK = "engine.tasks.score_result"      # score_result(job_pk)
+SCORE_FAILURE_TTL = 7 * 24 * 3600  # a failed scoring stays in RQ's failed registry for staff a week
 CANCEL_KEY_TTL = 24 * 3600  # longer than any run; the worker deletes the key when it is done
 ORPHAN_KEY = "nst:orphan:{}"   # when a sweep first saw the row orphaned (epoch seconds)
 ORPHAN_MARK_TTL = 24 * 3600
@@ -63,6 +70,17 @@ def enqueue(job: StyleJob) -> None:
             on_failure=Callback(FAILURE_CALLBACK), retry=recovery_retry(),
             meta={"max_recoveries": settings.NST_JOB_MAX_RECOVERIES}, pipeline=pipe)
         pipe.execute()
+
+
+def enqueue_score(job: StyleJob) -> None:
+    """Put the scoring of a succeeded job at the tail of the scores queue, which workers take
+    only when the style jobs' queues are empty (engine.models.WORKER_QUEUES). First come, first
+    scored: django-rq's plain queue appends (RPUSH), where the workers' FairQueue would read the
+    whole list for an owner's turn that a score does not have (with no owner it appends too, only
+    in O(length)). Raises RedisError."""
+    queue = django_rq.get_queue(SCORE_QUEUE, commit_mode="auto", queue_class=DjangoRQ)
+    queue.enqueue(SCORE_TASK, job.pk, job_id=f"score-{job.uuid.hex}", result_ttl=0, failure_ttl=SCORE_FAILURE_TTL,
+                  description=f"quality scores of style job {job.pk}")
 
 
 def recovery_retry() -> Retry | None:

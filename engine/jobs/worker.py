@@ -1,7 +1,7 @@
 """The RQ worker that runs style jobs: RQ's SimpleWorker (no fork per job, so TensorFlow and the
 models load once per process), made crash-safe.
 
-    python manage.py rqworker --worker-class engine.jobs.worker.StyleWorker high default
+    python manage.py rqworker --worker-class engine.jobs.worker.StyleWorker high default scores
 
 Why a subclass of RQ's worker rather than a heartbeat key and a reaper of our own: RQ already has
 the pieces. Every running job has an entry in its queue's StartedJobRegistry whose score is the

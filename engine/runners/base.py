@@ -122,6 +122,18 @@ class Runner(ABC):
     def run(self, job: StyleJob, progress: Reporter) -> None:
         """Run `job` to its result (stored with job.finish) or raise engine.nst.Stopped/EngineError."""
 
+    def library_side(self, params) -> int:
+        """The side a library painting is loaded at for a job of `params` (load_styles): the
+        result's, never below the predictor's. Fast mode's predictor sees MIN_STYLE_SIDE only."""
+        return max(params.size, MIN_STYLE_SIDE)
+
+    def inputs(self, job: StyleJob, params) -> tuple[np.ndarray, list[np.ndarray], list[str | None]]:
+        """The photo, the paintings and their cache keys as the engine gets them for `job` (an
+        image job): what run() stylises, and what its picture is scored against later
+        (engine.runners.scores.score_stored)."""
+        styles, keys = load_styles(job, params.size, library_side=self.library_side(params))
+        return load_content(job, params.size), styles, keys
+
     @abstractmethod
     def network_name(self, job: StyleJob) -> str:
         """The network the job runs on, known before it runs (its page shows it during the run)."""

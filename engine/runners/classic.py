@@ -34,16 +34,7 @@ from engine.nst import (
 from engine.nst.classic import plan_for
 from engine.nst.schema import CLASSIC
 from engine.runners import scores as job_scores
-from engine.runners.base import (
-    MIN_STYLE_SIDE,
-    Reporter,
-    Runner,
-    WorkUnits,
-    load_content,
-    load_styles,
-    megapixels,
-    read_checkpoint,
-)
+from engine.runners.base import Reporter, Runner, WorkUnits, megapixels, read_checkpoint
 from engine.runners.fast import FastRunner
 from engine.storage import renditions
 
@@ -90,9 +81,7 @@ class ClassicRunner(Runner):
 
     def run(self, job: StyleJob, progress: Reporter) -> None:
         params = job.engine_params()
-        side = max(params.size, MIN_STYLE_SIDE)
-        content = load_content(job, params.size)
-        styles, keys = load_styles(job, params.size, library_side=side)
+        content, styles, keys = self.inputs(job, params)
         result = self._stylize(job, progress, content, styles, params, keys)
         progress.ensure_still_ours()
         # started_from: a fast start falls back to the photo on a worker without fast mode's model
@@ -102,7 +91,7 @@ class ClassicRunner(Runner):
                       measurements=progress.measurements(dims=list(result.image.shape[:2]),
                                                          precision=result.precision, levels=_levels(result.history),
                                                          started_from=result.started_from)):
-            job_scores.record(job, result.image, content, styles, params.style_weights, keys)
+            job_scores.schedule(job)
 
     def _stylize(self, job: StyleJob, progress: Reporter, content, styles, params, keys):
         """From the job's checkpoint when it has one (a requeued or recovered job), else from the

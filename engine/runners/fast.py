@@ -24,8 +24,6 @@ from engine.runners.base import (
     Reporter,
     Runner,
     WorkUnits,
-    load_content,
-    load_styles,
     megapixels,
     timings,
 )
@@ -54,9 +52,7 @@ class FastRunner(Runner):
 
     def run(self, job: StyleJob, progress: Reporter) -> None:
         params = job.engine_params()
-        content = load_content(job, params.size)
-        # The style predictor only ever sees a 256x256 image: a library painting at one size, whatever the job's.
-        styles, keys = load_styles(job, params.size, library_side=MIN_STYLE_SIDE)
+        content, styles, keys = self.inputs(job, params)
         stylizer = get_stylizer(params, settings.NST_MODEL_DIR, settings.NST_FAST_HUB_HANDLE)
         result = self.stylize(stylizer, content, styles, params, keys)
         history = LossHistory(events=[f"Fast mode, one forward pass: {timings(result.seconds)}."])
@@ -65,7 +61,11 @@ class FastRunner(Runner):
                       network=result.network, seconds=progress.seconds(), renditions=renditions.make(result.image),
                       measurements=progress.measurements(dims=list(result.image.shape[:2]),
                                                          precision=getattr(result, "precision", "float32"), levels=[])):
-            job_scores.record(job, result.image, content, styles, params.style_weights, keys)
+            job_scores.schedule(job)
+
+    def library_side(self, params) -> int:
+        # The style predictor only ever sees a 256x256 image: a library painting at one size, whatever the job's.
+        return MIN_STYLE_SIDE
 
     def stylize(self, stylizer, content, styles, params, keys):
         """The forward pass (a mode built on this one changes what goes in or comes out here)."""
