@@ -181,8 +181,11 @@ def _assert_one_complete_run(job: StyleJob) -> None:
     rq_job = Job.fetch(job.rq_job_id, connection=queue.redis_connection())
     wait_for(lambda: rq_job.get_status() == JobStatus.FINISHED, "RQ to record the job as finished",
              timeout=30)
+    # Nothing left waiting or running in RQ: waited for, since another job of the test (ended as a
+    # row already) may still be in its worker's bookkeeping; one left there for good still fails.
     rq_queue = django_rq.get_queue(job.queue)
-    assert rq_queue.job_ids == [] and StartedJobRegistry(queue=rq_queue).count == 0
+    wait_for(lambda: rq_queue.job_ids == [] and StartedJobRegistry(queue=rq_queue).count == 0,
+             "RQ's queue and its started registry to be empty", timeout=30)
 
 
 # --- the tests ------------------------------------------------------------------------------------
