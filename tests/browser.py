@@ -113,6 +113,23 @@ def state_markup(page, ids: list[str]) -> dict[str, str | None]:
             for part, html in page.evaluate(_OUTER_HTML, ids)}
 
 
+# --- a new user ---------------------------------------------------------------------------------------
+
+PASSWORD = "Brush-strokes-of-1889"
+
+
+def sign_up(page, base_url: str, username: str) -> None:
+    """Sign up through the form as a new user (<username>@example.org) and land on the submission
+    form, where sign-up takes a user who came to it directly."""
+    page.goto(base_url + "/accounts/signup/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=email]", f"{username}@example.org")
+    page.fill("input[name=password1]", PASSWORD)
+    page.fill("input[name=password2]", PASSWORD)
+    page.click("#signup-submit")
+    page.wait_for_url(base_url + "/jobs/new/")
+
+
 # --- screenshots at a laptop's and a phone's width ---------------------------------------------------
 
 SIZES = ((1280, 900), (390, 844))

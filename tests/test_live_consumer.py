@@ -34,6 +34,7 @@ from tests.browser import (
     chromium_context,
     chromium_contexts,
     screenshots,
+    sign_up,
     state_markup,
 )
 from tests.harness import Platform, free_port
@@ -372,13 +373,7 @@ def watching_page(tmp_path: Path):
 
 def _submit_small_classic_job(page, base: str, images_dir: Path, *, epochs: int = 3, steps: int = 10,
                               publish: bool = False) -> None:
-    page.goto(base + "/accounts/signup/")
-    page.fill("input[name=username]", "watcher")
-    page.fill("input[name=email]", "watcher@example.org")
-    page.fill("input[name=password1]", "Brush-strokes-of-1889")
-    page.fill("input[name=password2]", "Brush-strokes-of-1889")
-    page.click("#signup-submit")
-    page.wait_for_url(base + "/jobs/new/")
+    sign_up(page, base, "watcher")
     page.set_input_files("input[name=content]", images_dir / "tubingen.jpg")
     page.set_input_files("input[name=style_1]", images_dir / "starry_night.jpg")
     page.select_option("select[name=mode]", "classic")
@@ -561,13 +556,7 @@ def test_the_live_job_page_ends_as_a_reload_would_show_it(live_platform: Platfor
     with chromium_context(tmp_path / "chromium-profile") as context:
         page = context.new_page()
         page.set_viewport_size({"width": 390, "height": 844})  # a phone: the narrowest chart
-        page.goto(platform.url + "/accounts/signup/")
-        page.fill("input[name=username]", "watcher")
-        page.fill("input[name=email]", "watcher@example.org")
-        page.fill("input[name=password1]", "Brush-strokes-of-1889")
-        page.fill("input[name=password2]", "Brush-strokes-of-1889")
-        page.click("#signup-submit")
-        page.wait_for_url(platform.url + "/jobs/new/")
+        sign_up(page, platform.url, "watcher")
         page.set_input_files("input[name=content]", images_dir / "tubingen.jpg")
         page.set_input_files("input[name=style_1]", images_dir / "starry_night.jpg")
         page.select_option("select[name=mode]", "classic")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tests.browser import chromium_context
+from tests.browser import chromium_context, sign_up
 from tests.harness import Platform
 
 pytestmark = pytest.mark.slow
@@ -60,13 +60,7 @@ def test_a_quiet_page_keeps_its_socket_and_the_sockets_server_logs_no_traceback(
     with chromium_context(tmp_path / "profile") as context:
         context.add_init_script(SOCKET_LOG_SCRIPT)
         page = context.new_page()
-        page.goto(platform.url + "/accounts/signup/")
-        page.fill("input[name=username]", "quiet")
-        page.fill("input[name=email]", "quiet@example.org")
-        page.fill("input[name=password1]", "Brush-strokes-of-1889")
-        page.fill("input[name=password2]", "Brush-strokes-of-1889")
-        page.click("#signup-submit")
-        page.wait_for_url(platform.url + "/jobs/new/")
+        sign_up(page, platform.url, "quiet")
         page.set_input_files("input[name=content]", images_dir / "tubingen.jpg")
         page.set_input_files("input[name=style_1]", images_dir / "starry_night.jpg")
         page.select_option("select[name=mode]", "fast")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests import clips
-from tests.browser import LIVE_PARTS_SCRIPT, artifact_path, chromium_context, state_markup
+from tests.browser import LIVE_PARTS_SCRIPT, artifact_path, chromium_context, sign_up, state_markup
 from tests.harness import Platform
 
 pytestmark = pytest.mark.slow
@@ -34,16 +34,6 @@ def page(tmp_path: Path):
         assert not blocked, blocked
 
 
-def _sign_up(page, base: str) -> None:
-    page.goto(base + "/accounts/signup/")
-    page.fill("input[name=username]", "filmmaker")
-    page.fill("input[name=email]", "filmmaker@example.org")
-    page.fill("input[name=password1]", "Brush-strokes-of-1889")
-    page.fill("input[name=password2]", "Brush-strokes-of-1889")
-    page.click("#signup-submit")
-    page.wait_for_url(base + "/jobs/new/")
-
-
 def _shots(page, name: str) -> None:
     for width, height in ((1280, 900), (390, 844)):
         page.set_viewport_size({"width": width, "height": height})
@@ -57,7 +47,7 @@ def test_a_clip_is_followed_frame_by_frame_and_then_plays_on_its_page(
 
     platform, gate = live_platform, live_platform.gate
     clip = clips.make_clip(tmp_path / "pan.mp4", images_dir / "tubingen.jpg", frames=FRAMES, audio="aac")
-    _sign_up(page, platform.url)
+    sign_up(page, platform.url, "filmmaker")
     page.set_input_files("input[name=content]", clip)
     expect(page.locator("select[name=mode]")).to_have_value("video")  # chosen for the clip
     expect(page.locator("#video-settings")).to_be_visible()
@@ -120,7 +110,7 @@ def test_a_batch_page_follows_its_jobs_and_offers_the_zip(
 
     platform = live_platform
     clip = clips.make_clip(tmp_path / "pan.mp4", images_dir / "tubingen.jpg", frames=12)
-    _sign_up(page, platform.url)
+    sign_up(page, platform.url, "filmmaker")
     page.select_option("select[name=mode]", "video")
     page.set_input_files("input[name=content]", [images_dir / "tubingen.jpg", clip, images_dir / "golden_gate.jpg"])
     page.set_input_files("input[name=style_1]", images_dir / "starry_night.jpg")
