@@ -4,7 +4,7 @@ Results: docs/benchmarks.md, "Quality"; contact sheet: docs/quality-sheet.jpg.
     python bench/bench_quality.py                  # fast mode, classic before/now, all 45 pairs; docs
     python bench/bench_quality.py --pairs subset --settings fs-sw3 fs-colour1   # candidates, 9 pairs
     python bench/bench_quality.py --pairs holdout --settings before fs-curve   # 5 pairs nobody tuned on
-    python bench/bench_quality.py --presets        # every preset of both modes (high: the subset)
+    python bench/bench_quality.py --presets        # classic mode's presets (high: the subset)
     python bench/bench_quality.py --list           # the settings it knows
     python bench/bench_quality.py --report         # tables, docs section and sheet from what is cached
     flock -x /tmp/nst-machine.lock python bench/bench_quality.py --timing   # before/now seconds
@@ -84,14 +84,14 @@ class Setting:
     mode: str = "classic"                 # or "fast"
     params: dict = field(default_factory=dict)  # overrides of the mode's params (default size: SIZE)
     curve: int = 0                        # score every `curve` steps (single-scale runs only)
-    preset: str = ""                      # the params are this preset's (engine.presets), read at run time
+    preset: str = ""                      # the params are this preset's (engine.studio.presets), read at run time
 
 
 SETTINGS: dict[str, Setting] = {
     "fast": Setting("fast mode", mode="fast"),
-    "before": Setting("classic, the default (from the photo, 10x30, 256->512; issue 25 has not changed it yet)",
+    "before": Setting("classic, the default before issue 25 (from the photo, 10x30, 256->512)",
                       params=BEFORE),
-    "default": Setting("classic, the engine's default now", params={}),
+    "default": Setting("classic, the engine's default now (since issue 25: fast start, 4x10 at 512 px)", params={}),
     # --- the issue's proposal as it stands: before's schedule and weights, from fast mode's result
     "before-fast": Setting("classic, before's settings started from fast mode's result (init fast)",
                            params={**BEFORE, "init": "fast"}),
@@ -133,9 +133,8 @@ SETTINGS: dict[str, Setting] = {
                           params={**FS, "style_layer_weights": (3.0, 3.0, 2.0, 1.0, 1.0)}, curve=40),
 }
 PRESETS = ("quick", "balanced", "high")
-for _name in PRESETS:
+for _name in PRESETS:  # only classic mode has presets (engine.studio.presets)
     SETTINGS[f"{_name}"] = Setting(f"classic, preset {_name}", preset=_name)
-    SETTINGS[f"fast-{_name}"] = Setting(f"fast mode, preset {_name}", mode="fast", preset=_name)
 # The default's numbers and the presets' are reported on all 45 pairs except "high" (1024 px, 9 pairs).
 SUBSET_ONLY = ("high",)
 
@@ -173,12 +172,12 @@ def holdout(pairs: list[Pair]) -> list[Pair]:
 
 
 def preset_values(name: str, mode: str) -> dict:
-    """A preset's controls for a mode (engine.presets imports the Django app's models)."""
+    """A preset's controls for a mode (engine.studio.presets imports the Django app's models)."""
     import django
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nstsite.settings")
     django.setup()
-    from engine import presets
+    from engine.studio import presets
 
     return presets.values(name, mode)
 
@@ -622,7 +621,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--settings", nargs="+", default=["fast", "before", "default"], choices=list(SETTINGS))
     parser.add_argument("--pairs", choices=("all", "subset", "holdout"), default="all")
-    parser.add_argument("--presets", action="store_true", help="the presets of both modes")
+    parser.add_argument("--presets", action="store_true", help="classic mode's presets")
     parser.add_argument("--list", action="store_true", help="the settings this bench knows")
     parser.add_argument("--report", action="store_true", help="only summarise what is cached (and write the docs)")
     parser.add_argument("--rescore", action="store_true", help="score the cached pictures again")
@@ -646,7 +645,7 @@ def main() -> None:
     elif args.presets:
         inputs = Inputs(get_judge(MODEL_DIR))
         for preset in PRESETS:
-            sweep([f"fast-{preset}", preset], sub if preset in SUBSET_ONLY else pairs, inputs)
+            sweep([preset], sub if preset in SUBSET_ONLY else pairs, inputs)
     elif not args.report:
         inputs = Inputs(get_judge(MODEL_DIR))
         started = time.perf_counter()

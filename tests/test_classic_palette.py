@@ -8,7 +8,7 @@ import numpy as np
 from engine.nst.classic import ClassicParams, objective, stylize_classic
 from engine.nst.losses import COLOUR_DIRECTIONS
 
-TINY = dict(size=64, epochs=1, steps_per_epoch=15, multiscale=False)
+TINY = dict(size=64, epochs=1, steps_per_epoch=15, multiscale=False, init="content")
 
 
 def palette_distance(image: np.ndarray, painting: np.ndarray) -> float:

@@ -35,7 +35,7 @@ def test_help_shows_every_option_with_its_default():
         else:
             assert f"default: {control.format(control.default)})" in words
     assert "--size SIZE Size: longest side of the result, in pixels (32 to 8192 px; default: 512 px)" in text
-    assert "--steps STEPS Steps per epoch (1 to 10000; default: 30)" in text
+    assert "--steps STEPS Steps per epoch (1 to 10000; default: 10)" in text
     assert "--single-scale Coarse-to-fine (faster at large sizes): off (default: on)" in text
 
 

@@ -73,9 +73,9 @@ def test_a_classic_job_with_more_steps_than_the_quota_is_refused(owner, owner_cl
     response = _submit(owner_client, job_form_data("classic", epochs="2", steps_per_epoch="30"),
                        django_capture_on_commit_callbacks)
     assert "classic jobs of up to 50 steps; this job has 60" in _form_errors(response)
-    # A preset counts too: "balanced" is 10 x 30 steps.
-    response = _submit(owner_client, job_form_data("classic", preset="balanced"), django_capture_on_commit_callbacks)
-    assert "this job has 300" in _form_errors(response)
+    # A preset counts too: "high" is 6 x 10 steps.
+    response = _submit(owner_client, job_form_data("classic", preset="high"), django_capture_on_commit_callbacks)
+    assert "this job has 60" in _form_errors(response)
     # Fast mode has no steps to limit.
     response = _submit(owner_client, job_form_data("fast"), django_capture_on_commit_callbacks)
     assert response.status_code == 302 and StyleJob.objects.count() == 1

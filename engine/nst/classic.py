@@ -22,7 +22,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from engine.nst import classic_memory, color
+from engine.nst import classic_memory, color, schema
 from engine.nst.checkpoint import Checkpoint, inputs_digest
 from engine.nst.classic_params import ClassicParams, normalised
 from engine.nst.device import describe_device, memory_available, resolve_precision
@@ -314,7 +314,10 @@ class _ClassicRun:
         except ModelFileError:
             self.history.events.append(FAST_START_FALLBACK)
             return level.net_content.copy()
-        fast = FastParams(size=self.params.size, style_weights=tuple(self.style_mix))
+        # Classic mode goes down to 32 px, fast mode's transformer to 64: a smaller run takes fast
+        # mode's smallest picture, resized to the level below like any other.
+        smallest, _ = schema.CONTROLS["size"].engine_bounds(schema.FAST)
+        fast = FastParams(size=max(self.params.size, smallest), style_weights=tuple(self.style_mix))
         image = stylizer.stylize(self.net_content, self.net_styles, fast).image.astype(np.float32) / 255.0
         self.elapsed += time.perf_counter() - started
         return resize(image, level.dims)

@@ -141,9 +141,12 @@ CONTROLS: dict[str, Control] = {c.name: c for c in (
     Control("size", "Size", "int", 512, BOTH, user=(256, None),
             engine={CLASSIC: (32, 2048), FAST: (64, 8192), VIDEO: (64, 1920)}, unit="px", row="size",
             help="Longest side of the result, in pixels."),
-    Control("epochs", "Epochs", "int", 10, (CLASSIC,), user=(1, 20), engine=(1, 1000), row="length",
+    # 4 x 10 from fast mode's result (init below): the quality bench's scores are best after 20-60
+    # steps of a fast start and fall slowly after (docs/benchmarks.md, "Quality"); 40 steps at the
+    # final size cost about a quarter of the old default's 10 x 30 from the photo, coarse-to-fine.
+    Control("epochs", "Epochs", "int", 4, (CLASSIC,), user=(1, 20), engine=(1, 1000), row="length",
             table_label="Epochs × steps", help="A preview after each epoch."),
-    Control("steps_per_epoch", "Steps per epoch", "int", 30, (CLASSIC,), user=(10, 500), engine=(1, 10000),
+    Control("steps_per_epoch", "Steps per epoch", "int", 10, (CLASSIC,), user=(10, 500), engine=(1, 10000),
             row="length", shown_with="epochs", cli_flag="--steps"),
     Control("content_weight", "Content weight", "float", 1e4, (CLASSIC,), user=(1.0, 1e5), engine=(0.0, 1e8),
             scale="log", row="weights"),
@@ -157,9 +160,12 @@ CONTROLS: dict[str, Control] = {c.name: c for c in (
             choices=(("vgg16", "VGG16"), ("vgg19", "VGG19 (needs its model file)"))),
     Control("multiscale", "Coarse-to-fine (faster at large sizes)", "bool", True, (CLASSIC,),
             table_label="Coarse-to-fine", cli_flag="--single-scale"),
-    # "fast": fast mode's result of the same pair, refined at the final size (measured against the
-    # default in docs/benchmarks.md, "Fast start": better images, not faster, so not the default).
-    Control("init", "Start from", "choice", "content", (CLASSIC,), row="choices",
+    # "fast" (the default since issue 25): fast mode's result of the same pair, refined at the final
+    # size. Against the photo start it scores higher on style and contours on nearly every pair of
+    # the quality bench (docs/benchmarks.md, "Quality"). Jobs stored before keep their own start
+    # (engine/migrations/0011, 0012); a worker without fast mode's model starts from the photo and
+    # the job says so (engine.nst.classic.FAST_START_FALLBACK).
+    Control("init", "Start from", "choice", "fast", (CLASSIC,), row="choices",
             choices=(("content", "Content"), ("noise", "Noise"), ("mix", "Mix"),
                      ("fast", "Fast mode's result"))),
     Control("seed", "Random seed", "int", 0, (CLASSIC,), engine=(0, 2**31 - 1), row="choices",

@@ -168,7 +168,7 @@ class StyleJobForm(forms.Form):
     mode = forms.ChoiceField(choices=Mode.choices, initial=DEFAULT_MODE)
     preset = forms.ChoiceField(
         choices=presets.CHOICES, initial=presets.CUSTOM, required=False, label="Classic preset",
-        help_text="A preset sets the size, epochs, steps, optimiser and coarse-to-fine for you.",
+        help_text="A preset sets the size, the start, epochs, steps, optimiser and coarse-to-fine for you.",
     )
     # Several files make a batch (engine.models.Batch): a job each, one page for all.
     content = MultipleFileField(label="Content image", required=True,

@@ -1,7 +1,10 @@
 """Presets for the submission form: a few named settings of classic mode that trade time for quality.
 
-A preset sets the controls that decide how long a classic job runs (size, epochs, steps per epoch,
-optimiser, coarse-to-fine); the weights, init, colours and seed stay as the user set them.
+A preset sets the controls that decide how long a classic job runs and how good it is (size,
+start, epochs, steps per epoch, optimiser, coarse-to-fine); the weights, colours and seed stay as
+the user set them. Every preset starts from fast mode's result: its lengths were chosen for that
+start (a few dozen steps; docs/benchmarks.md, "Quality"), and from the photo they would leave it
+hardly painted. A user who wants the photo start chooses "custom".
 Choosing "custom" uses the form's own values. The form applies a preset on the server, so
 presets work without JavaScript; static/js/submit.js only fills the fields in as a preview.
 
@@ -25,17 +28,20 @@ from engine.templatetags.nst import duration
 CUSTOM = "custom"
 
 # name -> (label, {mode -> {form field -> value}})
+# "balanced" is classic mode's default (engine.nst.schema); multiscale is moot after a fast start
+# (it begins at the final size, engine.nst.classic.plan_for) but set, so that a preset is the same
+# job whatever the form held.
 PRESETS: dict[str, tuple[str, dict[str, dict[str, object]]]] = {
     "quick": ("Quick", {
-        "classic": {"size": 256, "epochs": 3, "steps_per_epoch": 10, "optimizer": "lbfgs",
+        "classic": {"size": 256, "init": "fast", "epochs": 3, "steps_per_epoch": 10, "optimizer": "lbfgs",
                     "multiscale": False},
     }),
     "balanced": ("Balanced", {
-        "classic": {"size": 512, "epochs": 10, "steps_per_epoch": 30, "optimizer": "lbfgs",
+        "classic": {"size": 512, "init": "fast", "epochs": 4, "steps_per_epoch": 10, "optimizer": "lbfgs",
                     "multiscale": True},
     }),
     "high": ("High quality", {
-        "classic": {"size": 1024, "epochs": 10, "steps_per_epoch": 50, "optimizer": "lbfgs",
+        "classic": {"size": 1024, "init": "fast", "epochs": 6, "steps_per_epoch": 10, "optimizer": "lbfgs",
                     "multiscale": True},
     }),
 }
