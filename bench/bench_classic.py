@@ -83,7 +83,9 @@ def engine_run(content, style, params: ClassicParams, obj):
 
 def part_objective(args) -> dict:
     content, style = load_pair(512)
-    params = ClassicParams(size=512)
+    # The photo start, 10 x 30 coarse-to-fine: the recipe this part compares with the seed's (the
+    # default until issue 25 made it a fast start of 40 steps; bench_quality.py measures that one).
+    params = ClassicParams(size=512, init="content", epochs=10, steps_per_epoch=30)
     obj = objective(content, [style], params)
     print(f"objective: 512 px ({obj.dims[1]}x{obj.dims[0]}), seed recipe {args.seed_steps} steps ...", flush=True)
     seed_curve, _, seed_image = seed_recipe(obj, args.seed_steps)
@@ -147,11 +149,11 @@ def part_memory(args) -> dict:
 
 
 def memory_child(size: int, precision: str) -> None:
-    """The default coarse-to-fine plan with 3 epochs x 15 steps: the final level gets 9 or more steps,
+    """The coarse-to-fine plan (a photo start) with 3 epochs x 15 steps: the final level gets 9 or more steps,
     so L-BFGS's history (2 x 8 image-sized vectors) is full, and a checkpoint is serialised after
     every epoch, as the worker does: the peak is a real job's."""
     content, style = load_pair(size)
-    params = ClassicParams(size=size, epochs=3, steps_per_epoch=15, precision=precision)
+    params = ClassicParams(size=size, init="content", epochs=3, steps_per_epoch=15, precision=precision)
     result = stylize_classic(content, [style], params, on_epoch=lambda report: report.checkpoint().to_bytes())
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     h, w = result.image.shape[:2]
