@@ -36,7 +36,8 @@ def test_help_shows_every_option_with_its_default():
             assert f"default: {control.format(control.default)})" in words
     assert "--size SIZE Size: longest side of the result, in pixels (32 to 8192 px; default: 512 px)" in text
     assert "--steps STEPS Steps per epoch (1 to 10000; default: 10)" in text
-    assert "--single-scale Coarse-to-fine (faster at large sizes): off (default: on)" in text
+    assert ("--single-scale Coarse-to-fine (faster at large sizes): most steps at smaller sizes first, from the photo, "
+            "noise or a mix; a start from fast mode's result begins at the final size: off (default: on)") in text
 
 
 def test_without_options_the_params_are_the_defaults():

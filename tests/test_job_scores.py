@@ -16,7 +16,7 @@ from engine import tasks
 from engine.jobs import cleanup
 from engine.jobs import service as jobs
 from engine.models import DEFAULT_QUEUE, HIGH_QUEUE, SCORE_QUEUE, Status, StyleJob
-from engine.studio.describe import FELL_BACK
+from engine.studio.describe import FELL_BACK, NOT_AFTER_A_FAST_START
 
 CHANGE = "admin:engine_stylejob_change"
 USER_QUEUES = (HIGH_QUEUE, DEFAULT_QUEUE)
@@ -123,7 +123,7 @@ def test_a_fast_start_without_fast_modes_model_starts_from_the_photo_and_the_pag
     assert job.status == Status.SUCCEEDED, job.error
     assert job.measurements["started_from"] == "content"
     page = owner_client.get(reverse("engine:detail", args=[job.pk])).content.decode()
-    assert FELL_BACK.format(asked="fast").replace("'", "&#x27;") in page
+    assert FELL_BACK.format(asked="Fast mode's result").replace("'", "&#x27;") in page
     # Without fast mode's model there is no style predictor either: no scores, and the job is not failed for it.
     assert "scores" not in job.measurements
     assert "could not be scored" in caplog.text
@@ -140,4 +140,6 @@ def test_a_job_that_started_where_it_asked_shows_its_start_plainly(make_job, bur
     job.refresh_from_db()
     assert job.measurements["started_from"] == "fast"
     page = owner_client.get(reverse("engine:detail", args=[job.pk])).content.decode()
-    assert '<th scope="row">Start from</th><td>fast</td>' in page
+    assert '<th scope="row">Start from</th><td>Fast mode&#x27;s result</td>' in page
+    # The box it was made with says coarse-to-fine (the default), which a fast start does not use.
+    assert f'<th scope="row">Coarse-to-fine</th><td>{NOT_AFTER_A_FAST_START}</td>' in page

@@ -246,7 +246,7 @@ def test_the_job_page_table_lists_every_control_of_the_jobs_mode(mode, make_job,
     expected = {"Mode": job.get_mode_display()}
     for control in schema.controls(mode, web=True):
         if not control.shown_with:
-            expected[control.table_label or control.label] = control.format(getattr(params, control.name))
+            expected[control.table_label or control.label] = control.display(getattr(params, control.name))
     if mode == schema.CLASSIC:  # steps per epoch is shown in the epochs' row
         assert params.epochs != 1 and params.steps_per_epoch != 5  # not make_job's
         expected["Epochs × steps"] = f"{params.epochs} × {params.steps_per_epoch}"

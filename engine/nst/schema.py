@@ -123,6 +123,13 @@ class Control:
 
     # --- display ----------------------------------------------------------------------------
 
+    def display(self, value: Any) -> str:
+        """The value as a person reads it on a page: a choice's label ("Fast mode's result", not
+        "fast"), anything else as format() writes it (the CLI and the API keep the values)."""
+        if self.kind == "choice":
+            return dict(self.choices).get(value, str(value))
+        return self.format(value)
+
     def format(self, value: Any, *, unit: bool = True) -> str:
         """The value as the job page and the CLI's help show it."""
         if value is None:
@@ -159,7 +166,9 @@ CONTROLS: dict[str, Control] = {c.name: c for c in (
     Control("network", "Feature network", "choice", "vgg16", (CLASSIC,), row="choices",
             choices=(("vgg16", "VGG16"), ("vgg19", "VGG19 (needs its model file)"))),
     Control("multiscale", "Coarse-to-fine (faster at large sizes)", "bool", True, (CLASSIC,),
-            table_label="Coarse-to-fine", cli_flag="--single-scale"),
+            table_label="Coarse-to-fine", cli_flag="--single-scale",
+            help="Most steps at smaller sizes first, from the photo, noise or a mix; a start from fast "
+                 "mode's result begins at the final size."),
     # "fast" (the default since issue 25): fast mode's result of the same pair, refined at the final
     # size. Against the photo start it scores higher on style and contours on nearly every pair of
     # the quality bench (docs/benchmarks.md, "Quality"). Jobs stored before keep their own start

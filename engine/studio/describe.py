@@ -13,6 +13,9 @@ from engine.nst import schema
 # What the "Start from" row adds when the run could not start where the job asked (a fast start on
 # a worker without fast mode's model: engine.nst.classic.FAST_START_FALLBACK).
 FELL_BACK = "{asked}, but this worker did not have fast mode's model, so it started from the photo"
+# The coarse-to-fine row of a fast start: it begins at the final size (engine.nst.classic.plan_for),
+# whatever the box said.
+NOT_AFTER_A_FAST_START = "not used: a fast start begins at the final size"
 
 
 def param_rows(job: StyleJob) -> list[tuple[str, str]]:
@@ -23,11 +26,13 @@ def param_rows(job: StyleJob) -> list[tuple[str, str]]:
     for control in shown:
         if control.shown_with:
             continue  # in the row of the control it is shown with
-        values = [control.format(getattr(params, control.name))]
-        values += [c.format(getattr(params, c.name)) for c in shown if c.shown_with == control.name]
+        values = [control.display(getattr(params, control.name))]
+        values += [c.display(getattr(params, c.name)) for c in shown if c.shown_with == control.name]
         value = " × ".join(values)
         if control.name == "init" and started_from not in (None, params.init):
             value = FELL_BACK.format(asked=value)
+        if control.name == "multiscale" and params.init == "fast":
+            value = NOT_AFTER_A_FAST_START
         rows.append((control.table_label or control.label, value))
     return rows
 
