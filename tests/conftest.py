@@ -42,6 +42,18 @@ def pytest_configure(config) -> None:
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """Remove what SQLite leaves of the session's test database: Django deletes the file, but a
+    platform process that closes its connection after that writes the -wal and -shm files again
+    (about 4 MB a run in var/, kept forever before)."""
+    from django.conf import settings
+
+    name = settings.DATABASES["default"].get("TEST", {}).get("NAME")
+    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3") and name and name.endswith(f"-{os.getpid()}.sqlite3"):
+        for leftover in (name, f"{name}-wal", f"{name}-shm", f"{name}-journal"):
+            Path(leftover).unlink(missing_ok=True)
+
+
 def shared_path() -> Path:
     return Path(os.environ.get("NST_SHARED_DIR") or REPO.parent / "shared").resolve()
 
