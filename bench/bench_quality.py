@@ -89,6 +89,9 @@ class Setting:
 
 SETTINGS: dict[str, Setting] = {
     "fast": Setting("fast mode", mode="fast"),
+    # fast mode at the presets' other sizes: what a preset's picture is compared with
+    "fast-256": Setting("fast mode at 256 px", mode="fast", params={"size": 256}),
+    "fast-1024": Setting("fast mode at 1024 px", mode="fast", params={"size": 1024}),
     "before": Setting("classic, the default before issue 25 (from the photo, 10x30, 256->512)",
                       params=BEFORE),
     "default": Setting("classic, the engine's default now (since issue 25: fast start, 4x10 at 512 px)", params={}),
@@ -129,6 +132,10 @@ SETTINGS: dict[str, Setting] = {
     "d-20": Setting("the default, 2 x 10 steps (half its length)", params={"epochs": 2}),
     "d-cw03": Setting("the default, content weight x0.3 (3e3)", params={"content_weight": 3e3}),
     "d-sw03": Setting("the default, style weight x0.3 (3e-3)", params={"style_weight": 3e-3}),
+    "d-tv10": Setting("the default, smoothness weight 10 (a third)", params={"tv_weight": 10.0}),
+    "d-tv3": Setting("the default, smoothness weight 3 (a tenth)", params={"tv_weight": 3.0}),
+    "high-40": Setting("the high preset's 1024 px with the default's 4 x 10 steps",
+                       params={"size": 1024, "epochs": 4, "steps_per_epoch": 10}),
     "fs-sw3": Setting("fast start, style weight x3 (3e-2)", params={**FS, "style_weight": 3e-2}, curve=40),
     "fs-sw03": Setting("fast start, style weight x0.3 (3e-3)", params={**FS, "style_weight": 3e-3}, curve=40),
     "fs-c4": Setting("fast start, content layer block4_conv2", params={**FS, "content_layers": ("block4_conv2",)},
@@ -362,11 +369,12 @@ def cached_pairs(name: str, pairs: list[Pair]) -> list[Pair]:
     return [p for p in pairs if p.name in rows and p.name in reference]
 
 
-def summary(name: str, pairs: list[Pair]) -> dict | None:
+def summary(name: str, pairs: list[Pair], against: str = "fast") -> dict | None:
     """Medians and quartiles of a setting over the pairs of `pairs` it has run on (None for none),
-    fast mode's medians on the same pairs, and the share of them where it scores at least as high."""
-    rows, reference = load_cache(name), load_cache("fast")
-    have = cached_pairs(name, pairs)
+    fast mode's medians on the same pairs (`against`: fast mode at another size), and the share of
+    them where it scores at least as high."""
+    rows, reference = load_cache(name), load_cache(against)
+    have = [p for p in cached_pairs(name, pairs) if p.name in reference]
     if not have:
         return None
     got = [rows[p.name] for p in have]
@@ -419,6 +427,29 @@ def table(names: list[str], pairs: list[Pair]) -> list[str]:
         lines.append(f"| `{name}` | {n} | {spread(s['style'])} | {s['fast_style']:.3f} | {spread(s['contours'])} | "
                      f"{s['fast_contours']:.3f} | {wins} | {s['seconds'][0]:.1f} | {cost_text} |")
     return lines
+
+
+# A preset's pictures are compared with fast mode's at the same size ("balanced" is 512 px: "fast").
+PRESET_REFERENCE = {"quick": "fast-256", "high": "fast-1024"}
+
+
+def preset_table(pairs: list[Pair]) -> list[str]:
+    """Each preset that is not the default, against fast mode at the preset's size, on the pairs run."""
+    lines = ["| preset | size, steps | pairs | style: median (quartiles) | fast mode at that size | contours: median "
+             "(quartiles) | fast mode at that size | style >= fast mode | contours >= fast mode | seconds, median "
+             "(niced) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for name in PRESETS:
+        against = PRESET_REFERENCE.get(name, "fast")
+        s = summary(name, pairs, against) if not same_as_default(name) else None
+        if s is None:
+            continue
+        params, n = params_of(SETTINGS[name]), s["pairs"]
+        lines.append(f"| `{name}` | {params.size} px, {params.epochs} x {params.steps_per_epoch} | {n} | "
+                     f"{spread(s['style'])} | {s['fast_style']:.3f} | {spread(s['contours'])} | "
+                     f"{s['fast_contours']:.3f} | {s['style_wins']}/{n} | {s['contours_wins']}/{n} | "
+                     f"{s['seconds'][0]:.1f} |")
+    return lines if len(lines) > 2 else []
 
 
 def curve_lines(names: list[str], pairs: list[Pair]) -> list[str]:
@@ -524,10 +555,33 @@ def against_base(names: list[str], base: str, pairs: list[Pair]) -> list[str]:
     return lines
 
 
+def against_default(names: list[str], pairs: list[Pair]) -> list[str]:
+    """Each change to the default (the `d-` settings) against the default, on the pairs both have."""
+    reference, lines = load_cache("default"), []
+    for name in names:
+        rows = load_cache(name)
+        both = [p.name for p in pairs if p.name in rows and p.name in reference]
+        if not name.startswith("d-") or not both:
+            continue
+        out = []
+        for key in ("style", "contours"):
+            wins = sum(rows[n][key] >= reference[n][key] for n in both)
+            out.append(f"{key} {statistics.median(rows[n][key] for n in both):.3f} against "
+                       f"{statistics.median(reference[n][key] for n in both):.3f} "
+                       f"(at least as high in {wins}/{len(both)})")
+        fast = load_cache("fast")
+        above = sum(rows[n]["style"] >= fast[n]["style"] for n in both if n in fast)
+        lines.append(f"- `{name}` ({SETTINGS[name].note}) against `default`, {len(both)} pairs: " + "; ".join(out)
+                     + f"; style at least fast mode's in {above}/{len(both)} (the default: "
+                     f"{sum(reference[n]['style'] >= fast[n]['style'] for n in both if n in fast)})")
+    return lines
+
+
 # The settings the docs report, in order: fast mode, before, the proposal, then the candidates.
-REPORTED = ("fast", "before", "default", "d-colour1", "d-colour03", "d-20", "d-cw03", "d-sw03", "before-fast", "fs-curve", "fs-sw3", "fs-sw03", "fs-colour1", "fs-colour3",
-            "fs-c3-c4", "fs-c3-deep", "fs-c3-tv3", "fs-c4", "fs-tv3", "fs-deep", "fs-shallow", "s60-deep",
-            "s60-shallow", "s60-c4", "s60-tv3", "s60-colour1", "s60-colour03")
+REPORTED = ("fast", "before", "default", "d-colour1", "d-colour03", "d-20", "d-cw03", "d-sw03", "d-tv10", "d-tv3",
+            "high-40", "before-fast", "fs-curve", "fs-sw3", "fs-sw03", "fs-colour1", "fs-colour3", "fs-c3-c4",
+            "fs-c3-deep", "fs-c3-tv3", "fs-c4", "fs-tv3", "fs-deep", "fs-shallow", "s60-deep", "s60-shallow",
+            "s60-c4", "s60-tv3", "s60-colour1", "s60-colour03")
 
 
 def timing_lines() -> list[str]:
@@ -572,9 +626,15 @@ def docs_section(pairs: list[Pair], verdict: str) -> str:
         "tuning subset only" + ("; `balanced` is the default's parameters, so its row is `default`'s"
                                  if same_as_default("balanced") else "") + ").",
         "",
-        *table(["fast", "before", "default", *(n for n in PRESETS if not same_as_default(n))], pairs),
+        *table(["fast", "before", "default"], pairs),
         "",
         f"Pair by pair: {versus('default', 'before', pairs)}.",
+        "",
+        *against_default(["d-20"], pairs),
+        "",
+        "The presets, each against fast mode at its own size (`fast-256`, `fast-1024`; scores at 512 px):",
+        "",
+        *preset_table(pairs),
         "",
         *timing_lines(),
         f"### Tuning subset ({len(sub)} pairs: each painting once, the photos in turn)",
@@ -587,6 +647,10 @@ def docs_section(pairs: list[Pair], verdict: str) -> str:
         "(median; pairs where the candidate scores at least as high):",
         "",
         *against_base(list(REPORTED), "fs-curve", sub),
+        "",
+        "Changes to the new default, one at a time, against it (first on these pairs; `d-20` on all 45 below):",
+        "",
+        *against_default(list(REPORTED), sub),
         "",
         f"### Held out ({len(held)} pairs: each photo once, with a painting the subset does not pair it with)",
         "",

@@ -48,8 +48,9 @@ def pytest_sessionfinish(session, exitstatus) -> None:
     (about 4 MB a run in var/, kept forever before)."""
     from django.conf import settings
 
-    name = settings.DATABASES["default"].get("TEST", {}).get("NAME")
-    if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3") and name and name.endswith(f"-{os.getpid()}.sqlite3"):
+    database = settings.DATABASES["default"]
+    name = database.get("TEST", {}).get("NAME")
+    if database["ENGINE"].endswith("sqlite3") and name and name.endswith(f"-{os.getpid()}.sqlite3"):
         for leftover in (name, f"{name}-wal", f"{name}-shm", f"{name}-journal"):
             Path(leftover).unlink(missing_ok=True)
 
