@@ -680,48 +680,56 @@ def docs_section(pairs: list[Pair], verdict: str) -> str:
 
 
 VERDICT = """\
-**What the figures say (14 of the 45 pairs; the other 31 are not run yet).** Starting from fast mode's
-result beats starting from the photo on nearly every pair: with the same weights, the fast start
-(`fs-curve`) scores at least as high as `before` on style in 12 of 14 pairs and on contours in 13 of 14
-(after 200 steps). The photo start (`before`, today's default) stays below fast mode on the median
-pair (style 0.522 against 0.591, contours 0.516 against 0.596 over the 14) and reaches fast mode's
-contours on 3 pairs in 14. The fast start's scores are best early: after 40 steps at 512 px (a
-quarter of today's cost of 165 full-size steps) its medians over the 14 pairs are style 0.671 and
-contours 0.609 against fast mode's 0.591 and 0.596, at least as high as fast mode in 10 of 14 pairs on
-each score: the issue's aims (both medians, style in two pairs of three). That length was read off the
-9 tuning pairs; the 5 held-out pairs, run afterwards, agree (style 0.721 / contours 0.632 against
-0.610 / 0.626; 4 of 5 pairs on each). Longer runs lose contours slowly (after 160 steps: 0.591, 6 of
-14 pairs), so a time-matched 160-step fast start would miss the contour aim.
+**What the figures say (all 45 pairs).** Issue 25 switched classic mode's default from the photo
+start (`before`: 10 x 30 steps, 256 -> 512 px) to fast mode's result refined for 4 x 10 steps at
+the final size (`default`). On all 45 pairs the default now scores above fast mode on the median
+pair on both measures (style 0.650 against 0.600, contours 0.614 against 0.580) and is at least as
+high as fast mode on style in 29 pairs of 45 and on contours in 31; `before` scored below fast mode
+on both medians (style 0.514 against 0.600, contours 0.506 against 0.580; at least as high on style in
+15 of 45, on contours in 14). Pair by pair the default beats `before` on style in 36 of 45 and on
+contours in 39, and it takes 23 % of its time (11.5 s against 50 s at 512 px under the lock, above).
 
-**Candidates, one change at a time against the plain fast start** (above): a third of the style
-weight (`fs-sw03`) keeps more contours (5 of 6 pairs) at the same style; three times the style weight
-(`fs-sw3`) loses contours on all 9 pairs and gains nothing; the palette term raised style on the 3
-pairs it ran on at weight 1 (`fs-colour1`; two of them have a black-and-white painting, where every
-other run tints the page) but at weight 3 (`fs-colour3`) lowered it on the median of its 6 pairs (0.539
-against 0.642): too few pairs to turn it on, it stays an option (`color_weight`, off); deeper or
-shallower style-layer weights and the content layer block4_conv2 ran on one pair or none: no verdict.
+**The aims**: both medians at least fast mode's: met (by 0.050 on style and 0.034 on contours).
+Style at least fast mode's in two pairs of three (30 of 45): **29 of 45, one pair short.** Every pair
+where the default's style is below fast mode's is one of two kinds. Ten have one of the two
+black-and-white paintings (Vallotton's woodcut, van Doesburg's Composition XIII) with any photo: fast
+mode paints them as crisp black and white, and classic refinement softens the hard edges and tints
+the white (it loses style on all ten; on the other 35 pairs it is at least fast
+mode's in 29, 83 %). The other six are close calls with the Matisse photo or painting (0.03 to 0.11
+below). What I tried to close it, one change at a time against the default (lines above): the palette
+term at 1 and 0.3 (style 0.633 and 0.654 against 0.658 on the 9 tuning pairs: lower); a third of
+the content weight (contours 0.577 against 0.593: worse); a third of the style weight (no change in
+style, contours +0.010 on 6 pairs); smoothness 10 and 3 instead of 30 (the same medians; on the two
+black-and-white pairs lower still, 0.079 and -0.049 against 0.156 for golden_gate + Composition
+XIII); half the length, 2 x 10 (on all 45: style 0.652, contours 0.616, 29 and 32 pairs at least
+fast mode's: the same as 4 x 10, so the length is not what is missing). Two checks on the cached
+pictures, without new runs: the default's luminance with fast mode's colours (style 0.619, contours
+0.570 on 45: worse than either), and the default in grey for the monochrome paintings (lower on
+every one of the ten). So neither colour nor length closes it: the style predictor rewards the
+woodcut's hard black-and-white texture, which VGG's Gram matrices at these weights do not hold.
+What might: style layers weighted towards the shallow ones (`s60-shallow` raised style on the one
+pair it ran on) or fewer smoothing steps for paintings with few grey levels; each needs its own
+sweep on the ten pairs and a check on the other 35.
 
-**Not switched yet.** Classic mode's default stays `init="content"` (10 x 30 steps, 256 -> 512).
-The figures support a fast start, but the default that meets the aims is a fast start of about 40
-steps, not the fast start with today's 300 steps (1.8 times today's time, lower contours), and that
-changes the run's length and preview schedule and the presets (quick, balanced, high keep the user's
-start but set their own steps), none of which is measured yet. What closes it: run `fs-curve` and
-`before` on the other 31 pairs (each run took 4 to 13 minutes here, niced beside other engineers'
-work: 62 runs did not fit this session), the presets (`--presets`), then switch `init` to
-"fast" with a 40-60 step schedule (`engine.nst.schema`, the presets, the CLI reads the schema) and time
-it under the lock (`--timing`). Old jobs keep their start either way
-(`engine/migrations/0011_classic_init_recorded.py`). A fast start needs fast mode's model: without it
-the run starts from the photo and the job page says so.
+**Presets** (each against fast mode at its own size): `quick` (256 px, 3 x 10, 5 s) is above
+fast mode at 256 px on both medians (style 0.633 against 0.614, contours 0.631 against 0.595; 23 and
+40 pairs of 45); `balanced` is the default; `high` (1024 px, 6 x 10, about 2 minutes here niced)
+is above fast mode at 1024 px on style (0.536 against 0.503, 7 of 9 pairs) but below on contours
+(0.616 against 0.689, 5 of 9): at 1024 px fast mode's finer strokes keep more of the photo's lines.
+Its shorter variant (`high-40`, 4 x 10) keeps a little more contours (0.630) and a little less style
+(0.525): not better, so `high` stays at 6 x 10.
 
-**The contact sheet** (`docs/quality-sheet.jpg`, looked at): on a wall I would hang the fast starts of
-golden_gate + great_wave (the wave's curls in the water and sky, every cable of the bridge), tubingen +
-starry_night (the swirls over sharp house fronts), starry_night + great_wave and golden_gate +
-starry_night; fast mode's pictures of the same pairs are close but coarser. I would not hang the photo
-starts with a black-and-white drawing (tubingen and shipwreck + mauclair_vallotton: the photo's colours
-smeared into blobs, style below 0), the photo start of shipwreck + flowers_sakai_hoitsu (it keeps the
-photo's orange fire, not the screen's gold), nor any of the three golden_gate + composition_xiii
-pictures (the grid painting turns the bridge into noise). Where the painting is an ink drawing, fast
-mode's crisp black and white is the best of the three and the fast start washes it pink.
+**The contact sheet** (`docs/quality-sheet.jpg`, looked at): classic now is fast mode's picture
+refined, the same layout and colours with crisper detail, so at the sheet's size the two are close and
+classic before is the odd one out. On a wall I would hang classic now for golden_gate + great_wave
+(the wave's curls in water and sky, every cable of the bridge), tubingen + starry_night (the swirls
+over sharp house fronts), golden_gate + starry_night and starry_night + great_wave; and for
+woman-with-hat + Turner's shipwreck, where classic before washed the face out. I would not hang
+classic before with a black-and-white painting (the photo comes back as colour blotches: tubingen
+and shipwreck + Vallotton, style below 0), nor classic now there either: it is close to fast mode's
+picture but with a faint pink tint over the white, and fast mode's pure black and white is the
+better picture (the scores agree). Nor any golden_gate + Composition XIII picture (the grid painting
+turns the bridge into noise in all three).
 """
 
 
