@@ -131,7 +131,7 @@ class Control:
         return self.format(value)
 
     def format(self, value: Any, *, unit: bool = True) -> str:
-        """The value as the job page and the CLI's help show it."""
+        """The value as the CLI's help and the API write it (pages show display())."""
         if value is None:
             return self.none_means
         if self.kind == "bool":
